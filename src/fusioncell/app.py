@@ -1,0 +1,124 @@
+"""The FastAPI factory: routers, problem handlers, limits, docs; the lifespan runs the scheduler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.routing import APIRoute
+from fastapi.staticfiles import StaticFiles
+
+from fusioncell import __version__
+from fusioncell.auth.routes import router as auth_router
+from fusioncell.cell import Cell
+from fusioncell.charter import load_charter
+from fusioncell.clock import Clock, SystemClock
+from fusioncell.db import Database
+from fusioncell.events import EventBus
+from fusioncell.ops import Metrics, RequestLog
+from fusioncell.ops import router as ops_router
+from fusioncell.problems import BodySizeLimit, install_problem_handlers
+from fusioncell.scheduler.service import Scheduler, SchedulerLoop
+from fusioncell.settings import Settings
+
+log = logging.getLogger(__name__)
+
+API_PREFIX = "/api/v1"
+
+
+def _operation_id(route: APIRoute) -> str:
+    # Stable operation ids: the route's explicit name, never a generated path+method mash.
+    return route.name
+
+
+def _docs_assets() -> Path | None:
+    try:
+        import fastapi_offline
+    except ImportError:
+        return None
+    path = Path(fastapi_offline.__file__).parent / "static"
+    return path if (path / "swagger-ui-bundle.js").exists() else None
+
+
+def open_cell(settings: Settings, *, clock: Clock | None = None) -> Cell:
+    """Load the charter from the data directory and connect the database (no schema changes here)."""
+    charter = load_charter(settings.charter_path)
+    db = Database(settings.resolved_database_url())
+    return Cell(settings=settings, charter=charter, db=db, clock=clock or SystemClock(), bus=EventBus())
+
+
+def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
+    settings = cell.settings
+    scheduler = Scheduler(cell)
+    metrics = Metrics()
+    scheduler.on_fired = lambda kind, outcome: metrics.jobs_fired.labels(kind, outcome).inc()
+    cell.bus.subscribe(lambda entry: metrics.ledger_entries.labels(entry.action).inc())
+    start_loop = settings.scheduler_enabled if run_scheduler is None else run_scheduler
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loop = SchedulerLoop(scheduler, interval=settings.scheduler_interval_seconds) if start_loop else None
+        if loop:
+            loop.start()
+        log.info("fusioncell started", extra={"mechanism": cell.charter.mechanism.log_origin,
+                                               "database": cell.db.url.get_backend_name()})
+        try:
+            yield
+        finally:
+            if loop:
+                loop.stop()
+
+    app = FastAPI(
+        title="fusioncell",
+        version=__version__,
+        summary="The software of a mediated joint coordination cell.",
+        description=(
+            "Closed-loop traffic, vetted intelligence, deconfliction, disputes, binding timelines and a record "
+            "that every party witnesses. Errors are RFC 9457 `application/problem+json`."
+        ),
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.cell = cell
+    app.state.scheduler = scheduler
+    app.state.metrics = metrics
+
+    install_problem_handlers(app)
+    app.include_router(auth_router)
+    app.include_router(ops_router)
+    _install_docs(app)
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestLog, metrics=metrics)
+    return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    assets = _docs_assets()
+    if assets is not None:
+        app.mount(f"{API_PREFIX}/docs/assets", StaticFiles(directory=assets), name="docs_assets")
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False, name="docs")
+    def docs() -> HTMLResponse:
+        if assets is None:
+            return HTMLResponse("<p>The API documentation assets are not installed: run <code>make install</code>. "
+                                f"The schema is at <a href='{API_PREFIX}/openapi.json'>{API_PREFIX}/openapi.json</a>.</p>",
+                                status_code=503)
+        return get_swagger_ui_html(
+            openapi_url=f"{API_PREFIX}/openapi.json", title="fusioncell API",
+            swagger_js_url=f"{API_PREFIX}/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url=f"{API_PREFIX}/docs/assets/swagger-ui.css",
+            swagger_favicon_url=f"{API_PREFIX}/docs/assets/favicon.png",
+        )
+
+    @app.get("/", include_in_schema=False, name="root")
+    def root() -> RedirectResponse:
+        return RedirectResponse(f"{API_PREFIX}/docs")

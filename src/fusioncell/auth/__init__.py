@@ -1,0 +1,1 @@
+"""Accounts, Argon2id passwords, bearer tokens, TOTP and login throttling."""

@@ -1,0 +1,52 @@
+"""Account tables. Tokens and login attempts are security bookkeeping, not shared record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fusioncell.db import Base, UTCDateTime
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    delegation: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    roles: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class AccessToken(Base):
+    """A bearer token, stored only as its SHA-256 (tokens carry 256 random bits, so no slow hash is needed)."""
+
+    __tablename__ = "access_tokens"
+    __ledger_exempt__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    otp_step: Mapped[int | None] = mapped_column(Integer, doc="TOTP time step used, so a code works once")
+
+
+class LoginAttempt(Base):
+    """Failed logins, kept in the database so every app instance throttles alike."""
+
+    __tablename__ = "login_attempts"
+    __ledger_exempt__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    client: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32), nullable=False)

@@ -1,0 +1,35 @@
+"""API shapes of authentication."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Username = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9._-]{1,63}$")]
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    otp: Annotated[str, StringConstraints(pattern=r"^[0-9]{6,8}$")] | None = Field(
+        default=None, description="The current TOTP code, for accounts with a second factor."
+    )
+
+
+class TokenRead(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime
+
+
+class MeRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    username: str
+    delegation: str
+    roles: list[str]
+    totp_enabled: bool

@@ -1,0 +1,287 @@
+"""Account commands and the token life cycle. Services flush; the unit of work commits."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyotp
+from sqlalchemy import delete, func, select, update
+
+from fusioncell.auth.models import AccessToken, LoginAttempt, User
+from fusioncell.auth.passwords import check_strength, hash_password, verify_password
+from fusioncell.cell import Cell
+from fusioncell.db import UnitOfWork
+from fusioncell.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from fusioncell.policy import Principal, Role, can_manage_account, check_roles, home_audience
+
+log = logging.getLogger(__name__)
+
+USERNAME_RE = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
+TOKEN_PREFIX = "fct_"
+TOTP_STEP_SECONDS = 30
+
+
+def token_digest(raw: str) -> str:
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(
+        username=user.username, delegation=user.delegation, roles=frozenset(Role(r) for r in user.roles),
+        user_id=user.id,
+    )
+
+
+def _parse_roles(roles: Iterable[str]) -> list[Role]:
+    parsed = []
+    for role in roles:
+        try:
+            parsed.append(Role(role))
+        except ValueError:
+            known = ", ".join(r.value for r in Role)
+            raise InvalidInput(f"unknown role {role!r}; roles are {known}", field="roles") from None
+    return sorted(set(parsed), key=lambda r: list(Role).index(r))
+
+
+def _get_user(uow: UnitOfWork, username: str) -> User:
+    user = uow.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"no account named {username!r}", username=username)
+    return user
+
+
+def _may_manage(cell: Cell, actor: Principal, delegation: str) -> None:
+    if not can_manage_account(actor, delegation, cell.charter.roster):
+        raise Forbidden(f"{actor.username} may not manage accounts of delegation {delegation}")
+
+
+def _revoke_all(uow: UnitOfWork, user: User, now: datetime) -> int:
+    result = uow.session.execute(
+        update(AccessToken)
+        .where(AccessToken.user_id == user.id, AccessToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return result.rowcount or 0
+
+
+# -- commands ------------------------------------------------------------------------------------------
+
+
+def add_user(
+    *, cell: Cell, uow: UnitOfWork, actor: Principal, username: str, delegation: str, roles: Iterable[str],
+    password: str,
+) -> User:
+    if not USERNAME_RE.match(username):
+        raise InvalidInput(
+            "a username is 2-64 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter",
+            field="username",
+        )
+    parsed = _parse_roles(roles)
+    check_roles(delegation, parsed, cell.charter.roster)
+    _may_manage(cell, actor, delegation)
+    if reason := check_strength(password):
+        raise InvalidInput(reason, field="password")
+    if uow.session.execute(select(User.id).where(User.username == username)).first():
+        raise Conflict(f"an account named {username!r} already exists", username=username)
+    now = cell.clock.now()
+    user = User(
+        username=username, delegation=delegation, roles=[r.value for r in parsed],
+        password_hash=hash_password(password), disabled=False, created_at=now, updated_at=now,
+    )
+    uow.session.add(user)
+    uow.session.flush()
+    uow.record(
+        action="account.created", actor=actor, audience=home_audience(delegation, cell.charter.roster),
+        subject=f"account:{username}",
+        content={"username": username, "delegation": delegation, "roles": user.roles},
+    )
+    return user
+
+
+def disable_user(*, cell: Cell, uow: UnitOfWork, actor: Principal, username: str) -> User:
+    user = _get_user(uow, username)
+    _may_manage(cell, actor, user.delegation)
+    if user.disabled:
+        raise Conflict(f"account {username!r} is already disabled", username=username)
+    now = cell.clock.now()
+    user.disabled = True
+    user.updated_at = now
+    revoked = _revoke_all(uow, user, now)
+    uow.record(
+        action="account.disabled", actor=actor, audience=home_audience(user.delegation, cell.charter.roster),
+        subject=f"account:{username}", content={"username": username, "tokens_revoked": revoked},
+    )
+    return user
+
+
+def reset_password(*, cell: Cell, uow: UnitOfWork, actor: Principal, username: str, password: str) -> User:
+    user = _get_user(uow, username)
+    _may_manage(cell, actor, user.delegation)
+    if reason := check_strength(password):
+        raise InvalidInput(reason, field="password")
+    now = cell.clock.now()
+    user.password_hash = hash_password(password)
+    user.updated_at = now
+    revoked = _revoke_all(uow, user, now)
+    uow.record(
+        action="account.password_reset", actor=actor,
+        audience=home_audience(user.delegation, cell.charter.roster),
+        subject=f"account:{username}", content={"username": username, "tokens_revoked": revoked},
+    )
+    return user
+
+
+def enroll_totp(*, cell: Cell, uow: UnitOfWork, actor: Principal, username: str) -> str:
+    """Give the account a new TOTP secret; returns the provisioning URI. Login then needs the code."""
+    user = _get_user(uow, username)
+    _may_manage(cell, actor, user.delegation)
+    secret = pyotp.random_base32(length=32)
+    user.totp_secret = secret
+    user.updated_at = cell.clock.now()
+    uow.record(
+        action="account.totp_enrolled", actor=actor,
+        audience=home_audience(user.delegation, cell.charter.roster),
+        subject=f"account:{username}", content={"username": username},
+    )
+    issuer = cell.charter.mechanism.name.get("en") or cell.charter.mechanism.log_origin
+    return pyotp.TOTP(secret).provisioning_uri(name=f"{username}@{user.delegation}", issuer_name=issuer)
+
+
+# -- queries -------------------------------------------------------------------------------------------
+
+
+def list_users(*, cell: Cell, delegation: str | None = None) -> list[User]:
+    with cell.reading() as session:
+        query = select(User).order_by(User.delegation, User.username)
+        if delegation:
+            query = query.where(User.delegation == delegation)
+        return list(session.execute(query).scalars())
+
+
+# -- tokens --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_at: datetime
+    principal: Principal
+
+
+def _throttle(cell: Cell, uow: UnitOfWork, username: str, now: datetime) -> None:
+    window = cell.settings.login_failure_window
+    since = now - window
+    count, oldest = uow.session.execute(
+        select(func.count(LoginAttempt.id), func.min(LoginAttempt.attempted_at)).where(
+            LoginAttempt.username == username, LoginAttempt.attempted_at > since
+        )
+    ).one()
+    if count >= cell.settings.login_max_failures:
+        from fusioncell.clock import as_utc
+
+        retry_after = max(1, int((as_utc(oldest) + window - now).total_seconds()) + 1)
+        log.warning("login throttled", extra={"username": username, "failures": count, "retry_after": retry_after})
+        raise TooManyRequests(
+            f"too many failed logins for {username!r}; try again in {retry_after} s", retry_after=retry_after
+        )
+
+
+def _fail(cell: Cell, username: str, client: str | None, reason: str, now: datetime) -> None:
+    # Recorded in its own transaction: the login's own transaction is rolled back by the error.
+    with cell.command() as uow:
+        uow.session.add(LoginAttempt(username=username, attempted_at=now, client=client, reason=reason))
+    log.warning("login failed", extra={"username": username, "client": client, "reason": reason})
+
+
+def login(*, cell: Cell, username: str, password: str, otp: str | None, client: str | None) -> IssuedToken:
+    now = cell.clock.now()
+    with cell.command() as uow:
+        _throttle(cell, uow, username, now)
+        user = uow.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        password_ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not password_ok:
+        _fail(cell, username, client, "bad-credentials", now)
+        raise Unauthorized("invalid username or password")
+    if user.disabled:
+        _fail(cell, username, client, "disabled", now)
+        raise Unauthorized("this account is disabled; ask your delegation's administrator")
+    step: int | None = None
+    if user.totp_secret:
+        if not otp:
+            raise Unauthorized("this account needs a one-time code: send it as 'otp'", otp_required=True)
+        totp = pyotp.TOTP(user.totp_secret)
+        step = _matching_step(totp, otp, now)
+        if step is None:
+            _fail(cell, username, client, "bad-otp", now)
+            raise Unauthorized("invalid one-time code", otp_required=True)
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    expires_at = now + cell.settings.token_ttl
+    with cell.command() as uow:
+        if step is not None:
+            used = uow.session.execute(
+                select(func.max(AccessToken.otp_step)).where(AccessToken.user_id == user.id)
+            ).scalar()
+            if used is not None and used >= step:
+                raise Unauthorized("this one-time code was already used; wait for the next one", otp_required=True)
+        uow.session.add(
+            AccessToken(
+                token_hash=token_digest(raw), user_id=user.id, issued_at=now, expires_at=expires_at, otp_step=step
+            )
+        )
+        uow.session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
+    log.info("login", extra={"username": username, "delegation": user.delegation, "client": client})
+    return IssuedToken(raw, expires_at, principal_of(user))
+
+
+def _matching_step(totp: pyotp.TOTP, otp: str, now: datetime) -> int | None:
+    """The time step the code belongs to (the current one or one either side), or None."""
+    current = int(now.timestamp()) // TOTP_STEP_SECONDS
+    for step in (current, current - 1, current + 1):
+        if secrets.compare_digest(totp.at(step * TOTP_STEP_SECONDS), otp):
+            return step
+    return None
+
+
+def authenticate(*, cell: Cell, raw_token: str) -> Principal:
+    now = cell.clock.now()
+    with cell.reading() as session:
+        row = session.execute(
+            select(AccessToken, User)
+            .join(User, User.id == AccessToken.user_id)
+            .where(AccessToken.token_hash == token_digest(raw_token))
+        ).first()
+    if row is None:
+        raise Unauthorized("unknown token: log in again")
+    token, user = row
+    if token.revoked_at is not None:
+        raise Unauthorized("this token was revoked: log in again")
+    if token.expires_at <= now:
+        raise Unauthorized("this token has expired: log in again")
+    if user.disabled:
+        raise Unauthorized("this account is disabled")
+    return principal_of(user)
+
+
+def logout(*, cell: Cell, raw_token: str) -> None:
+    with cell.command() as uow:
+        result = uow.session.execute(
+            update(AccessToken)
+            .where(AccessToken.token_hash == token_digest(raw_token), AccessToken.revoked_at.is_(None))
+            .values(revoked_at=cell.clock.now())
+        )
+        if not result.rowcount:
+            raise Unauthorized("unknown or already revoked token")
+
+
+def user_of(*, cell: Cell, username: str) -> User:
+    with cell.reading() as session:
+        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise NotFound(f"no account named {username!r}")
+    return user

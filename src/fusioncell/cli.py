@@ -1,0 +1,332 @@
+"""The command line: demo, init, migrate, serve, users. Errors say what to do next."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import secrets
+import socket
+import sys
+from collections.abc import Callable
+from functools import wraps
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from fusioncell.charter.loader import CharterError
+from fusioncell.errors import DomainError
+from fusioncell.policy import Principal
+from fusioncell.settings import Settings, load_settings
+
+console = Console()
+err = Console(stderr=True)
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="fusioncell: the mediated joint coordination cell.")
+users_app = typer.Typer(no_args_is_help=True, help="Manage accounts (run on the server host).")
+app.add_typer(users_app, name="users")
+
+DataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", help="Data directory (default: $FUSIONCELL_DATA or ./var/demo).", show_default=False),
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEMO_ACCOUNTS: list[tuple[str, str, list[str]]] = [
+    ("us.mediator", "US", ["mediator", "liaison"]),
+    ("us.admin", "US", ["admin"]),
+    ("sy.liaison", "SY", ["liaison"]),
+    ("sy.analyst", "SY", ["analyst"]),
+    ("sy.signatory", "SY", ["signatory"]),
+    ("il.liaison", "IL", ["liaison"]),
+    ("il.analyst", "IL", ["analyst"]),
+    ("il.signatory", "IL", ["signatory"]),
+    ("undof.observer", "UNDOF", ["observer"]),
+]
+
+
+def _cli_actor() -> Principal:
+    return Principal.system(f"cli:{getpass.getuser()}@{socket.gethostname()}")
+
+
+def friendly(func: F) -> F:
+    """Turn domain and charter errors into a red line and a non-zero exit, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except CharterError as exc:
+            err.print("[bold red]The charter was refused:[/]")
+            for problem in exc.problems:
+                err.print(f"  [red]{escape(exc.source)}[/]: {escape(problem)}", highlight=False)
+            err.print("Fix the charter file and run the command again.")
+            raise typer.Exit(2) from None
+        except DomainError as exc:
+            err.print(f"[bold red]error:[/] {escape(exc.detail)}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(data: Path | None) -> Settings:
+    try:
+        return load_settings(data=data)
+    except Exception as exc:  # pydantic-settings reports bad environment values here
+        err.print(f"[bold red]bad setting:[/] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _open(data: Path | None):  # type: ignore[no-untyped-def]
+    from fusioncell.app import open_cell
+    from fusioncell.migrate import current_revision, head_revision
+    from fusioncell.setup import ensure_charter_readable
+
+    settings = _settings(data)
+    ensure_charter_readable(settings)
+    cell = open_cell(settings)
+    if current_revision(cell.db) != head_revision():
+        err.print(f"[bold red]The database schema is not current.[/] Run: fusioncell migrate --data {settings.data}")
+        raise typer.Exit(1)
+    return cell
+
+
+def _read_password(from_stdin: bool, *, confirm: bool = True) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            err.print("[bold red]error:[/] no password on standard input")
+            raise typer.Exit(2)
+        return password
+    if not sys.stdin.isatty():
+        err.print("[bold red]error:[/] no terminal to ask for a password: pipe it with --password-stdin")
+        raise typer.Exit(2)
+    password = getpass.getpass("Password: ")
+    if confirm and getpass.getpass("Again: ") != password:
+        err.print("[bold red]error:[/] the passwords differ")
+        raise typer.Exit(2)
+    return password
+
+
+# -- set-up --------------------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly
+def init(
+    charter: Annotated[Path, typer.Option("--charter", help="The charter YAML file to adopt.")],
+    data: DataOpt = None,
+) -> None:
+    """Create a data directory: validate and adopt the charter, create the database schema."""
+    from fusioncell.setup import init_cell
+
+    settings = _settings(data)
+    cell = init_cell(settings, charter, actor=_cli_actor())
+    c = cell.charter
+    console.print(f"[green]Initialised[/] {settings.data} for [bold]{c.mechanism.name.get('en')}[/] "
+                  f"({len(c.delegations)} delegations, {len(c.tracks)} tracks, {len(c.glossary)} glossary terms) "
+                  f"on {cell.db.url.get_backend_name()}.")
+    console.print(f"Next: fusioncell users add NAME --delegation CODE --role ROLE --password-stdin --data {settings.data}")
+
+
+@app.command()
+@friendly
+def migrate(data: DataOpt = None) -> None:
+    """Bring the database schema up to date (run after upgrading fusioncell)."""
+    from fusioncell.app import open_cell
+    from fusioncell.migrate import upgrade
+    from fusioncell.setup import ensure_charter_readable
+
+    settings = _settings(data)
+    ensure_charter_readable(settings)
+    cell = open_cell(settings)
+    upgrade(cell.db)
+    console.print("[green]The database schema is current.[/]")
+
+
+@app.command()
+@friendly
+def serve(
+    data: DataOpt = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+) -> None:
+    """Serve the API (and, later, the web screen)."""
+    _serve(_open(data), host, port)
+
+
+def _serve(cell, host: str | None, port: int | None) -> None:  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    from fusioncell.app import create_app
+    from fusioncell.ops import configure_logging
+
+    configure_logging(cell.settings.log_level)
+    host = host or cell.settings.host
+    port = port or cell.settings.port
+    console.print(f"Serving [bold]{cell.charter.mechanism.name.get('en')}[/] at http://{host}:{port} "
+                  f"— API docs at http://{host}:{port}/api/v1/docs, health at /healthz")
+    uvicorn.run(create_app(cell), host=host, port=port, log_config=None, access_log=False)
+
+
+@app.command()
+@friendly
+def demo(
+    data: DataOpt = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after setting up.")] = True,
+) -> None:
+    """Set up ./var/demo with the example charter and demo accounts if absent, print them, and serve."""
+    from fusioncell.app import open_cell
+    from fusioncell.migrate import upgrade
+    from fusioncell.setup import init_cell, is_initialised
+
+    settings = _settings(data)
+    accounts_file = settings.data / "demo-accounts.json"
+    if not is_initialised(settings):
+        with resources.as_file(resources.files("fusioncell.charter") / "examples" / "paris-2026.yaml") as charter:
+            cell = init_cell(settings, charter, actor=_cli_actor())
+        _create_demo_accounts(cell, accounts_file)
+    else:
+        cell = open_cell(settings)
+        upgrade(cell.db)
+    _print_demo_accounts(accounts_file)
+    if serve:
+        _serve(cell, host, port)
+
+
+def _create_demo_accounts(cell, accounts_file: Path) -> None:  # type: ignore[no-untyped-def]
+    from rich.progress import track
+
+    from fusioncell.auth import service
+
+    accounts = []
+    for username, delegation, roles in track(DEMO_ACCOUNTS, description="Creating demo accounts", console=console):
+        password = "-".join(secrets.token_urlsafe(4) for _ in range(3))
+        with cell.command() as uow:
+            service.add_user(cell=cell, uow=uow, actor=_cli_actor(), username=username, delegation=delegation,
+                             roles=roles, password=password)
+        accounts.append({"username": username, "delegation": delegation, "roles": roles, "password": password})
+    fd = os.open(accounts_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(accounts, fh, indent=2)
+
+
+def _print_demo_accounts(accounts_file: Path) -> None:
+    if not accounts_file.exists():
+        console.print(f"(no demo accounts file at {accounts_file}: this data directory was not made by `demo`)")
+        return
+    table = Table(title="Demo accounts (log in at POST /api/v1/auth/token or the docs page)")
+    for column in ("username", "delegation", "roles", "password"):
+        table.add_column(column)
+    for account in json.loads(accounts_file.read_text()):
+        table.add_row(account["username"], account["delegation"], ", ".join(account["roles"]), account["password"])
+    console.print(table)
+
+
+# -- accounts ------------------------------------------------------------------------------------------
+
+
+@users_app.command("add")
+@friendly
+def users_add(
+    name: Annotated[str, typer.Argument(help="Username: lower-case letters, digits, '.', '_' or '-'.")],
+    delegation: Annotated[str, typer.Option("--delegation", help="Delegation code from the charter, e.g. SY.")],
+    role: Annotated[list[str], typer.Option("--role", help="Role (repeat for several): liaison, analyst, "
+                                            "signatory, mediator, observer, admin.")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    data: DataOpt = None,
+) -> None:
+    """Create an account."""
+    from fusioncell.auth import service
+
+    cell = _open(data)
+    password = _read_password(password_stdin)
+    with cell.command() as uow:
+        user = service.add_user(cell=cell, uow=uow, actor=_cli_actor(), username=name, delegation=delegation,
+                                roles=role, password=password)
+    console.print(f"[green]Created[/] {user.username} ({user.delegation}: {', '.join(user.roles)}).")
+
+
+@users_app.command("list")
+@friendly
+def users_list(
+    data: DataOpt = None,
+    delegation: Annotated[str | None, typer.Option(help="Only this delegation's accounts.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List accounts."""
+    from fusioncell.auth import service
+
+    cell = _open(data)
+    users = service.list_users(cell=cell, delegation=delegation)
+    rows = [{"username": u.username, "delegation": u.delegation, "roles": u.roles,
+             "totp": u.totp_secret is not None, "disabled": u.disabled} for u in users]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    table = Table()
+    for column in ("username", "delegation", "roles", "2FA", "status"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["username"], r["delegation"], ", ".join(r["roles"]), "TOTP" if r["totp"] else "-",
+                      "[red]disabled[/]" if r["disabled"] else "active")
+    console.print(table)
+
+
+@users_app.command("disable")
+@friendly
+def users_disable(name: str, data: DataOpt = None) -> None:
+    """Disable an account; its tokens stop working at once."""
+    from fusioncell.auth import service
+
+    cell = _open(data)
+    with cell.command() as uow:
+        service.disable_user(cell=cell, uow=uow, actor=_cli_actor(), username=name)
+    console.print(f"[yellow]Disabled[/] {name}; its tokens are revoked.")
+
+
+@users_app.command("reset-password")
+@friendly
+def users_reset_password(
+    name: str,
+    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
+    data: DataOpt = None,
+) -> None:
+    """Set a new password; the account's tokens are revoked."""
+    from fusioncell.auth import service
+
+    cell = _open(data)
+    password = _read_password(password_stdin)
+    with cell.command() as uow:
+        service.reset_password(cell=cell, uow=uow, actor=_cli_actor(), username=name, password=password)
+    console.print(f"[green]Password reset[/] for {name}; its tokens are revoked.")
+
+
+@users_app.command("totp")
+@friendly
+def users_totp(name: str, data: DataOpt = None) -> None:
+    """Enrol a TOTP second factor and print its provisioning URI (login then needs the code)."""
+    from fusioncell.auth import service
+
+    cell = _open(data)
+    with cell.command() as uow:
+        uri = service.enroll_totp(cell=cell, uow=uow, actor=_cli_actor(), username=name)
+    err.print(f"TOTP enrolled for {name}. Load this URI into the authenticator app (it is shown once):")
+    typer.echo(uri)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Engines, the SQLite pragmas, the declarative base, and the unit of work every command runs in.
+
+One write path: authorize -> change state -> append the ledger entry -> commit -> publish the event.
+Services only flush; the unit of work commits (or rolls back) at the boundary.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.types import TypeDecorator
+
+if TYPE_CHECKING:
+    from fusioncell.clock import Clock
+    from fusioncell.events import EventBus
+    from fusioncell.ledger.entries import CommittedEntry
+    from fusioncell.ledger.models import LedgerEntry
+    from fusioncell.policy import Audience, Principal
+
+log = logging.getLogger(__name__)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    # Tables that are a command's bookkeeping rather than shared state (tokens, login attempts, jobs,
+    # the ledger itself) set this, so writing them does not demand a ledger entry.
+    __ledger_exempt__ = False
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, also on SQLite, which stores no zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are refused: fusioncell stores UTC only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's begin event, not the driver, open transactions (so writers can BEGIN IMMEDIATE).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A writer takes the write lock up front: no deadlock upgrading a read lock later.
+        if conn.get_execution_options().get("fusioncell_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+class Database:
+    """The engines of one database; nothing is opened until first use."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = make_url(url)
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        if self.url.get_backend_name() == "sqlite":
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
+        self.engine = create_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            _sqlite_pragmas(self.engine)
+        self.write_engine = self.engine.execution_options(fusioncell_write=True)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.get_backend_name() == "sqlite"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.get_backend_name() == "postgresql"
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only session for queries; it never commits."""
+        session = Session(bind=self.engine, expire_on_commit=False, autoflush=False)
+        try:
+            yield session
+        finally:
+            session.close()  # ends the transaction; loaded objects stay readable, detached
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class LedgerEntryMissing(RuntimeError):
+    """A command changed shared state without recording its ledger entry: a programming error."""
+
+
+class UnitOfWork:
+    """One command, one transaction, one ledger entry; events go out only after commit."""
+
+    def __init__(self, db: Database, *, clock: Clock, bus: EventBus | None = None) -> None:
+        self.db = db
+        self.clock = clock
+        self.bus = bus
+        self.session = Session(bind=db.write_engine, expire_on_commit=False, autoflush=True)
+        self.entries: list[CommittedEntry] = []
+        self._after_commit: list[Callable[[], None]] = []
+        self._shared_state_written = False
+        event.listen(self.session, "before_flush", self._watch_flush)
+
+    def _watch_flush(self, session: Session, _ctx: Any, _instances: Any) -> None:
+        def shared(obj: Any) -> bool:
+            return not getattr(obj, "__ledger_exempt__", False)
+
+        if any(shared(o) for o in (*session.new, *session.deleted)) or any(
+            shared(o) and session.is_modified(o) for o in session.dirty
+        ):
+            self._shared_state_written = True
+
+    def record(
+        self, *, action: str, actor: Principal, audience: Audience, subject: str, content: dict[str, Any]
+    ) -> LedgerEntry:
+        """Append this command's ledger entry in its own transaction. One command, one entry."""
+        from fusioncell.ledger.entries import CommittedEntry, append
+
+        if self.entries:
+            raise RuntimeError(f"a command records one ledger entry; {self.entries[0].action} is already recorded")
+        entry = append(
+            self.session, now=self.clock.now(), action=action, actor=actor, audience=audience,
+            subject=subject, content=content,
+        )
+        self.session.flush()
+        self.entries.append(
+            CommittedEntry(
+                index=entry.index, recorded_at=entry.recorded_at, action=action, actor=actor.username,
+                actor_delegation=actor.delegation, audience=audience.label, subject=subject,
+                content=json.loads(entry.content),
+            )
+        )
+        return entry
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        self._after_commit.append(callback)
+
+    def __enter__(self) -> UnitOfWork:
+        self.session.begin()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        try:
+            if exc_type is not None:
+                self.session.rollback()
+                return
+            self.session.flush()
+            if self._shared_state_written and not self.entries:
+                self.session.rollback()
+                raise LedgerEntryMissing("a command changed shared state but recorded no ledger entry")
+            self.session.commit()
+        finally:
+            self.session.close()
+        # Published only once the change is durable: a subscriber never sees a rolled-back event.
+        if self.bus is not None:
+            for entry in self.entries:
+                self.bus.publish(entry)
+        for callback in self._after_commit:
+            try:
+                callback()
+            except Exception:  # a failing listener must not undo or hide a committed command
+                log.exception("after-commit callback failed")

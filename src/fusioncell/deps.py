@@ -1,0 +1,36 @@
+"""Named dependencies, so routes read like sentences."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from fusioncell.auth import service as auth_service
+from fusioncell.cell import Cell
+from fusioncell.errors import Unauthorized
+from fusioncell.policy import Principal
+
+_bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
+
+
+def get_cell(request: Request) -> Cell:
+    return request.app.state.cell
+
+
+def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("send a bearer token: Authorization: Bearer <token from POST /api/v1/auth/token>")
+    return credentials.credentials
+
+
+CellDep = Annotated[Cell, Depends(get_cell)]
+BearerToken = Annotated[str, Depends(bearer_token)]
+
+
+def current_principal(cell: CellDep, token: BearerToken) -> Principal:
+    return auth_service.authenticate(cell=cell, raw_token=token)
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]

@@ -1,0 +1,43 @@
+"""Ledger tables: append-only entries and the single head row that sequences them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fusioncell.db import Base, UTCDateTime
+
+
+class LedgerHead(Base):
+    """One row: the log's size. Locking it sequences appends, so indices are gapless and in commit order."""
+
+    __tablename__ = "ledger_head"
+    __ledger_exempt__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class LedgerEntry(Base):
+    """An append-only entry.
+
+    Public header (every delegation may read): index, recorded_at, action, actor_delegation, audience,
+    subject, commitment. Revealed to the audience only: content (RFC 8785 canonical JSON, which names the
+    actor) and salt; commitment = SHA-256(salt || content).
+    """
+
+    __tablename__ = "ledger_entries"
+    __ledger_exempt__ = True
+
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    actor_delegation: Mapped[str | None] = mapped_column(String(16))
+    audience: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    subject: Mapped[str] = mapped_column(String(160), nullable=False, index=True)
+    content: Mapped[str] = mapped_column(Text, nullable=False)
+    salt: Mapped[str] = mapped_column(String(64), nullable=False)
+    commitment: Mapped[str] = mapped_column(String(64), nullable=False)

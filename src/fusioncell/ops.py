@@ -1,0 +1,137 @@
+"""Operations: structured logs, /healthz, Prometheus /metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import func, select, text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fusioncell.deps import CellDep
+from fusioncell.problems import problem
+
+access_log = logging.getLogger("fusioncell.access")
+
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and every `extra` field."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        out.update({k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")})
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str, ensure_ascii=False)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = name != "uvicorn.access"  # our middleware logs each request
+
+
+class Metrics:
+    """The cell's Prometheus registry; one per app so tests and several apps in a process stay apart."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "fusioncell_http_requests_total", "HTTP requests by method, route and status",
+            ["method", "route", "status"], registry=self.registry,
+        )
+        self.latency = Histogram(
+            "fusioncell_http_request_duration_seconds", "HTTP request latency by route", ["route"],
+            registry=self.registry,
+        )
+        self.ledger_entries = Counter(
+            "fusioncell_ledger_entries_total", "Ledger entries committed by this instance, by action", ["action"],
+            registry=self.registry,
+        )
+        self.ledger_size = Gauge("fusioncell_ledger_size", "Entries in the ledger", registry=self.registry)
+        self.jobs_fired = Counter(
+            "fusioncell_jobs_fired_total", "Scheduled jobs run by this instance, by kind and outcome",
+            ["kind", "outcome"], registry=self.registry,
+        )
+
+
+class RequestLog:
+    """Log and count every HTTP request with a request id (echoed as X-Request-ID)."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.requests.labels(scope["method"], template, str(status)).inc()
+            self.metrics.latency.labels(template).observe(elapsed)
+            access_log.info(
+                "request", extra={"request_id": request_id, "method": scope["method"], "path": scope["path"],
+                                  "status": status, "duration_ms": round(elapsed * 1000, 2)},
+            )
+
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", name="ops_health", summary="Liveness and database check")
+def healthz(cell: CellDep) -> Response:
+    try:
+        with cell.reading() as session:
+            session.execute(text("SELECT 1"))
+    except Exception as exc:  # the point of the probe is to report, not raise
+        return problem(503, slug="unhealthy", title="Service Unavailable", detail=f"database unreachable: {exc.__class__.__name__}")
+    return Response(
+        json.dumps({"status": "ok", "database": cell.db.url.get_backend_name(),
+                    "mechanism": cell.charter.mechanism.log_origin}),
+        media_type="application/json",
+    )
+
+
+@router.get("/metrics", name="ops_metrics", summary="Prometheus metrics", response_class=Response)
+def metrics(cell: CellDep, request: Request) -> Response:
+    from fusioncell.ledger.models import LedgerHead
+
+    registry: Metrics = request.app.state.metrics
+    with cell.reading() as session:
+        size = session.execute(select(func.max(LedgerHead.size))).scalar() or 0
+    registry.ledger_size.set(size)
+    return Response(generate_latest(registry.registry), media_type=CONTENT_TYPE_LATEST)

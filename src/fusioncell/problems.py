@@ -1,0 +1,151 @@
+"""Rendering every error as RFC 9457 application/problem+json, and the request body size limit."""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fusioncell.errors import PROBLEM_BASE, DomainError, TooManyRequests
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class ProblemResponse(JSONResponse):
+    media_type = PROBLEM_MEDIA_TYPE
+
+
+def problem(
+    status: int, *, slug: str, title: str, detail: str, instance: str | None = None,
+    headers: dict[str, str] | None = None, **extensions: Any,
+) -> ProblemResponse:
+    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    if instance:
+        body["instance"] = instance
+    body.update({k: v for k, v in extensions.items() if v is not None})
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def _pointer(loc: tuple[Any, ...]) -> str:
+    """A JSON Pointer (RFC 6901) into the request body, or the parameter's location."""
+    if not loc:
+        return ""
+    where, *rest = loc
+    if where == "body":
+        return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in rest) if rest else ""
+    return f"{where}:" + ".".join(str(p) for p in rest)
+
+
+def _validation_problem(request: Request, exc: RequestValidationError) -> ProblemResponse:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        first = next(e for e in errors if e.get("type") == "json_invalid")
+        reason = (first.get("ctx") or {}).get("error", "the body is not valid JSON")
+        return problem(
+            400, slug="malformed-json", title="Malformed JSON", detail=f"The request body is not valid JSON: {reason}",
+            instance=request.url.path,
+        )
+    items = []
+    for e in errors:
+        loc = tuple(e.get("loc", ()))
+        items.append({"pointer": _pointer(loc), "field": ".".join(str(p) for p in loc[1:]) or str(loc[0] if loc else ""),
+                      "reason": e.get("msg", "invalid"), "code": e.get("type", "invalid")})
+    summary = "; ".join(f"{i['field'] or 'body'}: {i['reason']}" for i in items[:5])
+    return problem(
+        422, slug="validation-error", title="Invalid request", detail=summary, instance=request.url.path,
+        errors=items,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> ProblemResponse:
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+        if exc.status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        return problem(
+            exc.status, slug=exc.slug, title=exc.title, detail=exc.detail, instance=request.url.path,
+            headers=headers, **exc.extensions,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> ProblemResponse:
+        return _validation_problem(request, exc)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> ProblemResponse:
+        phrase = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else {
+            404: f"There is no resource at {request.url.path}",
+            405: f"{request.method} is not allowed on {request.url.path}",
+        }.get(exc.status_code, phrase)
+        slug = phrase.lower().replace(" ", "-").replace("'", "")
+        return problem(exc.status_code, slug=slug, title=phrase, detail=detail, instance=request.url.path,
+                       headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
+        log.exception("unhandled error", extra={"path": request.url.path, "method": request.method})
+        return problem(500, slug="internal-error", title="Internal Server Error",
+                       detail="The server failed to handle this request; it has been logged.",
+                       instance=request.url.path)
+
+
+class BodySizeLimit:
+    """Refuse request bodies over the limit with 413, whether announced by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        too_big = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, too_big
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_big = True
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await self._refuse(scope, receive, send)
+        except Exception:
+            if too_big:
+                await self._refuse(scope, receive, send)
+            else:
+                raise
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem(
+            413, slug="payload-too-large", title="Content Too Large",
+            detail=f"The request body exceeds the limit of {self.max_bytes} bytes.", instance=scope.get("path"),
+            max_bytes=self.max_bytes,
+        )
+        await response(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+

@@ -1,0 +1,1 @@
+"""Stored deadlines (`due_at`) and the scheduler that acts on them, safe across app instances."""

@@ -1,0 +1,59 @@
+"""Settings in one place: environment variables with the prefix FUSIONCELL_."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FUSIONCELL_", extra="ignore")
+
+    data: Path = Field(default=Path("var/demo"), description="Data directory: charter, SQLite database, keys.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of a PostgreSQL database (postgresql+psycopg://…); "
+        "unset means SQLite in WAL mode under the data directory.",
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    token_ttl: timedelta = timedelta(hours=12)
+    max_body_bytes: int = 1_048_576
+    login_max_failures: int = 5
+    login_failure_window: timedelta = timedelta(minutes=15)
+    scheduler_interval_seconds: float = 1.0
+    scheduler_enabled: bool = True
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not value.startswith(("postgresql+psycopg://", "sqlite")):
+            raise ValueError(
+                "FUSIONCELL_DATABASE_URL must be a postgresql+psycopg://user@host/db URL "
+                "(or unset for SQLite under the data directory)"
+            )
+        return value
+
+    @property
+    def charter_path(self) -> Path:
+        return self.data / "charter.yaml"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data / 'fusioncell.sqlite3').resolve()}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, with explicit overrides (CLI flags) taking precedence."""
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    if "data" not in clean and not os.environ.get("FUSIONCELL_DATA"):
+        clean["data"] = Path("var/demo")
+    return Settings(**clean)

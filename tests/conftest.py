@@ -1,0 +1,186 @@
+"""Fixtures: an isolated, initialised cell per test, on SQLite and on PostgreSQL.
+
+A template is migrated and initialised once per run and per backend; each test gets a copy (a file copy
+for SQLite, CREATE DATABASE … TEMPLATE for PostgreSQL) and the copy is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from fusioncell.app import create_app
+from fusioncell.cell import Cell
+from fusioncell.charter import load_charter
+from fusioncell.clock import ManualClock
+from fusioncell.db import Database
+from fusioncell.events import EventBus
+from fusioncell.ledger.models import LedgerEntry
+from fusioncell.policy import Principal
+from fusioncell.settings import Settings
+from fusioncell.setup import init_cell
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_CHARTER = ROOT / "charters" / "paris-2026.yaml"
+PG_URL = os.environ.get("FUSIONCELL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("FUSIONCELL_REQUIRE_POSTGRES") == "1"
+START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+TEST_PASSWORD = "night-shift-passphrase-7"
+CLI_ACTOR = Principal.system("cli:test")
+
+for name in ("FUSIONCELL_DATA", "FUSIONCELL_DATABASE_URL"):
+    os.environ.pop(name, None)
+
+
+def _pg_problem() -> str | None:
+    try:
+        engine = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:
+        return f"PostgreSQL at {make_url(PG_URL).render_as_string(hide_password=True)} unreachable: {exc.__class__.__name__}: {exc}".splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_available() -> bool:
+    problem = _pg_problem()
+    if problem and REQUIRE_PG:
+        pytest.fail(f"FUSIONCELL_REQUIRE_POSTGRES=1 but {problem}", pytrace=False)
+    if problem:
+        pytest.skip(f"PostgreSQL half skipped: {problem} (set FUSIONCELL_REQUIRE_POSTGRES=1 to make this fatal)")
+    return True
+
+
+def _pg_admin():  # type: ignore[no-untyped-def]
+    return create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+
+
+def _db_url(name: str) -> str:
+    return make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+
+
+@dataclass
+class Template:
+    backend: str
+    data: Path
+    url: str | None  # None: SQLite under data
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    data = tmp_path_factory.mktemp("template-sqlite")
+    cell = init_cell(Settings(data=data), EXAMPLE_CHARTER, actor=CLI_ACTOR, clock=ManualClock(START))
+    cell.db.dispose()
+    return Template("sqlite", data, None)
+
+
+@pytest.fixture(scope="session")
+def pg_template(tmp_path_factory: pytest.TempPathFactory, pg_available: bool) -> Iterator[Template]:
+    name = f"fc_tmpl_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    data = tmp_path_factory.mktemp("template-pg")
+    cell = init_cell(Settings(data=data, database_url=_db_url(name)), EXAMPLE_CHARTER, actor=CLI_ACTOR,
+                     clock=ManualClock(START))
+    cell.db.dispose()
+    yield Template("postgres", data, _db_url(name))
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@dataclass
+class Backend:
+    name: str
+    settings: Settings
+
+    def database(self) -> Database:
+        return Database(self.settings.resolved_database_url())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """A fresh initialised data directory and database, copied from the backend's template."""
+    data = tmp_path / "data"
+    if request.param == "sqlite":
+        template: Template = request.getfixturevalue("sqlite_template")
+        shutil.copytree(template.data, data)
+        yield Backend("sqlite", Settings(data=data, scheduler_enabled=False))
+        return
+    template = request.getfixturevalue("pg_template")
+    shutil.copytree(template.data, data)
+    name = f"fc_t_{uuid.uuid4().hex[:12]}"
+    template_name = make_url(template.url).database
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
+    try:
+        yield Backend("postgres", Settings(data=data, database_url=_db_url(name), scheduler_enabled=False))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+def make_cell(backend: Backend, clock: ManualClock) -> Cell:
+    return Cell(settings=backend.settings, charter=load_charter(backend.settings.charter_path),
+                db=backend.database(), clock=clock, bus=EventBus())
+
+
+@pytest.fixture
+def cell(backend: Backend, clock: ManualClock) -> Iterator[Cell]:
+    c = make_cell(backend, clock)
+    yield c
+    c.db.dispose()
+
+
+@pytest.fixture
+def client(cell: Cell) -> Iterator[TestClient]:
+    with TestClient(create_app(cell, run_scheduler=False), raise_server_exceptions=False) as c:
+        yield c
+
+
+def ledger_size(cell: Cell) -> int:
+    with cell.reading() as session:
+        return session.execute(select(func.count()).select_from(LedgerEntry)).scalar_one()
+
+
+def table_count(cell: Cell, model: type) -> int:
+    with cell.reading() as session:
+        return session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def add_user(cell: Cell, username: str, delegation: str, *roles: str, password: str = TEST_PASSWORD) -> None:
+    from fusioncell.auth import service
+
+    with cell.command() as uow:
+        service.add_user(cell=cell, uow=uow, actor=CLI_ACTOR, username=username, delegation=delegation,
+                         roles=list(roles), password=password)
+
+
+def login(client: TestClient, username: str, password: str = TEST_PASSWORD, **extra: str) -> str:
+    response = client.post("/api/v1/auth/token", json={"username": username, "password": password, **extra})
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
