@@ -184,3 +184,23 @@ def login(client: TestClient, username: str, password: str = TEST_PASSWORD, **ex
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """An empty data directory and an empty database, as environment variables for the CLI."""
+    data = tmp_path / "fresh"
+    if request.param == "sqlite":
+        yield {"FUSIONCELL_DATA": str(data)}
+        return
+    request.getfixturevalue("pg_available")
+    name = f"fc_e_{uuid.uuid4().hex[:12]}"
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield {"FUSIONCELL_DATA": str(data), "FUSIONCELL_DATABASE_URL": _db_url(name)}
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -1,0 +1,259 @@
+"""Every error is RFC 9457 application/problem+json, precise about the field, and bad input writes nothing.
+
+Runs on SQLite and PostgreSQL through the `client` and `cell` fixtures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from fusioncell.auth.models import AccessToken, LoginAttempt
+from fusioncell.cell import Cell
+from fusioncell.errors import PROBLEM_BASE
+from fusioncell.problems import PROBLEM_MEDIA_TYPE
+from tests.conftest import TEST_PASSWORD, add_user, bearer, ledger_size, login, table_count
+
+TOKEN_URL = "/api/v1/auth/token"
+ME_URL = "/api/v1/me"
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+
+
+def assert_problem(response: httpx.Response, status: int, *, slug: str | None = None) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with the given status, and its body is returned."""
+    assert response.status_code == status, response.text
+    media_type = response.headers.get("content-type", "").split(";")[0].strip()
+    assert media_type == PROBLEM_MEDIA_TYPE, response.headers.get("content-type")
+    body = response.json()
+    assert isinstance(body, dict), body
+    for member in ("type", "title", "status", "detail"):
+        assert member in body, f"problem lacks {member!r}: {body}"
+    assert body["status"] == status
+    assert isinstance(body["type"], str) and body["type"].startswith(PROBLEM_BASE), body["type"]
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    if slug is not None:
+        assert body["type"].endswith(slug), body["type"]
+    return body
+
+
+def error_items(body: dict[str, Any]) -> list[dict[str, Any]]:
+    errors = body.get("errors")
+    assert isinstance(errors, list) and errors, f"no 'errors' list in {body}"
+    for item in errors:
+        assert {"pointer", "reason"} <= set(item), item
+    return errors
+
+
+def pointers(body: dict[str, Any]) -> set[str]:
+    return {item["pointer"] for item in error_items(body)}
+
+
+def _counts(cell: Cell) -> dict[str, int]:
+    return {
+        "ledger": ledger_size(cell),
+        "login_attempts": table_count(cell, LoginAttempt),
+        "access_tokens": table_count(cell, AccessToken),
+    }
+
+
+@contextmanager
+def writes_nothing(cell: Cell) -> Iterator[None]:
+    """The block leaves the ledger, the login attempts and the tokens as they were."""
+    before = _counts(cell)
+    yield
+    assert _counts(cell) == before
+
+
+# -- malformed and invalid bodies -------------------------------------------------------------------------
+
+
+def test_malformed_json_is_400(client, cell):
+    with writes_nothing(cell):
+        r = client.post(TOKEN_URL, content=b'{"username": "sy.liaison", "password": ', 
+                        headers={"Content-Type": "application/json"})
+        body = assert_problem(r, 400, slug="malformed-json")
+    assert body["instance"] == TOKEN_URL
+
+
+def test_wrong_type_is_422_naming_the_field(client, cell):
+    with writes_nothing(cell):
+        r = client.post(TOKEN_URL, json={"username": 5, "password": TEST_PASSWORD})
+        body = assert_problem(r, 422)
+    assert "/username" in pointers(body)
+    item = next(i for i in error_items(body) if i["pointer"] == "/username")
+    assert item["reason"]
+    assert "username" in body["detail"]
+
+
+def test_unknown_field_is_422_naming_it(client, cell):
+    add_user(cell, "sy.liaison", "SY", "liaison")
+    with writes_nothing(cell):
+        r = client.post(TOKEN_URL, json={"username": "sy.liaison", "password": TEST_PASSWORD, "admin": True})
+        body = assert_problem(r, 422)
+    assert "/admin" in pointers(body)
+    assert "admin" in body["detail"]
+
+
+def test_missing_field_is_422_naming_it(client, cell):
+    with writes_nothing(cell):
+        r = client.post(TOKEN_URL, json={"username": "sy.liaison"})
+        body = assert_problem(r, 422)
+    assert "/password" in pointers(body)
+    assert "password" in body["detail"]
+
+
+@pytest.mark.parametrize("payload", [[], "a string", 42, None], ids=["array", "string", "number", "null"])
+def test_body_of_wrong_shape_is_422(client, cell, payload):
+    with writes_nothing(cell):
+        r = client.post(TOKEN_URL, json=payload)
+        assert_problem(r, 422)
+
+
+def test_several_errors_are_all_reported(client, cell):
+    with writes_nothing(cell):
+        r = client.post(TOKEN_URL, json={"username": 5, "extra": 1})
+        body = assert_problem(r, 422)
+    assert {"/username", "/password", "/extra"} <= pointers(body)
+
+
+# -- size limit -----------------------------------------------------------------------------------------
+
+
+def _oversized(cell: Cell) -> bytes:
+    limit = cell.settings.max_body_bytes
+    assert limit == 1_048_576
+    # Valid JSON, so only the size can be the reason for refusing it.
+    filler = "x" * (limit + 100_000)
+    return ('{"username": "sy.liaison", "password": "' + filler + '"}').encode()
+
+
+def test_oversized_body_is_413(client, cell):
+    payload = _oversized(cell)
+    assert len(payload) > 1_100_000
+    with writes_nothing(cell):
+        r = client.post(TOKEN_URL, content=payload, headers={"Content-Type": "application/json"})
+        body = assert_problem(r, 413)
+    assert body.get("max_bytes") == cell.settings.max_body_bytes
+
+
+def test_oversized_streamed_body_without_content_length_is_413(client, cell):
+    payload = _oversized(cell)
+    chunk = 64 * 1024
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(payload), chunk):
+            yield payload[start:start + chunk]
+
+    with writes_nothing(cell):
+        request = client.build_request("POST", TOKEN_URL, content=chunks(),
+                                       headers={"Content-Type": "application/json"})
+        assert "content-length" not in request.headers
+        assert request.headers.get("transfer-encoding") == "chunked"
+        r = client.send(request)
+        body = assert_problem(r, 413)
+    assert body.get("max_bytes") == cell.settings.max_body_bytes
+
+
+def test_body_just_under_the_limit_is_not_refused_for_size(client, cell):
+    """The limit is the limit: a body under it reaches validation (here: 422 for a too-long password)."""
+    limit = cell.settings.max_body_bytes
+    prefix, suffix = '{"username": "sy.liaison", "password": "', '"}'
+    payload = (prefix + "x" * (limit - len(prefix) - len(suffix)) + suffix).encode()
+    assert len(payload) == limit
+    with writes_nothing(cell):
+        r = client.post(TOKEN_URL, content=payload, headers={"Content-Type": "application/json"})
+        body = assert_problem(r, 422)
+    assert "/password" in pointers(body)
+
+
+# -- routing --------------------------------------------------------------------------------------------
+
+
+def test_unknown_route_is_404_problem(client, cell):
+    with writes_nothing(cell):
+        r = client.get("/api/v1/no-such-thing")
+        body = assert_problem(r, 404)
+    assert body["instance"] == "/api/v1/no-such-thing"
+
+
+def test_unknown_route_with_a_body_is_404_problem(client, cell):
+    with writes_nothing(cell):
+        r = client.post("/api/v1/no-such-thing", json={"username": "x", "password": "y"})
+        assert_problem(r, 404)
+
+
+def test_wrong_method_is_405_problem_with_allow(client, cell):
+    with writes_nothing(cell):
+        r = client.get(TOKEN_URL)
+        assert_problem(r, 405)
+    allow = {m.strip().upper() for m in r.headers.get("allow", "").split(",") if m.strip()}
+    assert "POST" in allow, r.headers
+
+
+def test_wrong_method_on_me_is_405_problem_with_allow(client, cell):
+    with writes_nothing(cell):
+        r = client.delete(ME_URL)
+        assert_problem(r, 405)
+    assert "GET" in r.headers.get("allow", "").upper()
+
+
+# -- authentication -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer fc_not-a-real-token"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Basic c3kubGlhaXNvbjpwYXNz"},
+        {"Authorization": "garbage"},
+    ],
+    ids=["missing", "unknown-token", "empty-token", "basic-scheme", "no-scheme"],
+)
+def test_me_without_a_valid_token_is_401_problem(client, cell, headers):
+    with writes_nothing(cell):
+        r = client.get(ME_URL, headers=headers)
+        assert_problem(r, 401)
+    assert r.headers.get("www-authenticate", "").split()[0].lower() == "bearer", r.headers
+
+
+def test_logout_without_a_token_is_401_problem(client, cell):
+    with writes_nothing(cell):
+        r = client.post("/api/v1/auth/logout")
+        assert_problem(r, 401)
+    assert r.headers.get("www-authenticate", "").lower().startswith("bearer")
+
+
+def test_revoked_token_is_401_problem(client, cell):
+    add_user(cell, "il.liaison", "IL", "liaison")
+    token = login(client, "il.liaison")
+    assert client.post("/api/v1/auth/logout", headers=bearer(token)).status_code == 204
+    with writes_nothing(cell):
+        r = client.get(ME_URL, headers=bearer(token))
+        assert_problem(r, 401)
+    assert r.headers.get("www-authenticate", "").lower().startswith("bearer")
+
+
+def test_bad_credentials_are_401_problem(client, cell):
+    """Not bad input (the shape is right), so a failed attempt is recorded, but no token and no ledger entry."""
+    add_user(cell, "sy.liaison", "SY", "liaison")
+    ledger, tokens, attempts = ledger_size(cell), table_count(cell, AccessToken), table_count(cell, LoginAttempt)
+    r = client.post(TOKEN_URL, json={"username": "sy.liaison", "password": "wrong-passphrase-123"})
+    assert_problem(r, 401)
+    assert r.headers.get("www-authenticate", "").lower().startswith("bearer")
+    assert (ledger_size(cell), table_count(cell, AccessToken)) == (ledger, tokens)
+    assert table_count(cell, LoginAttempt) == attempts + 1
+
+
+def test_problem_responses_carry_a_request_id(client):
+    r = client.get("/api/v1/no-such-thing", headers={"X-Request-ID": "trace-me-42"})
+    assert_problem(r, 404)
+    assert r.headers.get("x-request-id") == "trace-me-42"
