@@ -19,7 +19,7 @@ from fusioncell.problems import problem
 
 access_log = logging.getLogger("fusioncell.access")
 
-_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

@@ -235,3 +235,18 @@ def test_admin_of_a_party_manages_only_its_own_delegation(cell, username) -> Non
         service.add_user(cell=cell, uow=uow, actor=us_admin, username="il.new", delegation="IL",
                          roles=["liaison"], password=TEST_PASSWORD)
     assert ledger_size(cell) == before + 1
+
+
+def test_throttle_is_per_client_so_another_terminal_cannot_lock_a_liaison_out(cell) -> None:
+    """Failures from one address do not block the account's owner at another address."""
+    from fusioncell.auth import service
+    from fusioncell.errors import TooManyRequests, Unauthorized
+
+    add_user(cell, "sy.liaison", "SY", "liaison")
+    for _ in range(cell.settings.login_max_failures):
+        with pytest.raises(Unauthorized):
+            service.login(cell=cell, username="sy.liaison", password="guessing-123", otp=None, client="10.9.9.9")
+    with pytest.raises(TooManyRequests):
+        service.login(cell=cell, username="sy.liaison", password=TEST_PASSWORD, otp=None, client="10.9.9.9")
+    issued = service.login(cell=cell, username="sy.liaison", password=TEST_PASSWORD, otp=None, client="10.0.0.5")
+    assert issued.principal.delegation == "SY"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fusioncell.db import Base, UTCDateTime
@@ -44,9 +44,10 @@ class LoginAttempt(Base):
 
     __tablename__ = "login_attempts"
     __ledger_exempt__ = True
+    __table_args__ = (Index("ix_login_attempts_lookup", "username", "client", "attempted_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
-    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     client: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(32), nullable=False)

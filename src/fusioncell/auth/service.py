@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import re
 import secrets
 from collections.abc import Iterable
@@ -16,6 +17,7 @@ from sqlalchemy import delete, func, select, update
 from fusioncell.auth.models import AccessToken, LoginAttempt, User
 from fusioncell.auth.passwords import check_strength, hash_password, verify_password
 from fusioncell.cell import Cell
+from fusioncell.clock import as_utc
 from fusioncell.db import UnitOfWork
 from fusioncell.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from fusioncell.policy import Principal, Role, can_manage_account, check_roles, home_audience
@@ -174,19 +176,20 @@ class IssuedToken:
     principal: Principal
 
 
-def _throttle(cell: Cell, uow: UnitOfWork, username: str, now: datetime) -> None:
+def _throttle(cell: Cell, uow: UnitOfWork, username: str, client: str | None, now: datetime) -> None:
+    # Per account *and* client address: another delegation guessing at our liaison's password from its own
+    # terminal must not lock our liaison out in the middle of a crisis.
     window = cell.settings.login_failure_window
     since = now - window
     count, oldest = uow.session.execute(
         select(func.count(LoginAttempt.id), func.min(LoginAttempt.attempted_at)).where(
-            LoginAttempt.username == username, LoginAttempt.attempted_at > since
+            LoginAttempt.username == username, LoginAttempt.client == client, LoginAttempt.attempted_at > since
         )
     ).one()
     if count >= cell.settings.login_max_failures:
-        from fusioncell.clock import as_utc
-
-        retry_after = max(1, int((as_utc(oldest) + window - now).total_seconds()) + 1)
-        log.warning("login throttled", extra={"username": username, "failures": count, "retry_after": retry_after})
+        retry_after = max(1, math.ceil((as_utc(oldest) + window - now).total_seconds()))
+        log.warning("login throttled", extra={"username": username, "client": client, "failures": count,
+                                              "retry_after": retry_after})
         raise TooManyRequests(
             f"too many failed logins for {username!r}; try again in {retry_after} s", retry_after=retry_after
         )
@@ -202,7 +205,7 @@ def _fail(cell: Cell, username: str, client: str | None, reason: str, now: datet
 def login(*, cell: Cell, username: str, password: str, otp: str | None, client: str | None) -> IssuedToken:
     now = cell.clock.now()
     with cell.command() as uow:
-        _throttle(cell, uow, username, now)
+        _throttle(cell, uow, username, client, now)
         user = uow.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
         password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok:
@@ -234,7 +237,7 @@ def login(*, cell: Cell, username: str, password: str, otp: str | None, client: 
                 token_hash=token_digest(raw), user_id=user.id, issued_at=now, expires_at=expires_at, otp_step=step
             )
         )
-        uow.session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
+        uow.session.execute(delete(LoginAttempt).where(LoginAttempt.username == username, LoginAttempt.client == client))
     log.info("login", extra={"username": username, "delegation": user.delegation, "client": client})
     return IssuedToken(raw, expires_at, principal_of(user))
 

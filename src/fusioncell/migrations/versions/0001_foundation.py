@@ -72,8 +72,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_login_attempts'))
     )
     with op.batch_alter_table('login_attempts', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_login_attempts_attempted_at'), ['attempted_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_login_attempts_username'), ['username'], unique=False)
+        batch_op.create_index('ix_login_attempts_lookup', ['username', 'client', 'attempted_at'], unique=False)
 
     op.create_table('users',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -143,8 +142,7 @@ def downgrade() -> None:
 
     op.drop_table('users')
     with op.batch_alter_table('login_attempts', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_login_attempts_username'))
-        batch_op.drop_index(batch_op.f('ix_login_attempts_attempted_at'))
+        batch_op.drop_index('ix_login_attempts_lookup')
 
     op.drop_table('login_attempts')
     op.drop_table('ledger_head')

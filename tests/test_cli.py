@@ -1,0 +1,71 @@
+"""The set-up commands a newcomer runs."""
+
+from __future__ import annotations
+
+import json
+import stat
+
+from typer.testing import CliRunner
+
+from fusioncell.cli import DEMO_ACCOUNTS
+from fusioncell.cli import app as cli
+from tests.conftest import EXAMPLE_CHARTER
+
+runner = CliRunner()
+
+
+def test_demo_initialises_once_and_prints_the_accounts(tmp_path) -> None:
+    data = tmp_path / "demo"
+    first = runner.invoke(cli, ["demo", "--data", str(data), "--no-serve"])
+    assert first.exit_code == 0, first.output
+    accounts = json.loads((data / "demo-accounts.json").read_text())
+    assert [a["username"] for a in accounts] == [a[0] for a in DEMO_ACCOUNTS]
+    assert stat.S_IMODE((data / "demo-accounts.json").stat().st_mode) == 0o600
+    for account in accounts:
+        assert account["username"] in first.output and account["password"] in first.output
+    # a second run keeps the same data and accounts
+    second = runner.invoke(cli, ["demo", "--data", str(data), "--no-serve"])
+    assert second.exit_code == 0, second.output
+    assert json.loads((data / "demo-accounts.json").read_text()) == accounts
+    listed = json.loads(runner.invoke(cli, ["users", "list", "--json", "--data", str(data)]).output)
+    assert len(listed) == len(DEMO_ACCOUNTS)
+
+
+def test_init_refuses_a_broken_charter_naming_the_field(tmp_path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(EXAMPLE_CHARTER.read_text(encoding="utf-8").replace("  - id: humanitarian\n", "  - idd: humanitarian\n"),
+                      encoding="utf-8")
+    result = runner.invoke(cli, ["init", "--charter", str(broken), "--data", str(tmp_path / "d")])
+    assert result.exit_code == 2
+    assert "broken.yaml" in result.output and "tracks[4]" in result.output
+    assert not (tmp_path / "d").exists()  # nothing written
+
+
+def test_init_refuses_a_different_charter_on_an_initialised_directory(tmp_path) -> None:
+    data = tmp_path / "d"
+    assert runner.invoke(cli, ["init", "--charter", str(EXAMPLE_CHARTER), "--data", str(data)]).exit_code == 0
+    other = tmp_path / "other.yaml"
+    other.write_text(EXAMPLE_CHARTER.read_text(encoding="utf-8").replace("PT5M", "PT6M"), encoding="utf-8")
+    result = runner.invoke(cli, ["init", "--charter", str(other), "--data", str(data)])
+    assert result.exit_code == 1 and "different charter" in result.output
+
+
+def test_commands_on_an_uninitialised_directory_say_what_to_do(tmp_path) -> None:
+    result = runner.invoke(cli, ["users", "list", "--data", str(tmp_path / "none")])
+    assert result.exit_code == 2
+    assert "fusioncell init --charter FILE" in result.output
+
+
+def test_reset_password_and_totp_through_the_cli(tmp_path) -> None:
+    data = str(tmp_path / "d")
+    assert runner.invoke(cli, ["init", "--charter", str(EXAMPLE_CHARTER), "--data", data]).exit_code == 0
+    add = runner.invoke(cli, ["users", "add", "undof.obs", "--delegation", "UNDOF", "--role", "observer",
+                              "--password-stdin", "--data", data], input="observer-passphrase-1\n")
+    assert add.exit_code == 0, add.output
+    reset = runner.invoke(cli, ["users", "reset-password", "undof.obs", "--password-stdin", "--data", data],
+                          input="observer-passphrase-2\n")
+    assert reset.exit_code == 0, reset.output
+    totp = runner.invoke(cli, ["users", "totp", "undof.obs", "--data", data])
+    assert totp.exit_code == 0 and "otpauth://totp/" in totp.output
+    missing = runner.invoke(cli, ["users", "disable", "ghost", "--data", data])
+    assert missing.exit_code == 1 and "no account named 'ghost'" in missing.output

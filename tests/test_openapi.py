@@ -1,0 +1,279 @@
+"""The OpenAPI schema and its docs page, and a bounded schemathesis run against the schema (SQLite)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from argon2 import PasswordHasher
+import schemathesis
+from schemathesis import GenerationMode
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from fusioncell.app import create_app
+from fusioncell.auth import passwords
+from fusioncell.auth import service as auth_service
+from fusioncell.cell import Cell
+from fusioncell.problems import PROBLEM_MEDIA_TYPE
+from fusioncell.settings import Settings
+from fusioncell.clock import ManualClock
+from tests.conftest import START, TEST_PASSWORD, Backend, Template, add_user, bearer, make_cell
+
+SCHEMA_URL = "/api/v1/openapi.json"
+DOCS_URL = "/api/v1/docs"
+ASSETS_PREFIX = "/api/v1/docs/assets/"
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
+OPERATION_IDS = {"auth_issue_token", "auth_logout", "me_read", "ops_health", "ops_metrics"}
+SECURED_OPERATIONS = ["auth_logout", "me_read"]
+FUZZ_USER = "sy.fuzz"
+
+
+# -- one app on a fresh SQLite cell for this module --------------------------------------------------------
+
+
+@dataclass
+class Api:
+    cell: Cell
+    app: FastAPI
+
+    def fresh_token(self) -> str:
+        """A real login of a real user (logout revokes tokens, so each example gets its own)."""
+        return auth_service.login(cell=self.cell, username=FUZZ_USER, password=TEST_PASSWORD, otp=None,
+                                  client="schemathesis").access_token
+
+
+@pytest.fixture(scope="module")
+def api(sqlite_template: Template, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    data = tmp_path_factory.mktemp("openapi") / "data"
+    shutil.copytree(sqlite_template.data, data)
+    cell = make_cell(Backend("sqlite", Settings(data=data, scheduler_enabled=False)), ManualClock(START))
+    with pytest.MonkeyPatch.context() as mp:
+        # Argon2id at its production cost takes ~0.3 s a login here, and the fuzzer logs in ~100 times: use the
+        # cheapest parameters for this module (the same code path; only the cost differs).
+        cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+        mp.setattr(passwords, "_hasher", cheap)
+        mp.setattr(passwords, "_DUMMY_HASH", cheap.hash("fusioncell-not-a-real-password"))
+        add_user(cell, FUZZ_USER, "SY", "liaison")
+        yield Api(cell, create_app(cell, run_scheduler=False))
+    cell.db.dispose()
+
+
+@pytest.fixture(scope="module")
+def http(api: Api) -> Iterator[TestClient]:
+    with TestClient(api.app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def api_schema(api: Api):  # type: ignore[no-untyped-def]
+    return schemathesis.openapi.from_asgi(SCHEMA_URL, api.app)
+
+
+# -- the schema ------------------------------------------------------------------------------------------
+
+
+def _operations(document: dict) -> list[tuple[str, str, dict]]:
+    return [
+        (method, path, operation)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    ]
+
+
+def test_openapi_is_served(http):
+    r = http.get(SCHEMA_URL)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/json")
+    document = r.json()
+    assert document["openapi"].startswith("3.")
+    assert document["info"]["title"] == "fusioncell"
+    assert document["info"]["version"]
+
+
+def test_every_operation_has_a_stable_id_and_a_summary(http):
+    document = http.get(SCHEMA_URL).json()
+    operations = _operations(document)
+    ids = [operation.get("operationId") for _, _, operation in operations]
+    assert len(ids) == len(set(ids)), f"duplicate operation ids: {ids}"
+    assert set(ids) == OPERATION_IDS
+    for method, path, operation in operations:
+        summary = operation.get("summary")
+        assert isinstance(summary, str) and summary.strip(), f"{method.upper()} {path} has no summary"
+        # Explicit names, not FastAPI's generated `<function>_<path>_<method>` mash.
+        assert not operation["operationId"].endswith(f"_{method}"), operation["operationId"]
+
+
+def test_secured_operations_declare_bearer_auth(http):
+    document = http.get(SCHEMA_URL).json()
+    schemes = document["components"]["securitySchemes"]
+    bearer_schemes = {name for name, s in schemes.items() if s.get("type") == "http" and s.get("scheme") == "bearer"}
+    assert bearer_schemes
+    by_id = {operation["operationId"]: operation for _, _, operation in _operations(document)}
+    for operation_id in SECURED_OPERATIONS:
+        security = by_id[operation_id].get("security") or []
+        assert any(set(requirement) & bearer_schemes for requirement in security), operation_id
+        assert "401" in by_id[operation_id]["responses"], operation_id
+
+
+def test_error_responses_are_documented_as_problem_json(http):
+    """The schema must say what the server sends: every documented 4xx is application/problem+json.
+
+    FastAPI documents 422 as `application/json` `HTTPValidationError` ({"detail": [...]}), but the server
+    answers RFC 9457 problems; clients generated from the schema would parse errors wrongly. An operation that
+    takes a JSON body also answers 400 for malformed JSON, which the schema must list.
+    """
+    document = http.get(SCHEMA_URL).json()
+    wrong = []
+    for method, path, operation in _operations(document):
+        if "requestBody" in operation and "400" not in operation["responses"]:
+            wrong.append(f"{method.upper()} {path} 400 (malformed JSON) is not documented")
+        for status, response in operation["responses"].items():
+            if not status.startswith("4"):
+                continue
+            content = response.get("content") or {}
+            if set(content) != {PROBLEM_MEDIA_TYPE}:
+                wrong.append(f"{method.upper()} {path} {status}: {sorted(content) or 'no content'}")
+    assert not wrong, "4xx responses not documented as application/problem+json:\n" + "\n".join(wrong)
+
+
+# -- the docs page ---------------------------------------------------------------------------------------
+
+
+def test_docs_use_local_assets_only(http):
+    r = http.get(DOCS_URL)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/html")
+    html = r.text
+    assert SCHEMA_URL in html
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I), "docs load from a CDN"
+    assert not re.search(r"https?://", html, re.I), "docs reference an absolute URL"
+    assets = set(re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html))
+    assert assets, html
+    assert all(url.startswith(ASSETS_PREFIX) for url in assets), assets
+    assert any(url.endswith(".js") for url in assets) and any(url.endswith(".css") for url in assets), assets
+    for url in assets:
+        asset = http.get(url)
+        assert asset.status_code == 200, url
+        assert asset.content, url
+
+
+def test_root_redirects_to_docs(http):
+    r = http.get("/", follow_redirects=False)
+    assert r.status_code in (302, 303, 307, 308)
+    assert r.headers["location"] == DOCS_URL
+
+
+def test_missing_asset_is_404_problem(http):
+    r = http.get(ASSETS_PREFIX + "no-such-file.js")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith(PROBLEM_MEDIA_TYPE)
+
+
+# -- schemathesis ----------------------------------------------------------------------------------------
+
+
+def errors_are_problems(ctx, response, case) -> None:  # type: ignore[no-untyped-def]
+    """Every error response is an RFC 9457 problem (whatever the schema documents for it)."""
+    if response.status_code < 400:
+        return
+    content_type = (response.headers.get("content-type") or [""])[0]
+    assert content_type.split(";")[0].strip() == PROBLEM_MEDIA_TYPE, (
+        f"{response.status_code} answered as {content_type!r}, not {PROBLEM_MEDIA_TYPE}"
+    )
+    body = response.json()
+    assert {"type", "title", "status", "detail"} <= set(body), body
+    assert body["status"] == response.status_code, body
+
+
+# Checks that hold for legitimate behaviour of this app:
+#  - not_a_server_error: no 5xx, ever;
+#  - status_code_conformance, positive mode only: every status is documented (200/204, 401, 422, 429 are).
+#    Negative mode sends bodies that are not JSON at all, rightly answered 400 malformed-json, which the schema
+#    does not list (asserted in test_error_responses_are_documented_as_problem_json), so it is off there;
+#  - response_headers_conformance: documented headers are present;
+#  - errors_are_problems (ours): every 4xx is application/problem+json with type/title/status/detail.
+# Left out, and why:
+#  - response_schema_conformance and content_type_conformance: FastAPI's generated schema documents 422 as
+#    `application/json` HTTPValidationError while the server rightly answers application/problem+json, so both
+#    fail on correct behaviour; the schema defect is asserted on its own in
+#    test_error_responses_are_documented_as_problem_json. Successful bodies are checked below with
+#    response_schema_conformance restricted to 2xx.
+#  - negative_data_rejection / positive_data_acceptance / ignored_auth etc.: the generic negative-mode checks
+#    expect specific statuses (e.g. 4xx for anything schemathesis thinks invalid) that this app's auth-first
+#    routes do not promise (an unauthenticated request with an invalid header is 401, which is right).
+CHECKS = [not_a_server_error, response_headers_conformance]
+
+
+def successful_bodies_conform(ctx, response, case) -> None:  # type: ignore[no-untyped-def]
+    """2xx bodies match the documented schema (error bodies are covered by errors_are_problems)."""
+    if 200 <= response.status_code < 300:
+        response_schema_conformance(ctx, response, case)
+
+
+FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
+                database=None)
+
+
+def checks_for(mode: GenerationMode) -> dict:
+    extra = [status_code_conformance] if mode is GenerationMode.POSITIVE else []
+    return {"checks": CHECKS + extra, "additional_checks": [errors_are_problems, successful_bodies_conform]}
+
+
+def _operation(api_schema, operation_id: str):  # type: ignore[no-untyped-def]
+    # schemathesis.pytest.from_fixture(...).parametrize() breaks under pytest 9 (it sets Function._nodeid),
+    # so operations are looked up here and fuzzed with Hypothesis directly.
+    for result in api_schema.get_all_operations():
+        operation = result.ok()
+        if operation.definition.raw.get("operationId") == operation_id:
+            return operation
+    raise AssertionError(f"no operation {operation_id!r} in the schema")
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "mode"),
+    [(operation_id, GenerationMode.POSITIVE) for operation_id in sorted(OPERATION_IDS)]
+    # Only operations that take input (a body or the bearer header) have invalid input to generate.
+    + [(operation_id, GenerationMode.NEGATIVE) for operation_id in ("auth_issue_token", *SECURED_OPERATIONS)],
+    ids=lambda value: value.value if isinstance(value, GenerationMode) else value,
+)
+def test_api_anonymous(api_schema, operation_id, mode):
+    """Every operation, with whatever headers and bodies schemathesis makes up: never a 5xx."""
+    operation = _operation(api_schema, operation_id)
+
+    @FUZZ
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case) -> None:  # type: ignore[no-untyped-def]
+        case.call_and_validate(**checks_for(mode))
+
+    run()
+
+
+@pytest.mark.parametrize("operation_id", SECURED_OPERATIONS)
+def test_api_authenticated(api, api_schema, operation_id):
+    """The secured operations with a valid bearer token of a real user, so they run past authentication."""
+    operation = _operation(api_schema, operation_id)
+
+    @FUZZ
+    @given(case=operation.as_strategy(generation_mode=GenerationMode.POSITIVE))
+    def run(case) -> None:  # type: ignore[no-untyped-def]
+        case.headers = {**(case.headers or {}), **bearer(api.fresh_token())}
+        response = case.call_and_validate(**checks_for(mode))
+        if operation_id == "me_read":
+            assert response.status_code == 200, response.text
+            assert response.json()["username"] == FUZZ_USER
+        else:
+            assert response.status_code == 204, response.text
+
+    run()

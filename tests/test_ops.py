@@ -1,0 +1,62 @@
+"""Operations: health, metrics, structured logs, migrations that match the models."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from fastapi.testclient import TestClient
+
+from fusioncell.app import create_app
+from fusioncell.cell import Cell
+from fusioncell.db import Database
+from fusioncell.migrate import current_revision, head_revision
+from fusioncell.models import metadata
+from fusioncell.ops import JsonFormatter
+from tests.conftest import add_user, login
+
+
+def test_healthz_checks_the_database(client, cell) -> None:
+    ok = client.get("/healthz")
+    assert ok.status_code == 200
+    assert ok.json() == {"status": "ok", "database": cell.db.url.get_backend_name(),
+                         "mechanism": "fusioncell.example/paris-2026"}
+
+
+def test_healthz_reports_an_unreachable_database(cell, tmp_path) -> None:
+    broken = Cell(settings=cell.settings, charter=cell.charter,
+                  db=Database("postgresql+psycopg://nobody@127.0.0.1:1/none"), clock=cell.clock)
+    with TestClient(create_app(broken, run_scheduler=False)) as client:
+        r = client.get("/healthz")
+    assert r.status_code == 503
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "database unreachable" in r.json()["detail"]
+
+
+def test_metrics_count_requests_and_ledger(client, cell) -> None:
+    add_user(cell, "sy.liaison", "SY", "liaison")
+    login(client, "sy.liaison")
+    client.get("/api/v1/nowhere")
+    text = client.get("/metrics").text
+    assert 'fusioncell_http_requests_total{method="POST",route="/api/v1/auth/token",status="200"} 1.0' in text
+    assert 'route="unmatched",status="404"' in text
+    assert "fusioncell_ledger_size 2.0" in text  # charter adoption + one account
+
+
+def test_request_ids_are_echoed_and_logged(client, caplog) -> None:
+    with caplog.at_level(logging.INFO, logger="fusioncell.access"):
+        r = client.get("/healthz", headers={"X-Request-ID": "shift-42"})
+    assert r.headers["x-request-id"] == "shift-42"
+    record = next(rec for rec in caplog.records if getattr(rec, "request_id", None) == "shift-42")
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "request" and line["status"] == 200 and line["path"] == "/healthz"
+    assert line["level"] == "info" and line["time"].endswith("Z")
+
+
+def test_migrations_match_the_models(cell) -> None:
+    assert current_revision(cell.db) == head_revision()
+    with cell.db.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+    assert diff == []
