@@ -47,10 +47,9 @@ def parse_charter(text: str, source: str = "<charter>") -> Charter:
         for err in exc.errors(include_url=False):
             msg = err["msg"].removeprefix("Value error, ")
             loc = err["loc"]
-            if msg.startswith(("delegations", "tracks", "precedence", "escalation", "mechanism", "glossary",
-                               "renotify_interval")) and not loc:
-                # model-level checks already name their fields, one problem per clause
-                problems.extend(msg.split("; "))
+            if not loc:
+                # the charter-wide checks already name their fields, one problem per line
+                problems.extend(msg.split("\n"))
             else:
                 problems.append(f"{_path(loc)}: {msg}")
         raise CharterError(source, problems) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import timedelta
 from enum import StrEnum
 from functools import cached_property
@@ -167,7 +168,7 @@ class Charter(_Closed):
             need_all(f"glossary.{term}", wordings)
 
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
     # -- derived views -------------------------------------------------------------------------------
@@ -197,9 +198,11 @@ class Charter(_Closed):
         return self.precedence[precedence].max_words
 
 
-WORD_RE = re.compile(r"\w+(?:[-'’]\w+)*", re.UNICODE)
+# Joiners inside one word: hyphen, apostrophes, and the Hebrew geresh/gershayim of acronyms (צה"ל, האו״ם).
+WORD_RE = re.compile(r"\w+(?:[-'’\"\u05F3\u05F4]\w+)*", re.UNICODE)
 
 
 def count_words(text: str) -> int:
-    """Words as a reader counts them, in any script: runs of letters and digits, hyphenated words as one."""
+    """Words as a reader counts them, in any script: vowel marks (combining) do not split a word."""
+    text = "".join(ch for ch in text if not unicodedata.category(ch).startswith("M"))
     return len(WORD_RE.findall(text))
