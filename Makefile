@@ -7,12 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install bench lint lock clean help
+.PHONY: run test install lint lock clean help
 
 help:
 	@echo "make run   - set up and serve the demo at http://127.0.0.1:8000 (SQLite under ./var/demo)"
 	@echo "make test  - set up and run the whole test suite (SQLite and PostgreSQL)"
-	@echo "make bench - run the benchmarks and print their tables"
 	@echo "make lint  - ruff"
 	@echo "make lock  - refresh constraints.txt from a fresh resolution"
 
@@ -34,9 +33,6 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
-
-bench: $(STAMP)
-	$(BIN)/python -m bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -50,7 +50,8 @@ def _pg_problem() -> str | None:
         engine.dispose()
         return None
     except Exception as exc:
-        return f"PostgreSQL at {make_url(PG_URL).render_as_string(hide_password=True)} unreachable: {exc.__class__.__name__}: {exc}".splitlines()[0]
+        where = make_url(PG_URL).render_as_string(hide_password=True)
+        return f"PostgreSQL at {where} unreachable: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
 
 
 @pytest.fixture(scope="session")
@@ -93,8 +94,9 @@ def pg_template(tmp_path_factory: pytest.TempPathFactory, pg_available: bool) ->
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     data = tmp_path_factory.mktemp("template-pg")
-    cell = init_cell(Settings(data=data, database_url=_db_url(name)), EXAMPLE_CHARTER, actor=CLI_ACTOR,
-                     clock=ManualClock(START))
+    cell = init_cell(
+        Settings(data=data, database_url=_db_url(name)), EXAMPLE_CHARTER, actor=CLI_ACTOR, clock=ManualClock(START)
+    )
     cell.db.dispose()
     yield Template("postgres", data, _db_url(name))
     with admin.connect() as conn:
@@ -141,8 +143,13 @@ def clock() -> ManualClock:
 
 
 def make_cell(backend: Backend, clock: ManualClock) -> Cell:
-    return Cell(settings=backend.settings, charter=load_charter(backend.settings.charter_path),
-                db=backend.database(), clock=clock, bus=EventBus())
+    return Cell(
+        settings=backend.settings,
+        charter=load_charter(backend.settings.charter_path),
+        db=backend.database(),
+        clock=clock,
+        bus=EventBus(),
+    )
 
 
 @pytest.fixture
@@ -172,8 +179,15 @@ def add_user(cell: Cell, username: str, delegation: str, *roles: str, password: 
     from fusioncell.auth import service
 
     with cell.command() as uow:
-        service.add_user(cell=cell, uow=uow, actor=CLI_ACTOR, username=username, delegation=delegation,
-                         roles=list(roles), password=password)
+        service.add_user(
+            cell=cell,
+            uow=uow,
+            actor=CLI_ACTOR,
+            username=username,
+            delegation=delegation,
+            roles=list(roles),
+            password=password,
+        )
 
 
 def login(client: TestClient, username: str, password: str = TEST_PASSWORD, **extra: str) -> str:

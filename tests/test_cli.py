@@ -33,8 +33,10 @@ def test_demo_initialises_once_and_prints_the_accounts(tmp_path) -> None:
 
 def test_init_refuses_a_broken_charter_naming_the_field(tmp_path) -> None:
     broken = tmp_path / "broken.yaml"
-    broken.write_text(EXAMPLE_CHARTER.read_text(encoding="utf-8").replace("  - id: humanitarian\n", "  - idd: humanitarian\n"),
-                      encoding="utf-8")
+    broken.write_text(
+        EXAMPLE_CHARTER.read_text(encoding="utf-8").replace("  - id: humanitarian\n", "  - idd: humanitarian\n"),
+        encoding="utf-8",
+    )
     result = runner.invoke(cli, ["init", "--charter", str(broken), "--data", str(tmp_path / "d")])
     assert result.exit_code == 2
     assert "broken.yaml" in result.output and "tracks[4]" in result.output
@@ -59,11 +61,28 @@ def test_commands_on_an_uninitialised_directory_say_what_to_do(tmp_path) -> None
 def test_reset_password_and_totp_through_the_cli(tmp_path) -> None:
     data = str(tmp_path / "d")
     assert runner.invoke(cli, ["init", "--charter", str(EXAMPLE_CHARTER), "--data", data]).exit_code == 0
-    add = runner.invoke(cli, ["users", "add", "undof.obs", "--delegation", "UNDOF", "--role", "observer",
-                              "--password-stdin", "--data", data], input="observer-passphrase-1\n")
+    add = runner.invoke(
+        cli,
+        [
+            "users",
+            "add",
+            "undof.obs",
+            "--delegation",
+            "UNDOF",
+            "--role",
+            "observer",
+            "--password-stdin",
+            "--data",
+            data,
+        ],
+        input="observer-passphrase-1\n",
+    )
     assert add.exit_code == 0, add.output
-    reset = runner.invoke(cli, ["users", "reset-password", "undof.obs", "--password-stdin", "--data", data],
-                          input="observer-passphrase-2\n")
+    reset = runner.invoke(
+        cli,
+        ["users", "reset-password", "undof.obs", "--password-stdin", "--data", data],
+        input="observer-passphrase-2\n",
+    )
     assert reset.exit_code == 0, reset.output
     totp = runner.invoke(cli, ["users", "totp", "undof.obs", "--data", data])
     assert totp.exit_code == 0 and "otpauth://totp/" in totp.output

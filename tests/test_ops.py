@@ -21,13 +21,20 @@ from tests.conftest import add_user, login
 def test_healthz_checks_the_database(client, cell) -> None:
     ok = client.get("/healthz")
     assert ok.status_code == 200
-    assert ok.json() == {"status": "ok", "database": cell.db.url.get_backend_name(),
-                         "mechanism": "fusioncell.example/paris-2026"}
+    assert ok.json() == {
+        "status": "ok",
+        "database": cell.db.url.get_backend_name(),
+        "mechanism": "fusioncell.example/paris-2026",
+    }
 
 
 def test_healthz_reports_an_unreachable_database(cell, tmp_path) -> None:
-    broken = Cell(settings=cell.settings, charter=cell.charter,
-                  db=Database("postgresql+psycopg://nobody@127.0.0.1:1/none"), clock=cell.clock)
+    broken = Cell(
+        settings=cell.settings,
+        charter=cell.charter,
+        db=Database("postgresql+psycopg://nobody@127.0.0.1:1/none"),
+        clock=cell.clock,
+    )
     with TestClient(create_app(broken, run_scheduler=False)) as client:
         r = client.get("/healthz")
     assert r.status_code == 503

@@ -291,9 +291,7 @@ def test_cannot_write_into_an_audience_one_cannot_read(roster: Roster, label: st
 
 @pytest.mark.parametrize("label", ["joint", "mediated:SY"])
 def test_party_liaison_writes_where_it_reads(roster: Roster, label: str) -> None:
-    authorize(
-        person("SY", "liaison"), Permission.SEND_MESSAGE, roster, audience=resolve_audience(label, roster)
-    )
+    authorize(person("SY", "liaison"), Permission.SEND_MESSAGE, roster, audience=resolve_audience(label, roster))
 
 
 def test_admin_cannot_write_content(roster: Roster) -> None:
@@ -417,9 +415,7 @@ def roster_specs(draw: st.DrawFn) -> RosterSpec:
     n_parties = draw(st.integers(2, 4))
     n_observers = draw(st.integers(0, 3))
     codes = draw(
-        st.lists(
-            CODE, min_size=n_parties + 1 + n_observers, max_size=n_parties + 1 + n_observers, unique=True
-        )
+        st.lists(CODE, min_size=n_parties + 1 + n_observers, max_size=n_parties + 1 + n_observers, unique=True)
     )
     parties = tuple(codes[:n_parties])
     mediator = codes[n_parties]

@@ -76,8 +76,11 @@ def writes_nothing(cell: Cell) -> Iterator[None]:
 
 def test_malformed_json_is_400(client, cell):
     with writes_nothing(cell):
-        r = client.post(TOKEN_URL, content=b'{"username": "sy.liaison", "password": ', 
-                        headers={"Content-Type": "application/json"})
+        r = client.post(
+            TOKEN_URL,
+            content=b'{"username": "sy.liaison", "password": ',
+            headers={"Content-Type": "application/json"},
+        )
         body = assert_problem(r, 400, slug="malformed-json")
     assert body["instance"] == TOKEN_URL
 
@@ -149,11 +152,12 @@ def test_oversized_streamed_body_without_content_length_is_413(client, cell):
 
     def chunks() -> Iterator[bytes]:
         for start in range(0, len(payload), chunk):
-            yield payload[start:start + chunk]
+            yield payload[start : start + chunk]
 
     with writes_nothing(cell):
-        request = client.build_request("POST", TOKEN_URL, content=chunks(),
-                                       headers={"Content-Type": "application/json"})
+        request = client.build_request(
+            "POST", TOKEN_URL, content=chunks(), headers={"Content-Type": "application/json"}
+        )
         assert "content-length" not in request.headers
         assert request.headers.get("transfer-encoding") == "chunked"
         r = client.send(request)
@@ -243,9 +247,13 @@ def test_revoked_token_is_401_problem(client, cell):
 
 
 def test_bad_credentials_are_401_problem(client, cell):
-    """Not bad input (the shape is right), so a failed attempt is recorded, but no token and no ledger entry."""
+    """Not bad input (the shape is right): a failed attempt is recorded, but no token and no ledger entry."""
     add_user(cell, "sy.liaison", "SY", "liaison")
-    ledger, tokens, attempts = ledger_size(cell), table_count(cell, AccessToken), table_count(cell, LoginAttempt)
+    ledger, tokens, attempts = (
+        ledger_size(cell),
+        table_count(cell, AccessToken),
+        table_count(cell, LoginAttempt),
+    )
     r = client.post(TOKEN_URL, json={"username": "sy.liaison", "password": "wrong-passphrase-123"})
     assert_problem(r, 401)
     assert r.headers.get("www-authenticate", "").lower().startswith("bearer")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
@@ -22,7 +23,7 @@ from fusioncell.db import Database
 from fusioncell.events import EventBus
 from fusioncell.ops import Metrics, RequestLog
 from fusioncell.ops import router as ops_router
-from fusioncell.problems import BodySizeLimit, install_problem_handlers
+from fusioncell.problems import BodySizeLimit, document_problems, install_problem_handlers
 from fusioncell.scheduler.service import Scheduler, SchedulerLoop
 from fusioncell.settings import Settings
 
@@ -65,8 +66,10 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
         loop = SchedulerLoop(scheduler, interval=settings.scheduler_interval_seconds) if start_loop else None
         if loop:
             loop.start()
-        log.info("fusioncell started", extra={"mechanism": cell.charter.mechanism.log_origin,
-                                               "database": cell.db.url.get_backend_name()})
+        log.info(
+            "fusioncell started",
+            extra={"mechanism": cell.charter.mechanism.log_origin, "database": cell.db.url.get_backend_name()},
+        )
         try:
             yield
         finally:
@@ -92,6 +95,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     app.state.metrics = metrics
 
     install_problem_handlers(app)
+    _install_openapi(app)
     app.include_router(auth_router)
     app.include_router(ops_router)
     _install_docs(app)
@@ -99,6 +103,22 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLog, metrics=metrics)
     return app
+
+
+def _install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+            )
+            app.openapi_schema = document_problems(schema)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _install_docs(app: FastAPI) -> None:
@@ -109,11 +129,14 @@ def _install_docs(app: FastAPI) -> None:
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False, name="docs")
     def docs() -> HTMLResponse:
         if assets is None:
-            return HTMLResponse("<p>The API documentation assets are not installed: run <code>make install</code>. "
-                                f"The schema is at <a href='{API_PREFIX}/openapi.json'>{API_PREFIX}/openapi.json</a>.</p>",
-                                status_code=503)
+            return HTMLResponse(
+                "<p>The API documentation assets are not installed: run <code>make install</code>. "
+                f"The schema is at <a href='{API_PREFIX}/openapi.json'>{API_PREFIX}/openapi.json</a>.</p>",
+                status_code=503,
+            )
         return get_swagger_ui_html(
-            openapi_url=f"{API_PREFIX}/openapi.json", title="fusioncell API",
+            openapi_url=f"{API_PREFIX}/openapi.json",
+            title="fusioncell API",
             swagger_js_url=f"{API_PREFIX}/docs/assets/swagger-ui-bundle.js",
             swagger_css_url=f"{API_PREFIX}/docs/assets/swagger-ui.css",
             swagger_favicon_url=f"{API_PREFIX}/docs/assets/favicon.png",

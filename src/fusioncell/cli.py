@@ -130,10 +130,14 @@ def init(
     settings = _settings(data)
     cell = init_cell(settings, charter, actor=_cli_actor())
     c = cell.charter
-    console.print(f"[green]Initialised[/] {settings.data} for [bold]{c.mechanism.name.get('en')}[/] "
-                  f"({len(c.delegations)} delegations, {len(c.tracks)} tracks, {len(c.glossary)} glossary terms) "
-                  f"on {cell.db.url.get_backend_name()}.")
-    console.print(f"Next: fusioncell users add NAME --delegation CODE --role ROLE --password-stdin --data {settings.data}")
+    console.print(
+        f"[green]Initialised[/] {settings.data} for [bold]{c.mechanism.name.get('en')}[/] "
+        f"({len(c.delegations)} delegations, {len(c.tracks)} tracks, {len(c.glossary)} glossary terms) "
+        f"on {cell.db.url.get_backend_name()}."
+    )
+    console.print(
+        f"Next: fusioncell users add NAME --delegation CODE --role ROLE --password-stdin --data {settings.data}"
+    )
 
 
 @app.command()
@@ -171,8 +175,10 @@ def _serve(cell, host: str | None, port: int | None) -> None:  # type: ignore[no
     configure_logging(cell.settings.log_level)
     host = host or cell.settings.host
     port = port or cell.settings.port
-    console.print(f"Serving [bold]{cell.charter.mechanism.name.get('en')}[/] at http://{host}:{port} "
-                  f"— API docs at http://{host}:{port}/api/v1/docs, health at /healthz")
+    console.print(
+        f"Serving [bold]{cell.charter.mechanism.name.get('en')}[/] at http://{host}:{port} "
+        f"— API docs at http://{host}:{port}/api/v1/docs, health at /healthz"
+    )
     uvicorn.run(create_app(cell), host=host, port=port, log_config=None, access_log=False)
 
 
@@ -212,8 +218,15 @@ def _create_demo_accounts(cell, accounts_file: Path) -> None:  # type: ignore[no
     for username, delegation, roles in track(DEMO_ACCOUNTS, description="Creating demo accounts", console=console):
         password = "-".join(secrets.token_urlsafe(4) for _ in range(3))
         with cell.command() as uow:
-            service.add_user(cell=cell, uow=uow, actor=_cli_actor(), username=username, delegation=delegation,
-                             roles=roles, password=password)
+            service.add_user(
+                cell=cell,
+                uow=uow,
+                actor=_cli_actor(),
+                username=username,
+                delegation=delegation,
+                roles=roles,
+                password=password,
+            )
         accounts.append({"username": username, "delegation": delegation, "roles": roles, "password": password})
     fd = os.open(accounts_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -240,8 +253,12 @@ def _print_demo_accounts(accounts_file: Path) -> None:
 def users_add(
     name: Annotated[str, typer.Argument(help="Username: lower-case letters, digits, '.', '_' or '-'.")],
     delegation: Annotated[str, typer.Option("--delegation", help="Delegation code from the charter, e.g. SY.")],
-    role: Annotated[list[str], typer.Option("--role", help="Role (repeat for several): liaison, analyst, "
-                                            "signatory, mediator, observer, admin.")],
+    role: Annotated[
+        list[str],
+        typer.Option(
+            "--role", help="Role (repeat for several): liaison, analyst, signatory, mediator, observer, admin."
+        ),
+    ],
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from stdin.")] = False,
     data: DataOpt = None,
 ) -> None:
@@ -251,8 +268,9 @@ def users_add(
     cell = _open(data)
     password = _read_password(password_stdin)
     with cell.command() as uow:
-        user = service.add_user(cell=cell, uow=uow, actor=_cli_actor(), username=name, delegation=delegation,
-                                roles=role, password=password)
+        user = service.add_user(
+            cell=cell, uow=uow, actor=_cli_actor(), username=name, delegation=delegation, roles=role, password=password
+        )
     console.print(f"[green]Created[/] {user.username} ({user.delegation}: {', '.join(user.roles)}).")
 
 
@@ -268,8 +286,16 @@ def users_list(
 
     cell = _open(data)
     users = service.list_users(cell=cell, delegation=delegation)
-    rows = [{"username": u.username, "delegation": u.delegation, "roles": u.roles,
-             "totp": u.totp_secret is not None, "disabled": u.disabled} for u in users]
+    rows = [
+        {
+            "username": u.username,
+            "delegation": u.delegation,
+            "roles": u.roles,
+            "totp": u.totp_secret is not None,
+            "disabled": u.disabled,
+        }
+        for u in users
+    ]
     if as_json:
         typer.echo(json.dumps(rows))
         return
@@ -277,8 +303,13 @@ def users_list(
     for column in ("username", "delegation", "roles", "2FA", "status"):
         table.add_column(column)
     for r in rows:
-        table.add_row(r["username"], r["delegation"], ", ".join(r["roles"]), "TOTP" if r["totp"] else "-",
-                      "[red]disabled[/]" if r["disabled"] else "active")
+        table.add_row(
+            r["username"],
+            r["delegation"],
+            ", ".join(r["roles"]),
+            "TOTP" if r["totp"] else "-",
+            "[red]disabled[/]" if r["disabled"] else "active",
+        )
     console.print(table)
 
 

@@ -153,14 +153,24 @@ class UnitOfWork:
         if self.entries:
             raise RuntimeError(f"a command records one ledger entry; {self.entries[0].action} is already recorded")
         entry = append(
-            self.session, now=self.clock.now(), action=action, actor=actor, audience=audience,
-            subject=subject, content=content,
+            self.session,
+            now=self.clock.now(),
+            action=action,
+            actor=actor,
+            audience=audience,
+            subject=subject,
+            content=content,
         )
         self.session.flush()
         self.entries.append(
             CommittedEntry(
-                index=entry.index, recorded_at=entry.recorded_at, action=action, actor=actor.username,
-                actor_delegation=actor.delegation, audience=audience.label, subject=subject,
+                index=entry.index,
+                recorded_at=entry.recorded_at,
+                action=action,
+                actor=actor.username,
+                actor_delegation=actor.delegation,
+                audience=audience.label,
+                subject=subject,
                 content=json.loads(entry.content),
             )
         )

@@ -10,7 +10,14 @@ import uuid
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from sqlalchemy import func, select, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -27,7 +34,9 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": datetime.fromtimestamp(record.created, UTC)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -55,21 +64,29 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "fusioncell_http_requests_total", "HTTP requests by method, route and status",
-            ["method", "route", "status"], registry=self.registry,
+            "fusioncell_http_requests_total",
+            "HTTP requests by method, route and status",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "fusioncell_http_request_duration_seconds", "HTTP request latency by route", ["route"],
+            "fusioncell_http_request_duration_seconds",
+            "HTTP request latency by route",
+            ["route"],
             registry=self.registry,
         )
         self.ledger_entries = Counter(
-            "fusioncell_ledger_entries_total", "Ledger entries committed by this instance, by action", ["action"],
+            "fusioncell_ledger_entries_total",
+            "Ledger entries committed by this instance, by action",
+            ["action"],
             registry=self.registry,
         )
         self.ledger_size = Gauge("fusioncell_ledger_size", "Entries in the ledger", registry=self.registry)
         self.jobs_fired = Counter(
-            "fusioncell_jobs_fired_total", "Scheduled jobs run by this instance, by kind and outcome",
-            ["kind", "outcome"], registry=self.registry,
+            "fusioncell_jobs_fired_total",
+            "Scheduled jobs run by this instance, by kind and outcome",
+            ["kind", "outcome"],
+            registry=self.registry,
         )
 
 
@@ -84,7 +101,9 @@ class RequestLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        request_id = (
+            dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
+        )
         started = time.perf_counter()
         status = 500
 
@@ -104,8 +123,14 @@ class RequestLog:
             self.metrics.requests.labels(scope["method"], template, str(status)).inc()
             self.metrics.latency.labels(template).observe(elapsed)
             access_log.info(
-                "request", extra={"request_id": request_id, "method": scope["method"], "path": scope["path"],
-                                  "status": status, "duration_ms": round(elapsed * 1000, 2)},
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                },
             )
 
 
@@ -118,10 +143,13 @@ def healthz(cell: CellDep) -> Response:
         with cell.reading() as session:
             session.execute(text("SELECT 1"))
     except Exception as exc:  # the point of the probe is to report, not raise
-        return problem(503, slug="unhealthy", title="Service Unavailable", detail=f"database unreachable: {exc.__class__.__name__}")
+        return problem(
+            503, slug="unhealthy", title="Service Unavailable", detail=f"database unreachable: {exc.__class__.__name__}"
+        )
     return Response(
-        json.dumps({"status": "ok", "database": cell.db.url.get_backend_name(),
-                    "mechanism": cell.charter.mechanism.log_origin}),
+        json.dumps(
+            {"status": "ok", "database": cell.db.url.get_backend_name(), "mechanism": cell.charter.mechanism.log_origin}
+        ),
         media_type="application/json",
     )
 

@@ -40,9 +40,7 @@ CONTENT_ROLES: frozenset[Role] = frozenset(Role) - {Role.ADMIN}
 
 ROLES_BY_KIND: Mapping[DelegationKind, frozenset[Role]] = {
     DelegationKind.PARTY: frozenset({Role.LIAISON, Role.ANALYST, Role.SIGNATORY, Role.ADMIN}),
-    DelegationKind.MEDIATOR: frozenset(
-        {Role.LIAISON, Role.ANALYST, Role.SIGNATORY, Role.MEDIATOR, Role.ADMIN}
-    ),
+    DelegationKind.MEDIATOR: frozenset({Role.LIAISON, Role.ANALYST, Role.SIGNATORY, Role.MEDIATOR, Role.ADMIN}),
     DelegationKind.OBSERVER: frozenset({Role.OBSERVER, Role.ADMIN}),
 }
 
@@ -149,9 +147,7 @@ def resolve_audience(label: str, roster: Roster) -> Audience:
         if kind is None:
             raise InvalidInput(f"audience {label!r} names no delegation of the charter", field="audience")
         if kind is DelegationKind.MEDIATOR:
-            raise InvalidInput(
-                f"audience {label!r}: use 'mediator' for the mediator alone", field="audience"
-            )
+            raise InvalidInput(f"audience {label!r}: use 'mediator' for the mediator alone", field="audience")
         return Audience(label, frozenset({code}) | mediators)
     raise InvalidInput(
         f"unknown audience {label!r}: expected 'joint', 'mediator' or 'mediated:<delegation>'",
@@ -202,8 +198,7 @@ def can_manage_account(principal: Principal, target_delegation: str, roster: Ros
     if not has_permission(principal, Permission.MANAGE_ACCOUNTS, roster):
         return False
     return (
-        principal.delegation == target_delegation
-        or roster.kind(principal.delegation or "") is DelegationKind.MEDIATOR
+        principal.delegation == target_delegation or roster.kind(principal.delegation or "") is DelegationKind.MEDIATOR
     )
 
 

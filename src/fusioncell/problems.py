@@ -24,8 +24,14 @@ class ProblemResponse(JSONResponse):
 
 
 def problem(
-    status: int, *, slug: str, title: str, detail: str, instance: str | None = None,
-    headers: dict[str, str] | None = None, **extensions: Any,
+    status: int,
+    *,
+    slug: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
 ) -> ProblemResponse:
     body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
     if instance:
@@ -50,17 +56,30 @@ def _validation_problem(request: Request, exc: RequestValidationError) -> Proble
         first = next(e for e in errors if e.get("type") == "json_invalid")
         reason = (first.get("ctx") or {}).get("error", "the body is not valid JSON")
         return problem(
-            400, slug="malformed-json", title="Malformed JSON", detail=f"The request body is not valid JSON: {reason}",
+            400,
+            slug="malformed-json",
+            title="Malformed JSON",
+            detail=f"The request body is not valid JSON: {reason}",
             instance=request.url.path,
         )
     items = []
     for e in errors:
         loc = tuple(e.get("loc", ()))
-        items.append({"pointer": _pointer(loc), "field": ".".join(str(p) for p in loc[1:]) or str(loc[0] if loc else ""),
-                      "reason": e.get("msg", "invalid"), "code": e.get("type", "invalid")})
+        items.append(
+            {
+                "pointer": _pointer(loc),
+                "field": ".".join(str(p) for p in loc[1:]) or str(loc[0] if loc else ""),
+                "reason": e.get("msg", "invalid"),
+                "code": e.get("type", "invalid"),
+            }
+        )
     summary = "; ".join(f"{i['field'] or 'body'}: {i['reason']}" for i in items[:5])
     return problem(
-        422, slug="validation-error", title="Invalid request", detail=summary, instance=request.url.path,
+        422,
+        slug="validation-error",
+        title="Invalid request",
+        detail=summary,
+        instance=request.url.path,
         errors=items,
     )
 
@@ -72,8 +91,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         if exc.status == 401:
             headers = {"WWW-Authenticate": "Bearer"}
         return problem(
-            exc.status, slug=exc.slug, title=exc.title, detail=exc.detail, instance=request.url.path,
-            headers=headers, **exc.extensions,
+            exc.status,
+            slug=exc.slug,
+            title=exc.title,
+            detail=exc.detail,
+            instance=request.url.path,
+            headers=headers,
+            **exc.extensions,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -83,20 +107,34 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> ProblemResponse:
         phrase = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
-        detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else {
-            404: f"There is no resource at {request.url.path}",
-            405: f"{request.method} is not allowed on {request.url.path}",
-        }.get(exc.status_code, phrase)
+        detail = (
+            exc.detail
+            if isinstance(exc.detail, str) and exc.detail != phrase
+            else {
+                404: f"There is no resource at {request.url.path}",
+                405: f"{request.method} is not allowed on {request.url.path}",
+            }.get(exc.status_code, phrase)
+        )
         slug = phrase.lower().replace(" ", "-").replace("'", "")
-        return problem(exc.status_code, slug=slug, title=phrase, detail=detail, instance=request.url.path,
-                       headers=getattr(exc, "headers", None))
+        return problem(
+            exc.status_code,
+            slug=slug,
+            title=phrase,
+            detail=detail,
+            instance=request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
         log.exception("unhandled error", extra={"path": request.url.path, "method": request.method})
-        return problem(500, slug="internal-error", title="Internal Server Error",
-                       detail="The server failed to handle this request; it has been logged.",
-                       instance=request.url.path)
+        return problem(
+            500,
+            slug="internal-error",
+            title="Internal Server Error",
+            detail="The server failed to handle this request; it has been logged.",
+            instance=request.url.path,
+        )
 
 
 class BodySizeLimit:
@@ -116,6 +154,7 @@ class BodySizeLimit:
             return
         received = 0
         too_big = False
+        started = False
 
         async def limited_receive() -> Message:
             nonlocal received, too_big
@@ -127,25 +166,96 @@ class BodySizeLimit:
                     raise _BodyTooLarge
             return message
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await self._refuse(scope, receive, send)
-        except Exception:
+        async def guarded_send(message: Message) -> None:
+            # Once the body is known to be too large, whatever the app makes of the interrupted read
+            # (FastAPI answers 400) is dropped in favour of the 413 below.
+            nonlocal started
             if too_big:
-                await self._refuse(scope, receive, send)
-            else:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not too_big:
                 raise
+        if too_big and not started:
+            await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(
-            413, slug="payload-too-large", title="Content Too Large",
-            detail=f"The request body exceeds the limit of {self.max_bytes} bytes.", instance=scope.get("path"),
+            413,
+            slug="payload-too-large",
+            title="Content Too Large",
+            detail=f"The request body exceeds the limit of {self.max_bytes} bytes.",
+            instance=scope.get("path"),
             max_bytes=self.max_bytes,
         )
         await response(scope, receive, send)
 
 
 class _BodyTooLarge(Exception):
-    pass
+    """Raised into the app's body read when the limit is passed."""
 
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+VALIDATION_PROBLEM_SCHEMA: dict[str, Any] = {
+    "allOf": [
+        {"$ref": "#/components/schemas/Problem"},
+        {
+            "type": "object",
+            "properties": {
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["pointer", "field", "reason", "code"],
+                        "properties": {
+                            "pointer": {"type": "string", "description": "JSON Pointer into the body"},
+                            "field": {"type": "string"},
+                            "reason": {"type": "string"},
+                            "code": {"type": "string"},
+                        },
+                    },
+                }
+            },
+        },
+    ]
+}
+
+_BODY_ERRORS = {"400": "Malformed JSON", "413": "Request body too large"}
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Make the OpenAPI document say what the server sends: every 4xx/5xx is application/problem+json."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components["Problem"] = PROBLEM_SCHEMA
+    components["ValidationProblem"] = VALIDATION_PROBLEM_SCHEMA
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if "requestBody" in operation:
+                for code, description in _BODY_ERRORS.items():
+                    responses.setdefault(code, {"description": description})
+            for code, response in responses.items():
+                if code[0] in "45":
+                    ref = "ValidationProblem" if code == "422" else "Problem"
+                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
+    return schema

@@ -58,10 +58,11 @@ def init_cell(settings: Settings, charter_file: Path, *, actor: Principal, clock
 def _adopt(cell: Cell, charter: Charter, raw: bytes, actor: Principal) -> None:
     with cell.command() as uow:
         uow.record(
-            action="charter.adopted", actor=actor, audience=resolve_audience(JOINT, charter.roster),
+            action="charter.adopted",
+            actor=actor,
+            audience=resolve_audience(JOINT, charter.roster),
             subject=f"charter:{charter.mechanism.log_origin}",
-            content={"sha256": hashlib.sha256(raw).hexdigest(),
-                     "charter": charter.model_dump(mode="json")},
+            content={"sha256": hashlib.sha256(raw).hexdigest(), "charter": charter.model_dump(mode="json")},
         )
 
 
@@ -81,6 +82,8 @@ def _check_adopted(cell: Cell, raw: bytes) -> None:
 
 def ensure_charter_readable(settings: Settings) -> Charter:
     if not settings.charter_path.exists():
-        raise CharterError(str(settings.charter_path),
-                           [f"no charter: run `fusioncell init --charter FILE --data {settings.data}` first"])
+        raise CharterError(
+            str(settings.charter_path),
+            [f"no charter: run `fusioncell init --charter FILE --data {settings.data}` first"],
+        )
     return load_charter(settings.charter_path)

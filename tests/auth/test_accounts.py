@@ -18,7 +18,16 @@ from fusioncell.cli import app as cli
 from fusioncell.clock import ManualClock
 from fusioncell.ledger.models import LedgerEntry
 from fusioncell.settings import Settings
-from tests.conftest import EXAMPLE_CHARTER, START, TEST_PASSWORD, add_user, bearer, ledger_size, login, table_count
+from tests.conftest import (
+    EXAMPLE_CHARTER,
+    START,
+    TEST_PASSWORD,
+    add_user,
+    bearer,
+    ledger_size,
+    login,
+    table_count,
+)
 
 runner = CliRunner()
 
@@ -35,25 +44,78 @@ def test_cli_init_accounts_then_api(empty_backend: dict[str, str]) -> None:
     assert "Initialised" in result.output
     assert (Path(env["FUSIONCELL_DATA"]) / "charter.yaml").exists()
 
-    result = run(env, "users", "add", "sy.duty", "--delegation", "SY", "--role", "liaison", "--role", "analyst",
-                 "--password-stdin", stdin=TEST_PASSWORD + "\n")
+    result = run(
+        env,
+        "users",
+        "add",
+        "sy.duty",
+        "--delegation",
+        "SY",
+        "--role",
+        "liaison",
+        "--role",
+        "analyst",
+        "--password-stdin",
+        stdin=TEST_PASSWORD + "\n",
+    )
     assert result.exit_code == 0, result.output
-    result = run(env, "users", "add", "us.med", "--delegation", "US", "--role", "mediator", "--password-stdin",
-                 stdin=TEST_PASSWORD + "\n")
+    result = run(
+        env,
+        "users",
+        "add",
+        "us.med",
+        "--delegation",
+        "US",
+        "--role",
+        "mediator",
+        "--password-stdin",
+        stdin=TEST_PASSWORD + "\n",
+    )
     assert result.exit_code == 0, result.output
 
     # refused: a party cannot hold the mediator role; an unknown delegation; a duplicate; a weak password
-    bad = run(env, "users", "add", "sy.x", "--delegation", "SY", "--role", "mediator", "--password-stdin",
-              stdin=TEST_PASSWORD + "\n")
+    bad = run(
+        env,
+        "users",
+        "add",
+        "sy.x",
+        "--delegation",
+        "SY",
+        "--role",
+        "mediator",
+        "--password-stdin",
+        stdin=TEST_PASSWORD + "\n",
+    )
     assert bad.exit_code == 1 and "cannot hold role(s) mediator" in bad.output
-    bad = run(env, "users", "add", "zz.x", "--delegation", "ZZ", "--role", "liaison", "--password-stdin",
-              stdin=TEST_PASSWORD + "\n")
+    bad = run(
+        env,
+        "users",
+        "add",
+        "zz.x",
+        "--delegation",
+        "ZZ",
+        "--role",
+        "liaison",
+        "--password-stdin",
+        stdin=TEST_PASSWORD + "\n",
+    )
     assert bad.exit_code == 1 and "unknown delegation 'ZZ'" in bad.output
-    bad = run(env, "users", "add", "sy.duty", "--delegation", "SY", "--role", "liaison", "--password-stdin",
-              stdin=TEST_PASSWORD + "\n")
+    bad = run(
+        env,
+        "users",
+        "add",
+        "sy.duty",
+        "--delegation",
+        "SY",
+        "--role",
+        "liaison",
+        "--password-stdin",
+        stdin=TEST_PASSWORD + "\n",
+    )
     assert bad.exit_code == 1 and "already exists" in bad.output
-    bad = run(env, "users", "add", "sy.weak", "--delegation", "SY", "--role", "liaison", "--password-stdin",
-              stdin="short\n")
+    bad = run(
+        env, "users", "add", "sy.weak", "--delegation", "SY", "--role", "liaison", "--password-stdin", stdin="short\n"
+    )
     assert bad.exit_code == 1 and "at least 12 characters" in bad.output
 
     listed = run(env, "users", "list", "--json")
@@ -79,8 +141,12 @@ def test_cli_init_accounts_then_api(empty_backend: dict[str, str]) -> None:
             token = login(client, "sy.duty")
             me = client.get("/api/v1/me", headers=bearer(token))
             assert me.status_code == 200
-            assert me.json() == {"username": "sy.duty", "delegation": "SY", "roles": ["liaison", "analyst"],
-                                 "totp_enabled": False}
+            assert me.json() == {
+                "username": "sy.duty",
+                "delegation": "SY",
+                "roles": ["liaison", "analyst"],
+                "totp_enabled": False,
+            }
 
             # disable through the CLI: the token stops working at once
             assert run(env, "users", "disable", "sy.duty").exit_code == 0
@@ -139,10 +205,13 @@ def test_password_reset_revokes_tokens(client, cell) -> None:
     add_user(cell, "sy.liaison", "SY", "liaison")
     token = login(client, "sy.liaison")
     with cell.command() as uow:
-        service.reset_password(cell=cell, uow=uow, actor=CLI_ACTOR, username="sy.liaison",
-                               password="a-brand-new-passphrase")
+        service.reset_password(
+            cell=cell, uow=uow, actor=CLI_ACTOR, username="sy.liaison", password="a-brand-new-passphrase"
+        )
     assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401
-    assert client.post("/api/v1/auth/token", json={"username": "sy.liaison", "password": TEST_PASSWORD}).status_code == 401
+    assert (
+        client.post("/api/v1/auth/token", json={"username": "sy.liaison", "password": TEST_PASSWORD}).status_code == 401
+    )
     login(client, "sy.liaison", "a-brand-new-passphrase")
 
 
@@ -158,9 +227,14 @@ def test_totp_required_after_enrolment(client, cell) -> None:
 
     no_code = client.post("/api/v1/auth/token", json={"username": "us.mediator", "password": TEST_PASSWORD})
     assert no_code.status_code == 401 and no_code.json()["otp_required"] is True
-    wrong = client.post("/api/v1/auth/token",
-                        json={"username": "us.mediator", "password": TEST_PASSWORD, "otp": "000000"
-                              if totp.at(cell.clock.now()) != "000000" else "111111"})
+    wrong = client.post(
+        "/api/v1/auth/token",
+        json={
+            "username": "us.mediator",
+            "password": TEST_PASSWORD,
+            "otp": "000000" if totp.at(cell.clock.now()) != "000000" else "111111",
+        },
+    )
     assert wrong.status_code == 401
 
     code = totp.at(cell.clock.now())
@@ -224,16 +298,37 @@ def test_admin_of_a_party_manages_only_its_own_delegation(cell, username) -> Non
     us_admin = Principal("us.admin", "US", frozenset({Role.ADMIN}))
     sy_liaison = Principal("sy.l", "SY", frozenset({Role.LIAISON}))
     with cell.command() as uow:
-        service.add_user(cell=cell, uow=uow, actor=sy_admin, username=username, delegation="SY",
-                         roles=["liaison"], password=TEST_PASSWORD)
+        service.add_user(
+            cell=cell,
+            uow=uow,
+            actor=sy_admin,
+            username=username,
+            delegation="SY",
+            roles=["liaison"],
+            password=TEST_PASSWORD,
+        )
     before = ledger_size(cell)
     for actor, delegation in ((sy_admin, "IL"), (sy_liaison, "SY")):
         with pytest.raises(Forbidden), cell.command() as uow:
-            service.add_user(cell=cell, uow=uow, actor=actor, username="il.new", delegation=delegation,
-                             roles=["liaison"], password=TEST_PASSWORD)
+            service.add_user(
+                cell=cell,
+                uow=uow,
+                actor=actor,
+                username="il.new",
+                delegation=delegation,
+                roles=["liaison"],
+                password=TEST_PASSWORD,
+            )
     with cell.command() as uow:
-        service.add_user(cell=cell, uow=uow, actor=us_admin, username="il.new", delegation="IL",
-                         roles=["liaison"], password=TEST_PASSWORD)
+        service.add_user(
+            cell=cell,
+            uow=uow,
+            actor=us_admin,
+            username="il.new",
+            delegation="IL",
+            roles=["liaison"],
+            password=TEST_PASSWORD,
+        )
     assert ledger_size(cell) == before + 1
 
 

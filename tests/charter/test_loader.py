@@ -220,9 +220,7 @@ def test_bad_yaml() -> None:
 
 def test_bad_yaml_in_a_file(tmp_path: Path) -> None:
     path = tmp_path / "unclosed.yaml"
-    path.write_text(
-        "charter_version: 1\nlanguages:\n  supported: [en, ar\n  authoritative: en\n", encoding="utf-8"
-    )
+    path.write_text("charter_version: 1\nlanguages:\n  supported: [en, ar\n  authoritative: en\n", encoding="utf-8")
     with pytest.raises(CharterError) as excinfo:
         load_charter(path)
     assert_reported(excinfo.value, "line", "invalid YAML", source=str(path))

@@ -9,7 +9,7 @@ import threading
 import pytest
 import rfc8785
 from sqlalchemy import func, select, text, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from fusioncell.auth import service
 from fusioncell.auth.models import User
@@ -31,13 +31,23 @@ def head_size(cell) -> int:  # type: ignore[no-untyped-def]
 
 COMMANDS = {
     "account.created": lambda cell, uow: service.add_user(
-        cell=cell, uow=uow, actor=CLI_ACTOR, username="sy.second", delegation="SY", roles=["analyst"],
-        password=TEST_PASSWORD),
-    "account.disabled": lambda cell, uow: service.disable_user(cell=cell, uow=uow, actor=CLI_ACTOR, username="sy.liaison"),
+        cell=cell,
+        uow=uow,
+        actor=CLI_ACTOR,
+        username="sy.second",
+        delegation="SY",
+        roles=["analyst"],
+        password=TEST_PASSWORD,
+    ),
+    "account.disabled": lambda cell, uow: service.disable_user(
+        cell=cell, uow=uow, actor=CLI_ACTOR, username="sy.liaison"
+    ),
     "account.password_reset": lambda cell, uow: service.reset_password(
-        cell=cell, uow=uow, actor=CLI_ACTOR, username="sy.liaison", password="another-long-passphrase"),
-    "account.totp_enrolled": lambda cell, uow: service.enroll_totp(cell=cell, uow=uow, actor=CLI_ACTOR,
-                                                                  username="sy.liaison"),
+        cell=cell, uow=uow, actor=CLI_ACTOR, username="sy.liaison", password="another-long-passphrase"
+    ),
+    "account.totp_enrolled": lambda cell, uow: service.enroll_totp(
+        cell=cell, uow=uow, actor=CLI_ACTOR, username="sy.liaison"
+    ),
 }
 
 
@@ -58,7 +68,9 @@ def test_each_command_leaves_exactly_one_entry(cell, action) -> None:
 def test_forced_failure_after_state_change_leaves_neither_state_nor_entry(cell, action) -> None:
     add_user(cell, "sy.liaison", "SY", "liaison")
     with cell.reading() as session:
-        snapshot = [(u.username, u.disabled, u.password_hash, u.totp_secret) for u in session.execute(select(User)).scalars()]
+        snapshot = [
+            (u.username, u.disabled, u.password_hash, u.totp_secret) for u in session.execute(select(User)).scalars()
+        ]
     before = ledger_size(cell)
     with pytest.raises(RuntimeError, match="forced"), cell.command() as uow:
         COMMANDS[action](cell, uow)
@@ -67,20 +79,37 @@ def test_forced_failure_after_state_change_leaves_neither_state_nor_entry(cell, 
     # ...and both are gone
     assert ledger_size(cell) == before == head_size(cell)
     with cell.reading() as session:
-        assert [(u.username, u.disabled, u.password_hash, u.totp_secret)
-                for u in session.execute(select(User)).scalars()] == snapshot
+        assert [
+            (u.username, u.disabled, u.password_hash, u.totp_secret) for u in session.execute(select(User)).scalars()
+        ] == snapshot
 
 
 def test_database_failure_at_commit_rolls_back_state_and_entry(cell) -> None:
     """A constraint violation raised by the database itself also takes the entry with it."""
     add_user(cell, "sy.liaison", "SY", "liaison")
     before = ledger_size(cell)
-    with pytest.raises(Exception), cell.command() as uow:
-        service.add_user(cell=cell, uow=uow, actor=CLI_ACTOR, username="sy.other", delegation="SY",
-                         roles=["liaison"], password=TEST_PASSWORD)
+    with pytest.raises(IntegrityError), cell.command() as uow:
+        service.add_user(
+            cell=cell,
+            uow=uow,
+            actor=CLI_ACTOR,
+            username="sy.other",
+            delegation="SY",
+            roles=["liaison"],
+            password=TEST_PASSWORD,
+        )
         # a second row with the same username only fails in the database, at flush
-        uow.session.add(User(username="sy.other", delegation="SY", roles=["liaison"], password_hash="x",
-                             disabled=False, created_at=cell.clock.now(), updated_at=cell.clock.now()))
+        uow.session.add(
+            User(
+                username="sy.other",
+                delegation="SY",
+                roles=["liaison"],
+                password_hash="x",
+                disabled=False,
+                created_at=cell.clock.now(),
+                updated_at=cell.clock.now(),
+            )
+        )
     assert ledger_size(cell) == before
     assert table_count(cell, User) == 1
 
@@ -97,8 +126,15 @@ def test_state_change_without_entry_is_refused(cell) -> None:
 def test_one_entry_per_command(cell) -> None:
     with pytest.raises(RuntimeError, match="one ledger entry"), cell.command() as uow:
         COMMANDS["account.created"](cell, uow)
-        service.add_user(cell=cell, uow=uow, actor=CLI_ACTOR, username="sy.third", delegation="SY",
-                         roles=["analyst"], password=TEST_PASSWORD)
+        service.add_user(
+            cell=cell,
+            uow=uow,
+            actor=CLI_ACTOR,
+            username="sy.third",
+            delegation="SY",
+            roles=["analyst"],
+            password=TEST_PASSWORD,
+        )
     assert table_count(cell, User) == 0
 
 
@@ -152,8 +188,15 @@ def test_concurrent_commands_get_gapless_indices(cell) -> None:
         try:
             for i in range(8):
                 with cell.command() as uow:
-                    service.add_user(cell=cell, uow=uow, actor=CLI_ACTOR, username=f"{prefix}{i}", delegation="IL",
-                                     roles=["liaison"], password=TEST_PASSWORD)
+                    service.add_user(
+                        cell=cell,
+                        uow=uow,
+                        actor=CLI_ACTOR,
+                        username=f"{prefix}{i}",
+                        delegation="IL",
+                        roles=["liaison"],
+                        password=TEST_PASSWORD,
+                    )
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 

@@ -21,8 +21,13 @@ SYSTEM = Principal.system("scheduler")
 
 def fire_entry(cell, uow, job) -> None:  # type: ignore[no-untyped-def]
     """A handler whose effect is a command on the shared record."""
-    uow.record(action="test.deadline_passed", actor=SYSTEM, audience=resolve_audience(JOINT, cell.charter.roster),
-               subject=job.subject, content={"job": job.key})
+    uow.record(
+        action="test.deadline_passed",
+        actor=SYSTEM,
+        audience=resolve_audience(JOINT, cell.charter.roster),
+        subject=job.subject,
+        content={"job": job.key},
+    )
 
 
 def schedule_one(cell, *, key="deadline:1", after=timedelta(minutes=10)) -> None:  # type: ignore[no-untyped-def]
@@ -32,8 +37,7 @@ def schedule_one(cell, *, key="deadline:1", after=timedelta(minutes=10)) -> None
 
 def fired_entries(cell) -> list[LedgerEntry]:  # type: ignore[no-untyped-def]
     with cell.reading() as session:
-        return list(session.execute(
-            select(LedgerEntry).where(LedgerEntry.action == "test.deadline_passed")).scalars())
+        return list(session.execute(select(LedgerEntry).where(LedgerEntry.action == "test.deadline_passed")).scalars())
 
 
 def job(cell, key="deadline:1") -> Job:  # type: ignore[no-untyped-def]
@@ -56,7 +60,11 @@ def test_fires_when_the_clock_reaches_due_at_and_only_once(cell) -> None:
     assert len(fired_entries(cell)) == 1
     done = job(cell)
     assert (done.status, done.attempts, done.fired_at, done.fired_by) == (
-        "done", 1, cell.clock.now() - timedelta(hours=1), scheduler.instance)
+        "done",
+        1,
+        cell.clock.now() - timedelta(hours=1),
+        scheduler.instance,
+    )
 
 
 def test_same_key_is_one_job(cell) -> None:

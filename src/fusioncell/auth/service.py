@@ -35,7 +35,9 @@ def token_digest(raw: str) -> str:
 
 def principal_of(user: User) -> Principal:
     return Principal(
-        username=user.username, delegation=user.delegation, roles=frozenset(Role(r) for r in user.roles),
+        username=user.username,
+        delegation=user.delegation,
+        roles=frozenset(Role(r) for r in user.roles),
         user_id=user.id,
     )
 
@@ -76,7 +78,13 @@ def _revoke_all(uow: UnitOfWork, user: User, now: datetime) -> int:
 
 
 def add_user(
-    *, cell: Cell, uow: UnitOfWork, actor: Principal, username: str, delegation: str, roles: Iterable[str],
+    *,
+    cell: Cell,
+    uow: UnitOfWork,
+    actor: Principal,
+    username: str,
+    delegation: str,
+    roles: Iterable[str],
     password: str,
 ) -> User:
     if not USERNAME_RE.match(username):
@@ -93,13 +101,20 @@ def add_user(
         raise Conflict(f"an account named {username!r} already exists", username=username)
     now = cell.clock.now()
     user = User(
-        username=username, delegation=delegation, roles=[r.value for r in parsed],
-        password_hash=hash_password(password), disabled=False, created_at=now, updated_at=now,
+        username=username,
+        delegation=delegation,
+        roles=[r.value for r in parsed],
+        password_hash=hash_password(password),
+        disabled=False,
+        created_at=now,
+        updated_at=now,
     )
     uow.session.add(user)
     uow.session.flush()
     uow.record(
-        action="account.created", actor=actor, audience=home_audience(delegation, cell.charter.roster),
+        action="account.created",
+        actor=actor,
+        audience=home_audience(delegation, cell.charter.roster),
         subject=f"account:{username}",
         content={"username": username, "delegation": delegation, "roles": user.roles},
     )
@@ -116,8 +131,11 @@ def disable_user(*, cell: Cell, uow: UnitOfWork, actor: Principal, username: str
     user.updated_at = now
     revoked = _revoke_all(uow, user, now)
     uow.record(
-        action="account.disabled", actor=actor, audience=home_audience(user.delegation, cell.charter.roster),
-        subject=f"account:{username}", content={"username": username, "tokens_revoked": revoked},
+        action="account.disabled",
+        actor=actor,
+        audience=home_audience(user.delegation, cell.charter.roster),
+        subject=f"account:{username}",
+        content={"username": username, "tokens_revoked": revoked},
     )
     return user
 
@@ -132,9 +150,11 @@ def reset_password(*, cell: Cell, uow: UnitOfWork, actor: Principal, username: s
     user.updated_at = now
     revoked = _revoke_all(uow, user, now)
     uow.record(
-        action="account.password_reset", actor=actor,
+        action="account.password_reset",
+        actor=actor,
         audience=home_audience(user.delegation, cell.charter.roster),
-        subject=f"account:{username}", content={"username": username, "tokens_revoked": revoked},
+        subject=f"account:{username}",
+        content={"username": username, "tokens_revoked": revoked},
     )
     return user
 
@@ -147,9 +167,11 @@ def enroll_totp(*, cell: Cell, uow: UnitOfWork, actor: Principal, username: str)
     user.totp_secret = secret
     user.updated_at = cell.clock.now()
     uow.record(
-        action="account.totp_enrolled", actor=actor,
+        action="account.totp_enrolled",
+        actor=actor,
         audience=home_audience(user.delegation, cell.charter.roster),
-        subject=f"account:{username}", content={"username": username},
+        subject=f"account:{username}",
+        content={"username": username},
     )
     issuer = cell.charter.mechanism.name.get("en") or cell.charter.mechanism.log_origin
     return pyotp.TOTP(secret).provisioning_uri(name=f"{username}@{user.delegation}", issuer_name=issuer)
@@ -188,8 +210,10 @@ def _throttle(cell: Cell, uow: UnitOfWork, username: str, client: str | None, no
     ).one()
     if count >= cell.settings.login_max_failures:
         retry_after = max(1, math.ceil((as_utc(oldest) + window - now).total_seconds()))
-        log.warning("login throttled", extra={"username": username, "client": client, "failures": count,
-                                              "retry_after": retry_after})
+        log.warning(
+            "login throttled",
+            extra={"username": username, "client": client, "failures": count, "retry_after": retry_after},
+        )
         raise TooManyRequests(
             f"too many failed logins for {username!r}; try again in {retry_after} s", retry_after=retry_after
         )
@@ -237,7 +261,9 @@ def login(*, cell: Cell, username: str, password: str, otp: str | None, client: 
                 token_hash=token_digest(raw), user_id=user.id, issued_at=now, expires_at=expires_at, otp_step=step
             )
         )
-        uow.session.execute(delete(LoginAttempt).where(LoginAttempt.username == username, LoginAttempt.client == client))
+        uow.session.execute(
+            delete(LoginAttempt).where(LoginAttempt.username == username, LoginAttempt.client == client)
+        )
     log.info("login", extra={"username": username, "delegation": user.delegation, "client": client})
     return IssuedToken(raw, expires_at, principal_of(user))
 

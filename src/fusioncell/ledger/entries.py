@@ -77,9 +77,7 @@ def append(
     content: Mapping[str, Any],
 ) -> LedgerEntry:
     """Append one entry in the caller's transaction, after locking the head row (gapless, commit-ordered)."""
-    head = session.execute(
-        select(LedgerHead).where(LedgerHead.id == HEAD_ID).with_for_update()
-    ).scalar_one_or_none()
+    head = session.execute(select(LedgerHead).where(LedgerHead.id == HEAD_ID).with_for_update()).scalar_one_or_none()
     if head is None:
         raise RuntimeError("the ledger head row is missing: run `fusioncell init` (migrations) first")
     index = head.size

@@ -18,8 +18,9 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(64), nullable=False)
-    key: Mapped[str] = mapped_column(String(200), unique=True, nullable=False,
-                                     doc="Idempotency key: scheduling the same deadline twice is one job")
+    key: Mapped[str] = mapped_column(
+        String(200), unique=True, nullable=False, doc="Idempotency key: scheduling the same deadline twice is one job"
+    )
     subject: Mapped[str] = mapped_column(String(160), nullable=False)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -35,8 +35,16 @@ def schedule(
     existing = uow.session.execute(select(Job).where(Job.key == key)).scalar_one_or_none()
     if existing is not None:
         return existing
-    job = Job(kind=kind, key=key, subject=subject, payload=payload or {}, due_at=due_at, status="pending",
-              attempts=0, created_at=uow.clock.now())
+    job = Job(
+        kind=kind,
+        key=key,
+        subject=subject,
+        payload=payload or {},
+        due_at=due_at,
+        status="pending",
+        attempts=0,
+        created_at=uow.clock.now(),
+    )
     uow.session.add(job)
     uow.session.flush()
     return job
