@@ -10,7 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -77,52 +77,103 @@ class Template:
     backend: str
     data: Path
     url: str | None  # None: SQLite under data
+    tokens: dict[str, str] = field(default_factory=dict)
 
 
-@pytest.fixture(scope="session")
-def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
-    data = tmp_path_factory.mktemp("template-sqlite")
-    cell = init_cell(Settings(data=data), EXAMPLE_CHARTER, actor=CLI_ACTOR, clock=ManualClock(START))
+CREW = {
+    "sy": ("sy.liaison", "SY", ("liaison",)),
+    "il": ("il.liaison", "IL", ("liaison",)),
+    "us": ("us.mediator", "US", ("mediator", "liaison")),
+    "undof": ("undof.observer", "UNDOF", ("observer",)),
+    "sy_analyst": ("sy.analyst", "SY", ("analyst",)),
+    "sy_admin": ("sy.admin", "SY", ("admin",)),
+}
+
+
+def _build_template(settings: Settings, *, with_crew: bool) -> dict[str, str]:
+    """Initialise from the example charter; with the crew, also their accounts and tokens issued at START."""
+    from fusioncell.auth import service
+
+    clock = ManualClock(START)
+    cell = init_cell(settings, EXAMPLE_CHARTER, actor=CLI_ACTOR, clock=clock)
+    tokens = {}
+    if with_crew:
+        for key, (username, delegation, roles) in CREW.items():
+            add_user(cell, username, delegation, *roles)
+            tokens[key] = service.login(
+                cell=cell, username=username, password=TEST_PASSWORD, otp=None, client="testclient"
+            ).access_token
     cell.db.dispose()
-    return Template("sqlite", data, None)
+    return tokens
 
 
-@pytest.fixture(scope="session")
-def pg_template(tmp_path_factory: pytest.TempPathFactory, pg_available: bool) -> Iterator[Template]:
+def _sqlite_template(factory: pytest.TempPathFactory, *, with_crew: bool) -> Template:
+    data = factory.mktemp("template-sqlite")
+    tokens = _build_template(Settings(data=data), with_crew=with_crew)
+    return Template("sqlite", data, None, tokens)
+
+
+def _pg_template(factory: pytest.TempPathFactory, *, with_crew: bool) -> Iterator[Template]:
     name = f"fc_tmpl_{uuid.uuid4().hex[:12]}"
     admin = _pg_admin()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    data = tmp_path_factory.mktemp("template-pg")
-    cell = init_cell(
-        Settings(data=data, database_url=_db_url(name)), EXAMPLE_CHARTER, actor=CLI_ACTOR, clock=ManualClock(START)
-    )
-    cell.db.dispose()
-    yield Template("postgres", data, _db_url(name))
+    data = factory.mktemp("template-pg")
+    tokens = _build_template(Settings(data=data, database_url=_db_url(name)), with_crew=with_crew)
+    yield Template("postgres", data, _db_url(name), tokens)
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    return _sqlite_template(tmp_path_factory, with_crew=False)
+
+
+@pytest.fixture(scope="session")
+def sqlite_crew_template(tmp_path_factory: pytest.TempPathFactory) -> Template:
+    return _sqlite_template(tmp_path_factory, with_crew=True)
+
+
+@pytest.fixture(scope="session")
+def pg_template(tmp_path_factory: pytest.TempPathFactory, pg_available: bool) -> Iterator[Template]:
+    yield from _pg_template(tmp_path_factory, with_crew=False)
+
+
+@pytest.fixture(scope="session")
+def pg_crew_template(tmp_path_factory: pytest.TempPathFactory, pg_available: bool) -> Iterator[Template]:
+    yield from _pg_template(tmp_path_factory, with_crew=True)
 
 
 @dataclass
 class Backend:
     name: str
     settings: Settings
+    tokens: dict[str, str]
 
     def database(self) -> Database:
         return Database(self.settings.resolved_database_url())
 
 
+def _test_settings(data: Path, url: str | None = None) -> Settings:
+    return Settings(data=data, database_url=url, scheduler_enabled=False, stream_heartbeat_seconds=0.2)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    """A fresh initialised data directory and database, copied from the backend's template."""
+    """A fresh initialised data directory and database, copied from the backend's template.
+
+    Tests that use `crew` get the template that already holds the crew's accounts and tokens.
+    """
     data = tmp_path / "data"
+    crew = "crew" in request.fixturenames
     if request.param == "sqlite":
-        template: Template = request.getfixturevalue("sqlite_template")
+        template: Template = request.getfixturevalue("sqlite_crew_template" if crew else "sqlite_template")
         shutil.copytree(template.data, data)
-        yield Backend("sqlite", Settings(data=data, scheduler_enabled=False))
+        yield Backend("sqlite", _test_settings(data), template.tokens)
         return
-    template = request.getfixturevalue("pg_template")
+    template = request.getfixturevalue("pg_crew_template" if crew else "pg_template")
     shutil.copytree(template.data, data)
     name = f"fc_t_{uuid.uuid4().hex[:12]}"
     template_name = make_url(template.url).database
@@ -130,7 +181,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
     try:
-        yield Backend("postgres", Settings(data=data, database_url=_db_url(name), scheduler_enabled=False))
+        yield Backend("postgres", _test_settings(data, _db_url(name)), template.tokens)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -218,3 +269,23 @@ def empty_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[di
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@dataclass
+class Member:
+    username: str
+    delegation: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return bearer(self.token)
+
+
+@pytest.fixture
+def crew(backend: Backend) -> dict[str, Member]:
+    """Signed-in people of every delegation: sy, il, us (mediator), undof (observer), sy_analyst, sy_admin.
+
+    Their accounts and tokens come with the database template, issued at START (valid 12 hours of clock).
+    """
+    return {key: Member(CREW[key][0], CREW[key][1], token) for key, token in backend.tokens.items()}

@@ -17,15 +17,22 @@ from fastapi.staticfiles import StaticFiles
 from fusioncell import __version__
 from fusioncell.auth.routes import router as auth_router
 from fusioncell.cell import Cell
-from fusioncell.charter import load_charter
+from fusioncell.charter import Charter, load_charter
 from fusioncell.clock import Clock, SystemClock
 from fusioncell.db import Database
 from fusioncell.events import EventBus
+from fusioncell.ledger.routes import router as ledger_router
 from fusioncell.ops import Metrics, RequestLog
 from fusioncell.ops import router as ops_router
+from fusioncell.policy import audience_labels
 from fusioncell.problems import BodySizeLimit, document_problems, install_problem_handlers
 from fusioncell.scheduler.service import Scheduler, SchedulerLoop
 from fusioncell.settings import Settings
+from fusioncell.stream.hub import StreamHub
+from fusioncell.stream.routes import router as stream_router
+from fusioncell.traffic import service as traffic_service
+from fusioncell.traffic.metrics import install_traffic_metrics
+from fusioncell.traffic.routes import router as traffic_router
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +68,13 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     cell.bus.subscribe(lambda entry: metrics.ledger_entries.labels(entry.action).inc())
     start_loop = settings.scheduler_enabled if run_scheduler is None else run_scheduler
 
+    scheduler.register(traffic_service.ACK_OVERDUE, traffic_service.handle_ack_overdue)
+    hub = StreamHub(cell)
+    install_traffic_metrics(cell, metrics)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await hub.start()
         loop = SchedulerLoop(scheduler, interval=settings.scheduler_interval_seconds) if start_loop else None
         if loop:
             loop.start()
@@ -75,6 +87,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
         finally:
             if loop:
                 loop.stop()
+            await hub.stop()
 
     app = FastAPI(
         title="fusioncell",
@@ -93,10 +106,14 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     app.state.cell = cell
     app.state.scheduler = scheduler
     app.state.metrics = metrics
+    app.state.hub = hub
 
     install_problem_handlers(app)
-    _install_openapi(app)
+    _install_openapi(app, cell)
     app.include_router(auth_router)
+    app.include_router(traffic_router)
+    app.include_router(ledger_router)
+    app.include_router(stream_router)
     app.include_router(ops_router)
     _install_docs(app)
 
@@ -105,7 +122,29 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     return app
 
 
-def _install_openapi(app: FastAPI) -> None:
+def document_charter(schema: dict, charter: Charter) -> dict:
+    """The charter is data: the schema names this mechanism's tracks, audiences and languages as enums."""
+    enums = {
+        "track": sorted(charter.track_ids),
+        "audience": audience_labels(charter.roster),
+        "lang": list(charter.languages.supported),
+    }
+    create = schema.get("components", {}).get("schemas", {}).get("MessageCreate", {}).get("properties", {})
+    for field, values in enums.items():
+        if field in create:
+            create[field]["enum"] = values
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "query" and parameter["name"] == "track":
+                    target = parameter["schema"]
+                    for option in target.get("anyOf", [target]):
+                        if option.get("type") == "string":
+                            option["enum"] = enums["track"]
+    return schema
+
+
+def _install_openapi(app: FastAPI, cell: Cell) -> None:
     def openapi() -> dict:
         if app.openapi_schema is None:
             schema = get_openapi(
@@ -115,7 +154,7 @@ def _install_openapi(app: FastAPI) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = document_problems(schema)
+            app.openapi_schema = document_charter(document_problems(schema), cell.charter)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

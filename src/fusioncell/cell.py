@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -13,6 +15,8 @@ from fusioncell.db import Database, UnitOfWork
 from fusioncell.events import EventBus
 from fusioncell.settings import Settings
 
+T = TypeVar("T")
+
 
 @dataclass
 class Cell:
@@ -21,6 +25,13 @@ class Cell:
     db: Database
     clock: Clock
     bus: EventBus = field(default_factory=EventBus)
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def derived(self, key: str, build: Callable[[], T]) -> T:
+        """Something computed once from the charter (a glossary matcher, say) and kept for the cell's life."""
+        if key not in self._derived:
+            self._derived[key] = build()
+        return self._derived[key]
 
     def command(self) -> UnitOfWork:
         """A unit of work for one command: `with cell.command() as uow: ...`."""

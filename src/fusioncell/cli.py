@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fusioncell import terminal
 from fusioncell.charter.loader import CharterError
 from fusioncell.errors import DomainError
 from fusioncell.policy import Principal
@@ -353,6 +354,9 @@ def users_totp(name: str, data: DataOpt = None) -> None:
         uri = service.enroll_totp(cell=cell, uow=uow, actor=_cli_actor(), username=name)
     err.print(f"TOTP enrolled for {name}. Load this URI into the authenticator app (it is shown once):")
     typer.echo(uri)
+
+
+terminal.register(app)
 
 
 def main() -> None:

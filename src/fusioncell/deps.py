@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from fusioncell.auth import service as auth_service
@@ -24,6 +24,11 @@ def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Dep
         raise Unauthorized("send a bearer token: Authorization: Bearer <token from POST /api/v1/auth/token>")
     return credentials.credentials
 
+
+# Identifiers and indices fit a signed 64-bit column; anything larger is invalid input, not a server error.
+MAX_INT = 2**63 - 1
+MessageId = Annotated[int, Path(ge=1, le=MAX_INT, description="A message id")]
+LedgerIndex = Annotated[int, Path(ge=0, le=MAX_INT, description="A ledger index")]
 
 CellDep = Annotated[Cell, Depends(get_cell)]
 BearerToken = Annotated[str, Depends(bearer_token)]

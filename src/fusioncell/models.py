@@ -4,7 +4,20 @@ from fusioncell.auth.models import AccessToken, LoginAttempt, User
 from fusioncell.db import Base
 from fusioncell.ledger.models import LedgerEntry, LedgerHead
 from fusioncell.scheduler.models import Job
+from fusioncell.traffic.models import Alert, Clarification, Delivery, Message
 
 metadata = Base.metadata
 
-__all__ = ["AccessToken", "Job", "LedgerEntry", "LedgerHead", "LoginAttempt", "User", "metadata"]
+__all__ = [
+    "AccessToken",
+    "Alert",
+    "Clarification",
+    "Delivery",
+    "Job",
+    "LedgerEntry",
+    "LedgerHead",
+    "LoginAttempt",
+    "Message",
+    "User",
+    "metadata",
+]

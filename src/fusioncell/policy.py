@@ -155,6 +155,22 @@ def resolve_audience(label: str, roster: Roster) -> Audience:
     )
 
 
+def audience_labels(roster: Roster) -> list[str]:
+    """Every valid audience label of a charter."""
+    labels = [JOINT, MEDIATOR]
+    labels += [
+        MEDIATED_PREFIX + code
+        for code, d in sorted(roster.delegations.items())
+        if d.kind is not DelegationKind.MEDIATOR
+    ]
+    return labels
+
+
+def readable_audiences(principal: Principal, roster: Roster) -> list[str]:
+    """The audience labels whose items this principal may read: the filter every list query applies."""
+    return [label for label in audience_labels(roster) if can_read(principal, resolve_audience(label, roster))]
+
+
 def home_audience(delegation: str, roster: Roster) -> Audience:
     """The narrowest audience a delegation shares with the mediator (its accounts, its drafts)."""
     if roster.kind(delegation) is DelegationKind.MEDIATOR:

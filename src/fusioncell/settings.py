@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     login_failure_window: timedelta = timedelta(minutes=15)
     scheduler_interval_seconds: float = 1.0
     scheduler_enabled: bool = True
+    stream_heartbeat_seconds: float = 15.0
     log_level: str = "INFO"
 
     @field_validator("database_url")

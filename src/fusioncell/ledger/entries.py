@@ -12,13 +12,14 @@ from enum import Enum
 from typing import Any
 
 import rfc8785
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from fusioncell.ledger.models import LedgerEntry, LedgerHead
 from fusioncell.policy import Audience, Principal
 
 HEAD_ID = 1
+NOTIFY_CHANNEL = "fusioncell_ledger"
 
 
 def jsonable(value: Any) -> Any:
@@ -98,4 +99,7 @@ def append(
     )
     session.add(entry)
     session.execute(update(LedgerHead).where(LedgerHead.id == HEAD_ID).values(size=index + 1))
+    if session.get_bind().dialect.name == "postgresql":
+        # Transactional: delivered to every listening instance only if and when this commits.
+        session.execute(text("SELECT pg_notify(:channel, :index)"), {"channel": NOTIFY_CHANNEL, "index": str(index)})
     return entry

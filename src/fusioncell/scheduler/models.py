@@ -14,7 +14,7 @@ from fusioncell.db import Base, UTCDateTime
 class Job(Base):
     __tablename__ = "jobs"
     __ledger_exempt__ = True  # bookkeeping; what a job does to shared state records its own entry
-    __table_args__ = (Index("ix_jobs_status_due_at", "status", "due_at"),)
+    __table_args__ = (Index("ix_jobs_status_due_at", "status", "due_at"), Index("ix_jobs_subject", "subject"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(64), nullable=False)

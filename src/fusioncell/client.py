@@ -1,0 +1,78 @@
+"""The terminal client's plumbing: the stored credentials and an HTTP client that speaks problem+json."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+class ClientError(Exception):
+    """Something the user can act on: the message says what went wrong and what to do."""
+
+
+def credentials_path() -> Path:
+    explicit = os.environ.get("FUSIONCELL_CREDENTIALS")
+    if explicit:
+        return Path(explicit)
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "fusioncell" / "credentials.json"
+
+
+@dataclass
+class Credentials:
+    server: str
+    username: str
+    delegation: str
+    access_token: str
+    expires_at: str
+
+    def save(self, path: Path | None = None) -> Path:
+        path = path or credentials_path()
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # created with owner-only permissions from the start: the token never sits readable by others
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(asdict(self), fh)
+        os.chmod(path, 0o600)
+        return path
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Credentials:
+        path = path or credentials_path()
+        if not path.exists():
+            raise ClientError("not logged in: run `fusioncell login --server URL USERNAME` first")
+        mode = path.stat().st_mode & 0o077
+        if mode:
+            raise ClientError(f"{path} is readable by others: run `chmod 600 {path}` (or log in again)")
+        return cls(**json.loads(path.read_text()))
+
+
+def problem_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    detail = body.get("detail") or body.get("title") or f"HTTP {response.status_code}"
+    return f"{detail} (HTTP {response.status_code})"
+
+
+class Api:
+    def __init__(self, server: str, token: str | None = None, *, transport: httpx.BaseTransport | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=15, transport=transport)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.ConnectError as exc:
+            raise ClientError(f"cannot reach {self.http.base_url}: {exc}. Is the server running?") from None
+        if response.status_code == 401:
+            raise ClientError(f"{problem_message(response)}: run `fusioncell login` again")
+        if response.status_code >= 400:
+            raise ClientError(problem_message(response))
+        return response

@@ -1,0 +1,38 @@
+"""API shapes of the ledger."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class EntryHeader(BaseModel):
+    """What every delegation may read of any entry."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    index: int
+    recorded_at: datetime
+    action: str
+    actor_delegation: str | None
+    audience: str
+    subject: str
+    commitment: str = Field(description="hex SHA-256(salt || content)")
+
+
+class EntryHeaderPage(BaseModel):
+    size: int = Field(description="Entries in the ledger")
+    items: list[EntryHeader]
+
+
+class EntryContent(BaseModel):
+    """Revealed to the entry's audience only: check it with SHA-256(bytes.fromhex(salt) + content.encode())."""
+
+    index: int
+    audience: str
+    content: str = Field(description="RFC 8785 canonical JSON, exactly the committed bytes (UTF-8)")
+    salt: str = Field(description="hex")
+    commitment: str
+    parsed: dict[str, Any]

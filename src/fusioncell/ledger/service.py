@@ -1,0 +1,60 @@
+"""Ledger queries: public headers for everyone, contents for their audience only."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from fusioncell.cell import Cell
+from fusioncell.errors import InvalidInput, NotFound
+from fusioncell.ledger.models import LedgerEntry, LedgerHead
+from fusioncell.policy import Principal, can_read, readable_audiences, resolve_audience
+
+MAX_RANGE = 1000
+
+
+def size(cell: Cell) -> int:
+    with cell.reading() as session:
+        return session.execute(select(LedgerHead.size)).scalar_one()
+
+
+def headers(*, cell: Cell, start: int, end: int) -> tuple[int, list[LedgerEntry]]:
+    """Headers in [start, end), at most MAX_RANGE of them (a client pages on with start = last index + 1)."""
+    if start < 0:
+        raise InvalidInput("start must be >= 0", field="start")
+    end = min(max(end, start), start + MAX_RANGE, 2**63 - 1)
+    with cell.reading() as session:
+        total = session.execute(select(LedgerHead.size)).scalar_one()
+        rows = session.execute(
+            select(LedgerEntry).where(LedgerEntry.index >= start, LedgerEntry.index < end).order_by(LedgerEntry.index)
+        ).scalars()
+        return total, list(rows)
+
+
+def content(*, cell: Cell, principal: Principal, index: int) -> LedgerEntry:
+    with cell.reading() as session:
+        entry = session.get(LedgerEntry, index)
+    if entry is None or not can_read(principal, resolve_audience(entry.audience, cell.charter.roster)):
+        raise NotFound(f"no entry {index} whose content you may read")
+    return entry
+
+
+def visible_after(*, cell: Cell, principal: Principal, after: int, limit: int) -> list[LedgerEntry]:
+    """Entries after an index whose content the principal may read, in ledger order (stream replay)."""
+    audiences = readable_audiences(principal, cell.charter.roster)
+    if not audiences:
+        return []
+    with cell.reading() as session:
+        return list(
+            session.execute(
+                select(LedgerEntry)
+                .where(LedgerEntry.index > after, LedgerEntry.audience.in_(audiences))
+                .order_by(LedgerEntry.index)
+                .limit(limit)
+            ).scalars()
+        )
+
+
+def parsed(entry: LedgerEntry) -> dict:
+    return json.loads(entry.content)

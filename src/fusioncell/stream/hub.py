@@ -1,0 +1,164 @@
+"""Fan-out of committed ledger entries to WebSocket subscribers.
+
+One hub per app instance keeps a window of the newest entries. A wake-up (an in-process commit, or a
+PostgreSQL NOTIFY from another instance) makes the hub read what is new, once, and wake every subscriber;
+each subscriber then sends, in index order, the entries its reader may see. A subscriber behind the window
+(a replay, a slow client) reads from the database instead, so nothing is missed and nothing repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+
+import psycopg
+from sqlalchemy import select
+
+from fusioncell.cell import Cell
+from fusioncell.ledger.entries import NOTIFY_CHANNEL
+from fusioncell.ledger.models import LedgerEntry, LedgerHead
+
+log = logging.getLogger(__name__)
+
+WINDOW = 20_000
+FETCH = 2_000
+
+
+class StreamHub:
+    def __init__(self, cell: Cell) -> None:
+        self.cell = cell
+        self.window: deque[LedgerEntry] = deque(maxlen=WINDOW)
+        self.tail = -1  # highest index read into the window
+        self._unknown_tail = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._subscribers: set[asyncio.Event] = set()
+        self._task: asyncio.Task[None] | None = None
+        self._listener: _PgListener | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+
+    # -- life cycle (the app's lifespan) --
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        try:
+            self.tail = await asyncio.to_thread(self._head) - 1
+        except Exception:
+            # the database is down at start: serve anyway (health says so); read the head when it returns
+            log.exception("stream hub could not read the ledger head; will retry")
+            self._unknown_tail = True
+            self._wake.set()
+        self._unsubscribe = self.cell.bus.subscribe(lambda _entry: self.wake())
+        if self.cell.db.is_postgres:
+            self._listener = _PgListener(self.cell, self.wake)
+            self._listener.start()
+        self._task = asyncio.create_task(self._run(), name="fusioncell-stream-hub")
+
+    async def stop(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+        if self._listener:
+            self._listener.stop()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def wake(self) -> None:
+        """Thread-safe: something was committed."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    # -- subscribers --
+
+    def subscribe(self) -> asyncio.Event:
+        event = asyncio.Event()
+        self._subscribers.add(event)
+        return event
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        self._subscribers.discard(event)
+
+    def after(self, index: int) -> list[LedgerEntry] | None:
+        """Entries after `index` from the window, or None when the window no longer reaches back that far."""
+        if not self.window:
+            return [] if index >= self.tail else None
+        first = self.window[0].index
+        if index < first - 1:
+            return None
+        start = index - first + 1
+        return [self.window[i] for i in range(max(start, 0), len(self.window))]
+
+    # -- the reader --
+
+    def _head(self) -> int:
+        with self.cell.reading() as session:
+            return session.execute(select(LedgerHead.size)).scalar_one()
+
+    def _fetch(self, after: int) -> list[LedgerEntry]:
+        with self.cell.reading() as session:
+            return list(
+                session.execute(
+                    select(LedgerEntry).where(LedgerEntry.index > after).order_by(LedgerEntry.index).limit(FETCH)
+                ).scalars()
+            )
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                if self._unknown_tail:
+                    self.tail = await asyncio.to_thread(self._head) - 1
+                    self._unknown_tail = False
+                while True:
+                    fresh = await asyncio.to_thread(self._fetch, self.tail)
+                    if not fresh:
+                        break
+                    self.window.extend(fresh)
+                    self.tail = fresh[-1].index
+                    for event in list(self._subscribers):
+                        event.set()
+                    if len(fresh) < FETCH:
+                        break
+            except Exception:
+                log.exception("stream hub could not read new entries; retrying on the next wake-up")
+                await asyncio.sleep(0.5)
+                self._wake.set()
+
+
+class _PgListener:
+    """LISTEN on the ledger channel in a thread; every notification wakes the hub."""
+
+    def __init__(self, cell: Cell, wake: Callable[[], None]) -> None:
+        url = cell.db.url.set(drivername="postgresql")
+        self.dsn = url.render_as_string(hide_password=False)
+        self.wake = wake
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fusioncell-pg-listen", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.dsn, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    self.wake()  # catch up on anything committed while we were not listening
+                    while not self._stop.is_set():
+                        for _ in conn.notifies(timeout=1.0):
+                            self.wake()
+            except Exception:
+                if not self._stop.is_set():
+                    log.exception("LISTEN connection lost; reconnecting")
+                    self._stop.wait(1.0)

@@ -1,0 +1,171 @@
+"""WebSocket /api/v1/stream?after=<ledger index>: replay, then live; only what the user may see."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from fusioncell.auth import service as auth_service
+from fusioncell.cell import Cell
+from fusioncell.deps import MAX_INT
+from fusioncell.errors import Unauthorized
+from fusioncell.ledger import service as ledger_service
+from fusioncell.ledger.entries import jsonable
+from fusioncell.ledger.models import LedgerEntry
+from fusioncell.policy import Principal, readable_audiences
+from fusioncell.stream.hub import StreamHub
+from fusioncell.traffic import service as traffic_service
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+REPLAY_BATCH = 500
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_BAD_REQUEST = 4400
+
+
+def event_frame(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "type": "event",
+        "index": entry.index,
+        "time": jsonable(entry.recorded_at),
+        "action": entry.action,
+        "delegation": entry.actor_delegation,
+        "audience": entry.audience,
+        "subject": entry.subject,
+        "content": json.loads(entry.content),
+    }
+
+
+def _token(websocket: WebSocket) -> str | None:
+    token = websocket.query_params.get("access_token")
+    if token:
+        return token
+    header = websocket.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+@router.websocket("/api/v1/stream", name="stream")
+async def stream(websocket: WebSocket) -> None:
+    cell: Cell = websocket.app.state.cell
+    hub: StreamHub = websocket.app.state.hub
+    token = _token(websocket)
+    raw_after = websocket.query_params.get("after")
+    await websocket.accept()
+    try:
+        if token is None:
+            raise Unauthorized("send the token as ?access_token= or an Authorization: Bearer header")
+        principal = await run_in_threadpool(auth_service.authenticate, cell=cell, raw_token=token)
+    except Unauthorized as exc:
+        await websocket.send_json({"type": "error", "status": 401, "detail": exc.detail})
+        await websocket.close(code=CLOSE_UNAUTHORIZED, reason="unauthorized")
+        return
+    try:
+        cursor = int(raw_after) if raw_after is not None else await run_in_threadpool(_head, cell)
+        if not -1 <= cursor <= MAX_INT:
+            raise ValueError
+    except ValueError:
+        await websocket.send_json({"type": "error", "status": 400, "detail": "after must be a ledger index >= -1"})
+        await websocket.close(code=CLOSE_BAD_REQUEST, reason="bad after")
+        return
+
+    session = _Subscriber(cell, hub, websocket, principal, token, cursor)
+    try:
+        await session.run()
+    except WebSocketDisconnect:
+        pass
+    except _Revoked as exc:
+        await websocket.send_json({"type": "error", "status": 401, "detail": str(exc)})
+        await websocket.close(code=CLOSE_UNAUTHORIZED, reason="token no longer valid")
+    finally:
+        session.close()
+
+
+def _head(cell: Cell) -> int:
+    return ledger_service.size(cell) - 1
+
+
+class _Revoked(Exception):
+    pass
+
+
+class _Subscriber:
+    def __init__(
+        self, cell: Cell, hub: StreamHub, websocket: WebSocket, principal: Principal, token: str, cursor: int
+    ) -> None:
+        self.cell = cell
+        self.hub = hub
+        self.websocket = websocket
+        self.principal = principal
+        self.token = token
+        self.cursor = cursor
+        self.readable = frozenset(readable_audiences(principal, cell.charter.roster))
+        self.wake = hub.subscribe()
+
+    def close(self) -> None:
+        self.hub.unsubscribe(self.wake)
+
+    async def run(self) -> None:
+        await self.websocket.send_json({"type": "hello", "after": self.cursor, "username": self.principal.username})
+        # everything committed before this connection, even what the hub has not read yet, comes before 'live'
+        head = await run_in_threadpool(ledger_service.size, self.cell)
+        await self._drain(target=head - 1)
+        # the replay is done: from here on, events arrive as they are committed
+        await self.websocket.send_json({"type": "live", "index": self.cursor})
+        while True:
+            await self._drain()
+            try:
+                await asyncio.wait_for(self.wake.wait(), timeout=self.cell.settings.stream_heartbeat_seconds)
+                self.wake.clear()
+            except TimeoutError:
+                await self._check_token()
+                await self.websocket.send_json({"type": "heartbeat", "index": self.cursor})
+
+    async def _check_token(self) -> None:
+        try:
+            await run_in_threadpool(auth_service.authenticate, cell=self.cell, raw_token=self.token)
+        except Unauthorized as exc:
+            raise _Revoked(exc.detail) from None
+
+    async def _drain(self, target: int = -1) -> None:
+        """Send everything after the cursor (up to the hub's tail, or `target` if further) that this reader may
+        see, in order, from the hub's window or else the database."""
+        while True:
+            goal = max(self.hub.tail, target)
+            if self.cursor >= goal:
+                break
+            batch = self.hub.after(self.cursor) if self.cursor < self.hub.tail else None
+            if batch is None:
+                batch = await run_in_threadpool(
+                    ledger_service.visible_after,
+                    cell=self.cell,
+                    principal=self.principal,
+                    after=self.cursor,
+                    limit=REPLAY_BATCH,
+                )
+                if not batch:
+                    self.cursor = goal
+                    break
+            received: list[int] = []
+            for entry in batch:
+                if entry.index <= self.cursor:
+                    continue
+                if entry.audience in self.readable:
+                    await self.websocket.send_json(event_frame(entry))
+                    if entry.action == "message.sent":
+                        received.append(json.loads(entry.content)["message"]["id"])
+                self.cursor = entry.index
+            if received:
+                await run_in_threadpool(self._note_received, received)
+
+    def _note_received(self, message_ids: list[int]) -> None:
+        for message_id in message_ids:
+            with self.cell.command() as uow:
+                traffic_service.mark_delivered(cell=self.cell, uow=uow, principal=self.principal, message_id=message_id)

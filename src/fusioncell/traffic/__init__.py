@@ -1,0 +1,1 @@
+"""The communication cell: closed-loop traffic with precedence deadlines, read-back and escalation."""

@@ -1,0 +1,545 @@
+"""Traffic commands and queries: send, deliver, acknowledge and read back, judge read-backs, escalate.
+
+Every command runs in the caller's unit of work and records exactly one ledger entry; every query filters by
+the audiences `policy` says the reader may read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from fusioncell.cell import Cell
+from fusioncell.charter.model import EscalationTarget, count_words
+from fusioncell.db import UnitOfWork
+from fusioncell.errors import Conflict, Forbidden, InvalidInput, NotFound
+from fusioncell.policy import (
+    Audience,
+    DelegationKind,
+    Permission,
+    Principal,
+    authorize,
+    can_read,
+    readable_audiences,
+    resolve_audience,
+)
+from fusioncell.scheduler.models import Job
+from fusioncell.scheduler.service import schedule
+from fusioncell.traffic.models import Alert, Clarification, Delivery, Message
+from fusioncell.traffic.schemas import MessageCreate, Verdict
+
+ACK_OVERDUE = "traffic.ack_overdue"
+OPEN_STATES = ("pending", "delivered")
+
+
+def addressed_delegations(cell: Cell, audience: Audience, sender_delegation: str) -> list[str]:
+    """Who must acknowledge: every party and the mediator in the audience, but not the sender; observers read."""
+    roster = cell.charter.roster
+    return sorted(
+        code
+        for code in audience.members
+        if code != sender_delegation and roster.kind(code) in (DelegationKind.PARTY, DelegationKind.MEDIATOR)
+    )
+
+
+def message_content(message: Message, addressed: Sequence[str]) -> dict[str, Any]:
+    """What the ledger commits to for a sent message (revealed to its audience only)."""
+    return {
+        "message": {
+            "id": message.id,
+            "track": message.track,
+            "precedence": message.precedence,
+            "marker": message.marker,
+            "subject": message.subject,
+            "body": message.body,
+            "lang": message.lang,
+            "translations": message.translations,
+            "reply_to": message.reply_to_id,
+            "readback_required": message.readback_required,
+            "sender_delegation": message.sender_delegation,
+            "sent_at": message.sent_at,
+            "ack_due_at": message.ack_due_at,
+            "addressed": list(addressed),
+        }
+    }
+
+
+def _draft_signature(draft: MessageCreate) -> dict[str, Any]:
+    return draft.model_dump(mode="json", exclude={"client_txn_id"})
+
+
+def _stored_signature(message: Message) -> dict[str, Any]:
+    return {
+        "track": message.track,
+        "audience": message.audience,
+        "precedence": message.precedence,
+        "marker": message.marker,
+        "subject": message.subject,
+        "body": message.body,
+        "lang": message.lang,
+        "translations": message.translations,
+        "readback_required": message.readback_required,
+        "reply_to": message.reply_to_id,
+    }
+
+
+def _validate(cell: Cell, sender: Principal, draft: MessageCreate) -> Audience:
+    charter = cell.charter
+    if draft.track not in charter.track_ids:
+        raise InvalidInput(
+            f"unknown track {draft.track!r}; the charter's tracks are {', '.join(t.id for t in charter.tracks)}",
+            field="track",
+        )
+    audience = resolve_audience(draft.audience, charter.roster)
+    authorize(sender, Permission.SEND_MESSAGE, charter.roster, audience=audience)
+    if draft.marker == "INSTRUCTION":
+        authorize(sender, Permission.SEND_INSTRUCTION, charter.roster)
+    languages = charter.languages.supported
+    if draft.lang not in languages:
+        raise InvalidInput(f"language {draft.lang!r} is not one of the charter's: {', '.join(languages)}", field="lang")
+    for lang in draft.translations:
+        if lang not in languages or lang == draft.lang:
+            raise InvalidInput(
+                f"translation language {lang!r} must be another of the charter's languages ({', '.join(languages)})",
+                field=f"translations.{lang}",
+            )
+    limit = charter.word_limit(draft.precedence)
+    if limit is not None:
+        for where, text in [("body", draft.body)] + [
+            (f"translations.{lang}.body", t.body) for lang, t in draft.translations.items()
+        ]:
+            words = count_words(text)
+            if words > limit:
+                raise InvalidInput(
+                    f"{draft.precedence.value} traffic is limited to {limit} words; {where} has {words}",
+                    field=where,
+                    words=words,
+                    limit=limit,
+                )
+    return audience
+
+
+def _existing(session: Session, sender: Principal, client_txn_id: str) -> Message | None:
+    return session.execute(
+        select(Message).where(Message.sender == sender.username, Message.client_txn_id == client_txn_id)
+    ).scalar_one_or_none()
+
+
+def find_replay(cell: Cell, sender: Principal, draft: MessageCreate) -> Message | None:
+    """A resend of an already-sent message (same client_txn_id): the original, or 409 if the content differs."""
+    if draft.client_txn_id is None:
+        return None
+    with cell.reading() as session:
+        existing = _existing(session, sender, draft.client_txn_id)
+    if existing is None:
+        return None
+    if _stored_signature(existing) != _draft_signature(draft):
+        raise Conflict(
+            f"client_txn_id {draft.client_txn_id!r} was already used for a different message (id {existing.id})",
+            message_id=existing.id,
+        )
+    return existing
+
+
+def send(*, cell: Cell, uow: UnitOfWork, sender: Principal, draft: MessageCreate) -> Message:
+    audience = _validate(cell, sender, draft)
+    session = uow.session
+    if draft.reply_to is not None:
+        original = session.get(Message, draft.reply_to)
+        if original is None or not can_read(sender, resolve_audience(original.audience, cell.charter.roster)):
+            raise InvalidInput(f"reply_to {draft.reply_to} names no message you can read", field="reply_to")
+    now = cell.clock.now()
+    message = Message(
+        track=draft.track,
+        audience=audience.label,
+        precedence=draft.precedence.value,
+        marker=draft.marker.value,
+        subject=draft.subject,
+        body=draft.body,
+        lang=draft.lang,
+        translations={k: v.model_dump() for k, v in draft.translations.items()},
+        reply_to_id=draft.reply_to,
+        readback_required=draft.readback_required,
+        client_txn_id=draft.client_txn_id,
+        sender=sender.username,
+        sender_delegation=sender.delegation or "",
+        sent_at=now,
+        ack_due_at=now + cell.charter.handling_time(draft.precedence),
+        ledger_index=-1,
+    )
+    session.add(message)
+    try:
+        session.flush()
+    except IntegrityError:
+        # a concurrent resend with the same client_txn_id committed first
+        raise Conflict(f"client_txn_id {draft.client_txn_id!r} is being used by another request") from None
+    addressed = addressed_delegations(cell, audience, message.sender_delegation)
+    for code in addressed:
+        session.add(Delivery(message_id=message.id, delegation=code, state="pending", renotified=0, escalation_level=0))
+    entry = uow.record(
+        action="message.sent",
+        actor=sender,
+        audience=audience,
+        subject=f"message:{message.id}",
+        content=message_content(message, addressed),
+    )
+    message.ledger_index = entry.index
+    for code in addressed:
+        _schedule_overdue(uow, message, code, message.ack_due_at, 0)
+    session.flush()
+    return message
+
+
+def _schedule_overdue(uow: UnitOfWork, message: Message, delegation: str, due_at: datetime, n: int) -> None:
+    schedule(
+        uow,
+        kind=ACK_OVERDUE,
+        key=f"ack:{message.id}:{delegation}:{n}",
+        subject=_delivery_subject(message.id, delegation),
+        due_at=due_at,
+        payload={"message_id": message.id, "delegation": delegation},
+    )
+
+
+def _delivery_subject(message_id: int, delegation: str) -> str:
+    return f"delivery:{message_id}:{delegation}"
+
+
+# -- reading -------------------------------------------------------------------------------------------
+
+
+def _visible(cell: Cell, principal: Principal, message: Message | None) -> Message:
+    if message is None or not can_read(principal, resolve_audience(message.audience, cell.charter.roster)):
+        raise NotFound("no such message")  # the same answer whether it does not exist or is not yours to see
+    return message
+
+
+def get_message(*, cell: Cell, principal: Principal, message_id: int) -> Message:
+    with cell.reading() as session:
+        return _visible(cell, principal, session.get(Message, message_id))
+
+
+def list_messages(
+    *, cell: Cell, principal: Principal, track: str | None, after: int | None, limit: int
+) -> list[Message]:
+    if track is not None and track not in cell.charter.track_ids:
+        raise InvalidInput(f"unknown track {track!r}", field="track")
+    audiences = readable_audiences(principal, cell.charter.roster)
+    if not audiences:
+        return []
+    query = select(Message).where(Message.audience.in_(audiences)).order_by(Message.id).limit(limit)
+    if track is not None:
+        query = query.where(Message.track == track)
+    if after is not None:
+        query = query.where(Message.id > after)
+    with cell.reading() as session:
+        return list(session.execute(query).scalars())
+
+
+def inbox(*, cell: Cell, principal: Principal, limit: int = 200) -> list[Message]:
+    """Messages addressed to the principal's delegation still awaiting its acknowledgement or read-back."""
+    audiences = readable_audiences(principal, cell.charter.roster)
+    if not audiences or principal.delegation is None:
+        return []
+    with cell.reading() as session:
+        return list(
+            session.execute(
+                select(Message)
+                .join(Delivery, Delivery.message_id == Message.id)
+                .where(
+                    Message.audience.in_(audiences),
+                    Delivery.delegation == principal.delegation,
+                    Delivery.state.in_(("pending", "delivered", "negative")),
+                )
+                .order_by(Message.ack_due_at, Message.id)
+                .limit(limit)
+            ).scalars()
+        )
+
+
+def note_received(*, cell: Cell, principal: Principal, messages: Sequence[Message]) -> None:
+    """A member's client has received these messages: mark each pending delivery to its delegation delivered."""
+    for message in messages:
+        if any(d.delegation == principal.delegation and d.state == "pending" for d in message.deliveries):
+            with cell.command() as uow:
+                mark_delivered(cell=cell, uow=uow, principal=principal, message_id=message.id)
+
+
+# -- the closed loop -----------------------------------------------------------------------------------
+
+
+def _delivery_for_update(uow: UnitOfWork, message_id: int, delegation: str) -> Delivery | None:
+    return uow.session.execute(
+        select(Delivery).where(Delivery.message_id == message_id, Delivery.delegation == delegation).with_for_update()
+    ).scalar_one_or_none()
+
+
+def mark_delivered(*, cell: Cell, uow: UnitOfWork, principal: Principal, message_id: int) -> bool:
+    """Record that a member's client received the message; a no-op (no entry) if it already had."""
+    if principal.delegation is None:
+        return False
+    message = uow.session.get(Message, message_id)
+    if message is None or not can_read(principal, resolve_audience(message.audience, cell.charter.roster)):
+        return False
+    delivery = _delivery_for_update(uow, message_id, principal.delegation)
+    if delivery is None or delivery.state != "pending":
+        return False
+    delivery.state = "delivered"
+    delivery.delivered_at = cell.clock.now()
+    delivery.delivered_to = principal.username
+    uow.record(
+        action="message.delivered",
+        actor=principal,
+        audience=resolve_audience(message.audience, cell.charter.roster),
+        subject=f"message:{message.id}",
+        content={"message_id": message.id, "delegation": delivery.delegation, "delivered_to": principal.username},
+    )
+    return True
+
+
+def acknowledge(*, cell: Cell, uow: UnitOfWork, principal: Principal, message_id: int, readback: str | None) -> Message:
+    roster = cell.charter.roster
+    message = _visible(cell, principal, uow.session.get(Message, message_id))
+    audience = resolve_audience(message.audience, roster)
+    authorize(principal, Permission.ACKNOWLEDGE, roster, audience=audience)
+    delivery = _delivery_for_update(uow, message_id, principal.delegation or "")
+    if delivery is None:
+        raise Forbidden(f"this message is not addressed to delegation {principal.delegation}; nothing to acknowledge")
+    now = cell.clock.now()
+    if delivery.state in OPEN_STATES:
+        if message.readback_required and not readback:
+            raise InvalidInput("this message requires a read-back: restate it in 'readback'", field="readback")
+        if delivery.delivered_at is None:
+            delivery.delivered_at, delivery.delivered_to = now, principal.username
+        delivery.acknowledged_at, delivery.acknowledged_by = now, principal.username
+        delivery.state = "acknowledged"
+        action = "message.acknowledged"
+    elif delivery.state in ("acknowledged", "negative") and readback:
+        action = "message.read_back"  # a read-back after the acknowledgement, or a corrected one
+    else:
+        raise Conflict(
+            f"delegation {delivery.delegation} already acknowledged this message at "
+            f"{delivery.acknowledged_at.isoformat() if delivery.acknowledged_at else '?'} (state {delivery.state})",
+            state=delivery.state,
+        )
+    if readback:
+        delivery.readback, delivery.readback_at, delivery.readback_by = readback, now, principal.username
+        delivery.verdict = delivery.verdict_note = delivery.verdict_at = delivery.verdict_by = None
+        delivery.state = "read_back"
+    uow.session.execute(
+        update(Job)
+        .where(Job.subject == _delivery_subject(message.id, delivery.delegation), Job.status == "pending")
+        .values(status="cancelled")
+    )
+    uow.record(
+        action=action,
+        actor=principal,
+        audience=audience,
+        subject=f"message:{message.id}",
+        content={
+            "message_id": message.id,
+            "delegation": delivery.delegation,
+            "acknowledged_at": delivery.acknowledged_at,
+            "readback": readback,
+        },
+    )
+    return message
+
+
+def judge_readback(
+    *,
+    cell: Cell,
+    uow: UnitOfWork,
+    principal: Principal,
+    message_id: int,
+    verdict: Verdict,
+    note: str | None,
+    delegation: str | None,
+) -> Message:
+    roster = cell.charter.roster
+    message = _visible(cell, principal, uow.session.get(Message, message_id))
+    audience = resolve_audience(message.audience, roster)
+    authorize(principal, Permission.SEND_MESSAGE, roster, audience=audience)
+    if principal.delegation != message.sender_delegation:
+        raise Forbidden("only the sending delegation judges the read-back of its message")
+    awaiting = [d for d in message.deliveries if d.state == "read_back"]
+    if delegation is not None:
+        chosen = [d for d in awaiting if d.delegation == delegation]
+        if not chosen:
+            raise Conflict(f"no read-back from {delegation} awaits a verdict on message {message.id}")
+    elif len(awaiting) > 1:
+        names = ", ".join(d.delegation for d in awaiting)
+        raise InvalidInput(f"read-backs from {names} await a verdict: name one in 'delegation'", field="delegation")
+    elif not awaiting:
+        raise Conflict(f"no read-back awaits a verdict on message {message.id}")
+    else:
+        chosen = awaiting
+    delivery = _delivery_for_update(uow, message.id, chosen[0].delegation)
+    assert delivery is not None  # it was in message.deliveries
+    now = cell.clock.now()
+    delivery.verdict, delivery.verdict_note, delivery.verdict_at, delivery.verdict_by = (
+        verdict.value,
+        note,
+        now,
+        principal.username,
+    )
+    content: dict[str, Any] = {
+        "message_id": message.id,
+        "delegation": delivery.delegation,
+        "verdict": verdict.value,
+        "note": note,
+        "readback": delivery.readback,
+    }
+    open_clarification = next(
+        (c for c in message.clarifications if c.delegation == delivery.delegation and c.closed_at is None), None
+    )
+    if verdict is Verdict.CONFIRMED:
+        delivery.state = "confirmed"
+        if open_clarification is not None:
+            uow.session.get(Clarification, open_clarification.id).closed_at = now  # type: ignore[union-attr]
+        uow.record(
+            action="message.readback_confirmed",
+            actor=principal,
+            audience=audience,
+            subject=f"message:{message.id}",
+            content=content,
+        )
+        return message
+    delivery.state = "negative"
+    if open_clarification is None:
+        clarification = Clarification(
+            message_id=message.id,
+            delegation=delivery.delegation,
+            readback=delivery.readback or "",
+            note=note,
+            opened_at=now,
+            opened_by=principal.username,
+        )
+        uow.session.add(clarification)
+        uow.session.flush()
+    else:
+        clarification = uow.session.get(Clarification, open_clarification.id)  # type: ignore[assignment]
+    alert = Alert(
+        kind="readback_negative",
+        target=cell.charter.mediator_code,
+        role="mediator",
+        audience=audience.label,
+        subject=f"message:{message.id}",
+        message_id=message.id,
+        summary=f"{message.sender_delegation} rejected {delivery.delegation}'s read-back of "
+        f"{message.precedence} '{message.subject}'" + (f": {note}" if note else ""),
+        created_at=now,
+        ledger_index=-1,
+    )
+    uow.session.add(alert)
+    uow.session.flush()
+    content |= {"clarification_id": clarification.id, "alert_id": alert.id, "alerted": cell.charter.mediator_code}
+    entry = uow.record(
+        action="message.readback_negative",
+        actor=principal,
+        audience=audience,
+        subject=f"message:{message.id}",
+        content=content,
+    )
+    alert.ledger_index = entry.index
+    return message
+
+
+# -- escalation ------------------------------------------------------------------------------------------
+
+SYSTEM = Principal.system("scheduler")
+
+
+def handle_ack_overdue(cell: Cell, uow: UnitOfWork, job: Job) -> None:
+    """Re-notify an unacknowledged delegation, or take the next escalation step that has come due."""
+    message_id, delegation = job.payload["message_id"], job.payload["delegation"]
+    delivery = _delivery_for_update(uow, message_id, delegation)
+    if delivery is None or delivery.state not in OPEN_STATES:
+        return  # acknowledged meanwhile: nothing to do, nothing to record
+    message = uow.session.get(Message, message_id)
+    assert message is not None
+    charter = cell.charter
+    audience = resolve_audience(message.audience, charter.roster)
+    chain = charter.escalation_chain(message.track)
+    now = cell.clock.now()
+    level = delivery.escalation_level
+    step = chain[level] if level < len(chain) else None
+    overdue_by = int((now - message.ack_due_at).total_seconds())
+    if step is not None and now >= message.ack_due_at + step.after:
+        level += 1
+        delivery.escalation_level = level
+        delivery.escalated_to = step.notify.value
+        target, role = (
+            (delegation, "duty_officer")
+            if step.notify is EscalationTarget.DUTY_OFFICER
+            else (charter.mediator_code, step.notify.value)
+        )
+        alert = Alert(
+            kind="ack_overdue",
+            target=target,
+            role=role,
+            audience=audience.label,
+            subject=f"message:{message.id}",
+            message_id=message.id,
+            summary=f"{delegation} has not acknowledged {message.precedence} '{message.subject}' "
+            f"({overdue_by // 60} min overdue): escalated to {step.notify.value.replace('_', ' ')}",
+            created_at=now,
+            ledger_index=-1,
+        )
+        uow.session.add(alert)
+        uow.session.flush()
+        entry = uow.record(
+            action="message.escalated",
+            actor=SYSTEM,
+            audience=audience,
+            subject=f"message:{message.id}",
+            content={
+                "message_id": message.id,
+                "delegation": delegation,
+                "level": level,
+                "notify": step.notify.value,
+                "alert_id": alert.id,
+                "overdue_seconds": overdue_by,
+            },
+        )
+        alert.ledger_index = entry.index
+    else:
+        delivery.renotified += 1
+        uow.record(
+            action="message.renotified",
+            actor=SYSTEM,
+            audience=audience,
+            subject=f"message:{message.id}",
+            content={
+                "message_id": message.id,
+                "delegation": delegation,
+                "count": delivery.renotified,
+                "overdue_seconds": overdue_by,
+            },
+        )
+    if level >= len(chain):
+        return  # the chain is done: the last step (the mediator) owns the matter now
+    next_step_at = message.ack_due_at + chain[level].after
+    next_at = min(next_step_at, now + charter.renotify_interval)
+    _schedule_overdue(uow, message, delegation, max(next_at, now), delivery.renotified + level)
+
+
+# -- alerts ------------------------------------------------------------------------------------------------
+
+
+def list_alerts(*, cell: Cell, principal: Principal, target: str | None, after: int | None, limit: int) -> list[Alert]:
+    audiences = readable_audiences(principal, cell.charter.roster)
+    if not audiences:
+        return []
+    query = select(Alert).where(Alert.audience.in_(audiences)).order_by(Alert.id).limit(limit)
+    if target is not None:
+        query = query.where(Alert.target == target)
+    if after is not None:
+        query = query.where(Alert.id > after)
+    with cell.reading() as session:
+        return list(session.execute(query).scalars())

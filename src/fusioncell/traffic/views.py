@@ -1,0 +1,65 @@
+"""Turning stored messages into what a reader receives: delivery loop, clarifications, glossary terms."""
+
+from __future__ import annotations
+
+from fusioncell.cell import Cell
+from fusioncell.traffic.glossary import GlossaryMatcher
+from fusioncell.traffic.models import Message
+from fusioncell.traffic.schemas import (
+    ClarificationRead,
+    DeliveryRead,
+    GlossaryMatchRead,
+    MessageRead,
+    Translation,
+)
+
+
+def glossary_matcher(cell: Cell) -> GlossaryMatcher:
+    return cell.derived("traffic.glossary", lambda: GlossaryMatcher(cell.charter.glossary))
+
+
+def glossary_terms(cell: Cell, *, subject: str, body: str) -> list[GlossaryMatchRead]:
+    matcher = glossary_matcher(cell)
+    found = []
+    for field, text in (("subject", subject), ("body", body)):
+        for m in matcher.find(text):
+            found.append(
+                GlossaryMatchRead(
+                    term=m.term,
+                    lang=m.lang,
+                    field=field,
+                    start=m.start,
+                    end=m.end,
+                    text=m.text,
+                    wordings=dict(m.wordings),
+                )
+            )
+    return found
+
+
+def message_read(cell: Cell, message: Message) -> MessageRead:
+    now = cell.clock.now()
+    deliveries = [DeliveryRead.model_validate(d) for d in message.deliveries]
+    return MessageRead(
+        id=message.id,
+        ledger_index=message.ledger_index,
+        track=message.track,
+        audience=message.audience,
+        precedence=message.precedence,
+        marker=message.marker,
+        subject=message.subject,
+        body=message.body,
+        lang=message.lang,
+        translations={k: Translation.model_validate(v) for k, v in message.translations.items()},
+        readback_required=message.readback_required,
+        reply_to=message.reply_to_id,
+        client_txn_id=message.client_txn_id,
+        sender=message.sender,
+        sender_delegation=message.sender_delegation,
+        sent_at=message.sent_at,
+        ack_due_at=message.ack_due_at,
+        overdue=now >= message.ack_due_at and any(d.state in ("pending", "delivered") for d in deliveries),
+        deliveries=deliveries,
+        clarifications=[ClarificationRead.model_validate(c) for c in message.clarifications],
+        glossary=glossary_terms(cell, subject=message.subject, body=message.body),
+    )
