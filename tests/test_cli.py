@@ -23,6 +23,19 @@ def test_demo_initialises_once_and_prints_the_accounts(tmp_path) -> None:
     assert stat.S_IMODE((data / "demo-accounts.json").stat().st_mode) == 0o600
     for account in accounts:
         assert account["username"] in first.output and account["password"] in first.output
+    # demo traffic in every track, through the real commands: a negative read-back alerted the mediator
+    from fusioncell.app import open_cell
+    from fusioncell.settings import Settings
+    from fusioncell.traffic.models import Alert, Message
+
+    cell = open_cell(Settings(data=data))
+    with cell.reading() as session:
+        messages = session.query(Message).all()
+        alerts = session.query(Alert).all()
+    cell.db.dispose()
+    assert {m.track for m in messages} == {"intelligence", "de-escalation", "diplomatic", "commercial", "humanitarian"}
+    assert [a.kind for a in alerts] == ["readback_negative"]
+    assert "Seeded" in first.output
     # a second run keeps the same data and accounts
     second = runner.invoke(cli, ["demo", "--data", str(data), "--no-serve"])
     assert second.exit_code == 0, second.output
@@ -88,3 +101,25 @@ def test_reset_password_and_totp_through_the_cli(tmp_path) -> None:
     assert totp.exit_code == 0 and "otpauth://totp/" in totp.output
     missing = runner.invoke(cli, ["users", "disable", "ghost", "--data", data])
     assert missing.exit_code == 1 and "no account named 'ghost'" in missing.output
+
+
+def test_demo_drill_keeps_traffic_flowing(cell) -> None:
+    from fusioncell.demo import SCENES, DemoDrill
+    from tests.conftest import add_user
+
+    for username, delegation, roles in (
+        ("sy.liaison", "SY", ["liaison"]),
+        ("il.liaison", "IL", ["liaison"]),
+        ("us.mediator", "US", ["mediator", "liaison"]),
+    ):
+        add_user(cell, username, delegation, *roles)
+    drill = DemoDrill(cell)
+    for _ in range(len(SCENES) + 1):
+        drill.step()
+    from fusioncell.traffic.models import Delivery, Message
+
+    with cell.reading() as session:
+        messages = session.query(Message).all()
+        acknowledged = session.query(Delivery).filter(Delivery.acknowledged_at.isnot(None)).count()
+    assert len(messages) == len(SCENES) + 1
+    assert 0 < acknowledged < len(messages)

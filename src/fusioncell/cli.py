@@ -190,6 +190,7 @@ def demo(
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Serve after setting up.")] = True,
+    drill: Annotated[bool, typer.Option("--drill/--no-drill", help="Keep demo traffic flowing while serving.")] = True,
 ) -> None:
     """Set up ./var/demo with the example charter and demo accounts if absent, print them, and serve."""
     from fusioncell.app import open_cell
@@ -202,11 +203,20 @@ def demo(
         with resources.as_file(resources.files("fusioncell.charter") / "examples" / "paris-2026.yaml") as charter:
             cell = init_cell(settings, charter, actor=_cli_actor())
         _create_demo_accounts(cell, accounts_file)
+        from fusioncell.demo import seed_traffic
+
+        count = seed_traffic(cell)
+        console.print(f"Seeded {count} demo messages across the tracks (one read-back rejected, one awaiting you).")
     else:
         cell = open_cell(settings)
         upgrade(cell.db)
     _print_demo_accounts(accounts_file)
     if serve:
+        from fusioncell.demo import DemoDrill
+
+        if drill:
+            DemoDrill(cell).start()
+            console.print("Demo drill on: the parties send a message every 45 s (watch it with `fusioncell watch`).")
         _serve(cell, host, port)
 
 

@@ -86,3 +86,26 @@ def test_a_disabled_account_is_cut_off(client, cell, crew) -> None:
         with pytest.raises((WebSocketDisconnect, AssertionError)):
             reader.quiet_for(3)
         assert any(f["type"] == "error" and f["status"] == 401 for f in reader.frames)
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_listen_notify_wakes_the_other_instance(backend, clock, client, cell, crew) -> None:
+    """A message sent through one app instance reaches a subscriber of another, live, on PostgreSQL."""
+    from fastapi.testclient import TestClient
+
+    from fusioncell.app import create_app
+    from tests.conftest import make_cell
+
+    other_cell = make_cell(backend, clock)
+    try:
+        with (
+            TestClient(create_app(other_cell, run_scheduler=False)) as other,
+            other.websocket_connect("/api/v1/stream", headers=crew["il"].headers) as ws,
+        ):
+            reader = StreamReader(ws)
+            reader.replay()
+            sent = client.post("/api/v1/messages", json=draft(), headers=crew["sy"].headers).json()
+            events = reader.until(lambda ev: any(e["action"] == "message.sent" for e in ev), timeout=10)
+            assert events[0]["content"]["message"]["id"] == sent["id"]
+    finally:
+        other_cell.db.dispose()

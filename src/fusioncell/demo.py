@@ -1,0 +1,186 @@
+"""Demo traffic, so a newcomer sees the closed loop at once: a little in every track, at every stage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fusioncell.cell import Cell
+from fusioncell.policy import Principal, Role
+from fusioncell.traffic import service
+from fusioncell.traffic.schemas import MessageCreate, Verdict
+
+
+def _person(username: str, delegation: str, *roles: str) -> Principal:
+    return Principal(username=username, delegation=delegation, roles=frozenset(Role(r) for r in roles))
+
+
+SY = _person("sy.liaison", "SY", "liaison")
+IL = _person("il.liaison", "IL", "liaison")
+US = _person("us.mediator", "US", "mediator", "liaison")
+
+
+@dataclass(frozen=True)
+class Scene:
+    sender: Principal
+    draft: dict
+    ack_by: Principal | None = None
+    readback: str | None = None
+    verdict: Verdict | None = None
+    note: str | None = None
+
+
+SCENES = [
+    Scene(
+        SY,
+        dict(
+            track="de-escalation",
+            audience="joint",
+            precedence="FLASH",
+            marker="WARNING",
+            subject="Convoy crossing the area of separation at 0600Z",
+            body="Four logistics vehicles will cross the buffer zone near Quneitra at 0600Z, escorted, unarmed. "
+            "Request de-confliction with patrols on the Alpha line.",
+            readback_required=True,
+        ),
+        ack_by=IL,
+        readback="Four unarmed logistics vehicles cross the buffer zone near Quneitra at 0700Z.",
+        verdict=Verdict.NEGATIVE,
+        note="0600Z, not 0700Z",
+    ),
+    Scene(
+        IL,
+        dict(
+            track="de-escalation",
+            audience="joint",
+            precedence="IMMEDIATE",
+            marker="INTENTION",
+            subject="Airspace: training flights south of the ceasefire line",
+            body="Two training sorties between 1400Z and 1500Z, at least 10 km south of the ceasefire line. "
+            "No airspace violation is intended.",
+            readback_required=True,
+        ),
+        ack_by=SY,
+        readback="Two sorties 1400Z to 1500Z, 10 km or more south of the ceasefire line.",
+        verdict=Verdict.CONFIRMED,
+    ),
+    Scene(
+        US,
+        dict(
+            track="intelligence",
+            audience="joint",
+            precedence="PRIORITY",
+            marker="ADVICE",
+            subject="Reports of armed movement near Beit Jinn",
+            body="The mediator has received reports of armed movement near Beit Jinn. Both sides are asked to "
+            "verify and report through the cell before any action.",
+        ),
+        ack_by=SY,
+    ),
+    Scene(
+        SY,
+        dict(
+            track="diplomatic",
+            audience="mediated:SY",
+            precedence="ROUTINE",
+            marker="REQUEST",
+            subject="Withdrawal timeline for the next round",
+            body="Damascus asks the mediator to table a clear and binding timeline for withdrawal as the first "
+            "item of the next round.",
+        ),
+        ack_by=US,
+    ),
+    Scene(
+        IL,
+        dict(
+            track="commercial",
+            audience="joint",
+            precedence="ROUTINE",
+            marker="QUESTION",
+            subject="Water-sharing pilot: counterpart contact",
+            body="Who will be the counterpart contact for the water-sharing pilot discussed in Paris?",
+        ),
+    ),
+    Scene(
+        US,
+        dict(
+            track="humanitarian",
+            audience="joint",
+            precedence="PRIORITY",
+            marker="INSTRUCTION",
+            subject="Humanitarian corridor open 0800Z-1600Z",
+            body="The humanitarian corridor through the crossing point is open daily 0800Z-1600Z. Both sides keep "
+            "forces 2 km clear of the route during those hours.",
+        ),
+    ),
+]
+
+
+def seed_traffic(cell: Cell) -> int:
+    """Send the demo scenes through the real commands (each with its ledger entry); returns how many."""
+    for scene in SCENES:
+        with cell.command() as uow:
+            draft = MessageCreate(lang="en", **scene.draft)
+            message = service.send(cell=cell, uow=uow, sender=scene.sender, draft=draft)
+        if scene.ack_by is not None:
+            with cell.command() as uow:
+                service.acknowledge(
+                    cell=cell, uow=uow, principal=scene.ack_by, message_id=message.id, readback=scene.readback
+                )
+        if scene.verdict is not None:
+            with cell.command() as uow:
+                service.judge_readback(
+                    cell=cell,
+                    uow=uow,
+                    principal=scene.sender,
+                    message_id=message.id,
+                    verdict=scene.verdict,
+                    note=scene.note,
+                    delegation=None,
+                )
+    return len(SCENES)
+
+
+class DemoDrill:
+    """While the demo serves, the parties keep talking: a scene every `interval` seconds, acknowledged later.
+
+    It goes through the same commands as real traffic, so the stream, the inbox and escalation all move.
+    """
+
+    def __init__(self, cell: Cell, *, interval: float = 45.0) -> None:
+        import threading
+
+        self.cell = cell
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fusioncell-demo-drill", daemon=True)
+        self._turn = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        import logging
+
+        log = logging.getLogger(__name__)
+        while not self._stop.wait(self.interval):
+            try:
+                self.step()
+            except Exception:
+                log.exception("demo drill step failed")
+
+    def step(self) -> None:
+        scene = SCENES[self._turn % len(SCENES)]
+        self._turn += 1
+        stamp = self.cell.clock.now().strftime("%H%MZ")
+        draft = MessageCreate(lang="en", **{**scene.draft, "subject": f"{scene.draft['subject']} ({stamp})"})
+        with self.cell.command() as uow:
+            message = service.send(cell=self.cell, uow=uow, sender=scene.sender, draft=draft)
+        # every other message is acknowledged at once; the rest wait, so the inbox and escalation have work
+        if scene.ack_by is not None and self._turn % 2 == 0:
+            with self.cell.command() as uow:
+                service.acknowledge(
+                    cell=self.cell, uow=uow, principal=scene.ack_by, message_id=message.id, readback=scene.readback
+                )
