@@ -160,7 +160,9 @@ class _Subscriber:
                 if entry.audience in self.readable:
                     await self.websocket.send_json(event_frame(entry))
                     if entry.action == "message.sent":
-                        received.append(json.loads(entry.content)["message"]["id"])
+                        sent = json.loads(entry.content)["message"]
+                        if self.principal.delegation in sent["addressed"]:
+                            received.append(sent["id"])
                 self.cursor = entry.index
             if received:
                 await run_in_threadpool(self._note_received, received)

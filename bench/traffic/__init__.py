@@ -1,0 +1,1 @@
+"""The traffic benchmark: fusioncell (SQLite, PostgreSQL) against Matrix Synapse, and the SIGKILL loop."""
