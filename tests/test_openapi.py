@@ -297,7 +297,7 @@ def test_api_anonymous(api_schema, operation_id, mode):
         "auth_logout": {401},
         "me_read": {401},
         "ops_health": {200},
-        "ops_metrics": {200},
+        "ops_metrics": {401},  # the scrape token or a mediator only
         # a body that is not JSON at all is refused before the token is looked at
         **{
             operation: {401} if mode is GenerationMode.POSITIVE else {400, 401, 422} for operation in TRAFFIC_OPERATIONS

@@ -15,7 +15,7 @@ from fusioncell.db import Database
 from fusioncell.migrate import current_revision, head_revision
 from fusioncell.models import metadata
 from fusioncell.ops import JsonFormatter
-from tests.conftest import add_user, login
+from tests.conftest import add_user, bearer, login
 
 
 def test_healthz_checks_the_database(client, cell) -> None:
@@ -44,12 +44,27 @@ def test_healthz_reports_an_unreachable_database(cell, tmp_path) -> None:
 
 def test_metrics_count_requests_and_ledger(client, cell) -> None:
     add_user(cell, "sy.liaison", "SY", "liaison")
+    add_user(cell, "us.mediator", "US", "mediator")
     login(client, "sy.liaison")
+    mediator = login(client, "us.mediator")
     client.get("/api/v1/nowhere")
-    text = client.get("/metrics").text
-    assert 'fusioncell_http_requests_total{method="POST",route="/api/v1/auth/token",status="200"} 1.0' in text
+    text = client.get("/metrics", headers=bearer(mediator)).text
+    assert 'fusioncell_http_requests_total{method="POST",route="/api/v1/auth/token",status="200"} 2.0' in text
     assert 'route="unmatched",status="404"' in text
-    assert "fusioncell_ledger_size 2.0" in text  # charter adoption + one account
+    assert "fusioncell_ledger_size 3.0" in text  # charter adoption + two accounts
+
+
+def test_metrics_are_for_the_monitoring_system_and_the_mediator_only(client, cell) -> None:
+    """Traffic counts by precedence and track are content: a party, or anyone without a token, gets none."""
+    add_user(cell, "il.liaison", "IL", "liaison")
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers=bearer(login(client, "il.liaison"))).status_code == 403
+    cell.settings.metrics_token = "scrape-secret-of-the-operator"
+    try:
+        assert client.get("/metrics", headers=bearer("scrape-secret-of-the-operator")).status_code == 200
+        assert client.get("/metrics", headers=bearer("wrong-secret")).status_code == 401
+    finally:
+        cell.settings.metrics_token = None
 
 
 def test_request_ids_are_echoed_and_logged(client, caplog) -> None:

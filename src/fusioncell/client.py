@@ -15,6 +15,14 @@ class ClientError(Exception):
     """Something the user can act on: the message says what went wrong and what to do."""
 
 
+class Unreachable(ClientError):
+    """The request never reached the server."""
+
+
+class AnswerLost(ClientError):
+    """The request went out but no answer came back (timeout, reset): it may have been carried out."""
+
+
 def credentials_path() -> Path:
     explicit = os.environ.get("FUSIONCELL_CREDENTIALS")
     if explicit:
@@ -36,9 +44,9 @@ class Credentials:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # created with owner-only permissions from the start: the token never sits readable by others
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an older file may have been readable by others: fix that before writing the token
         with os.fdopen(fd, "w") as fh:
             json.dump(asdict(self), fh)
-        os.chmod(path, 0o600)
         return path
 
     @classmethod
@@ -70,7 +78,12 @@ class Api:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.ConnectError as exc:
-            raise ClientError(f"cannot reach {self.http.base_url}: {exc}. Is the server running?") from None
+            raise Unreachable(f"cannot reach {self.http.base_url}: {exc}. Is the server running?") from None
+        except httpx.TransportError as exc:
+            # the request may or may not have been carried out: resending with the same idempotency key is safe
+            raise AnswerLost(
+                f"no answer from {self.http.base_url} ({exc.__class__.__name__}): it may have been done"
+            ) from None
         if response.status_code == 401:
             raise ClientError(f"{problem_message(response)}: run `fusioncell login` again")
         if response.status_code >= 400:

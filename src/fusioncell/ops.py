@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import sys
@@ -9,7 +10,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -21,7 +22,10 @@ from prometheus_client import (
 from sqlalchemy import func, select, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fusioncell.auth import service as auth_service
 from fusioncell.deps import CellDep
+from fusioncell.errors import Forbidden, Unauthorized
+from fusioncell.policy import DelegationKind, Role
 from fusioncell.problems import problem
 
 access_log = logging.getLogger("fusioncell.access")
@@ -154,7 +158,31 @@ def healthz(cell: CellDep) -> Response:
     )
 
 
-@router.get("/metrics", name="ops_metrics", summary="Prometheus metrics", response_class=Response)
+def metrics_reader(cell: CellDep, request: Request) -> None:
+    """Metrics count traffic by precedence and track, which is content: only the scrape token or the mediator."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("send the metrics token (FUSIONCELL_METRICS_TOKEN) or a mediator's token as a bearer token")
+    expected = cell.settings.metrics_token
+    if expected and hmac.compare_digest(token.encode(), expected.encode()):
+        return
+    principal = auth_service.authenticate(cell=cell, raw_token=token)
+    if Role.MEDIATOR not in principal.roles or cell.charter.roster.kind(principal.delegation or "") is not (
+        DelegationKind.MEDIATOR
+    ):
+        raise Forbidden("metrics are for the mediator's officers and the monitoring system")
+
+
+@router.get(
+    "/metrics",
+    name="ops_metrics",
+    summary="Prometheus metrics (the scrape token or a mediator's token)",
+    response_class=Response,
+    dependencies=[Depends(metrics_reader)],
+    responses={401: {"description": "No token"}, 403: {"description": "Not the mediator"}},
+)
 def metrics(cell: CellDep, request: Request) -> Response:
     from fusioncell.ledger.models import LedgerHead
 

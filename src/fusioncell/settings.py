@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     scheduler_interval_seconds: float = 1.0
     scheduler_enabled: bool = True
     stream_heartbeat_seconds: float = 15.0
+    metrics_token: str | None = Field(
+        default=None,
+        description="Bearer token for Prometheus to scrape /metrics; the mediator's officers may read it too.",
+    )
     log_level: str = "INFO"
 
     @field_validator("database_url")

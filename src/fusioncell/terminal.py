@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fusioncell.client import Api, ClientError, Credentials
+from fusioncell.client import AnswerLost, Api, ClientError, Credentials, Unreachable
 
 console = Console()
 err = Console(stderr=True)
@@ -112,9 +112,8 @@ def register(app: typer.Typer) -> None:
         try:
             try:
                 response = api.request("POST", "/api/v1/messages", json=draft)
-            except ClientError as exc:
-                if "cannot reach" not in str(exc):
-                    raise
+            except (Unreachable, AnswerLost):
+                # the same client_txn_id: if the first attempt was carried out, this returns it, never a duplicate
                 response = api.request("POST", "/api/v1/messages", json=draft)
         except ClientError as exc:
             _fail(str(exc))

@@ -71,7 +71,7 @@ def test_overdue_ack_renotifies_then_escalates_once(client, cell, crew) -> None:
     shown = client.get(f"/api/v1/messages/{message['id']}", headers=crew["il"].headers).json()
     us = shown["deliveries"][0]
     assert shown["overdue"] is True and us["renotified"] == 5 and us["escalation_level"] == 2
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=crew["us"].headers).text
     assert 'fusioncell_messages_overdue{precedence="FLASH"} 1.0' in metrics
 
 
@@ -87,7 +87,7 @@ def test_acknowledging_stops_the_escalation(client, cell, crew) -> None:
     scheduler.run_due()
     il_entries = [(a, c) for a, c in loop_entries(cell, message["id"]) if c.get("delegation") == "IL"]
     assert [a for a, _ in il_entries] == ["message.escalated", "message.renotified", "message.acknowledged"]
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers=crew["us"].headers).text
     assert 'fusioncell_ack_latency_seconds_count{precedence="FLASH"} 1.0' in metrics
 
 

@@ -53,6 +53,11 @@ def _parse_roles(roles: Iterable[str]) -> list[Role]:
     return sorted(set(parsed), key=lambda r: list(Role).index(r))
 
 
+def account_subject(user: User) -> str:
+    # Public headers name the account by number only: its name is content, for its delegation and the mediator.
+    return f"account:{user.id}"
+
+
 def _get_user(uow: UnitOfWork, username: str) -> User:
     user = uow.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
@@ -115,7 +120,7 @@ def add_user(
         action="account.created",
         actor=actor,
         audience=home_audience(delegation, cell.charter.roster),
-        subject=f"account:{username}",
+        subject=account_subject(user),
         content={"username": username, "delegation": delegation, "roles": user.roles},
     )
     return user
@@ -134,7 +139,7 @@ def disable_user(*, cell: Cell, uow: UnitOfWork, actor: Principal, username: str
         action="account.disabled",
         actor=actor,
         audience=home_audience(user.delegation, cell.charter.roster),
-        subject=f"account:{username}",
+        subject=account_subject(user),
         content={"username": username, "tokens_revoked": revoked},
     )
     return user
@@ -153,7 +158,7 @@ def reset_password(*, cell: Cell, uow: UnitOfWork, actor: Principal, username: s
         action="account.password_reset",
         actor=actor,
         audience=home_audience(user.delegation, cell.charter.roster),
-        subject=f"account:{username}",
+        subject=account_subject(user),
         content={"username": username, "tokens_revoked": revoked},
     )
     return user
@@ -170,7 +175,7 @@ def enroll_totp(*, cell: Cell, uow: UnitOfWork, actor: Principal, username: str)
         action="account.totp_enrolled",
         actor=actor,
         audience=home_audience(user.delegation, cell.charter.roster),
-        subject=f"account:{username}",
+        subject=account_subject(user),
         content={"username": username},
     )
     issuer = cell.charter.mechanism.name.get("en") or cell.charter.mechanism.log_origin

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import json
 import logging
 import threading
 from collections import deque
@@ -24,8 +26,17 @@ from fusioncell.ledger.models import LedgerEntry, LedgerHead
 
 log = logging.getLogger(__name__)
 
-WINDOW = 20_000
+WINDOW = 5_000
 FETCH = 2_000
+
+
+def parsed_content(entry: LedgerEntry) -> dict:
+    """An entry's content as JSON, parsed once however many subscribers send it."""
+    cached = entry.__dict__.get("_fusioncell_parsed")
+    if cached is None:
+        cached = json.loads(entry.content)
+        entry.__dict__["_fusioncell_parsed"] = cached
+    return cached
 
 
 class StreamHub:
@@ -91,8 +102,7 @@ class StreamHub:
         first = self.window[0].index
         if index < first - 1:
             return None
-        start = index - first + 1
-        return [self.window[i] for i in range(max(start, 0), len(self.window))]
+        return list(itertools.islice(self.window, max(index - first + 1, 0), None))
 
     # -- the reader --
 

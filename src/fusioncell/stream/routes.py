@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
+import time
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -12,13 +12,12 @@ from starlette.concurrency import run_in_threadpool
 
 from fusioncell.auth import service as auth_service
 from fusioncell.cell import Cell
-from fusioncell.deps import MAX_INT
 from fusioncell.errors import Unauthorized
 from fusioncell.ledger import service as ledger_service
 from fusioncell.ledger.entries import jsonable
 from fusioncell.ledger.models import LedgerEntry
 from fusioncell.policy import Principal, readable_audiences
-from fusioncell.stream.hub import StreamHub
+from fusioncell.stream.hub import StreamHub, parsed_content
 from fusioncell.traffic import service as traffic_service
 
 log = logging.getLogger(__name__)
@@ -39,7 +38,7 @@ def event_frame(entry: LedgerEntry) -> dict[str, Any]:
         "delegation": entry.actor_delegation,
         "audience": entry.audience,
         "subject": entry.subject,
-        "content": json.loads(entry.content),
+        "content": parsed_content(entry),
     }
 
 
@@ -68,11 +67,14 @@ async def stream(websocket: WebSocket) -> None:
         await websocket.close(code=CLOSE_UNAUTHORIZED, reason="unauthorized")
         return
     try:
-        cursor = int(raw_after) if raw_after is not None else await run_in_threadpool(_head, cell)
-        if not -1 <= cursor <= MAX_INT:
+        head = await run_in_threadpool(_head, cell)
+        cursor = int(raw_after) if raw_after is not None else head
+        if not -1 <= cursor <= head:
             raise ValueError
     except ValueError:
-        await websocket.send_json({"type": "error", "status": 400, "detail": "after must be a ledger index >= -1"})
+        await websocket.send_json(
+            {"type": "error", "status": 400, "detail": "after must be a ledger index from -1 to the ledger's last"}
+        )
         await websocket.close(code=CLOSE_BAD_REQUEST, reason="bad after")
         return
 
@@ -119,13 +121,20 @@ class _Subscriber:
         await self._drain(target=head - 1)
         # the replay is done: from here on, events arrive as they are committed
         await self.websocket.send_json({"type": "live", "index": self.cursor})
+        interval = self.cell.settings.stream_heartbeat_seconds
+        checked = time.monotonic()
         while True:
+            # on a wall clock, not on quiet: a busy cell must still cut off a revoked token
+            if time.monotonic() - checked >= interval:
+                await self._check_token()
+                checked = time.monotonic()
             await self._drain()
             try:
-                await asyncio.wait_for(self.wake.wait(), timeout=self.cell.settings.stream_heartbeat_seconds)
+                await asyncio.wait_for(self.wake.wait(), timeout=interval)
                 self.wake.clear()
             except TimeoutError:
                 await self._check_token()
+                checked = time.monotonic()
                 await self.websocket.send_json({"type": "heartbeat", "index": self.cursor})
 
     async def _check_token(self) -> None:
@@ -160,7 +169,7 @@ class _Subscriber:
                 if entry.audience in self.readable:
                     await self.websocket.send_json(event_frame(entry))
                     if entry.action == "message.sent":
-                        sent = json.loads(entry.content)["message"]
+                        sent = parsed_content(entry)["message"]
                         if self.principal.delegation in sent["addressed"]:
                             received.append(sent["id"])
                 self.cursor = entry.index
@@ -168,6 +177,9 @@ class _Subscriber:
                 await run_in_threadpool(self._note_received, received)
 
     def _note_received(self, message_ids: list[int]) -> None:
-        for message_id in message_ids:
+        # a cheap read first: most receipts find the delivery already delivered by a colleague's client
+        for message_id in traffic_service.pending_for(
+            cell=self.cell, delegation=self.principal.delegation or "", message_ids=message_ids
+        ):
             with self.cell.command() as uow:
                 traffic_service.mark_delivered(cell=self.cell, uow=uow, principal=self.principal, message_id=message_id)

@@ -63,12 +63,9 @@ def install_traffic_metrics(cell: Cell, metrics: Metrics) -> None:
             message = entry.content["message"]
             sent.labels(message["precedence"], message["track"]).inc()
         elif entry.action == "message.acknowledged":
-            with cell.reading() as session:
-                row = session.execute(
-                    select(Message.precedence, Message.sent_at).where(Message.id == entry.content["message_id"])
-                ).first()
-            if row is not None:
-                acknowledged = datetime.fromisoformat(entry.content["acknowledged_at"].replace("Z", "+00:00"))
-                ack_latency.labels(row.precedence).observe((acknowledged - row.sent_at).total_seconds())
+            content = entry.content
+            acknowledged = datetime.fromisoformat(content["acknowledged_at"].replace("Z", "+00:00"))
+            sent_at = datetime.fromisoformat(content["sent_at"].replace("Z", "+00:00"))
+            ack_latency.labels(content["precedence"]).observe((acknowledged - sent_at).total_seconds())
 
     cell.bus.subscribe(observe)

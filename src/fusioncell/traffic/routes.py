@@ -41,14 +41,20 @@ PageLimit = Annotated[int, Query(ge=1, le=500, description="At most this many it
 def send_message(body: MessageCreate, cell: CellDep, principal: CurrentUser, response: Response) -> MessageRead:
     replay = service.find_replay(cell, principal, body)
     if replay is None:
-        with cell.command() as uow:
-            message = service.send(cell=cell, uow=uow, sender=principal, draft=body)
-        message = service.get_message(cell=cell, principal=principal, message_id=message.id)
-    else:
+        try:
+            with cell.command() as uow:
+                sent = service.send(cell=cell, uow=uow, sender=principal, draft=body)
+            message = service.get_message(cell=cell, principal=principal, message_id=sent.id)
+        except service.ConcurrentResend:
+            # the same resend raced us and committed first: answer as for any resend
+            replay = service.find_replay(cell, principal, body)
+            if replay is None:  # pragma: no cover - the winner committed, so it is there
+                raise
+    if replay is not None:
         message = replay
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
-    return message_read(cell, message)
+    return message_read(cell, replay or message, principal)
 
 
 @router.get(
@@ -66,10 +72,8 @@ def list_messages(
     limit: PageLimit = 100,
 ) -> MessagePage:
     messages = service.list_messages(cell=cell, principal=principal, track=track, after=after, limit=limit)
-    service.note_received(cell=cell, principal=principal, messages=messages)
-    if any(m.deliveries for m in messages):
-        messages = [service.get_message(cell=cell, principal=principal, message_id=m.id) for m in messages]
-    items = [message_read(cell, m) for m in messages]
+    messages = service.received(cell=cell, principal=principal, messages=messages)
+    items = [message_read(cell, m, principal) for m in messages]
     return MessagePage(items=items, next_after=items[-1].id if len(items) == limit else None)
 
 
@@ -82,8 +86,9 @@ def list_messages(
 )
 def inbox(cell: CellDep, principal: CurrentUser) -> list[MessageRead]:
     messages = service.inbox(cell=cell, principal=principal)
-    service.note_received(cell=cell, principal=principal, messages=messages)
-    return [message_read(cell, service.get_message(cell=cell, principal=principal, message_id=m.id)) for m in messages]
+    return [
+        message_read(cell, m, principal) for m in service.received(cell=cell, principal=principal, messages=messages)
+    ]
 
 
 @router.get(
@@ -95,8 +100,8 @@ def inbox(cell: CellDep, principal: CurrentUser) -> list[MessageRead]:
 )
 def get_message(message_id: MessageId, cell: CellDep, principal: CurrentUser) -> MessageRead:
     message = service.get_message(cell=cell, principal=principal, message_id=message_id)
-    service.note_received(cell=cell, principal=principal, messages=[message])
-    return message_read(cell, service.get_message(cell=cell, principal=principal, message_id=message_id))
+    [message] = service.received(cell=cell, principal=principal, messages=[message])
+    return message_read(cell, message, principal)
 
 
 @router.post(
@@ -109,7 +114,7 @@ def get_message(message_id: MessageId, cell: CellDep, principal: CurrentUser) ->
 def acknowledge(message_id: MessageId, body: AckCreate, cell: CellDep, principal: CurrentUser) -> MessageRead:
     with cell.command() as uow:
         service.acknowledge(cell=cell, uow=uow, principal=principal, message_id=message_id, readback=body.readback)
-    return message_read(cell, service.get_message(cell=cell, principal=principal, message_id=message_id))
+    return message_read(cell, service.get_message(cell=cell, principal=principal, message_id=message_id), principal)
 
 
 @router.post(
@@ -130,7 +135,7 @@ def readback_verdict(message_id: MessageId, body: VerdictCreate, cell: CellDep, 
             note=body.note,
             delegation=body.delegation,
         )
-    return message_read(cell, service.get_message(cell=cell, principal=principal, message_id=message_id))
+    return message_read(cell, service.get_message(cell=cell, principal=principal, message_id=message_id), principal)
 
 
 @router.get(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,12 @@ from fusioncell.traffic.models import Alert, Clarification, Delivery, Message
 from fusioncell.traffic.schemas import MessageCreate, Verdict
 
 ACK_OVERDUE = "traffic.ack_overdue"
+
+
+class ConcurrentResend(Exception):
+    """A resend with the same client_txn_id committed while this one was on its way."""
+
+
 OPEN_STATES = ("pending", "delivered")
 
 
@@ -151,8 +157,16 @@ def send(*, cell: Cell, uow: UnitOfWork, sender: Principal, draft: MessageCreate
     session = uow.session
     if draft.reply_to is not None:
         original = session.get(Message, draft.reply_to)
-        if original is None or not can_read(sender, resolve_audience(original.audience, cell.charter.roster)):
+        original_audience = resolve_audience(original.audience, cell.charter.roster) if original else None
+        if original_audience is None or not can_read(sender, original_audience):
             raise InvalidInput(f"reply_to {draft.reply_to} names no message you can read", field="reply_to")
+        if not audience.members <= original_audience.members:
+            # the link itself would tell the wider audience that a message it may not read exists
+            raise InvalidInput(
+                f"a reply to a message for {original_audience.label!r} cannot go to the wider audience "
+                f"{audience.label!r}: quote what may be shared in a new message instead",
+                field="reply_to",
+            )
     now = cell.clock.now()
     message = Message(
         track=draft.track,
@@ -176,8 +190,7 @@ def send(*, cell: Cell, uow: UnitOfWork, sender: Principal, draft: MessageCreate
     try:
         session.flush()
     except IntegrityError:
-        # a concurrent resend with the same client_txn_id committed first
-        raise Conflict(f"client_txn_id {draft.client_txn_id!r} is being used by another request") from None
+        raise ConcurrentResend(draft.client_txn_id) from None
     addressed = addressed_delegations(cell, audience, message.sender_delegation)
     for code in addressed:
         session.add(Delivery(message_id=message.id, delegation=code, state="pending", renotified=0, escalation_level=0))
@@ -262,21 +275,49 @@ def inbox(*, cell: Cell, principal: Principal, limit: int = 200) -> list[Message
         )
 
 
-def note_received(*, cell: Cell, principal: Principal, messages: Sequence[Message]) -> None:
-    """A member's client has received these messages: mark each pending delivery to its delegation delivered."""
+def received(*, cell: Cell, principal: Principal, messages: Sequence[Message]) -> list[Message]:
+    """A member's client has received these messages: mark each pending delivery to its delegation delivered,
+    and return the messages as they now stand (re-read in one query, only if anything changed)."""
+    changed = set()
     for message in messages:
         if any(d.delegation == principal.delegation and d.state == "pending" for d in message.deliveries):
             with cell.command() as uow:
-                mark_delivered(cell=cell, uow=uow, principal=principal, message_id=message.id)
+                if mark_delivered(cell=cell, uow=uow, principal=principal, message_id=message.id):
+                    changed.add(message.id)
+    if not changed:
+        return list(messages)
+    with cell.reading() as session:
+        fresh = {m.id: m for m in session.execute(select(Message).where(Message.id.in_(changed))).scalars()}
+    return [fresh.get(m.id, m) for m in messages]
 
 
 # -- the closed loop -----------------------------------------------------------------------------------
 
 
 def _delivery_for_update(uow: UnitOfWork, message_id: int, delegation: str) -> Delivery | None:
+    # populate_existing: the row as it is now, under the lock, not as the message's loaded deliveries had it
     return uow.session.execute(
-        select(Delivery).where(Delivery.message_id == message_id, Delivery.delegation == delegation).with_for_update()
+        select(Delivery)
+        .where(Delivery.message_id == message_id, Delivery.delegation == delegation)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
+
+
+def pending_for(*, cell: Cell, delegation: str, message_ids: Sequence[int]) -> list[int]:
+    """Which of these messages still await delivery to the delegation (a read, no lock)."""
+    if not message_ids or not delegation:
+        return []
+    with cell.reading() as session:
+        return list(
+            session.execute(
+                select(Delivery.message_id).where(
+                    Delivery.message_id.in_(list(message_ids)),
+                    Delivery.delegation == delegation,
+                    Delivery.state == "pending",
+                )
+            ).scalars()
+        )
 
 
 def mark_delivered(*, cell: Cell, uow: UnitOfWork, principal: Principal, message_id: int) -> bool:
@@ -331,11 +372,8 @@ def acknowledge(*, cell: Cell, uow: UnitOfWork, principal: Principal, message_id
         delivery.readback, delivery.readback_at, delivery.readback_by = readback, now, principal.username
         delivery.verdict = delivery.verdict_note = delivery.verdict_at = delivery.verdict_by = None
         delivery.state = "read_back"
-    uow.session.execute(
-        update(Job)
-        .where(Job.subject == _delivery_subject(message.id, delivery.delegation), Job.status == "pending")
-        .values(status="cancelled")
-    )
+    # The pending overdue job is left alone: it finds the delivery closed and records nothing. Cancelling it
+    # here would lock job rows after the delivery row, the reverse of the scheduler's order: a deadlock.
     uow.record(
         action=action,
         actor=principal,
@@ -344,6 +382,8 @@ def acknowledge(*, cell: Cell, uow: UnitOfWork, principal: Principal, message_id
         content={
             "message_id": message.id,
             "delegation": delivery.delegation,
+            "precedence": message.precedence,
+            "sent_at": message.sent_at,
             "acknowledged_at": delivery.acknowledged_at,
             "readback": readback,
         },
@@ -367,7 +407,8 @@ def judge_readback(
     authorize(principal, Permission.SEND_MESSAGE, roster, audience=audience)
     if principal.delegation != message.sender_delegation:
         raise Forbidden("only the sending delegation judges the read-back of its message")
-    awaiting = [d for d in message.deliveries if d.state == "read_back"]
+    locked = [_delivery_for_update(uow, message.id, d.delegation) for d in message.deliveries]
+    awaiting = [d for d in locked if d is not None and d.state == "read_back"]
     if delegation is not None:
         chosen = [d for d in awaiting if d.delegation == delegation]
         if not chosen:
@@ -379,8 +420,7 @@ def judge_readback(
         raise Conflict(f"no read-back awaits a verdict on message {message.id}")
     else:
         chosen = awaiting
-    delivery = _delivery_for_update(uow, message.id, chosen[0].delegation)
-    assert delivery is not None  # it was in message.deliveries
+    delivery = chosen[0]
     now = cell.clock.now()
     delivery.verdict, delivery.verdict_note, delivery.verdict_at, delivery.verdict_by = (
         verdict.value,
@@ -395,13 +435,20 @@ def judge_readback(
         "note": note,
         "readback": delivery.readback,
     }
-    open_clarification = next(
-        (c for c in message.clarifications if c.delegation == delivery.delegation and c.closed_at is None), None
-    )
+    open_clarification = uow.session.execute(
+        select(Clarification)
+        .where(
+            Clarification.message_id == message.id,
+            Clarification.delegation == delivery.delegation,
+            Clarification.closed_at.is_(None),
+        )
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+
     if verdict is Verdict.CONFIRMED:
         delivery.state = "confirmed"
         if open_clarification is not None:
-            uow.session.get(Clarification, open_clarification.id).closed_at = now  # type: ignore[union-attr]
+            open_clarification.closed_at = now
         uow.record(
             action="message.readback_confirmed",
             actor=principal,
@@ -423,7 +470,7 @@ def judge_readback(
         uow.session.add(clarification)
         uow.session.flush()
     else:
-        clarification = uow.session.get(Clarification, open_clarification.id)  # type: ignore[assignment]
+        clarification = open_clarification
     alert = Alert(
         kind="readback_negative",
         target=cell.charter.mediator_code,

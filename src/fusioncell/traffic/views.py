@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fusioncell.cell import Cell
+from fusioncell.policy import Principal
 from fusioncell.traffic.glossary import GlossaryMatcher
 from fusioncell.traffic.models import Message
 from fusioncell.traffic.schemas import (
@@ -37,7 +38,7 @@ def glossary_terms(cell: Cell, *, subject: str, body: str) -> list[GlossaryMatch
     return found
 
 
-def message_read(cell: Cell, message: Message) -> MessageRead:
+def message_read(cell: Cell, message: Message, viewer: Principal) -> MessageRead:
     now = cell.clock.now()
     deliveries = [DeliveryRead.model_validate(d) for d in message.deliveries]
     return MessageRead(
@@ -53,7 +54,7 @@ def message_read(cell: Cell, message: Message) -> MessageRead:
         translations={k: Translation.model_validate(v) for k, v in message.translations.items()},
         readback_required=message.readback_required,
         reply_to=message.reply_to_id,
-        client_txn_id=message.client_txn_id,
+        client_txn_id=message.client_txn_id if viewer.username == message.sender else None,  # the sender's own
         sender=message.sender,
         sender_delegation=message.sender_delegation,
         sent_at=message.sent_at,

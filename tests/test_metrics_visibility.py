@@ -23,5 +23,6 @@ def test_metrics_do_not_reveal_track_or_precedence_of_mediated_traffic(client, c
     as_il = client.get("/metrics", headers=crew["il"].headers)
     for scrape in (anonymous, as_il):
         assert not (
-            scrape.status_code == 200 and 'fusioncell_messages_sent_total{precedence="FLASH",track="intelligence"}' in scrape.text
+            scrape.status_code == 200
+            and 'fusioncell_messages_sent_total{precedence="FLASH",track="intelligence"}' in scrape.text
         ), "a party outside mediated:SY learns SY sent the mediator a FLASH on the intelligence track"
