@@ -134,6 +134,7 @@ class UnitOfWork:
         self._after_commit: list[Callable[[], None]] = []
         self._shared_state_written = False
         event.listen(self.session, "before_flush", self._watch_flush)
+        event.listen(self.session, "do_orm_execute", self._watch_bulk)
 
     def _watch_flush(self, session: Session, _ctx: Any, _instances: Any) -> None:
         def shared(obj: Any) -> bool:
@@ -175,6 +176,12 @@ class UnitOfWork:
             )
         )
         return entry
+
+    def _watch_bulk(self, state: Any) -> None:
+        # ORM-enabled UPDATE/DELETE statements bypass the flush: look at the table they write
+        if (state.is_update or state.is_delete) and state.bind_mapper is not None:
+            if not getattr(state.bind_mapper.class_, "__ledger_exempt__", False):
+                self._shared_state_written = True
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)

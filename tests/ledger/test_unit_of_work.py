@@ -211,3 +211,11 @@ def test_concurrent_commands_get_gapless_indices(cell) -> None:
     assert head_size(cell) == 17
     with cell.reading() as session:
         assert session.execute(select(func.count()).select_from(User)).scalar_one() == 16
+
+
+def test_bulk_update_of_shared_state_without_entry_is_refused(cell) -> None:
+    add_user(cell, "sy.liaison", "SY", "liaison")
+    with pytest.raises(LedgerEntryMissing), cell.command() as uow:
+        uow.session.execute(update(User).values(disabled=True))
+    with cell.reading() as session:
+        assert session.execute(select(User.disabled)).scalar_one() is False

@@ -256,6 +256,8 @@ def login(*, cell: Cell, username: str, password: str, otp: str | None, client: 
     expires_at = now + cell.settings.token_ttl
     with cell.command() as uow:
         if step is not None:
+            # lock the account so two logins with the same code cannot both pass the check below
+            uow.session.execute(select(User.id).where(User.id == user.id).with_for_update())
             used = uow.session.execute(
                 select(func.max(AccessToken.otp_step)).where(AccessToken.user_id == user.id)
             ).scalar()
