@@ -179,9 +179,13 @@ class UnitOfWork:
 
     def _watch_bulk(self, state: Any) -> None:
         # ORM-enabled UPDATE/DELETE statements bypass the flush: look at the table they write
-        if (state.is_update or state.is_delete) and state.bind_mapper is not None:
-            if not getattr(state.bind_mapper.class_, "__ledger_exempt__", False):
-                self._shared_state_written = True
+        mapper = state.bind_mapper
+        if (
+            (state.is_update or state.is_delete)
+            and mapper is not None
+            and not getattr(mapper.class_, "__ledger_exempt__", False)
+        ):
+            self._shared_state_written = True
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
