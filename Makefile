@@ -7,11 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint lock clean help
+.PHONY: run test install bench lint lock clean help
 
 help:
 	@echo "make run   - set up and serve the demo at http://127.0.0.1:8000 (SQLite under ./var/demo)"
 	@echo "make test  - set up and run the whole test suite (SQLite and PostgreSQL)"
+	@echo "make bench - run the benchmarks (traffic: fusioncell vs Matrix Synapse) and print their table"
 	@echo "make lint  - ruff"
 	@echo "make lock  - refresh constraints.txt from a fresh resolution"
 
@@ -33,6 +34,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
