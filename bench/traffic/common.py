@@ -157,7 +157,7 @@ class CpuMeter:
     def __init__(self, server_pid: int | None, *, postgres: bool = False) -> None:
         self.server_pid = server_pid
         self.postgres = postgres
-        self._start()
+        self.first = self._sample()
 
     def _sample(self) -> dict[str, float]:
         busy, total = machine_busy()
@@ -165,13 +165,10 @@ class CpuMeter:
             "wall": time.perf_counter(),
             "server": process_cpu_seconds(self.server_pid) if self.server_pid else 0.0,
             "client": time.process_time(),
-            "postgres": sum(process_cpu_seconds(p) for p in postgres_pids()) if self.postgres else 0.0,
+            "postgres": sum(process_cpu_seconds(p) for p in postgres_pids()),
             "busy": busy,
             "total": total,
         }
-
-    def _start(self) -> None:
-        self.first = self._sample()
 
     def stop(self) -> dict[str, float]:
         last = self._sample()
@@ -184,8 +181,12 @@ class CpuMeter:
                 100 * (last["busy"] - self.first["busy"]) / max(last["total"] - self.first["total"], 1), 1
             ),
         }
+        used = {k: (last[k] - self.first[k]) / wall for k in ("server", "client", "postgres")}
         if self.postgres:
-            out["postgres_cores"] = round((last["postgres"] - self.first["postgres"]) / wall, 2)
+            out["postgres_cores"] = round(used["postgres"], 2)
+        # anything else on the machine meanwhile (another job on a shared machine skews every figure)
+        machine_cores = (os.cpu_count() or 1) * out["machine_busy_pct"] / 100
+        out["other_cores"] = round(max(machine_cores - sum(used.values()), 0.0), 2)
         return out
 
 
@@ -281,6 +282,7 @@ def delivery_report(
     for s in sends:
         if s.status not in (200, 201):
             errors[str(s.status)] = errors.get(str(s.status), 0) + 1
+            latencies.append(math.inf)  # a send that failed or was given up is never delivered
     full = (
         bool(acked)
         and missing == 0
@@ -303,6 +305,7 @@ def delivery_report(
         "all_delivered_after_s": round(span, 3),
         # every acknowledged send delivered to every eligible subscriber, per second of the whole span
         "delivered_sends_per_s": round(len(acked) / span, 1) if full and span > 0 else 0.0,
+        "messages_fully_delivered": sum(1 for x in latencies if not math.isinf(x)),
         "delivery_latency_p50_ms": ms(percentile(latencies, 50)),
         "delivery_latency_p99_ms": ms(percentile(latencies, 99)),
         "send_latency_p50_ms": ms(percentile([s.t_end - s.t_start for s in acked], 50)),

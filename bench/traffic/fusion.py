@@ -38,9 +38,8 @@ from bench.traffic.common import (
     draft,
     free_port,
     roster,
-    wait_idle,
 )
-from bench.traffic.phases import latency_phase, say_phase, throughput_phase
+from bench.traffic.phases import run_phases
 
 PG_ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -89,45 +88,71 @@ class Deployment:
         with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
             conn.execute(sql)
 
-    def create(self, subscribers: list[Account], senders: list[Account]) -> dict[str, float]:
+    def create(
+        self, subscribers: list[Account], senders: list[Account], zygote: Zygote | None = None
+    ) -> dict[str, float]:
+        """`fusioncell init`, then `fusioncell users add` for every account (two at a time: two cores)."""
         timings: dict[str, float] = {}
         start = time.perf_counter()
         if self.pg_db:
             self._pg_admin(f'CREATE DATABASE "{self.pg_db}"')
-        self._run(["init", "--charter", str(CHARTER), "--data", str(self.data)])
+        self._cli(zygote, ["init", "--charter", str(CHARTER), "--data", str(self.data)], name="init")
         timings["init_s"] = round(time.perf_counter() - start, 2)
         start = time.perf_counter()
         accounts = senders + subscribers
-        with (
-            Progress(
-                TextColumn(f"  [cyan]{self.backend}[/]: fusioncell users add"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
-            ) as progress,
-            ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool,
-        ):
+        with Progress(
+            TextColumn(f"  [cyan]{self.backend}[/]: fusioncell users add"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as progress:
             task = progress.add_task("users", total=len(accounts))
-            for _ in pool.map(self._add_user, accounts):
-                progress.advance(task)
+            if zygote is None:
+                with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+                    for _ in pool.map(lambda a: self._cli(None, *self._add_args(a)), accounts):
+                        progress.advance(task)
+            else:
+                running: list[tuple[int, str]] = []
+                for account in accounts:
+                    argv, stdin = self._add_args(account)
+                    log = self._log(account.username)
+                    running.append((zygote.spawn(argv, log, stdin), account.username))
+                    if len(running) >= (os.cpu_count() or 2):
+                        self._reap(zygote, *running.pop(0))
+                        progress.advance(task)
+                while running:
+                    self._reap(zygote, *running.pop(0))
+                    progress.advance(task)
         timings["users_add_s"] = round(time.perf_counter() - start, 2)
         return timings
 
-    def _add_user(self, account: Account) -> None:
+    @staticmethod
+    def _add_args(account: Account) -> tuple[list[str], str]:
         roles = [arg for role in account.roles for arg in ("--role", role)]
-        self._run(
-            ["users", "add", account.username, "--delegation", account.delegation, *roles, "--password-stdin"],
-            stdin=account.password + "\n",
-        )
+        argv = ["users", "add", account.username, "--delegation", account.delegation, *roles, "--password-stdin"]
+        return argv, account.password + "\n"
 
-    def _run(self, args: list[str], stdin: str | None = None) -> None:
+    def _log(self, name: str) -> Path:
+        logs = self.workdir / f"cli-{self.backend}"
+        logs.mkdir(exist_ok=True)
+        return logs / f"{name}.log"
+
+    def _reap(self, zygote: Zygote, pid: int, name: str) -> None:
+        status = zygote.wait(pid)
+        if status.get("exit") != 0:
+            raise RuntimeError(f"fusioncell ({name}) failed: {self._log(name).read_text(errors='replace')[-2000:]}")
+
+    def _cli(self, zygote: Zygote | None, argv: list[str], stdin: str | None = None, *, name: str = "") -> None:
+        if zygote is not None:
+            self._reap(zygote, zygote.spawn(argv, self._log(name or argv[2]), stdin), name or argv[2])
+            return
         result = subprocess.run(
-            [*fusioncell_exe(), *args], input=stdin, env=self.env, capture_output=True, text=True, cwd=self.workdir
+            [*fusioncell_exe(), *argv], input=stdin, env=self.env, capture_output=True, text=True, cwd=self.workdir
         )
         if result.returncode != 0:
-            raise RuntimeError(f"fusioncell {' '.join(args[:3])} failed: {result.stderr.strip() or result.stdout}")
+            raise RuntimeError(f"fusioncell {' '.join(argv[:3])} failed: {result.stderr.strip() or result.stdout}")
 
     def drop(self) -> None:
         if self.pg_db:
@@ -191,7 +216,7 @@ class Server:
         self.port = free_port()
         self._zygote = zygote
         self._proc = None
-        self.pid = zygote.spawn(self.port, self.deployment.data, self.log)
+        self.pid = zygote.spawn(["serve", "--data", str(self.deployment.data), "--port", str(self.port)], self.log)
 
     def alive(self) -> bool:
         if self._proc is not None:
@@ -235,7 +260,7 @@ class Server:
             code = self._proc.wait(timeout=timeout)
             return -code if code < 0 else None
         assert self._zygote is not None and pid is not None
-        return self._zygote.wait(pid)
+        return self._zygote.wait(pid)["signal"]
 
 
 class Zygote:
@@ -266,11 +291,12 @@ class Zygote:
         self.proc.stdin.flush()
         return json.loads(self._line())
 
-    def spawn(self, port: int, data: Path, log: Path) -> int:
-        return int(self._ask({"op": "spawn", "port": port, "data": str(data), "log": str(log)})["pid"])
+    def spawn(self, argv: list[str], log: Path, stdin: str | None = None) -> int:
+        return int(self._ask({"op": "spawn", "argv": argv, "log": str(log), "stdin": stdin})["pid"])
 
-    def wait(self, pid: int) -> int | None:
-        return self._ask({"op": "wait", "pid": pid})["signal"]
+    def wait(self, pid: int) -> dict[str, int | None]:
+        """{"signal": N or None, "exit": N or None}"""
+        return self._ask({"op": "wait", "pid": pid})
 
     def close(self) -> None:
         if self.proc.stdin:
@@ -415,6 +441,7 @@ class FusionConfig:
     window: float = 15.0
     latency_rate: float = 100.0
     latency_duration: float = 10.0
+    light_duration: float = 5.0
     drain_timeout: float = 60.0
     kills: int = 100
     profile_dir: Path | None = None
@@ -428,9 +455,10 @@ async def run_backend(backend: str, config: FusionConfig, workdir: Path) -> dict
     deployment = Deployment(backend, workdir)
     result: dict[str, Any] = {"backend": backend}
     server = Server(deployment, workdir / f"serve-{backend}.log")
+    zygote = Zygote(deployment) if config.warm_restarts else None
     try:
         console.print(f"[bold]fusioncell on {backend}[/]: setting up {deployment.data}")
-        result["setup"] = deployment.create(subscribers_plan, senders_plan)
+        result["setup"] = deployment.create(subscribers_plan, senders_plan, zygote)
         server.start_cold()
         result["setup"]["server_start_s"] = round(await server.wait_ready(), 2)
         t = time.perf_counter()
@@ -442,55 +470,40 @@ async def run_backend(backend: str, config: FusionConfig, workdir: Path) -> dict
         await asyncio.gather(*(s.start() for s in subscribers))
         await asyncio.wait_for(asyncio.gather(*(s.live.wait() for s in subscribers)), 60)
         result["setup"]["streams_live_s"] = round(time.perf_counter() - t, 2)
+        console.print(
+            f"  {len(subscribers)} streams live, {len(senders_plan)} senders logged in "
+            f"(set-up {sum(result['setup'].values()):.0f} s)"
+        )
 
-        senders = [Sender(a, tokens[a.username], server.url) for a in senders_plan]
-        console.print(f"  throughput: 8 senders, {config.window:g} s window, 50 streams")
-        profile = config.profile_dir / f"fusioncell-{backend}-throughput.txt" if config.profile_dir else None
-        result["throughput"] = await throughput_phase(
-            senders,
+        result |= await run_phases(
+            lambda n: [Sender(a, tokens[a.username], server.url, connections=n) for a in senders_plan],
             subscribers,
             server_pid=server.pid,
             window=config.window,
-            drain_timeout=config.drain_timeout,
-            postgres=backend == "postgres",
-            profile=profile,
-        )
-        say_phase(result["throughput"])
-        for s in senders:
-            await s.close()
-        result["settle_s"] = round(await wait_idle(server.pid or 0, timeout=config.drain_timeout), 2)
-
-        console.print(f"  latency: {config.latency_rate:g} sends/s for {config.latency_duration:g} s, open loop")
-        senders = [Sender(a, tokens[a.username], server.url, connections=32) for a in senders_plan]
-        result["latency"] = await latency_phase(
-            senders,
-            subscribers,
-            server_pid=server.pid,
             rate=config.latency_rate,
             duration=config.latency_duration,
+            light_duration=config.light_duration,
             drain_timeout=config.drain_timeout,
             postgres=backend == "postgres",
+            profile=config.profile_dir / f"fusioncell-{backend}-throughput.txt" if config.profile_dir else None,
         )
-        say_phase(result["latency"])
-        for s in senders:
-            await s.close()
         for s in subscribers:
             await s.stop()
         result["stream_errors"] = sorted({e for s in subscribers for e in s.receiver.errors})[:10]
         server.stop()
 
         console.print(f"  SIGKILL loop: {config.kills} kills under the send load of 8 senders")
-        result["kill"] = await kill_loop(
-            deployment, senders_plan, tokens, kills=config.kills, warm=config.warm_restarts, workdir=workdir
-        )
+        result["kill"] = await kill_loop(deployment, senders_plan, tokens, kills=config.kills, zygote=zygote)
         k = result["kill"]
         console.print(
             f"    {k['kills']} kills, {k['acked']} acknowledged of {k['attempted']} attempted: "
-            f"lost {k['lost']}, duplicates {k['duplicates']}"
+            f"lost {k['lost']}, duplicates {k['duplicates']}, ledger gapless {k['ledger_gapless']}"
         )
     finally:
         if server.pid is not None:
             server.stop()
+        if zygote:
+            zygote.close()
         deployment.drop()
     return result
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,8 +31,7 @@ async def kill_loop(
     tokens: dict[str, str],
     *,
     kills: int,
-    warm: bool,
-    workdir: Path,
+    zygote: Zygote | None,
     seed: int = 2026,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
@@ -44,8 +42,7 @@ async def kill_loop(
     signals: dict[str, int] = {}
     restart_times: list[float] = []
     run_times: list[float] = []
-    zygote = Zygote(deployment) if warm else None
-    server = Server(deployment, workdir / f"kill-{deployment.backend}.log")
+    server = Server(deployment, deployment.workdir / f"kill-{deployment.backend}.log")
     started = time.perf_counter()
     try:
         for _ in range(kills):
@@ -83,8 +80,6 @@ async def kill_loop(
     finally:
         if server.pid is not None:
             server.kill()
-        if zygote:
-            zygote.close()
     loop_s = time.perf_counter() - started
 
     # 1. straight from the database, before anything is resent: is every acknowledged message there?
@@ -107,7 +102,7 @@ async def kill_loop(
 
     return {
         "kills": kills,
-        "restarts": "warm (forked from bench/traffic/zygote.py)" if warm else "cold",
+        "restarts": "warm (forked from bench/traffic/zygote.py)" if zygote else "cold",
         "killed_by_signal": signals,
         "attempted": len(attempted),
         "acked": len(acked),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -125,6 +126,13 @@ def print_table(results: dict[str, Any]) -> dict[str, Any]:
     row("full delivery (throughput run)", lambda d: _get(d, "throughput"), _delivery)
     row("  all delivered after (s)", lambda d: _get(d, "throughput", "all_delivered_after_s"), _num)
     row("  send → 201 p99 (throughput run)", lambda d: _get(d, "throughput"), lambda p: _p99(p, "send_latency_p99_ms"))
+    row("light load: sends/s offered (half capacity)", lambda d: _get(d, "latency_light", "offered_rate"), _num)
+    row(
+        "  delivery p50 at light load", lambda d: _get(d, "latency_light"), lambda p: _p99(p, "delivery_latency_p50_ms")
+    )
+    row(
+        "  delivery p99 at light load", lambda d: _get(d, "latency_light"), lambda p: _p99(p, "delivery_latency_p99_ms")
+    )
     row("acks/s at 100 sends/s offered", lambda d: _get(d, "latency", "achieved_ack_rate"), _num)
     row("delivery latency p50 @ 100/s", lambda d: _get(d, "latency"), lambda p: _p99(p, "delivery_latency_p50_ms"))
     row(
@@ -135,7 +143,12 @@ def print_table(results: dict[str, Any]) -> dict[str, Any]:
         check=lambda v: v <= TARGET_P99_MS,
         key="latency_p99",
     )
-    row("full delivery (latency run)", lambda d: _get(d, "latency"), _delivery)
+    row(
+        "  messages delivered to all in time @ 100/s",
+        lambda d: _get(d, "latency"),
+        lambda p: f"{p['messages_fully_delivered']:,} / {p['offered']:,}" if p else "—",
+    )
+    row("  full delivery (latency run)", lambda d: _get(d, "latency"), _delivery)
     row("SIGKILL rounds", lambda d: _get(d, "kill", "kills"), _num, synapse=False)
     row("  sends acknowledged / attempted", lambda d: _get(d, "kill"),
         lambda k: f"{k['acked']:,} / {k['attempted']:,}" if k else "—", synapse=False)  # fmt: skip
@@ -168,7 +181,24 @@ def print_table(results: dict[str, Any]) -> dict[str, Any]:
         _met(ratios, lambda v: v >= TARGET_RATIO),
     )  # fmt: skip
     summary["ratio"] = {"values": ratios, "met": Text.from_markup(_met(ratios, lambda v: v >= TARGET_RATIO)).plain}
-    console.print(table)
+    out = console if console.is_terminal else Console(width=170)
+    out.print(table)
+    cpu = Table(title=f"CPU during the throughput window (cores; the machine has {_get(results, 'machine', 'cpus')})")
+    for name in ("", "server", "load generator", "PostgreSQL", "anything else", "machine busy"):
+        cpu.add_column(name, justify="right" if name else "left")
+    columns = [(f"fusioncell {labels[b]}", col(b)) for b in backends] + [("Synapse SQLite", syn_ok)]
+    for name, data in columns:
+        c = _get(data, "throughput", "cpu")
+        if c:
+            cpu.add_row(
+                name,
+                _num(c.get("server_cores"), digits=2),
+                _num(c.get("client_cores"), digits=2),
+                _num(c.get("postgres_cores"), digits=2),
+                _num(c.get("other_cores"), digits=2),
+                f"{c.get('machine_busy_pct')} %",
+            )
+    out.print(cpu)
     if syn_ok and not _get(syn_ok, "throughput", "full_delivery"):
         console.print("[yellow]Synapse did not deliver everything; its ratio uses its acknowledged sends/s.[/]")
     errors = {b: fc[b]["error"] for b in backends if isinstance(fc.get(b), dict) and "error" in fc[b]}

@@ -45,6 +45,7 @@ def run_traffic(
         window=5.0 if quick else 15.0,
         latency_rate=100.0,
         latency_duration=3.0 if quick else 10.0,
+        light_duration=3.0 if quick else 5.0,
         drain_timeout=20.0 if quick else 60.0,
         kills=kills if kills is not None else (10 if quick else 100),
         profile_dir=RESULTS / "profiles" if profile else None,
@@ -113,6 +114,7 @@ def run_traffic(
                     window=config.window,
                     rate=config.latency_rate,
                     duration=config.latency_duration,
+                    light_duration=config.light_duration,
                     drain_timeout=config.drain_timeout,
                 )
             )

@@ -29,8 +29,8 @@ from urllib.parse import quote
 
 import httpx
 
-from bench.traffic.common import BENCH, Account, Receiver, SendRecord, console, draft, free_port, roster, wait_idle
-from bench.traffic.phases import latency_phase, say_phase, throughput_phase
+from bench.traffic.common import BENCH, Account, Receiver, SendRecord, console, draft, free_port, roster
+from bench.traffic.phases import run_phases
 
 VENV = BENCH / ".venv-synapse"
 REQUIREMENTS = BENCH / "requirements-synapse.txt"
@@ -43,7 +43,7 @@ SYNC_FILTER = {
     "account_data": {"types": []},
     "room": {
         "timeline": {"limit": TIMELINE_LIMIT, "types": ["m.room.message"]},
-        "state": {"types": [], "lazy_load_members": True},
+        "state": {"types": []},
         "ephemeral": {"types": []},
         "account_data": {"types": []},
     },
@@ -145,6 +145,7 @@ class Homeserver:
             "enable_metrics": False,
             "presence": {"enabled": False},
             "federation_domain_whitelist": [],  # no federation with anyone
+            "federation_sender_instances": [],  # and no federation sender loop in this process
             "trusted_key_servers": [],
             "suppress_key_server_warning": True,
             "url_preview_enabled": False,
@@ -176,6 +177,8 @@ class Homeserver:
             },
         }
         (self.dir / "bench.yaml").write_text(json.dumps(overrides, indent=1))
+        (self.dir / "data").mkdir(exist_ok=True)
+        (self.dir / "media").mkdir(exist_ok=True)
 
     def start(self) -> None:
         with self.log.with_suffix(".stdout").open("ab") as out:
@@ -361,7 +364,14 @@ class SyncLoop:
 
 
 async def run_synapse(
-    python: Path, workdir: Path, *, window: float, rate: float, duration: float, drain_timeout: float
+    python: Path,
+    workdir: Path,
+    *,
+    window: float,
+    rate: float,
+    duration: float,
+    light_duration: float,
+    drain_timeout: float,
 ) -> dict[str, Any]:
     subscribers_plan, senders_plan = roster()
     hs = Homeserver(python, workdir)
@@ -415,26 +425,17 @@ async def run_synapse(
         result["setup"]["initial_sync_s"] = round(time.perf_counter() - t, 2)
         pid = hs.proc.pid if hs.proc else None
 
-        console.print(f"  throughput: 8 senders, {window:g} s window, 50 /sync loops in one room")
-        senders = [MatrixSender(a, users[a.username]["access_token"], hs.url, room) for a in senders_plan]
-        result["throughput"] = await throughput_phase(
-            senders, syncers, server_pid=pid, window=window, drain_timeout=drain_timeout
+        token = {a.username: users[a.username]["access_token"] for a in senders_plan}
+        result |= await run_phases(
+            lambda n: [MatrixSender(a, token[a.username], hs.url, room, connections=n) for a in senders_plan],
+            syncers,
+            server_pid=pid,
+            window=window,
+            rate=rate,
+            duration=duration,
+            light_duration=light_duration,
+            drain_timeout=drain_timeout,
         )
-        say_phase(result["throughput"])
-        for sender in senders:
-            await sender.close()
-        result["settle_s"] = round(await wait_idle(pid or 0, timeout=drain_timeout), 2)
-
-        console.print(f"  latency: {rate:g} sends/s for {duration:g} s, open loop")
-        senders = [
-            MatrixSender(a, users[a.username]["access_token"], hs.url, room, connections=32) for a in senders_plan
-        ]
-        result["latency"] = await latency_phase(
-            senders, syncers, server_pid=pid, rate=rate, duration=duration, drain_timeout=drain_timeout
-        )
-        say_phase(result["latency"])
-        for sender in senders:
-            await sender.close()
         result["limited_syncs"] = sum(s.limited for s in syncers)
         result["sync_errors"] = sorted({e for s in syncers for e in s.receiver.errors})[:10]
         for s in syncers:

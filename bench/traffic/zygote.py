@@ -1,18 +1,21 @@
-"""A warm launcher for `fusioncell serve`, used by the SIGKILL loop.
+"""A warm launcher for the `fusioncell` command line: `users add` during set-up, `serve` in the SIGKILL loop.
 
-Starting `fusioncell serve` costs ~3.5 s here, almost all of it importing Python modules; a hundred cold
-restarts per database would spend most of the benchmark's time budget importing. This process imports the
-server's modules once, then for each restart forks a child that runs exactly `fusioncell serve --data D --port P`
-(the CLI's own entry point, settings read from the environment as usual). The child is a fresh process to the
-database and the network: the bench kills it with SIGKILL like any other server process.
+Each `fusioncell` command costs ~2.5-3.5 s of CPU here before it does anything, almost all of it importing
+Python modules; 58 `users add` per database and a hundred restarts per database would spend most of the
+benchmark's time budget importing. This process imports the command line's modules once, then for each command
+forks a child that runs exactly `fusioncell ARGV...` through the CLI's own entry point (`fusioncell.cli:main`),
+settings read from the environment as usual, standard input given. The child is a fresh process to the
+database and the network: the bench kills a forked `serve` with SIGKILL like any other server process.
+`python -m bench --cold-restarts` runs every command as a new process instead.
 
 Protocol (one JSON object per line on stdin/stdout):
-  {"op": "spawn", "port": P, "data": D, "log": FILE}  ->  {"pid": PID}
-  {"op": "wait", "pid": PID}                          ->  {"pid": PID, "signal": N | null, "exit": N | null}
+  {"op": "spawn", "argv": [...], "log": FILE, "stdin": TEXT?}  ->  {"pid": PID}
+  {"op": "wait", "pid": PID}  ->  {"pid": PID, "signal": N | null, "exit": N | null}
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -34,7 +37,7 @@ def _warm_up() -> None:
     import fusioncell.setup  # noqa: F401
 
 
-def _child(port: int, data: str, log: str) -> None:
+def _child(argv: list[str], log: str, stdin: str | None) -> None:
     try:
         os.setsid()
         fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -42,7 +45,8 @@ def _child(port: int, data: str, log: str) -> None:
         os.dup2(null, 0)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
-        sys.argv = ["fusioncell", "serve", "--data", data, "--port", str(port)]
+        sys.stdin = io.StringIO(stdin or "")
+        sys.argv = ["fusioncell", *argv]
         from fusioncell.cli import main
 
         main()
@@ -67,7 +71,7 @@ def main() -> None:
             sys.stderr.flush()
             pid = os.fork()
             if pid == 0:
-                _child(int(request["port"]), request["data"], request["log"])
+                _child(list(request["argv"]), request["log"], request.get("stdin"))
             reply: dict[str, object] = {"pid": pid}
         elif request["op"] == "wait":
             pid = int(request["pid"])
