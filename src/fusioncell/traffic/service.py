@@ -242,16 +242,8 @@ def list_messages(
 ) -> list[Message]:
     if track is not None and track not in cell.charter.track_ids:
         raise InvalidInput(f"unknown track {track!r}", field="track")
-    audiences = readable_audiences(principal, cell.charter.roster)
-    if not audiences:
-        return []
-    query = select(Message).where(Message.audience.in_(audiences)).order_by(Message.id).limit(limit)
-    if track is not None:
-        query = query.where(Message.track == track)
-    if after is not None:
-        query = query.where(Message.id > after)
-    with cell.reading() as session:
-        return list(session.execute(query).scalars())
+    conditions = [Message.track == track] if track is not None else []
+    return _visible_page(cell, principal, Message, conditions, after=after, limit=limit)
 
 
 def inbox(*, cell: Cell, principal: Principal, limit: int = 200) -> list[Message]:
@@ -580,13 +572,25 @@ def handle_ack_overdue(cell: Cell, uow: UnitOfWork, job: Job) -> None:
 
 
 def list_alerts(*, cell: Cell, principal: Principal, target: str | None, after: int | None, limit: int) -> list[Alert]:
+    conditions = [Alert.target == target] if target is not None else []
+    return _visible_page(cell, principal, Alert, conditions, after=after, limit=limit)
+
+
+def _visible_page(
+    cell: Cell,
+    principal: Principal,
+    model: type[Message] | type[Alert],
+    conditions: list[Any],
+    *,
+    after: int | None,
+    limit: int,
+) -> list[Any]:
+    """One page, oldest first, of the items whose audience `policy` lets the principal read."""
     audiences = readable_audiences(principal, cell.charter.roster)
     if not audiences:
         return []
-    query = select(Alert).where(Alert.audience.in_(audiences)).order_by(Alert.id).limit(limit)
-    if target is not None:
-        query = query.where(Alert.target == target)
+    query = select(model).where(model.audience.in_(audiences), *conditions).order_by(model.id).limit(limit)
     if after is not None:
-        query = query.where(Alert.id > after)
+        query = query.where(model.id > after)
     with cell.reading() as session:
         return list(session.execute(query).scalars())
