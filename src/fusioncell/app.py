@@ -32,6 +32,7 @@ from fusioncell.stream.hub import StreamHub
 from fusioncell.stream.routes import router as stream_router
 from fusioncell.traffic import service as traffic_service
 from fusioncell.traffic.metrics import install_traffic_metrics
+from fusioncell.traffic.receipts import ReceiptRecorder
 from fusioncell.traffic.routes import router as traffic_router
 
 log = logging.getLogger(__name__)
@@ -70,11 +71,13 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
 
     scheduler.register(traffic_service.ACK_OVERDUE, traffic_service.handle_ack_overdue)
     hub = StreamHub(cell)
+    receipts = ReceiptRecorder(cell)
     install_traffic_metrics(cell, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await hub.start()
+        await receipts.start()
         loop = SchedulerLoop(scheduler, interval=settings.scheduler_interval_seconds) if start_loop else None
         if loop:
             loop.start()
@@ -88,6 +91,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
             if loop:
                 loop.stop()
             await hub.stop()
+            await receipts.stop()
 
     app = FastAPI(
         title="fusioncell",
@@ -107,6 +111,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     app.state.scheduler = scheduler
     app.state.metrics = metrics
     app.state.hub = hub
+    app.state.receipts = receipts
 
     install_problem_handlers(app)
     _install_openapi(app, cell)

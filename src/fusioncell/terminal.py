@@ -247,6 +247,9 @@ def render_event(frame: dict[str, Any]) -> str:
             f"{when} [{style}]{m['precedence']}[/] #{m['id']} {m['sender_delegation']} → {frame['audience']} "
             f"[{m['track']}] {m['marker']}: {escape(m['subject'])}"
         )
+    if action == "message.delivered":
+        ids = ", ".join(f"#{d['message_id']}" for d in content["deliveries"])
+        return f"{when} delivered to {content['delegation']}: {ids}"
     if action.startswith("message."):
         detail = ", ".join(
             f"{k}={v}" for k, v in content.items() if k not in ("actor", "message_id") and v not in (None, "")

@@ -1,6 +1,6 @@
 """Review: the closed loop must decide on the locked, current delivery row, not on a copy loaded before the lock.
 
-`mark_delivered`, `acknowledge` and `judge_readback` first load the message (its deliveries come with it,
+`deliver`, `acknowledge` and `judge_readback` first load the message (its deliveries come with it,
 lazy="selectin"), then `SELECT … FOR UPDATE` the delivery. SQLAlchemy returns the identity-mapped object from the
 first load without refreshing it (no populate_existing), so on PostgreSQL a transaction that loaded the message
 before a concurrent one committed acts on stale state once it gets the lock. Here the interleaving is made
@@ -49,7 +49,8 @@ def test_late_delivery_does_not_reopen_an_acknowledged_delivery(backend, client,
         loaded = a.session.get(Message, message_id)  # A (IL's stream client noting receipt) has read the message…
         with cell.command() as b:  # …when another IL officer acknowledges and commits
             service.acknowledge(cell=cell, uow=b, principal=il, message_id=message_id, readback=None)
-        service.mark_delivered(cell=cell, uow=a, principal=il, message_id=message_id)
+        receipt = service.Receipt(message_id=message_id, audience="joint", principal=il, at=cell.clock.now())
+        assert service.deliver(cell=cell, uow=a, receipts=[receipt]) == []
         a.__exit__(None, None, None)
     except BaseException as exc:
         a.__exit__(type(exc), exc, None)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
@@ -18,7 +18,8 @@ from fusioncell.ledger.entries import jsonable
 from fusioncell.ledger.models import LedgerEntry
 from fusioncell.policy import Principal, readable_audiences
 from fusioncell.stream.hub import StreamHub, parsed_content
-from fusioncell.traffic import service as traffic_service
+from fusioncell.traffic.receipts import ReceiptRecorder
+from fusioncell.traffic.service import Receipt
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +30,26 @@ CLOSE_UNAUTHORIZED = 4401
 CLOSE_BAD_REQUEST = 4400
 
 
-def event_frame(entry: LedgerEntry) -> dict[str, Any]:
-    return {
-        "type": "event",
-        "index": entry.index,
-        "time": jsonable(entry.recorded_at),
-        "action": entry.action,
-        "delegation": entry.actor_delegation,
-        "audience": entry.audience,
-        "subject": entry.subject,
-        "content": parsed_content(entry),
-    }
+def event_frame(entry: LedgerEntry) -> str:
+    """The entry as one JSON text frame, encoded once however many subscribers receive it."""
+    cached = entry.__dict__.get("_fusioncell_frame")
+    if cached is None:
+        cached = json.dumps(
+            {
+                "type": "event",
+                "index": entry.index,
+                "time": jsonable(entry.recorded_at),
+                "action": entry.action,
+                "delegation": entry.actor_delegation,
+                "audience": entry.audience,
+                "subject": entry.subject,
+                "content": parsed_content(entry),
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        entry.__dict__["_fusioncell_frame"] = cached
+    return cached
 
 
 def _token(websocket: WebSocket) -> str | None:
@@ -110,6 +120,7 @@ class _Subscriber:
         self.cursor = cursor
         self.readable = frozenset(readable_audiences(principal, cell.charter.roster))
         self.wake = hub.subscribe()
+        self.receipts: ReceiptRecorder = websocket.app.state.receipts
 
     def close(self) -> None:
         self.hub.unsubscribe(self.wake)
@@ -162,24 +173,20 @@ class _Subscriber:
                 if not batch:
                     self.cursor = goal
                     break
-            received: list[int] = []
             for entry in batch:
                 if entry.index <= self.cursor:
                     continue
                 if entry.audience in self.readable:
-                    await self.websocket.send_json(event_frame(entry))
+                    await self.websocket.send_text(event_frame(entry))
                     if entry.action == "message.sent":
                         sent = parsed_content(entry)["message"]
                         if self.principal.delegation in sent["addressed"]:
-                            received.append(sent["id"])
+                            self.receipts.note(
+                                Receipt(
+                                    message_id=sent["id"],
+                                    audience=entry.audience,
+                                    principal=self.principal,
+                                    at=self.cell.clock.now(),
+                                )
+                            )
                 self.cursor = entry.index
-            if received:
-                await run_in_threadpool(self._note_received, received)
-
-    def _note_received(self, message_ids: list[int]) -> None:
-        # a cheap read first: most receipts find the delivery already delivered by a colleague's client
-        for message_id in traffic_service.pending_for(
-            cell=self.cell, delegation=self.principal.delegation or "", message_ids=message_ids
-        ):
-            with self.cell.command() as uow:
-                traffic_service.mark_delivered(cell=self.cell, uow=uow, principal=self.principal, message_id=message_id)

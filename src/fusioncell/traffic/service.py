@@ -7,6 +7,7 @@ the audiences `policy` says the reader may read.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -270,12 +271,13 @@ def inbox(*, cell: Cell, principal: Principal, limit: int = 200) -> list[Message
 def received(*, cell: Cell, principal: Principal, messages: Sequence[Message]) -> list[Message]:
     """A member's client has received these messages: mark each pending delivery to its delegation delivered,
     and return the messages as they now stand (re-read in one query, only if anything changed)."""
-    changed = set()
-    for message in messages:
-        if any(d.delegation == principal.delegation and d.state == "pending" for d in message.deliveries):
-            with cell.command() as uow:
-                if mark_delivered(cell=cell, uow=uow, principal=principal, message_id=message.id):
-                    changed.add(message.id)
+    now = cell.clock.now()
+    receipts = [
+        Receipt(message_id=m.id, audience=m.audience, principal=principal, at=now)
+        for m in messages
+        if any(d.delegation == principal.delegation and d.state == "pending" for d in m.deliveries)
+    ]
+    changed = set(record_receipts(cell=cell, receipts=receipts))
     if not changed:
         return list(messages)
     with cell.reading() as session:
@@ -296,43 +298,88 @@ def _delivery_for_update(uow: UnitOfWork, message_id: int, delegation: str) -> D
     ).scalar_one_or_none()
 
 
-def pending_for(*, cell: Cell, delegation: str, message_ids: Sequence[int]) -> list[int]:
-    """Which of these messages still await delivery to the delegation (a read, no lock)."""
-    if not message_ids or not delegation:
+@dataclass(frozen=True)
+class Receipt:
+    """A member's client received a message (from the stream, or a REST read) at a moment."""
+
+    message_id: int
+    audience: str
+    principal: Principal
+    at: datetime
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return (self.message_id, self.principal.delegation or "")
+
+
+def record_receipts(*, cell: Cell, receipts: Sequence[Receipt]) -> list[int]:
+    """Write receipts: one command per (audience, receiving delegation) for the lot. Returns the messages whose
+    delivery state changed. A burst of receipts (every subscriber of a delegation receives the same message)
+    costs one transaction and one ledger entry per group, not one per message and subscriber."""
+    groups: dict[tuple[str, str], list[Receipt]] = {}
+    for receipt in receipts:
+        if receipt.principal.delegation is not None:
+            groups.setdefault((receipt.audience, receipt.principal.delegation), []).append(receipt)
+    changed: list[int] = []
+    for group in groups.values():
+        with cell.command() as uow:
+            changed += deliver(cell=cell, uow=uow, receipts=group)
+    return changed
+
+
+def deliver(*, cell: Cell, uow: UnitOfWork, receipts: Sequence[Receipt]) -> list[int]:
+    """Mark the receiving delegation's pending deliveries of these messages (all of one audience) delivered, under
+    the row locks, and record one `message.delivered` entry for those that changed; none if nothing did."""
+    if not receipts:
         return []
-    with cell.reading() as session:
-        return list(
-            session.execute(
-                select(Delivery.message_id).where(
-                    Delivery.message_id.in_(list(message_ids)),
-                    Delivery.delegation == delegation,
-                    Delivery.state == "pending",
-                )
-            ).scalars()
+    first = receipts[0]
+    delegation = first.principal.delegation
+    audience = resolve_audience(first.audience, cell.charter.roster)
+    if delegation is None:
+        return []
+    if any(r.audience != first.audience or r.principal.delegation != delegation for r in receipts):
+        raise ValueError("one delivery command covers one audience and one receiving delegation")
+    readers = {r.principal for r in receipts if can_read(r.principal, audience)}
+    earliest: dict[int, Receipt] = {}
+    for r in sorted(receipts, key=lambda r: r.at):
+        if r.principal in readers:
+            earliest.setdefault(r.message_id, r)
+    if not earliest:
+        return []
+    # populate_existing: the rows as they are now, under the lock, not as an earlier load had them
+    rows = uow.session.execute(
+        select(Delivery)
+        .join(Message, Message.id == Delivery.message_id)
+        .where(
+            Delivery.message_id.in_(sorted(earliest)),
+            Delivery.delegation == delegation,
+            Delivery.state == "pending",
+            Message.audience == audience.label,
         )
-
-
-def mark_delivered(*, cell: Cell, uow: UnitOfWork, principal: Principal, message_id: int) -> bool:
-    """Record that a member's client received the message; a no-op (no entry) if it already had."""
-    if principal.delegation is None:
-        return False
-    message = uow.session.get(Message, message_id)
-    if message is None or not can_read(principal, resolve_audience(message.audience, cell.charter.roster)):
-        return False
-    delivery = _delivery_for_update(uow, message_id, principal.delegation)
-    if delivery is None or delivery.state != "pending":
-        return False
-    delivery.state = "delivered"
-    delivery.delivered_at = cell.clock.now()
-    delivery.delivered_to = principal.username
+        .order_by(Delivery.message_id)
+        .with_for_update(of=Delivery)
+        .execution_options(populate_existing=True)
+    ).scalars()
+    done = []
+    for delivery in rows:
+        receipt = earliest[delivery.message_id]
+        delivery.state = "delivered"
+        delivery.delivered_at = receipt.at
+        delivery.delivered_to = receipt.principal.username
+        done.append(
+            {"message_id": delivery.message_id, "delivered_to": receipt.principal.username, "delivered_at": receipt.at}
+        )
+    if not done:
+        return []
+    actor = earliest[done[0]["message_id"]].principal
     uow.record(
         action="message.delivered",
-        actor=principal,
-        audience=resolve_audience(message.audience, cell.charter.roster),
-        subject=f"message:{message.id}",
-        content={"message_id": message.id, "delegation": delivery.delegation, "delivered_to": principal.username},
+        actor=actor,
+        audience=audience,
+        subject=f"message:{done[0]['message_id']}" if len(done) == 1 else f"deliveries:{delegation}",
+        content={"delegation": delegation, "deliveries": done},
     )
-    return True
+    return [d["message_id"] for d in done]
 
 
 def acknowledge(*, cell: Cell, uow: UnitOfWork, principal: Principal, message_id: int, readback: str | None) -> Message:

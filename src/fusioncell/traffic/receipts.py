@@ -1,0 +1,94 @@
+"""Delivery receipts from the stream, written in batches.
+
+Every subscriber of a delegation receives the same message, often within the same millisecond: fifteen SY
+officers' screens, say. Only the first receipt per (message, delegation) changes anything. The recorder keeps
+receipts in memory and a single writer turns whatever has arrived since its last write into one command per
+(audience, delegation) — so a burst costs a handful of transactions and ledger entries, not one per subscriber
+and message. Under light load a receipt is written at once; under heavy load batches grow by themselves.
+
+A receipt still in memory when the process dies is lost; the delivery stays *pending*, and the member's next
+read (stream replay after reconnecting, or the acknowledgement itself) marks it again. Nothing else depends on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+
+from fusioncell.cell import Cell
+from fusioncell.traffic.service import Receipt, record_receipts
+
+log = logging.getLogger(__name__)
+
+REMEMBER = 50_000  # receipts already written, to skip the colleagues' duplicates without a database read
+RETRY_SECONDS = 0.5
+
+
+class ReceiptRecorder:
+    def __init__(self, cell: Cell) -> None:
+        self.cell = cell
+        self._pending: dict[tuple[int, str], Receipt] = {}
+        self._written: OrderedDict[tuple[int, str], None] = OrderedDict()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._wake = asyncio.Event()
+        if self._pending:
+            self._wake.set()
+        self._task = asyncio.create_task(self._run(), name="fusioncell-receipts")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._pending:  # shutting down cleanly: write what is left
+            try:
+                await asyncio.to_thread(self._write, self._take())
+            except Exception:
+                log.exception("could not write the last delivery receipts at shutdown")
+
+    def note(self, receipt: Receipt) -> None:
+        """A member's client received a message (called on the event loop; never blocks)."""
+        key = receipt.key
+        if key in self._pending or key in self._written:
+            return
+        self._pending[key] = receipt
+        self._wake.set()
+
+    async def flush(self) -> None:
+        """Write everything noted so far (tests, shutdown)."""
+        if self._pending:
+            await asyncio.to_thread(self._write, self._take())
+
+    def _take(self) -> list[Receipt]:
+        batch = list(self._pending.values())
+        self._pending = {}
+        return batch
+
+    def _write(self, batch: list[Receipt]) -> None:
+        record_receipts(cell=self.cell, receipts=batch)
+        for receipt in batch:
+            self._written[receipt.key] = None
+        while len(self._written) > REMEMBER:
+            self._written.popitem(last=False)
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch = self._take()
+            if not batch:
+                continue
+            try:
+                await asyncio.to_thread(self._write, batch)
+            except Exception:
+                log.exception("could not write %d delivery receipts; retrying", len(batch))
+                for receipt in batch:  # keep them, unless a newer receipt for the same delivery came meanwhile
+                    self._pending.setdefault(receipt.key, receipt)
+                await asyncio.sleep(RETRY_SECONDS)
+                self._wake.set()
