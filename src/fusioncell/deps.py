@@ -15,11 +15,12 @@ from fusioncell.policy import Principal
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
 
 
-def get_cell(request: Request) -> Cell:
+# Dependencies that do no I/O are coroutines: FastAPI runs a plain function in the thread pool, a hop per request.
+async def get_cell(request: Request) -> Cell:
     return request.app.state.cell
 
 
-def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+async def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
     if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
         raise Unauthorized("send a bearer token: Authorization: Bearer <token from POST /api/v1/auth/token>")
     return credentials.credentials

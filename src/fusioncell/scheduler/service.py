@@ -29,12 +29,21 @@ MAX_ATTEMPTS = 5
 
 
 def schedule(
-    uow: UnitOfWork, *, kind: str, key: str, subject: str, due_at: datetime, payload: dict[str, Any] | None = None
+    uow: UnitOfWork,
+    *,
+    kind: str,
+    key: str,
+    subject: str,
+    due_at: datetime,
+    payload: dict[str, Any] | None = None,
+    new: bool = False,
 ) -> Job:
-    """Store a deadline in the caller's transaction; the same key twice returns the existing job."""
-    existing = uow.session.execute(select(Job).where(Job.key == key)).scalar_one_or_none()
-    if existing is not None:
-        return existing
+    """Store a deadline in the caller's transaction; the same key twice returns the existing job. `new=True` says
+    the key cannot exist yet (it names something created in this transaction): no lookup, written with the rest."""
+    if not new:
+        existing = uow.session.execute(select(Job).where(Job.key == key)).scalar_one_or_none()
+        if existing is not None:
+            return existing
     job = Job(
         kind=kind,
         key=key,
@@ -46,7 +55,8 @@ def schedule(
         created_at=uow.clock.now(),
     )
     uow.session.add(job)
-    uow.session.flush()
+    if not new:
+        uow.session.flush()
     return job
 
 

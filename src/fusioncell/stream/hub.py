@@ -1,6 +1,6 @@
 """Fan-out of committed ledger entries to WebSocket subscribers.
 
-One hub per app instance keeps a window of the newest entries. A wake-up (an in-process commit, or a
+One hub per app instance keeps a window of the newest entries (5,000 to 10,000). A wake-up (an in-process commit, or a
 PostgreSQL NOTIFY from another instance) makes the hub read what is new, once, and wake every subscriber;
 each subscriber then sends, in index order, the entries its reader may see. A subscriber behind the window
 (a replay, a slow client) reads from the database instead, so nothing is missed and nothing repeats.
@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import logging
 import threading
-from collections import deque
 from collections.abc import Callable
 
 import psycopg
@@ -42,7 +40,8 @@ def parsed_content(entry: LedgerEntry) -> dict:
 class StreamHub:
     def __init__(self, cell: Cell) -> None:
         self.cell = cell
-        self.window: deque[LedgerEntry] = deque(maxlen=WINDOW)
+        # the newest entries, oldest first; trimmed in steps so that appending and slicing stay cheap
+        self.window: list[LedgerEntry] = []
         self.tail = -1  # highest index read into the window
         self._unknown_tail = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -102,7 +101,7 @@ class StreamHub:
         first = self.window[0].index
         if index < first - 1:
             return None
-        return list(itertools.islice(self.window, max(index - first + 1, 0), None))
+        return self.window[max(index - first + 1, 0) :]
 
     # -- the reader --
 
@@ -131,6 +130,8 @@ class StreamHub:
                     if not fresh:
                         break
                     self.window.extend(fresh)
+                    if len(self.window) > 2 * WINDOW:
+                        del self.window[: len(self.window) - WINDOW]
                     self.tail = fresh[-1].index
                     for event in list(self._subscribers):
                         event.set()

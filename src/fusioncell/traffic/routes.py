@@ -39,22 +39,17 @@ PageLimit = Annotated[int, Query(ge=1, le=500, description="At most this many it
     responses={**ERRORS, 200: {"description": "A resend with a known client_txn_id: the original message"}},
 )
 def send_message(body: MessageCreate, cell: CellDep, principal: CurrentUser, response: Response) -> MessageRead:
-    replay = service.find_replay(cell, principal, body)
-    if replay is None:
-        try:
-            with cell.command() as uow:
-                sent = service.send(cell=cell, uow=uow, sender=principal, draft=body)
-            message = service.get_message(cell=cell, principal=principal, message_id=sent.id)
-        except service.ConcurrentResend:
-            # the same resend raced us and committed first: answer as for any resend
-            replay = service.find_replay(cell, principal, body)
-            if replay is None:  # pragma: no cover - the winner committed, so it is there
-                raise
-    if replay is not None:
-        message = replay
+    try:
+        with cell.command() as uow:
+            message = service.send(cell=cell, uow=uow, sender=principal, draft=body)
+    except service.ConcurrentResend:
+        # this client_txn_id is taken (a resend, or the same resend racing us): the original, or 409 if it differs
+        message = service.find_replay(cell, principal, body)
+        if message is None:  # pragma: no cover - the unique index said it is there
+            raise
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
-    return message_read(cell, replay or message, principal)
+    return message_read(cell, message, principal)
 
 
 @router.get(

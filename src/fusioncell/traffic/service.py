@@ -187,14 +187,17 @@ def send(*, cell: Cell, uow: UnitOfWork, sender: Principal, draft: MessageCreate
         ack_due_at=now + cell.charter.handling_time(draft.precedence),
         ledger_index=-1,
     )
+    addressed = addressed_delegations(cell, audience, message.sender_delegation)
+    # built through the relationships, so the committed message answers the sender without a re-read
+    message.deliveries = [
+        Delivery(delegation=code, state="pending", renotified=0, escalation_level=0) for code in addressed
+    ]
+    message.clarifications = []
     session.add(message)
     try:
         session.flush()
     except IntegrityError:
         raise ConcurrentResend(draft.client_txn_id) from None
-    addressed = addressed_delegations(cell, audience, message.sender_delegation)
-    for code in addressed:
-        session.add(Delivery(message_id=message.id, delegation=code, state="pending", renotified=0, escalation_level=0))
     entry = uow.record(
         action="message.sent",
         actor=sender,
@@ -204,12 +207,14 @@ def send(*, cell: Cell, uow: UnitOfWork, sender: Principal, draft: MessageCreate
     )
     message.ledger_index = entry.index
     for code in addressed:
-        _schedule_overdue(uow, message, code, message.ack_due_at, 0)
+        _schedule_overdue(uow, message, code, message.ack_due_at, 0, new=True)
     session.flush()
     return message
 
 
-def _schedule_overdue(uow: UnitOfWork, message: Message, delegation: str, due_at: datetime, n: int) -> None:
+def _schedule_overdue(
+    uow: UnitOfWork, message: Message, delegation: str, due_at: datetime, n: int, *, new: bool = False
+) -> None:
     schedule(
         uow,
         kind=ACK_OVERDUE,
@@ -217,6 +222,7 @@ def _schedule_overdue(uow: UnitOfWork, message: Message, delegation: str, due_at
         subject=_delivery_subject(message.id, delegation),
         due_at=due_at,
         payload={"message_id": message.id, "delegation": delegation},
+        new=new,
     )
 
 
