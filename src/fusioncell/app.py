@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -92,6 +93,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
                 loop.stop()
             await hub.stop()
             await receipts.stop()
+            await asyncio.to_thread(cell.close)  # queued commands finish before the process goes
 
     app = FastAPI(
         title="fusioncell",

@@ -182,9 +182,7 @@ def _serve(cell, host: str | None, port: int | None) -> None:  # type: ignore[no
     )
     # no per-message compression on the stream: frames are small JSON, and each subscriber would compress
     # the same frame again with its own context
-    uvicorn.run(
-        create_app(cell), host=host, port=port, log_config=None, access_log=False, ws_per_message_deflate=False
-    )
+    uvicorn.run(create_app(cell), host=host, port=port, log_config=None, access_log=False, ws_per_message_deflate=False)
 
 
 @app.command()

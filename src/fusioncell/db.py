@@ -6,7 +6,6 @@ Services only flush; the unit of work commits (or rolls back) at the boundary.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -128,7 +127,9 @@ class LedgerEntryMissing(RuntimeError):
 
 
 class UnitOfWork:
-    """One command, one transaction, one ledger entry; events go out only after commit."""
+    """One transaction for one command — or, under group commit, for several commands, each in its own savepoint
+    with its own ledger entry. Either way: one entry per command that changes shared state, the ledger head locked
+    once and moved once, events published only after commit."""
 
     def __init__(self, db: Database, *, clock: Clock, bus: EventBus | None = None) -> None:
         self.db = db
@@ -138,6 +139,10 @@ class UnitOfWork:
         self.entries: list[CommittedEntry] = []
         self._after_commit: list[Callable[[], None]] = []
         self._shared_state_written = False
+        self._command_start = 0  # index into self.entries where the current command's entries begin
+        self._batched = False
+        self._head: int | None = None  # the ledger's size at the start of this transaction, once locked
+        self._next_index: int | None = None
         event.listen(self.session, "before_flush", self._watch_flush)
         event.listen(self.session, "do_orm_execute", self._watch_bulk)
 
@@ -150,16 +155,26 @@ class UnitOfWork:
         ):
             self._shared_state_written = True
 
+    def next_ledger_index(self) -> int:
+        """The index this command's entry will have (locking the ledger head on first use), so a record can name
+        its entry before the entry is written."""
+        from fusioncell.ledger.entries import lock_head
+
+        if self._next_index is None:
+            self._head = self._next_index = lock_head(self.session)
+        return self._next_index
+
     def record(
         self, *, action: str, actor: Principal, audience: Audience, subject: str, content: dict[str, Any]
     ) -> LedgerEntry:
-        """Append this command's ledger entry in its own transaction. One command, one entry."""
-        from fusioncell.ledger.entries import CommittedEntry, append
+        """Append this command's ledger entry in its transaction. One command, one entry."""
+        from fusioncell.ledger.entries import CommittedEntry, jsonable, new_entry
 
-        if self.entries:
-            raise RuntimeError(f"a command records one ledger entry; {self.entries[0].action} is already recorded")
-        entry = append(
-            self.session,
+        if len(self.entries) > self._command_start:
+            recorded = self.entries[self._command_start].action
+            raise RuntimeError(f"a command records one ledger entry; {recorded} is already recorded")
+        entry = new_entry(
+            index=self.next_ledger_index(),
             now=self.clock.now(),
             action=action,
             actor=actor,
@@ -167,7 +182,8 @@ class UnitOfWork:
             subject=subject,
             content=content,
         )
-        self.session.flush()
+        self.session.add(entry)
+        self._next_index = entry.index + 1
         self.entries.append(
             CommittedEntry(
                 index=entry.index,
@@ -177,7 +193,7 @@ class UnitOfWork:
                 actor_delegation=actor.delegation,
                 audience=audience.label,
                 subject=subject,
-                content=json.loads(entry.content),
+                content={"actor": actor.username, **jsonable(content)},
             )
         )
         return entry
@@ -195,6 +211,32 @@ class UnitOfWork:
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
 
+    def _check_command(self) -> None:
+        self.session.flush()
+        if self._shared_state_written and len(self.entries) == self._command_start:
+            raise LedgerEntryMissing("a command changed shared state but recorded no ledger entry")
+
+    @contextmanager
+    def command(self) -> Iterator[UnitOfWork]:
+        """One command of a group commit, in a savepoint: if it fails, only its own changes, entry and callbacks
+        are undone, and the others in the transaction go on."""
+        self._batched = True
+        self._command_start = len(self.entries)
+        self._shared_state_written = False
+        callbacks = len(self._after_commit)
+        next_index = self._next_index
+        savepoint = self.session.begin_nested()
+        try:
+            yield self
+            self._check_command()
+        except BaseException:
+            savepoint.rollback()  # also after a failed flush, which leaves the savepoint waiting for this
+            del self.entries[self._command_start :]
+            del self._after_commit[callbacks:]
+            self._next_index = next_index
+            raise
+        savepoint.commit()
+
     def __enter__(self) -> UnitOfWork:
         lock = self.db.write_lock
         if lock is not None:
@@ -208,14 +250,21 @@ class UnitOfWork:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        from fusioncell.ledger.entries import set_head
+
         try:
             if exc_type is not None:
                 self.session.rollback()
                 return
-            self.session.flush()
-            if self._shared_state_written and not self.entries:
+            try:
+                if not self._batched:
+                    self._check_command()
+                if self.entries:
+                    set_head(self.session, self._next_index)  # type: ignore[arg-type]
+                self.session.flush()
+            except BaseException:
                 self.session.rollback()
-                raise LedgerEntryMissing("a command changed shared state but recorded no ledger entry")
+                raise
             self.session.commit()
         finally:
             self.session.close()

@@ -67,9 +67,20 @@ class CommittedEntry:
     content: dict[str, Any]
 
 
-def append(
-    session: Session,
+def lock_head(session: Session) -> int:
+    """Lock the head row for the rest of the transaction and return the ledger's size: the next entry's index.
+    Every appending transaction takes this lock first, so indices are gapless and in commit order."""
+    size = session.execute(
+        select(LedgerHead.size).where(LedgerHead.id == HEAD_ID).with_for_update()
+    ).scalar_one_or_none()
+    if size is None:
+        raise RuntimeError("the ledger head row is missing: run `fusioncell init` (migrations) first")
+    return size
+
+
+def new_entry(
     *,
+    index: int,
     now: datetime,
     action: str,
     actor: Principal,
@@ -77,15 +88,11 @@ def append(
     subject: str,
     content: Mapping[str, Any],
 ) -> LedgerEntry:
-    """Append one entry in the caller's transaction, after locking the head row (gapless, commit-ordered)."""
-    head = session.execute(select(LedgerHead).where(LedgerHead.id == HEAD_ID).with_for_update()).scalar_one_or_none()
-    if head is None:
-        raise RuntimeError("the ledger head row is missing: run `fusioncell init` (migrations) first")
-    index = head.size
+    """The entry at `index` (the caller holds the head lock): canonical content, fresh salt, commitment."""
     body = {"actor": actor.username, **content}
     content_bytes = canonical(body)
     salt = secrets.token_bytes(32)
-    entry = LedgerEntry(
+    return LedgerEntry(
         index=index,
         recorded_at=now,
         action=action,
@@ -97,9 +104,11 @@ def append(
         salt=salt.hex(),
         commitment=commitment_of(salt, content_bytes),
     )
-    session.add(entry)
-    session.execute(update(LedgerHead).where(LedgerHead.id == HEAD_ID).values(size=index + 1))
+
+
+def set_head(session: Session, size: int) -> None:
+    """Move the head past the entries this transaction appended; on PostgreSQL, tell every listening instance
+    (NOTIFY is transactional: delivered only if and when this commits)."""
+    session.execute(update(LedgerHead).where(LedgerHead.id == HEAD_ID).values(size=size))
     if session.get_bind().dialect.name == "postgresql":
-        # Transactional: delivered to every listening instance only if and when this commits.
-        session.execute(text("SELECT pg_notify(:channel, :index)"), {"channel": NOTIFY_CHANNEL, "index": str(index)})
-    return entry
+        session.execute(text("SELECT pg_notify(:channel, :index)"), {"channel": NOTIFY_CHANNEL, "index": str(size - 1)})

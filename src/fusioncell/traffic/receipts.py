@@ -18,7 +18,7 @@ import logging
 from collections import OrderedDict
 
 from fusioncell.cell import Cell
-from fusioncell.traffic.service import Receipt, record_receipts
+from fusioncell.traffic.service import Receipt, deliver, receipt_groups
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class ReceiptRecorder:
             self._task = None
         if self._pending:  # shutting down cleanly: write what is left
             try:
-                await asyncio.to_thread(self._write, self._take())
+                await self._write(self._take())
             except Exception:
                 log.exception("could not write the last delivery receipts at shutdown")
 
@@ -63,15 +63,21 @@ class ReceiptRecorder:
     async def flush(self) -> None:
         """Write everything noted so far (tests, shutdown)."""
         if self._pending:
-            await asyncio.to_thread(self._write, self._take())
+            await self._write(self._take())
 
     def _take(self) -> list[Receipt]:
         batch = list(self._pending.values())
         self._pending = {}
         return batch
 
-    def _write(self, batch: list[Receipt]) -> None:
-        record_receipts(cell=self.cell, receipts=batch)
+    async def _write(self, batch: list[Receipt]) -> None:
+        # one delivery command per (audience, delegation), all joining the next group commit
+        await asyncio.gather(
+            *(
+                self.cell.group_commit.run(lambda uow, group=group: deliver(cell=self.cell, uow=uow, receipts=group))
+                for group in receipt_groups(batch)
+            )
+        )
         for receipt in batch:
             self._written[receipt.key] = None
         while len(self._written) > REMEMBER:
@@ -85,7 +91,7 @@ class ReceiptRecorder:
             if not batch:
                 continue
             try:
-                await asyncio.to_thread(self._write, batch)
+                await self._write(batch)
             except Exception:
                 log.exception("could not write %d delivery receipts; retrying", len(batch))
                 for receipt in batch:  # keep them, unless a newer receipt for the same delivery came meanwhile

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from fusioncell.deps import MAX_INT, CellDep, CurrentUser, MessageId
 from fusioncell.traffic import service
@@ -38,13 +39,15 @@ PageLimit = Annotated[int, Query(ge=1, le=500, description="At most this many it
     response_model=MessageRead,
     responses={**ERRORS, 200: {"description": "A resend with a known client_txn_id: the original message"}},
 )
-def send_message(body: MessageCreate, cell: CellDep, principal: CurrentUser, response: Response) -> MessageRead:
+async def send_message(body: MessageCreate, cell: CellDep, principal: CurrentUser, response: Response) -> MessageRead:
     try:
-        with cell.command() as uow:
-            message = service.send(cell=cell, uow=uow, sender=principal, draft=body)
+        # group commit: sends that arrive together share one transaction; the 201 comes after it commits
+        message = await cell.group_commit.run(
+            lambda uow: service.send(cell=cell, uow=uow, sender=principal, draft=body)
+        )
     except service.ConcurrentResend:
         # this client_txn_id is taken (a resend, or the same resend racing us): the original, or 409 if it differs
-        message = service.find_replay(cell, principal, body)
+        message = await run_in_threadpool(service.find_replay, cell, principal, body)
         if message is None:  # pragma: no cover - the unique index said it is there
             raise
         response.status_code = status.HTTP_200_OK

@@ -185,7 +185,7 @@ def send(*, cell: Cell, uow: UnitOfWork, sender: Principal, draft: MessageCreate
         sender_delegation=sender.delegation or "",
         sent_at=now,
         ack_due_at=now + cell.charter.handling_time(draft.precedence),
-        ledger_index=-1,
+        ledger_index=uow.next_ledger_index(),  # the entry recorded below; no update of the row afterwards
     )
     addressed = addressed_delegations(cell, audience, message.sender_delegation)
     # built through the relationships, so the committed message answers the sender without a re-read
@@ -205,7 +205,8 @@ def send(*, cell: Cell, uow: UnitOfWork, sender: Principal, draft: MessageCreate
         subject=f"message:{message.id}",
         content=message_content(message, addressed),
     )
-    message.ledger_index = entry.index
+    if entry.index != message.ledger_index:  # pragma: no cover - one command, one entry, the index it named
+        raise RuntimeError(f"message {message.id} named ledger index {message.ledger_index}, got {entry.index}")
     for code in addressed:
         _schedule_overdue(uow, message, code, message.ack_due_at, 0, new=True)
     session.flush()
@@ -318,19 +319,24 @@ class Receipt:
         return (self.message_id, self.principal.delegation or "")
 
 
-def record_receipts(*, cell: Cell, receipts: Sequence[Receipt]) -> list[int]:
-    """Write receipts: one command per (audience, receiving delegation) for the lot. Returns the messages whose
-    delivery state changed. A burst of receipts (every subscriber of a delegation receives the same message)
-    costs one transaction and one ledger entry per group, not one per message and subscriber."""
+def receipt_groups(receipts: Sequence[Receipt]) -> list[list[Receipt]]:
+    """Receipts by (audience, receiving delegation): what one delivery command covers."""
     groups: dict[tuple[str, str], list[Receipt]] = {}
     for receipt in receipts:
         if receipt.principal.delegation is not None:
             groups.setdefault((receipt.audience, receipt.principal.delegation), []).append(receipt)
-    changed: list[int] = []
-    for group in groups.values():
-        with cell.command() as uow:
-            changed += deliver(cell=cell, uow=uow, receipts=group)
-    return changed
+    return list(groups.values())
+
+
+def record_receipts(*, cell: Cell, receipts: Sequence[Receipt]) -> list[int]:
+    """Write receipts: one command per (audience, receiving delegation) for the lot, all in the next group
+    commit. Returns the messages whose delivery state changed. A burst of receipts (every subscriber of a
+    delegation receives the same message) costs one ledger entry per group, not one per message and subscriber."""
+    futures = [
+        cell.group_commit.submit(lambda uow, group=group: deliver(cell=cell, uow=uow, receipts=group))
+        for group in receipt_groups(receipts)
+    ]
+    return [message_id for future in futures for message_id in future.result()]
 
 
 def deliver(*, cell: Cell, uow: UnitOfWork, receipts: Sequence[Receipt]) -> list[int]:

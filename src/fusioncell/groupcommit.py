@@ -1,0 +1,119 @@
+"""Group commit: commands that arrive together share one transaction.
+
+Eight liaisons sending at once would otherwise queue for the ledger head one transaction at a time, each paying
+for its own BEGIN, head lock and COMMIT (and on PostgreSQL its own WAL flush). A single writer thread takes
+whatever commands are waiting, runs each in its own savepoint with its own ledger entry, and commits them
+together; only then does any caller get its answer (a sender's 201 still means "durable"). A command that fails
+rolls back alone; if the commit itself fails, every command in it fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from fusioncell.clock import Clock
+from fusioncell.db import Database, UnitOfWork
+from fusioncell.events import EventBus
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Command = Callable[[UnitOfWork], Any]
+
+MAX_BATCH = 64
+
+
+class GroupCommitter:
+    def __init__(self, db: Database, *, clock: Clock, bus: EventBus | None, max_batch: int = MAX_BATCH) -> None:
+        self.db = db
+        self.clock = clock
+        self.bus = bus
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[Command, Future[Any]] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.batches = 0  # transactions committed (for metrics and tests)
+        self.commands = 0
+
+    def submit(self, command: Callable[[UnitOfWork], T]) -> Future[T]:
+        """Queue a command; the future resolves once its transaction has committed (or with its error)."""
+        future: Future[T] = Future()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="fusioncell-group-commit", daemon=True)
+                self._thread.start()
+            self._queue.put((command, future))
+        return future
+
+    async def run(self, command: Callable[[UnitOfWork], T]) -> T:
+        """From the event loop: run a command in the next group and wait for its commit."""
+        return await asyncio.wrap_future(self.submit(command))
+
+    def call(self, command: Callable[[UnitOfWork], T]) -> T:
+        """From a worker thread: run a command in the next group and wait for its commit."""
+        return self.submit(command).result()
+
+    def close(self) -> None:
+        """Finish what is queued, then stop the writer (a later submit starts a new one)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            if thread is not None:
+                self._queue.put(None)
+        if thread is not None:
+            thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            stop = False
+            while len(batch) < self.max_batch:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._execute(batch)
+            if stop:
+                return
+
+    def _execute(self, batch: list[tuple[Command, Future[Any]]]) -> None:
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        try:
+            with UnitOfWork(self.db, clock=self.clock, bus=self.bus) as uow:
+                for command, future in batch:
+                    if not future.set_running_or_notify_cancel():
+                        continue
+                    try:
+                        with uow.command():
+                            result = command(uow)
+                    except Exception as exc:
+                        outcomes.append((future, None, exc))
+                    else:
+                        outcomes.append((future, result, None))
+        except BaseException as exc:  # the commit failed: nothing in this group happened
+            log.exception("group commit of %d commands failed", len(batch))
+            for future, _result, own_error in outcomes:
+                future.set_exception(own_error or exc)
+            for _command, future in batch[len(outcomes) :]:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        self.batches += 1
+        self.commands += len(outcomes)
+        for future, result, error in outcomes:
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
