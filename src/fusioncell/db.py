@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
@@ -122,6 +122,11 @@ class Database:
         self.engine.dispose()
 
 
+def _row(obj: Any) -> dict[str, Any]:
+    """The column values of a not-yet-persisted mapped object, for a plain INSERT."""
+    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns if c.key in obj.__dict__}
+
+
 class LedgerEntryMissing(RuntimeError):
     """A command changed shared state without recording its ledger entry: a programming error."""
 
@@ -169,6 +174,7 @@ class UnitOfWork:
     ) -> LedgerEntry:
         """Append this command's ledger entry in its transaction. One command, one entry."""
         from fusioncell.ledger.entries import CommittedEntry, jsonable, new_entry
+        from fusioncell.ledger.models import LedgerEntry as LedgerEntryModel
 
         if len(self.entries) > self._command_start:
             recorded = self.entries[self._command_start].action
@@ -182,7 +188,7 @@ class UnitOfWork:
             subject=subject,
             content=content,
         )
-        self.session.add(entry)
+        self.session.execute(insert(LedgerEntryModel).values(_row(entry)))
         self._next_index = entry.index + 1
         self.entries.append(
             CommittedEntry(
@@ -199,10 +205,10 @@ class UnitOfWork:
         return entry
 
     def _watch_bulk(self, state: Any) -> None:
-        # ORM-enabled UPDATE/DELETE statements bypass the flush: look at the table they write
+        # ORM-enabled INSERT/UPDATE/DELETE statements bypass the flush: look at the table they write
         mapper = state.bind_mapper
         if (
-            (state.is_update or state.is_delete)
+            (state.is_insert or state.is_update or state.is_delete)
             and mapper is not None
             and not getattr(mapper.class_, "__ledger_exempt__", False)
         ):

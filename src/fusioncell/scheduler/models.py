@@ -30,3 +30,19 @@ class Job(Base):
     fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fired_by: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    @staticmethod
+    def new(
+        *, kind: str, key: str, subject: str, due_at: datetime, payload: dict[str, Any], created_at: datetime
+    ) -> dict[str, Any]:
+        """The row of a new pending job, for a multi-row insert."""
+        return {
+            "kind": kind,
+            "key": key,
+            "subject": subject,
+            "payload": payload,
+            "due_at": due_at,
+            "status": "pending",
+            "attempts": 0,
+            "created_at": created_at,
+        }

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from fusioncell.cell import Cell
 from fusioncell.db import UnitOfWork
@@ -36,14 +36,11 @@ def schedule(
     subject: str,
     due_at: datetime,
     payload: dict[str, Any] | None = None,
-    new: bool = False,
 ) -> Job:
-    """Store a deadline in the caller's transaction; the same key twice returns the existing job. `new=True` says
-    the key cannot exist yet (it names something created in this transaction): no lookup, written with the rest."""
-    if not new:
-        existing = uow.session.execute(select(Job).where(Job.key == key)).scalar_one_or_none()
-        if existing is not None:
-            return existing
+    """Store a deadline in the caller's transaction; the same key twice returns the existing job."""
+    existing = uow.session.execute(select(Job).where(Job.key == key)).scalar_one_or_none()
+    if existing is not None:
+        return existing
     job = Job(
         kind=kind,
         key=key,
@@ -55,9 +52,15 @@ def schedule(
         created_at=uow.clock.now(),
     )
     uow.session.add(job)
-    if not new:
-        uow.session.flush()
+    uow.session.flush()
     return job
+
+
+def schedule_many(uow: UnitOfWork, jobs: list[dict[str, Any]]) -> None:
+    """Store deadlines whose keys cannot exist yet (they name something created in this transaction): one
+    multi-row insert, no lookups. A clash would be a programming error and fails the command."""
+    if jobs:
+        uow.session.execute(insert(Job), jobs)
 
 
 def cancel(uow: UnitOfWork, *, key: str) -> bool:

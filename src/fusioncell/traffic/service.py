@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +30,7 @@ from fusioncell.policy import (
     resolve_audience,
 )
 from fusioncell.scheduler.models import Job
-from fusioncell.scheduler.service import schedule
+from fusioncell.scheduler.service import schedule, schedule_many
 from fusioncell.traffic.models import Alert, Clarification, Delivery, Message
 from fusioncell.traffic.schemas import MessageCreate, Verdict
 
@@ -169,61 +169,79 @@ def send(*, cell: Cell, uow: UnitOfWork, sender: Principal, draft: MessageCreate
                 field="reply_to",
             )
     now = cell.clock.now()
-    message = Message(
-        track=draft.track,
-        audience=audience.label,
-        precedence=draft.precedence.value,
-        marker=draft.marker.value,
-        subject=draft.subject,
-        body=draft.body,
-        lang=draft.lang,
-        translations={k: v.model_dump() for k, v in draft.translations.items()},
-        reply_to_id=draft.reply_to,
-        readback_required=draft.readback_required,
-        client_txn_id=draft.client_txn_id,
-        sender=sender.username,
-        sender_delegation=sender.delegation or "",
-        sent_at=now,
-        ack_due_at=now + cell.charter.handling_time(draft.precedence),
-        ledger_index=uow.next_ledger_index(),  # the entry recorded below; no update of the row afterwards
-    )
-    addressed = addressed_delegations(cell, audience, message.sender_delegation)
-    # built through the relationships, so the committed message answers the sender without a re-read
-    message.deliveries = [
-        Delivery(delegation=code, state="pending", renotified=0, escalation_level=0) for code in addressed
-    ]
-    message.clarifications = []
-    session.add(message)
+    fields: dict[str, Any] = {
+        "track": draft.track,
+        "audience": audience.label,
+        "precedence": draft.precedence.value,
+        "marker": draft.marker.value,
+        "subject": draft.subject,
+        "body": draft.body,
+        "lang": draft.lang,
+        "translations": {k: v.model_dump() for k, v in draft.translations.items()},
+        "reply_to_id": draft.reply_to,
+        "readback_required": draft.readback_required,
+        "client_txn_id": draft.client_txn_id,
+        "sender": sender.username,
+        "sender_delegation": sender.delegation or "",
+        "sent_at": now,
+        "ack_due_at": now + cell.charter.handling_time(draft.precedence),
+        "ledger_index": uow.next_ledger_index(),  # the entry recorded below names it; no update afterwards
+    }
+    # The hot path of the cell: plain inserts, no unit-of-work bookkeeping. (The unit of work still sees them as
+    # shared-state writes and insists on the entry.)
     try:
-        session.flush()
+        message_id = session.execute(insert(Message).values(fields).returning(Message.id)).scalar_one()
     except IntegrityError:
         raise ConcurrentResend(draft.client_txn_id) from None
+    addressed = addressed_delegations(cell, audience, fields["sender_delegation"])
+    deliveries = [
+        {"message_id": message_id, "delegation": code, "state": "pending", "renotified": 0, "escalation_level": 0}
+        for code in addressed
+    ]
+    if deliveries:
+        session.execute(insert(Delivery), deliveries)
+    # the committed message answers the sender as it stands, without reading it back
+    message = Message(id=message_id, **fields)
+    message.deliveries = [Delivery(**row) for row in deliveries]
+    message.clarifications = []
     entry = uow.record(
         action="message.sent",
         actor=sender,
         audience=audience,
-        subject=f"message:{message.id}",
+        subject=f"message:{message_id}",
         content=message_content(message, addressed),
     )
     if entry.index != message.ledger_index:  # pragma: no cover - one command, one entry, the index it named
-        raise RuntimeError(f"message {message.id} named ledger index {message.ledger_index}, got {entry.index}")
-    for code in addressed:
-        _schedule_overdue(uow, message, code, message.ack_due_at, 0, new=True)
-    session.flush()
+        raise RuntimeError(f"message {message_id} named ledger index {message.ledger_index}, got {entry.index}")
+    schedule_many(
+        uow,
+        [
+            Job.new(
+                kind=ACK_OVERDUE,
+                key=_overdue_key(message_id, code, 0),
+                subject=_delivery_subject(message_id, code),
+                due_at=message.ack_due_at,
+                payload={"message_id": message_id, "delegation": code},
+                created_at=now,
+            )
+            for code in addressed
+        ],
+    )
     return message
 
 
-def _schedule_overdue(
-    uow: UnitOfWork, message: Message, delegation: str, due_at: datetime, n: int, *, new: bool = False
-) -> None:
+def _overdue_key(message_id: int, delegation: str, n: int) -> str:
+    return f"ack:{message_id}:{delegation}:{n}"
+
+
+def _schedule_overdue(uow: UnitOfWork, message: Message, delegation: str, due_at: datetime, n: int) -> None:
     schedule(
         uow,
         kind=ACK_OVERDUE,
-        key=f"ack:{message.id}:{delegation}:{n}",
+        key=_overdue_key(message.id, delegation, n),
         subject=_delivery_subject(message.id, delegation),
         due_at=due_at,
         payload={"message_id": message.id, "delegation": delegation},
-        new=new,
     )
 
 
@@ -358,9 +376,9 @@ def deliver(*, cell: Cell, uow: UnitOfWork, receipts: Sequence[Receipt]) -> list
             earliest.setdefault(r.message_id, r)
     if not earliest:
         return []
-    # populate_existing: the rows as they are now, under the lock, not as an earlier load had them
-    rows = uow.session.execute(
-        select(Delivery)
+    # locked, then written by primary key: the state is decided on the rows as they are now, under the lock
+    pending = uow.session.execute(
+        select(Delivery.message_id)
         .join(Message, Message.id == Delivery.message_id)
         .where(
             Delivery.message_id.in_(sorted(earliest)),
@@ -370,17 +388,17 @@ def deliver(*, cell: Cell, uow: UnitOfWork, receipts: Sequence[Receipt]) -> list
         )
         .order_by(Delivery.message_id)
         .with_for_update(of=Delivery)
-        .execution_options(populate_existing=True)
     ).scalars()
-    done = []
-    for delivery in rows:
-        receipt = earliest[delivery.message_id]
-        delivery.state = "delivered"
-        delivery.delivered_at = receipt.at
-        delivery.delivered_to = receipt.principal.username
-        done.append(
-            {"message_id": delivery.message_id, "delivered_to": receipt.principal.username, "delivered_at": receipt.at}
-        )
+    done = [
+        {
+            "message_id": message_id,
+            "delivered_to": earliest[message_id].principal.username,
+            "delivered_at": earliest[message_id].at,
+        }
+        for message_id in pending
+    ]
+    if done:
+        uow.session.execute(update(Delivery), [{**d, "delegation": delegation, "state": "delivered"} for d in done])
     if not done:
         return []
     actor = earliest[done[0]["message_id"]].principal

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 from fusioncell.cell import Cell
 from fusioncell.policy import Principal
 from fusioncell.traffic.glossary import GlossaryMatcher
@@ -19,8 +22,38 @@ def glossary_matcher(cell: Cell) -> GlossaryMatcher:
     return cell.derived("traffic.glossary", lambda: GlossaryMatcher(cell.charter.glossary))
 
 
+class _TermCache:
+    """The glossary terms of recently read texts: a message is read by every member, its text never changes."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], list[GlossaryMatchRead]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> list[GlossaryMatchRead] | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[str, str], value: list[GlossaryMatchRead]) -> None:
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
 def glossary_terms(cell: Cell, *, subject: str, body: str) -> list[GlossaryMatchRead]:
-    matcher = glossary_matcher(cell)
+    cache = cell.derived("traffic.glossary_terms", lambda: _TermCache(4096))
+    cached = cache.get((subject, body))
+    if cached is None:
+        cached = _find_terms(glossary_matcher(cell), subject=subject, body=body)
+        cache.put((subject, body), cached)
+    return list(cached)
+
+
+def _find_terms(matcher: GlossaryMatcher, *, subject: str, body: str) -> list[GlossaryMatchRead]:
     found = []
     for field, text in (("subject", subject), ("body", body)):
         for m in matcher.find(text):
