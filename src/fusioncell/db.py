@@ -122,6 +122,19 @@ class Database:
         self.engine.dispose()
 
 
+_EXEMPT_TABLES: frozenset[str] | None = None
+
+
+def _exempt_tables() -> frozenset[str]:
+    """Tables of the models marked `__ledger_exempt__` (bookkeeping, not shared state)."""
+    global _EXEMPT_TABLES
+    if _EXEMPT_TABLES is None:
+        _EXEMPT_TABLES = frozenset(
+            m.local_table.name for m in Base.registry.mappers if getattr(m.class_, "__ledger_exempt__", False)
+        )
+    return _EXEMPT_TABLES
+
+
 def _row(obj: Any) -> dict[str, Any]:
     """The column values of a not-yet-persisted mapped object, for a plain INSERT."""
     return {c.key: getattr(obj, c.key) for c in obj.__table__.columns if c.key in obj.__dict__}
@@ -188,7 +201,7 @@ class UnitOfWork:
             subject=subject,
             content=content,
         )
-        self.session.execute(insert(LedgerEntryModel).values(_row(entry)))
+        self.session.execute(insert(LedgerEntryModel.__table__), _row(entry))
         self._next_index = entry.index + 1
         self.entries.append(
             CommittedEntry(
@@ -205,14 +218,11 @@ class UnitOfWork:
         return entry
 
     def _watch_bulk(self, state: Any) -> None:
-        # ORM-enabled INSERT/UPDATE/DELETE statements bypass the flush: look at the table they write
-        mapper = state.bind_mapper
-        if (
-            (state.is_insert or state.is_update or state.is_delete)
-            and mapper is not None
-            and not getattr(mapper.class_, "__ledger_exempt__", False)
-        ):
-            self._shared_state_written = True
+        # INSERT/UPDATE/DELETE statements (ORM-enabled or on a plain table) bypass the flush: look at the table
+        if state.is_insert or state.is_update or state.is_delete:
+            table = getattr(state.statement, "table", None)
+            if table is None or table.name not in _exempt_tables():
+                self._shared_state_written = True
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)

@@ -143,3 +143,24 @@ def test_the_writer_stops_cleanly_and_starts_again(cell) -> None:
     assert all(f.done() and f.exception() is None for f in futures)
     cell.group_commit.call(_add(cell, "sy.later"))
     assert ledger_size(cell) == before + 5
+
+
+def test_plain_table_writes_are_held_to_the_same_rule(cell) -> None:
+    """The hot path writes with plain INSERT/UPDATE statements; the unit of work still sees what they touch."""
+    from sqlalchemy import insert, update
+
+    from fusioncell.scheduler.models import Job
+
+    before, users = ledger_size(cell), table_count(cell, User)
+    now = cell.clock.now()
+    row = {"username": "sy.plain", "delegation": "SY", "roles": ["liaison"], "password_hash": "x"}
+    with pytest.raises(LedgerEntryMissing), cell.command() as uow:
+        uow.session.execute(insert(User.__table__), {**row, "created_at": now, "updated_at": now})
+    with pytest.raises(LedgerEntryMissing), cell.command() as uow:
+        uow.session.execute(update(User.__table__).values(disabled=True))
+    assert ledger_size(cell) == before and table_count(cell, User) == users
+    # bookkeeping tables (jobs, tokens) need no entry
+    job = Job.new(kind="k", key="plain:1", subject="s", due_at=now, payload={}, created_at=now)
+    with cell.command() as uow:
+        uow.session.execute(insert(Job.__table__), [job])
+    assert table_count(cell, Job) == 1 and ledger_size(cell) == before

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pyotp
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from fusioncell.auth.models import AccessToken, LoginAttempt, User
 from fusioncell.auth.passwords import check_strength, hash_password, verify_password
@@ -284,23 +284,26 @@ def _matching_step(totp: pyotp.TOTP, otp: str, now: datetime) -> int | None:
     return None
 
 
+# built once, plain columns rather than entities: this runs on every request and every stream token check
+_TOKEN_LOOKUP = (
+    select(
+        AccessToken.revoked_at,
+        AccessToken.expires_at,
+        User.id,
+        User.username,
+        User.delegation,
+        User.roles,
+        User.disabled,
+    )
+    .join(User, User.id == AccessToken.user_id)
+    .where(AccessToken.token_hash == bindparam("digest"))
+)
+
+
 def authenticate(*, cell: Cell, raw_token: str) -> Principal:
     now = cell.clock.now()
     with cell.reading() as session:
-        # plain columns, not entities: this runs on every request and every stream token check
-        row = session.execute(
-            select(
-                AccessToken.revoked_at,
-                AccessToken.expires_at,
-                User.id,
-                User.username,
-                User.delegation,
-                User.roles,
-                User.disabled,
-            )
-            .join(User, User.id == AccessToken.user_id)
-            .where(AccessToken.token_hash == token_digest(raw_token))
-        ).first()
+        row = session.execute(_TOKEN_LOOKUP, {"digest": token_digest(raw_token)}).first()
     if row is None:
         raise Unauthorized("unknown token: log in again")
     if row.revoked_at is not None:

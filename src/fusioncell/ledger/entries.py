@@ -12,7 +12,7 @@ from enum import Enum
 from typing import Any
 
 import rfc8785
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from fusioncell.ledger.models import LedgerEntry, LedgerHead
@@ -67,12 +67,16 @@ class CommittedEntry:
     content: dict[str, Any]
 
 
+# built once: these run in every appending transaction
+_LOCK_HEAD = select(LedgerHead.size).where(LedgerHead.id == HEAD_ID).with_for_update()
+_SET_HEAD = update(LedgerHead.__table__).where(LedgerHead.__table__.c.id == HEAD_ID).values(size=bindparam("size"))
+_NOTIFY = text("SELECT pg_notify(:channel, :index)")
+
+
 def lock_head(session: Session) -> int:
     """Lock the head row for the rest of the transaction and return the ledger's size: the next entry's index.
     Every appending transaction takes this lock first, so indices are gapless and in commit order."""
-    size = session.execute(
-        select(LedgerHead.size).where(LedgerHead.id == HEAD_ID).with_for_update()
-    ).scalar_one_or_none()
+    size = session.execute(_LOCK_HEAD).scalar_one_or_none()
     if size is None:
         raise RuntimeError("the ledger head row is missing: run `fusioncell init` (migrations) first")
     return size
@@ -109,6 +113,6 @@ def new_entry(
 def set_head(session: Session, size: int) -> None:
     """Move the head past the entries this transaction appended; on PostgreSQL, tell every listening instance
     (NOTIFY is transactional: delivered only if and when this commits)."""
-    session.execute(update(LedgerHead).where(LedgerHead.id == HEAD_ID).values(size=size))
+    session.execute(_SET_HEAD, {"size": size})
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_notify(:channel, :index)"), {"channel": NOTIFY_CHANNEL, "index": str(size - 1)})
+        session.execute(_NOTIFY, {"channel": NOTIFY_CHANNEL, "index": str(size - 1)})

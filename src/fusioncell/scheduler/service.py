@@ -60,7 +60,7 @@ def schedule_many(uow: UnitOfWork, jobs: list[dict[str, Any]]) -> None:
     """Store deadlines whose keys cannot exist yet (they name something created in this transaction): one
     multi-row insert, no lookups. A clash would be a programming error and fails the command."""
     if jobs:
-        uow.session.execute(insert(Job), jobs)
+        uow.session.execute(insert(Job.__table__), jobs)
 
 
 def cancel(uow: UnitOfWork, *, key: str) -> bool:

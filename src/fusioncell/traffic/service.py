@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -190,7 +190,7 @@ def send(*, cell: Cell, uow: UnitOfWork, sender: Principal, draft: MessageCreate
     # The hot path of the cell: plain inserts, no unit-of-work bookkeeping. (The unit of work still sees them as
     # shared-state writes and insists on the entry.)
     try:
-        message_id = session.execute(insert(Message).values(fields).returning(Message.id)).scalar_one()
+        message_id = session.execute(_INSERT_MESSAGE, fields).scalar_one()
     except IntegrityError:
         raise ConcurrentResend(draft.client_txn_id) from None
     addressed = addressed_delegations(cell, audience, fields["sender_delegation"])
@@ -199,7 +199,7 @@ def send(*, cell: Cell, uow: UnitOfWork, sender: Principal, draft: MessageCreate
         for code in addressed
     ]
     if deliveries:
-        session.execute(insert(Delivery), deliveries)
+        session.execute(insert(Delivery.__table__), deliveries)
     # the committed message answers the sender as it stands, without reading it back
     message = Message(id=message_id, **fields)
     message.deliveries = [Delivery(**row) for row in deliveries]
@@ -357,6 +357,28 @@ def record_receipts(*, cell: Cell, receipts: Sequence[Receipt]) -> list[int]:
     return [message_id for future in futures for message_id in future.result()]
 
 
+# built once: the statements of the hot path
+_INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)
+_PENDING_DELIVERIES = (
+    select(Delivery.message_id)
+    .join(Message, Message.id == Delivery.message_id)
+    .where(
+        Delivery.message_id.in_(bindparam("ids", expanding=True)),
+        Delivery.delegation == bindparam("delegation"),
+        Delivery.state == "pending",
+        Message.audience == bindparam("audience"),
+    )
+    .order_by(Delivery.message_id)
+    .with_for_update(of=Delivery)
+)
+_deliveries = Delivery.__table__.c
+_MARK_DELIVERED = (
+    update(Delivery.__table__)
+    .where(_deliveries.message_id == bindparam("id"), _deliveries.delegation == bindparam("code"))
+    .values(state="delivered", delivered_at=bindparam("at"), delivered_to=bindparam("to"))
+)
+
+
 def deliver(*, cell: Cell, uow: UnitOfWork, receipts: Sequence[Receipt]) -> list[int]:
     """Mark the receiving delegation's pending deliveries of these messages (all of one audience) delivered, under
     the row locks, and record one `message.delivered` entry for those that changed; none if nothing did."""
@@ -378,16 +400,7 @@ def deliver(*, cell: Cell, uow: UnitOfWork, receipts: Sequence[Receipt]) -> list
         return []
     # locked, then written by primary key: the state is decided on the rows as they are now, under the lock
     pending = uow.session.execute(
-        select(Delivery.message_id)
-        .join(Message, Message.id == Delivery.message_id)
-        .where(
-            Delivery.message_id.in_(sorted(earliest)),
-            Delivery.delegation == delegation,
-            Delivery.state == "pending",
-            Message.audience == audience.label,
-        )
-        .order_by(Delivery.message_id)
-        .with_for_update(of=Delivery)
+        _PENDING_DELIVERIES, {"ids": sorted(earliest), "delegation": delegation, "audience": audience.label}
     ).scalars()
     done = [
         {
@@ -398,7 +411,13 @@ def deliver(*, cell: Cell, uow: UnitOfWork, receipts: Sequence[Receipt]) -> list
         for message_id in pending
     ]
     if done:
-        uow.session.execute(update(Delivery), [{**d, "delegation": delegation, "state": "delivered"} for d in done])
+        uow.session.execute(
+            _MARK_DELIVERED,
+            [
+                {"id": d["message_id"], "code": delegation, "at": d["delivered_at"], "to": d["delivered_to"]}
+                for d in done
+            ],
+        )
     if not done:
         return []
     actor = earliest[done[0]["message_id"]].principal
