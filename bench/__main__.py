@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="restart with a new `fusioncell serve` process each kill round instead of forking a warm one",
     )
+    parser.add_argument(
+        "--pg-workers", type=int, default=2, help="server processes on PostgreSQL (default 2; SQLite always 1)"
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the server during each throughput window")
     parser.add_argument("--output", type=Path, help="JSON results file (default bench/results/traffic.json)")
     args = parser.parse_args(argv)
@@ -44,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             warm_restarts=not args.cold_restarts,
             profile=args.profile,
             output=args.output,
+            pg_workers=args.pg_workers,
         )
     return 0
 

@@ -121,14 +121,30 @@ def free_port() -> int:
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (and its reaped children), 0 if it is gone."""
+def _stat(pid: int) -> list[str] | None:
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
+        return None
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, its reaped children and its live descendants (a server's worker
+    processes), 0 if it is gone."""
+    fields = _stat(pid)
+    if fields is None:
         return 0.0
-    # fields[0] is state (field 3); utime, stime, cutime, cstime are fields 14-17
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLK_TCK
+    # fields[0] is state (field 3), fields[1] the parent (field 4); utime, stime, cutime, cstime are fields 14-17
+    total = sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLK_TCK
+    return total + sum(process_cpu_seconds(child) for child in _children(pid))
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
 
 
 def machine_busy() -> tuple[float, float]:

@@ -62,9 +62,10 @@ class ServerFailed(RuntimeError):
 class Deployment:
     """A fresh data directory (and, for PostgreSQL, a fresh database) with the duty roster's accounts."""
 
-    def __init__(self, backend: str, workdir: Path) -> None:
+    def __init__(self, backend: str, workdir: Path, *, workers: int = 1) -> None:
         self.backend = backend
         self.workdir = workdir
+        self.workers = workers
         self.data = workdir / f"data-{backend}"
         self.pg_db: str | None = None
         self.database_url: str | None = None
@@ -78,6 +79,7 @@ class Deployment:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FUSIONCELL_")}
         env["FUSIONCELL_DATA"] = str(self.data)
         env["FUSIONCELL_LOG_LEVEL"] = "WARNING"
+        env["FUSIONCELL_WORKERS"] = str(self.workers)
         if self.database_url:
             env["FUSIONCELL_DATABASE_URL"] = self.database_url
         return env
@@ -239,7 +241,11 @@ class Server:
     def kill(self) -> int | None:
         """SIGKILL, then reap; returns the signal that ended it (9 expected)."""
         assert self.pid is not None
-        os.kill(self.pid, signal.SIGKILL)
+        # the whole process group: with several workers, the children must die with their parent
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            os.kill(self.pid, signal.SIGKILL)
         return self._reap()
 
     def stop(self) -> int | None:
@@ -446,14 +452,16 @@ class FusionConfig:
     kills: int = 100
     profile_dir: Path | None = None
     warm_restarts: bool = True
+    pg_workers: int = 2  # `fusioncell serve --workers`: PostgreSQL only (SQLite serves from one process)
 
 
 async def run_backend(backend: str, config: FusionConfig, workdir: Path) -> dict[str, Any]:
     from bench.traffic.killtest import kill_loop
 
     subscribers_plan, senders_plan = roster()
-    deployment = Deployment(backend, workdir)
-    result: dict[str, Any] = {"backend": backend}
+    workers = config.pg_workers if backend == "postgres" else 1
+    deployment = Deployment(backend, workdir, workers=workers)
+    result: dict[str, Any] = {"backend": backend, "workers": workers}
     server = Server(deployment, workdir / f"serve-{backend}.log")
     zygote = Zygote(deployment) if config.warm_restarts else None
     try:

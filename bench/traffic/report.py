@@ -71,6 +71,10 @@ def print_table(results: dict[str, Any]) -> dict[str, Any]:
     syn: dict[str, Any] | None = results.get("synapse")
     labels = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
     backends = [b for b in ("sqlite", "postgres") if b in fc]
+    for b in backends:
+        workers = fc[b].get("workers", 1) if isinstance(fc[b], dict) else 1
+        if workers > 1:
+            labels[b] += f" ×{workers}"
 
     def col(backend: str) -> dict[str, Any] | None:
         data = fc.get(backend)

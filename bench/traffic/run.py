@@ -39,6 +39,7 @@ def run_traffic(
     warm_restarts: bool,
     profile: bool,
     output: Path | None,
+    pg_workers: int = 2,
 ) -> int:
     started = time.perf_counter()
     config = FusionConfig(
@@ -50,6 +51,7 @@ def run_traffic(
         kills=kills if kills is not None else (10 if quick else 100),
         profile_dir=RESULTS / "profiles" if profile else None,
         warm_restarts=warm_restarts,
+        pg_workers=pg_workers,
     )
     results: dict[str, Any] = {
         "benchmark": "traffic",
@@ -69,6 +71,7 @@ def run_traffic(
             "latency_duration_s": config.latency_duration,
             "kills": config.kills,
             "warm_restarts": config.warm_restarts,
+            "postgres_workers": config.pg_workers,
         },
         "fusioncell": {},
         "synapse": None,

@@ -162,12 +162,15 @@ def serve(
     data: DataOpt = None,
     host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Server processes (PostgreSQL only; default 1).")
+    ] = None,
 ) -> None:
     """Serve the API (and, later, the web screen)."""
-    _serve(_open(data), host, port)
+    _serve(_open(data), host, port, workers)
 
 
-def _serve(cell, host: str | None, port: int | None) -> None:  # type: ignore[no-untyped-def]
+def _serve(cell, host: str | None, port: int | None, workers: int | None = None) -> None:  # type: ignore[no-untyped-def]
     import uvicorn
 
     from fusioncell.app import create_app
@@ -176,13 +179,27 @@ def _serve(cell, host: str | None, port: int | None) -> None:  # type: ignore[no
     configure_logging(cell.settings.log_level)
     host = host or cell.settings.host
     port = port or cell.settings.port
+    workers = workers or cell.settings.workers
+    if workers > 1 and not cell.db.is_postgres:
+        err.print(
+            "[bold red]Several workers need PostgreSQL[/] (set FUSIONCELL_DATABASE_URL): with SQLite the cell "
+            "serves from one process. Drop --workers / FUSIONCELL_WORKERS, or move the cell to PostgreSQL."
+        )
+        raise typer.Exit(2)
     console.print(
         f"Serving [bold]{cell.charter.mechanism.name.get('en')}[/] at http://{host}:{port} "
         f"— API docs at http://{host}:{port}/api/v1/docs, health at /healthz"
+        + (f" ({workers} workers)" if workers > 1 else "")
     )
     # no per-message compression on the stream: frames are small JSON, and each subscriber would compress
     # the same frame again with its own context
-    uvicorn.run(create_app(cell), host=host, port=port, log_config=None, access_log=False, ws_per_message_deflate=False)
+    options = {"host": host, "port": port, "log_config": None, "access_log": False, "ws_per_message_deflate": False}
+    if workers == 1:
+        uvicorn.run(create_app(cell), **options)
+        return
+    # each worker process opens the cell itself, from the same settings
+    os.environ["FUSIONCELL_DATA"] = str(cell.settings.data.resolve())
+    uvicorn.run("fusioncell.app:app_from_environment", factory=True, workers=workers, **options)
 
 
 @app.command()

@@ -21,6 +21,13 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Server processes. Several need PostgreSQL (LISTEN/NOTIFY wakes each one's stream); "
+        "SQLite serves from one process.",
+    )
     token_ttl: timedelta = timedelta(hours=12)
     max_body_bytes: int = 1_048_576
     login_max_failures: int = 5

@@ -6,9 +6,12 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from sqlalchemy import func, select
 
+from fusioncell.auth.service import authenticate
 from fusioncell.ledger.models import LedgerEntry
+from fusioncell.traffic import service
 from fusioncell.traffic.models import Message
 from tests.conftest import ledger_size
 from tests.traffic.helpers import draft
@@ -64,3 +67,43 @@ def test_a_resend_inside_the_same_group_returns_the_original_and_spoils_nothing(
         message = answers[name].json()  # type: ignore[attr-defined]
         if answers[name].status_code == 201:  # type: ignore[attr-defined]
             assert (message["ledger_index"], f"message:{message['id']}") in sent
+
+
+# Row locks and the ledger head: a group commit takes the head first, an acknowledgement takes its delivery row
+# first. PostgreSQL only (SQLite runs one writer at a time).
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_receipt_in_a_group_does_not_deadlock_with_an_acknowledgement(backend, client, cell, crew) -> None:
+    message_id = client.post("/api/v1/messages", json=draft(), headers=crew["sy"].headers).json()["id"]
+    il = authenticate(cell=cell, raw_token=crew["il"].token)
+    ack: dict[str, object] = {}
+    head_held, ack_started = threading.Event(), threading.Event()
+
+    def group(uow):  # type: ignore[no-untyped-def]
+        uow.next_ledger_index()  # this group holds the ledger head…
+        head_held.set()
+        assert ack_started.wait(30)
+        deadline = time.monotonic() + 30
+        while not _someone_waits_for_a_lock(cell):  # …and the acknowledgement holds the row, waiting for it
+            assert time.monotonic() < deadline, "the acknowledgement never queued for the ledger head"
+            time.sleep(0.02)
+        receipt = service.Receipt(message_id=message_id, audience="joint", principal=il, at=cell.clock.now())
+        return service.deliver(cell=cell, uow=uow, receipts=[receipt])
+
+    def acknowledge() -> None:
+        ack_started.set()
+        ack["response"] = client.post(f"/api/v1/messages/{message_id}/ack", json={}, headers=crew["il"].headers)
+
+    future = cell.group_commit.submit(group)
+    assert head_held.wait(30)
+    thread = threading.Thread(target=acknowledge)
+    thread.start()
+    assert future.result(60) == []  # the row is being acknowledged: the receipt is moot, and nothing waits
+    thread.join(60)
+    assert ack["response"].status_code == 200  # type: ignore[attr-defined]
+    state = next(d for d in ack["response"].json()["deliveries"] if d["delegation"] == "IL")  # type: ignore[attr-defined]
+    assert state["state"] == "acknowledged"
+
+
+def _someone_waits_for_a_lock(cell) -> bool:  # type: ignore[no-untyped-def]
+    with cell.db.engine.connect() as conn:
+        return bool(conn.exec_driver_sql("SELECT count(*) FROM pg_locks WHERE NOT granted").scalar())

@@ -13,6 +13,7 @@ from datetime import datetime
 
 import pyotp
 from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.orm import Session
 
 from fusioncell.auth.models import AccessToken, LoginAttempt, User
 from fusioncell.auth.passwords import check_strength, hash_password, verify_password
@@ -203,12 +204,12 @@ class IssuedToken:
     principal: Principal
 
 
-def _throttle(cell: Cell, uow: UnitOfWork, username: str, client: str | None, now: datetime) -> None:
+def _throttle(cell: Cell, session: Session, username: str, client: str | None, now: datetime) -> None:
     # Per account *and* client address: another delegation guessing at our liaison's password from its own
     # terminal must not lock our liaison out in the middle of a crisis.
     window = cell.settings.login_failure_window
     since = now - window
-    count, oldest = uow.session.execute(
+    count, oldest = session.execute(
         select(func.count(LoginAttempt.id), func.min(LoginAttempt.attempted_at)).where(
             LoginAttempt.username == username, LoginAttempt.client == client, LoginAttempt.attempted_at > since
         )
@@ -233,10 +234,11 @@ def _fail(cell: Cell, username: str, client: str | None, reason: str, now: datet
 
 def login(*, cell: Cell, username: str, password: str, otp: str | None, client: str | None) -> IssuedToken:
     now = cell.clock.now()
-    with cell.command() as uow:
-        _throttle(cell, uow, username, client, now)
-        user = uow.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-        password_ok = verify_password(user.password_hash if user else None, password)
+    with cell.reading() as session:
+        _throttle(cell, session, username, client, now)
+        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    # the slow hash runs outside any write transaction: a login never holds up the cell's traffic
+    password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok:
         _fail(cell, username, client, "bad-credentials", now)
         raise Unauthorized("invalid username or password")

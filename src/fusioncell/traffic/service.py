@@ -369,7 +369,10 @@ _PENDING_DELIVERIES = (
         Message.audience == bindparam("audience"),
     )
     .order_by(Delivery.message_id)
-    .with_for_update(of=Delivery)
+    # SKIP LOCKED: a delivery another transaction holds is being acknowledged or delivered right now, which
+    # settles this receipt; waiting for it here, inside a group commit that already holds the ledger head,
+    # could deadlock against that transaction waiting for the head.
+    .with_for_update(of=Delivery, skip_locked=True)
 )
 _deliveries = Delivery.__table__.c
 _MARK_DELIVERED = (
