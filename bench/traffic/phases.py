@@ -43,7 +43,7 @@ def _profiler(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | 
     out.parent.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [exe, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--rate", "200",
-         "--format", "raw", "--idle", "--threads", "--nonblocking", "--subprocesses", "--output", str(out)],
+         "--format", "raw", "--gil", "--nonblocking", "--subprocesses", "--output", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip

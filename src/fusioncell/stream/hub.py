@@ -48,6 +48,7 @@ class StreamHub:
         self._wake = asyncio.Event()
         self._subscribers: set[asyncio.Event] = set()
         self._task: asyncio.Task[None] | None = None
+        self._ticker: asyncio.Task[None] | None = None
         self._listener: _PgListener | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -68,16 +69,18 @@ class StreamHub:
             self._listener = _PgListener(self.cell, self.wake)
             self._listener.start()
         self._task = asyncio.create_task(self._run(), name="fusioncell-stream-hub")
+        self._ticker = asyncio.create_task(self._tick(), name="fusioncell-stream-ticker")
 
     async def stop(self) -> None:
         if self._unsubscribe:
             self._unsubscribe()
         if self._listener:
             self._listener.stop()
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._ticker):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     def wake(self) -> None:
         """Thread-safe: something was committed."""
@@ -102,6 +105,14 @@ class StreamHub:
         if index < first - 1:
             return None
         return self.window[max(index - first + 1, 0) :]
+
+    async def _tick(self) -> None:
+        """Wake every subscriber a few times per heartbeat interval, so each can send its heartbeat and re-check
+        its token on time, without a timer of its own per wait."""
+        while True:
+            await asyncio.sleep(self.cell.settings.stream_heartbeat_seconds / 4)
+            for event in list(self._subscribers):
+                event.set()
 
     # -- the reader --
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -119,6 +118,7 @@ class _Subscriber:
         self.token = token
         self.cursor = cursor
         self.readable = frozenset(readable_audiences(principal, cell.charter.roster))
+        self.sent_at = time.monotonic()  # when the last frame went out: a heartbeat follows `interval` of quiet
         self.wake = hub.subscribe()
         self.receipts: ReceiptRecorder = websocket.app.state.receipts
 
@@ -133,20 +133,19 @@ class _Subscriber:
         # the replay is done: from here on, events arrive as they are committed
         await self.websocket.send_json({"type": "live", "index": self.cursor})
         interval = self.cell.settings.stream_heartbeat_seconds
-        checked = time.monotonic()
+        checked = self.sent_at = time.monotonic()
         while True:
-            # on a wall clock, not on quiet: a busy cell must still cut off a revoked token
+            # the hub wakes every subscriber a few times per interval (see StreamHub._tick), so these run on a
+            # wall clock: a busy cell still cuts off a revoked token, a quiet one still hears heartbeats
             if time.monotonic() - checked >= interval:
                 await self._check_token()
                 checked = time.monotonic()
             await self._drain()
-            try:
-                await asyncio.wait_for(self.wake.wait(), timeout=interval)
-                self.wake.clear()
-            except TimeoutError:
-                await self._check_token()
-                checked = time.monotonic()
+            if time.monotonic() - self.sent_at >= interval:
                 await self.websocket.send_json({"type": "heartbeat", "index": self.cursor})
+                self.sent_at = time.monotonic()
+            await self.wake.wait()
+            self.wake.clear()
 
     async def _check_token(self) -> None:
         try:
@@ -178,9 +177,11 @@ class _Subscriber:
                     continue
                 if entry.audience in self.readable:
                     await self.websocket.send_text(event_frame(entry))
+                    self.sent_at = time.monotonic()
                     if entry.action == "message.sent":
                         sent = parsed_content(entry)["message"]
-                        if self.principal.delegation in sent["addressed"]:
+                        delegation = self.principal.delegation
+                        if delegation in sent["addressed"] and self.receipts.wants(sent["id"], delegation):
                             self.receipts.note(
                                 Receipt(
                                     message_id=sent["id"],
