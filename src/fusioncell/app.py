@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -88,11 +89,14 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop_checkpoints = cell.db.start_checkpointer()
         await hub.start()
         await receipts.start()
         loop = SchedulerLoop(scheduler, interval=settings.scheduler_interval_seconds) if start_loop else None
         if loop:
             loop.start()
+        # what exists now (modules, charter, routes) lives as long as the process: keep the collector off it
+        gc.freeze()
         log.info(
             "fusioncell started",
             extra={"mechanism": cell.charter.mechanism.log_origin, "database": cell.db.url.get_backend_name()},
@@ -105,6 +109,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
             await hub.stop()
             await receipts.stop()
             await asyncio.to_thread(cell.close)  # queued commands finish before the process goes
+            stop_checkpoints()
 
     app = FastAPI(
         title="fusioncell",

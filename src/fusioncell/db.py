@@ -121,6 +121,31 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def start_checkpointer(self, interval: float = 0.5) -> Callable[[], None]:
+        """SQLite: copy the WAL back into the database from a background thread every `interval`, so the WAL
+        never grows to the size at which SQLite would checkpoint (and fsync) inside a committing writer. Returns
+        the function that stops it. A no-op elsewhere."""
+        if not self.is_sqlite:
+            return lambda: None
+        stop = threading.Event()
+
+        def run() -> None:
+            while not stop.wait(interval):
+                try:
+                    with self.engine.connect() as conn:
+                        conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                except Exception:  # a busy or missing database: try again next time
+                    log.debug("WAL checkpoint failed", exc_info=True)
+
+        thread = threading.Thread(target=run, name="fusioncell-wal-checkpoint", daemon=True)
+        thread.start()
+
+        def halt() -> None:
+            stop.set()
+            thread.join(timeout=5)
+
+        return halt
+
 
 _EXEMPT_TABLES: frozenset[str] | None = None
 

@@ -14,12 +14,13 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import psycopg
 from sqlalchemy import select
 
 from fusioncell.cell import Cell
-from fusioncell.ledger.entries import NOTIFY_CHANNEL
+from fusioncell.ledger.entries import NOTIFY_CHANNEL, jsonable
 from fusioncell.ledger.models import LedgerEntry, LedgerHead
 
 log = logging.getLogger(__name__)
@@ -28,20 +29,45 @@ WINDOW = 5_000
 FETCH = 2_000
 
 
-def parsed_content(entry: LedgerEntry) -> dict:
-    """An entry's content as JSON, parsed once however many subscribers send it."""
-    cached = entry.__dict__.get("_fusioncell_parsed")
-    if cached is None:
-        cached = json.loads(entry.content)
-        entry.__dict__["_fusioncell_parsed"] = cached
-    return cached
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """A committed entry as the stream sends it: its frame encoded once for every subscriber, and no more
+    objects than it takes (the window holds thousands; the garbage collector walks them all)."""
+
+    index: int
+    audience: str
+    frame: str  # one JSON text frame
+    message_id: int | None = None  # for message.sent: the message and the delegations it is addressed to
+    addressed: tuple[str, ...] = ()
+
+
+def stream_event(entry: LedgerEntry) -> StreamEvent:
+    head = json.dumps(
+        {
+            "type": "event",
+            "index": entry.index,
+            "time": jsonable(entry.recorded_at),
+            "action": entry.action,
+            "delegation": entry.actor_delegation,
+            "audience": entry.audience,
+            "subject": entry.subject,
+        },
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    # the content is canonical JSON already: spliced in as it is, not parsed and encoded again
+    frame = f'{head[:-1]},"content":{entry.content}}}'
+    if entry.action != "message.sent":
+        return StreamEvent(entry.index, entry.audience, frame)
+    sent = json.loads(entry.content)["message"]
+    return StreamEvent(entry.index, entry.audience, frame, sent["id"], tuple(sent["addressed"]))
 
 
 class StreamHub:
     def __init__(self, cell: Cell) -> None:
         self.cell = cell
         # the newest entries, oldest first; trimmed in steps so that appending and slicing stay cheap
-        self.window: list[LedgerEntry] = []
+        self.window: list[StreamEvent] = []
         self.tail = -1  # highest index read into the window
         self._unknown_tail = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -97,7 +123,7 @@ class StreamHub:
     def unsubscribe(self, event: asyncio.Event) -> None:
         self._subscribers.discard(event)
 
-    def after(self, index: int) -> list[LedgerEntry] | None:
+    def after(self, index: int) -> list[StreamEvent] | None:
         """Entries after `index` from the window, or None when the window no longer reaches back that far."""
         if not self.window:
             return [] if index >= self.tail else None
@@ -120,13 +146,12 @@ class StreamHub:
         with self.cell.reading() as session:
             return session.execute(select(LedgerHead.size)).scalar_one()
 
-    def _fetch(self, after: int) -> list[LedgerEntry]:
+    def _fetch(self, after: int) -> list[StreamEvent]:
         with self.cell.reading() as session:
-            return list(
-                session.execute(
-                    select(LedgerEntry).where(LedgerEntry.index > after).order_by(LedgerEntry.index).limit(FETCH)
-                ).scalars()
-            )
+            entries = session.execute(
+                select(LedgerEntry).where(LedgerEntry.index > after).order_by(LedgerEntry.index).limit(FETCH)
+            ).scalars()
+            return [stream_event(e) for e in entries]
 
     async def _run(self) -> None:
         while True:

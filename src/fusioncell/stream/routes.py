@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -13,10 +12,8 @@ from fusioncell.auth import service as auth_service
 from fusioncell.cell import Cell
 from fusioncell.errors import Unauthorized
 from fusioncell.ledger import service as ledger_service
-from fusioncell.ledger.entries import jsonable
-from fusioncell.ledger.models import LedgerEntry
 from fusioncell.policy import Principal, readable_audiences
-from fusioncell.stream.hub import StreamHub, parsed_content
+from fusioncell.stream.hub import StreamEvent, StreamHub, stream_event
 from fusioncell.traffic.receipts import ReceiptRecorder
 from fusioncell.traffic.service import Receipt
 
@@ -27,28 +24,6 @@ router = APIRouter()
 REPLAY_BATCH = 500
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_BAD_REQUEST = 4400
-
-
-def event_frame(entry: LedgerEntry) -> str:
-    """The entry as one JSON text frame, encoded once however many subscribers receive it."""
-    cached = entry.__dict__.get("_fusioncell_frame")
-    if cached is None:
-        cached = json.dumps(
-            {
-                "type": "event",
-                "index": entry.index,
-                "time": jsonable(entry.recorded_at),
-                "action": entry.action,
-                "delegation": entry.actor_delegation,
-                "audience": entry.audience,
-                "subject": entry.subject,
-                "content": parsed_content(entry),
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        entry.__dict__["_fusioncell_frame"] = cached
-    return cached
 
 
 def _token(websocket: WebSocket) -> str | None:
@@ -147,6 +122,12 @@ class _Subscriber:
             await self.wake.wait()
             self.wake.clear()
 
+    def _replay_batch(self) -> list[StreamEvent]:
+        entries = ledger_service.visible_after(
+            cell=self.cell, principal=self.principal, after=self.cursor, limit=REPLAY_BATCH
+        )
+        return [stream_event(e) for e in entries]
+
     async def _check_token(self) -> None:
         try:
             await run_in_threadpool(auth_service.authenticate, cell=self.cell, raw_token=self.token)
@@ -162,13 +143,7 @@ class _Subscriber:
                 break
             batch = self.hub.after(self.cursor) if self.cursor < self.hub.tail else None
             if batch is None:
-                batch = await run_in_threadpool(
-                    ledger_service.visible_after,
-                    cell=self.cell,
-                    principal=self.principal,
-                    after=self.cursor,
-                    limit=REPLAY_BATCH,
-                )
+                batch = await run_in_threadpool(self._replay_batch)
                 if not batch:
                     self.cursor = goal
                     break
@@ -176,18 +151,20 @@ class _Subscriber:
                 if entry.index <= self.cursor:
                     continue
                 if entry.audience in self.readable:
-                    await self.websocket.send_text(event_frame(entry))
+                    await self.websocket.send_text(entry.frame)
                     self.sent_at = time.monotonic()
-                    if entry.action == "message.sent":
-                        sent = parsed_content(entry)["message"]
-                        delegation = self.principal.delegation
-                        if delegation in sent["addressed"] and self.receipts.wants(sent["id"], delegation):
-                            self.receipts.note(
-                                Receipt(
-                                    message_id=sent["id"],
-                                    audience=entry.audience,
-                                    principal=self.principal,
-                                    at=self.cell.clock.now(),
-                                )
+                    delegation = self.principal.delegation
+                    if (
+                        entry.message_id is not None
+                        and delegation in entry.addressed
+                        and self.receipts.wants(entry.message_id, delegation)
+                    ):
+                        self.receipts.note(
+                            Receipt(
+                                message_id=entry.message_id,
+                                audience=entry.audience,
+                                principal=self.principal,
+                                at=self.cell.clock.now(),
                             )
+                        )
                 self.cursor = entry.index
