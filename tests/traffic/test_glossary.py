@@ -487,3 +487,22 @@ def test_every_inserted_wording_is_found_where_it_was_put(
     assert [(m.term, m.lang, m.start, m.end, m.text) for m in matches] == expected
     for m in matches:
         assert m.wordings == GLOSSARY[m.term]
+
+
+_WORDINGS = [wording for wordings in GLOSSARY.values() for wording in wordings.values()]
+_PIECES = [*_WORDINGS, *(w for wording in _WORDINGS for w in wording.split()), "the", "ال", "ה", "İstanbul", "ſ", "x"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(_PIECES), min_size=1, max_size=30),
+    st.sampled_from([" ", ", ", "-", " ال", "ו", " ב", "_"]),
+    st.booleans(),
+)
+def test_dispatch_by_first_character_finds_what_trying_every_wording_finds(pieces, sep, shout) -> None:
+    """`find` tries at each position only the wordings that can begin with its character; trying every wording
+    everywhere (the matcher's fallback, and its definition) must find exactly the same."""
+    text = sep.join(p.upper() if shout and i % 2 else p for i, p in enumerate(pieces))
+    reference = GlossaryMatcher(GLOSSARY)
+    reference._by_first = {}  # every position goes to the every-wording pattern
+    assert MATCHER.find(text) == reference.find(text)

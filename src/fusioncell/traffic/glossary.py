@@ -262,14 +262,23 @@ class GlossaryMatcher:
         self.problems: tuple[str, ...] = tuple(problems)
         self._alternatives = alternatives
         self._patterns = [re.compile(a.source, re.IGNORECASE) for a in alternatives]
-        # One scanner over every wording, longest first: at each position not inside a word and at a character
-        # some wording can begin with, the lookahead captures the first (longest) wording that matches there;
-        # group k+1 is alternative k.
+        # Candidate positions: not inside a word, at a character some wording can begin with. At each, only the
+        # wordings that can begin with that character are tried, longest first, in one lookahead whose group
+        # j+1 is the j-th of them (a hundred-branch alternation tried at every word start cost a millisecond a
+        # message).
         self._scanner: re.Pattern[str] | None = None
+        self._by_first: dict[str, tuple[re.Pattern[str], tuple[int, ...]]] = {}
         if alternatives:
-            firsts = "".join(re.escape(ch) for ch in sorted({ch for a in alternatives for ch in a.firsts}))
-            branches = "|".join(a.source for a in alternatives)
-            self._scanner = re.compile(rf"(?!(?<=\w)\w)(?=[{firsts}])(?=(?:{branches}))", re.IGNORECASE)
+            chars = sorted({ch.lower() for a in alternatives for ch in a.firsts})
+            self._scanner = re.compile(rf"(?!(?<=\w)\w)(?=[{''.join(re.escape(ch) for ch in chars)}])", re.IGNORECASE)
+            for ch in chars:
+                ks = tuple(k for k, a in enumerate(alternatives) if ch in {c.lower() for c in a.firsts})
+                branches = "|".join(alternatives[k].source for k in ks)
+                self._by_first[ch] = (re.compile(rf"(?=(?:{branches}))", re.IGNORECASE), ks)
+            # a character the regex engine's case folding pairs with a first character, but str.lower() does
+            # not (U+0130, say): every wording is tried there
+            every = "|".join(a.source for a in alternatives)
+            self._every = (re.compile(rf"(?=(?:{every}))", re.IGNORECASE), tuple(range(len(alternatives))))
 
     def find(self, text: str) -> list[TermMatch]:
         """The glossary terms in `text`: sorted by start, non-overlapping, longest match first."""
@@ -278,11 +287,16 @@ class GlossaryMatcher:
         folded, index = _fold(text)
         # (-span length, extent start, alternative, span start, span end); the extent includes the prefix.
         heap: list[tuple[int, int, int, int, int]] = []
-        for m in self._scanner.finditer(folded):
-            k = m.lastindex
-            assert k is not None
-            start, end = m.span(k)
-            heap.append((start - end, m.start(), k - 1, start, end))
+        for candidate in self._scanner.finditer(folded):
+            at = candidate.start()
+            pattern, ks = self._by_first.get(folded[at].lower(), self._every)
+            m = pattern.match(folded, at)
+            if m is None:
+                continue
+            j = m.lastindex
+            assert j is not None
+            start, end = m.span(j)
+            heap.append((start - end, at, ks[j - 1], start, end))
         heapq.heapify(heap)
 
         taken = bytearray(len(folded))
