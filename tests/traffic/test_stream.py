@@ -88,9 +88,9 @@ def test_a_disabled_account_is_cut_off(client, cell, crew) -> None:
         assert any(f["type"] == "error" and f["status"] == 401 for f in reader.frames)
 
 
-@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
-def test_listen_notify_wakes_the_other_instance(backend, clock, client, cell, crew) -> None:
-    """A message sent through one app instance reaches a subscriber of another, live, on PostgreSQL."""
+def test_a_commit_by_another_process_wakes_the_stream(backend, clock, client, cell, crew) -> None:
+    """A message sent through one app instance reaches a subscriber of another, live: on PostgreSQL through
+    LISTEN/NOTIFY, on SQLite through the data_version watcher (the command line writing while a server runs)."""
     from fastapi.testclient import TestClient
 
     from fusioncell.app import create_app

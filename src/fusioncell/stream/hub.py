@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg
 from sqlalchemy import select
@@ -75,7 +76,7 @@ class StreamHub:
         self._subscribers: set[asyncio.Event] = set()
         self._task: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
-        self._listener: _PgListener | None = None
+        self._listener: _PgListener | _SqliteWatcher | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
     # -- life cycle (the app's lifespan) --
@@ -93,6 +94,9 @@ class StreamHub:
         self._unsubscribe = self.cell.bus.subscribe(lambda _entry: self.wake())
         if self.cell.db.is_postgres:
             self._listener = _PgListener(self.cell, self.wake)
+            self._listener.start()
+        elif self.cell.db.is_sqlite:
+            self._listener = _SqliteWatcher(self.cell, self.wake)
             self._listener.start()
         self._task = asyncio.create_task(self._run(), name="fusioncell-stream-hub")
         self._ticker = asyncio.create_task(self._tick(), name="fusioncell-stream-ticker")
@@ -209,3 +213,47 @@ class _PgListener:
                 if not self._stop.is_set():
                     log.exception("LISTEN connection lost; reconnecting")
                     self._stop.wait(1.0)
+
+
+class _SqliteWatcher:
+    """SQLite has no NOTIFY: a thread asks `PRAGMA data_version`, which changes when another connection (the
+    command line adding an account, say) has committed, and wakes the hub. This process's own commits wake it
+    directly through the event bus."""
+
+    INTERVAL = 0.1
+
+    def __init__(self, cell: Cell, wake: Callable[[], None]) -> None:
+        self.cell = cell
+        self.wake = wake
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fusioncell-sqlite-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                # data_version is per connection: keep one checked out for the watcher's life
+                with self.cell.db.engine.connect() as conn:
+                    version = self._version(conn)
+                    self.wake()  # catch up on anything committed before the baseline was taken
+                    while not self._stop.wait(self.INTERVAL):
+                        current = self._version(conn)
+                        if current != version:
+                            version = current
+                            self.wake()
+            except Exception:
+                if not self._stop.is_set():
+                    log.exception("SQLite watcher failed; retrying")
+                    self._stop.wait(1.0)
+
+    @staticmethod
+    def _version(conn: Any) -> int:
+        version = conn.exec_driver_sql("PRAGMA data_version").scalar()
+        conn.rollback()  # end the read transaction, whose snapshot would hide later commits
+        return int(version)
