@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import closing
+from contextlib import closing, suppress
 
 import httpx
 
@@ -20,9 +20,10 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, backend, port: int) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, backend, port: int, *, workers: int = 1) -> None:  # type: ignore[no-untyped-def]
         self.backend = backend
         self.port = port
+        self.workers = workers
         self.url = f"http://127.0.0.1:{port}"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -31,10 +32,11 @@ class Server:
         if self.backend.settings.database_url:
             env["FUSIONCELL_DATABASE_URL"] = self.backend.settings.database_url
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fusioncell.cli", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "fusioncell.cli", "serve", "--port", str(self.port), "--workers", str(self.workers)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: a kill takes every worker with it
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -47,5 +49,6 @@ class Server:
 
     def kill(self) -> None:
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
+        with suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)

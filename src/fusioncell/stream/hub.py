@@ -76,7 +76,7 @@ class StreamHub:
         self._subscribers: set[asyncio.Event] = set()
         self._task: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
-        self._listener: _PgListener | _SqliteWatcher | None = None
+        self._listener: _Watcher | None = None
         self._unsubscribe: Callable[[], None] | None = None
 
     # -- life cycle (the app's lifespan) --
@@ -183,50 +183,16 @@ class StreamHub:
                 self._wake.set()
 
 
-class _PgListener:
-    """LISTEN on the ledger channel in a thread; every notification wakes the hub."""
+class _Watcher:
+    """A thread that learns of commits by other processes and wakes the hub; reconnects after failures."""
 
-    def __init__(self, cell: Cell, wake: Callable[[], None]) -> None:
-        url = cell.db.url.set(drivername="postgresql")
-        self.dsn = url.render_as_string(hide_password=False)
-        self.wake = wake
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fusioncell-pg-listen", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(self.dsn, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
-                    self.wake()  # catch up on anything committed while we were not listening
-                    while not self._stop.is_set():
-                        for _ in conn.notifies(timeout=1.0):
-                            self.wake()
-            except Exception:
-                if not self._stop.is_set():
-                    log.exception("LISTEN connection lost; reconnecting")
-                    self._stop.wait(1.0)
-
-
-class _SqliteWatcher:
-    """SQLite has no NOTIFY: a thread asks `PRAGMA data_version`, which changes when another connection (the
-    command line adding an account, say) has committed, and wakes the hub. This process's own commits wake it
-    directly through the event bus."""
-
-    INTERVAL = 0.1
+    name = "fusioncell-watch"
 
     def __init__(self, cell: Cell, wake: Callable[[], None]) -> None:
         self.cell = cell
         self.wake = wake
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fusioncell-sqlite-watch", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -238,19 +204,48 @@ class _SqliteWatcher:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                # data_version is per connection: keep one checked out for the watcher's life
-                with self.cell.db.engine.connect() as conn:
-                    version = self._version(conn)
-                    self.wake()  # catch up on anything committed before the baseline was taken
-                    while not self._stop.wait(self.INTERVAL):
-                        current = self._version(conn)
-                        if current != version:
-                            version = current
-                            self.wake()
+                self._watch()
             except Exception:
                 if not self._stop.is_set():
-                    log.exception("SQLite watcher failed; retrying")
+                    log.exception("%s lost its connection; reconnecting", self.name)
                     self._stop.wait(1.0)
+
+    def _watch(self) -> None:  # pragma: no cover - each kind of watcher says how
+        raise NotImplementedError
+
+
+class _PgListener(_Watcher):
+    """LISTEN on the ledger channel; every notification wakes the hub."""
+
+    name = "fusioncell-pg-listen"
+
+    def _watch(self) -> None:
+        dsn = self.cell.db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            self.wake()  # catch up on anything committed while we were not listening
+            while not self._stop.is_set():
+                for _ in conn.notifies(timeout=1.0):
+                    self.wake()
+
+
+class _SqliteWatcher(_Watcher):
+    """SQLite has no NOTIFY: ask `PRAGMA data_version`, which changes when another connection (the command line
+    adding an account, say) has committed. This process's own commits wake the hub through the event bus."""
+
+    name = "fusioncell-sqlite-watch"
+    INTERVAL = 0.1
+
+    def _watch(self) -> None:
+        # data_version is per connection: keep one checked out for the watcher's life
+        with self.cell.db.engine.connect() as conn:
+            version = self._version(conn)
+            self.wake()  # catch up on anything committed before the baseline was taken
+            while not self._stop.wait(self.INTERVAL):
+                current = self._version(conn)
+                if current != version:
+                    version = current
+                    self.wake()
 
     @staticmethod
     def _version(conn: Any) -> int:
