@@ -48,7 +48,7 @@ def test_two_workers_share_the_traffic_and_every_stream_sees_all_of_it(backend, 
         sy, il = token("sy.liaison"), token("il.liaison")
         ws_url = server.url.replace("http://", "ws://") + f"/api/v1/stream?access_token={il}"
         # several IL screens, on whichever worker each connection lands
-        streams = [connect(ws_url) for _ in range(6)]
+        streams = [connect(ws_url, legacy=True) for _ in range(6)]
         for ws in streams:
             assert json.loads(ws.recv(timeout=10))["type"] == "hello"
             while json.loads(ws.recv(timeout=10))["type"] != "live":

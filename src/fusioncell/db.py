@@ -6,6 +6,7 @@ Services only flush; the unit of work commits (or rolls back) at the boundary.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -147,17 +148,20 @@ class Database:
         return halt
 
 
-_EXEMPT_TABLES: frozenset[str] | None = None
+_EXEMPT_TABLES: tuple[int, frozenset[str]] = (-1, frozenset())
 
 
 def _exempt_tables() -> frozenset[str]:
-    """Tables of the models marked `__ledger_exempt__` (bookkeeping, not shared state)."""
+    """Tables of the models marked `__ledger_exempt__` (bookkeeping, not shared state); worked out again when
+    more models have been mapped."""
     global _EXEMPT_TABLES
-    if _EXEMPT_TABLES is None:
-        _EXEMPT_TABLES = frozenset(
-            m.local_table.name for m in Base.registry.mappers if getattr(m.class_, "__ledger_exempt__", False)
+    mappers = Base.registry.mappers
+    if _EXEMPT_TABLES[0] != len(mappers):
+        _EXEMPT_TABLES = (
+            len(mappers),
+            frozenset(m.local_table.name for m in mappers if getattr(m.class_, "__ledger_exempt__", False)),
         )
-    return _EXEMPT_TABLES
+    return _EXEMPT_TABLES[1]
 
 
 def _row(obj: Any) -> dict[str, Any]:
@@ -211,7 +215,7 @@ class UnitOfWork:
         self, *, action: str, actor: Principal, audience: Audience, subject: str, content: dict[str, Any]
     ) -> LedgerEntry:
         """Append this command's ledger entry in its transaction. One command, one entry."""
-        from fusioncell.ledger.entries import CommittedEntry, jsonable, new_entry
+        from fusioncell.ledger.entries import CommittedEntry, new_entry
         from fusioncell.ledger.models import LedgerEntry as LedgerEntryModel
 
         if len(self.entries) > self._command_start:
@@ -237,7 +241,7 @@ class UnitOfWork:
                 actor_delegation=actor.delegation,
                 audience=audience.label,
                 subject=subject,
-                content={"actor": actor.username, **jsonable(content)},
+                content=json.loads(entry.content),  # exactly what was committed to
             )
         )
         return entry
@@ -270,13 +274,15 @@ class UnitOfWork:
         try:
             yield self
             self._check_command()
+            savepoint.commit()
         except BaseException:
-            savepoint.rollback()  # also after a failed flush, which leaves the savepoint waiting for this
-            del self.entries[self._command_start :]
-            del self._after_commit[callbacks:]
-            self._next_index = next_index
+            try:
+                savepoint.rollback()  # also after a failed flush, which leaves the savepoint waiting for this
+            finally:
+                del self.entries[self._command_start :]
+                del self._after_commit[callbacks:]
+                self._next_index = next_index
             raise
-        savepoint.commit()
 
     def __enter__(self) -> UnitOfWork:
         lock = self.db.write_lock
@@ -308,9 +314,11 @@ class UnitOfWork:
                 raise
             self.session.commit()
         finally:
-            self.session.close()
-            if self.db.write_lock is not None:
-                self.db.write_lock.release()
+            try:
+                self.session.close()
+            finally:
+                if self.db.write_lock is not None:
+                    self.db.write_lock.release()
         # Published only once the change is durable: a subscriber never sees a rolled-back event.
         if self.bus is not None:
             for entry in self.entries:

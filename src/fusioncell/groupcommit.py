@@ -35,6 +35,7 @@ class GroupCommitter:
         self.clock = clock
         self.bus = bus
         self.max_batch = max_batch
+        # each writer thread has its own queue, so a writer started after close() never takes the old one's stop
         self._queue: queue.SimpleQueue[tuple[Command, Future[Any]] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -46,10 +47,18 @@ class GroupCommitter:
         future: Future[T] = Future()
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="fusioncell-group-commit", daemon=True)
+                self._queue = queue.SimpleQueue()
+                self._thread = threading.Thread(
+                    target=self._run, args=(self._queue,), name="fusioncell-group-commit", daemon=True
+                )
                 self._thread.start()
             self._queue.put((command, future))
         return future
+
+    @property
+    def waiting(self) -> int:
+        """Commands queued and not yet taken by the writer."""
+        return self._queue.qsize()
 
     async def run(self, command: Callable[[UnitOfWork], T]) -> T:
         """From the event loop: run a command in the next group and wait for its commit."""
@@ -68,16 +77,16 @@ class GroupCommitter:
         if thread is not None:
             thread.join(timeout=30)
 
-    def _run(self) -> None:
+    def _run(self, jobs: queue.SimpleQueue[tuple[Command, Future[Any]] | None]) -> None:
         while True:
-            item = self._queue.get()
+            item = jobs.get()
             if item is None:
                 return
             batch = [item]
             stop = False
             while len(batch) < self.max_batch:
                 try:
-                    more = self._queue.get_nowait()
+                    more = jobs.get_nowait()
                 except queue.Empty:
                     break
                 if more is None:

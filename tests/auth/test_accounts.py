@@ -345,3 +345,29 @@ def test_throttle_is_per_client_so_another_terminal_cannot_lock_a_liaison_out(ce
         service.login(cell=cell, username="sy.liaison", password=TEST_PASSWORD, otp=None, client="10.9.9.9")
     issued = service.login(cell=cell, username="sy.liaison", password=TEST_PASSWORD, otp=None, client="10.0.0.5")
     assert issued.principal.delegation == "SY"
+
+
+def test_parallel_guesses_cannot_outrun_the_limit(client, cell) -> None:
+    """Attempts are counted before the slow password hash: a burst of simultaneous guesses gets no more tries
+    than the limit."""
+    import threading
+
+    add_user(cell, "sy.liaison", "SY", "liaison")
+    limit = cell.settings.login_max_failures
+    statuses: list[int] = []
+    lock = threading.Lock()
+    go = threading.Barrier(3 * limit)
+
+    def guess(i: int) -> None:
+        go.wait()
+        r = client.post("/api/v1/auth/token", json={"username": "sy.liaison", "password": f"guess-number-{i}"})
+        with lock:
+            statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(3 * limit)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [401] * limit + [429] * (2 * limit)
+    assert table_count(cell, LoginAttempt) == limit

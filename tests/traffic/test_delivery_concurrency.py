@@ -50,7 +50,7 @@ def test_late_delivery_does_not_reopen_an_acknowledged_delivery(backend, client,
         with cell.command() as b:  # …when another IL officer acknowledges and commits
             service.acknowledge(cell=cell, uow=b, principal=il, message_id=message_id, readback=None)
         receipt = service.Receipt(message_id=message_id, audience="joint", principal=il, at=cell.clock.now())
-        assert service.deliver(cell=cell, uow=a, receipts=[receipt]) == []
+        assert service.deliver(cell=cell, uow=a, receipts=[receipt]).changed == []
         a.__exit__(None, None, None)
     except BaseException as exc:
         a.__exit__(type(exc), exc, None)

@@ -6,6 +6,7 @@ import asyncio
 import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from fusioncell.auth.service import authenticate
@@ -128,3 +129,41 @@ def test_the_recorder_writes_each_delivery_once_whatever_the_duplicates(client, 
     delivered = [(c["delegation"], d["message_id"]) for c in contents for d in c["deliveries"]]
     assert sorted(delivered) == sorted([("IL", m) for m in messages] + [("US", m) for m in messages])
     assert all(state == "delivered" for state, _ in _deliveries(cell, messages).values())
+
+
+# Row locks exist on PostgreSQL only (SQLite runs one writer at a time).
+@pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_receipt_for_a_row_held_elsewhere_is_tried_again(backend, client, cell, crew) -> None:
+    """A verdict or an escalation can hold a delivery row (and leave it pending) just when a screen receives the
+    message: the receipt is skipped then, and written on a later try, not forgotten."""
+    from sqlalchemy import text
+
+    message = _send(client, crew["sy"])
+    il = authenticate(cell=cell, raw_token=crew["il"].token)
+
+    async def scenario() -> None:
+        recorder = ReceiptRecorder(cell)
+        await recorder.start()
+        holder = cell.db.engine.connect()
+        holder.execute(
+            text("SELECT 1 FROM message_deliveries WHERE message_id = :m AND delegation = 'IL' FOR UPDATE"),
+            {"m": message},
+        )
+        try:
+            recorder.note(Receipt(message_id=message, audience="joint", principal=il, at=cell.clock.now()))
+            for _ in range(50):  # the first write finds the row held and keeps the receipt
+                await asyncio.sleep(0.05)
+                if _deliveries(cell, [message])[(message, "IL")][0] != "pending":
+                    break
+            assert _deliveries(cell, [message])[(message, "IL")] == ("pending", None)
+        finally:
+            holder.rollback()  # the other transaction ends, leaving the delivery pending
+            holder.close()
+        for _ in range(100):  # no screen receives it again: the recorder tries again by itself
+            await asyncio.sleep(0.05)
+            if _deliveries(cell, [message])[(message, "IL")][0] == "delivered":
+                break
+        await recorder.stop()
+
+    asyncio.run(scenario())
+    assert _deliveries(cell, [message])[(message, "IL")] == ("delivered", "il.liaison")

@@ -225,54 +225,80 @@ def _throttle(cell: Cell, session: Session, username: str, client: str | None, n
         )
 
 
-def _fail(cell: Cell, username: str, client: str | None, reason: str, now: datetime) -> None:
-    # Recorded in its own transaction: the login's own transaction is rolled back by the error.
+def _reserve(cell: Cell, username: str, client: str | None, now: datetime) -> tuple[int, User | None]:
+    """Count the recent failures, then record this attempt before the slow hash: attempts in flight count
+    towards the limit too, so a burst of parallel guesses cannot outrun it."""
     with cell.command() as uow:
-        uow.session.add(LoginAttempt(username=username, attempted_at=now, client=client, reason=reason))
+        if cell.db.is_postgres:  # SQLite's single writer serialises this already
+            uow.session.execute(
+                select(func.pg_advisory_xact_lock(func.hashtextextended(f"login:{username}:{client}", 0)))
+            )
+        _throttle(cell, uow.session, username, client, now)
+        attempt = LoginAttempt(username=username, attempted_at=now, client=client, reason="checking")
+        uow.session.add(attempt)
+        uow.session.flush()
+        user = uow.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+        return attempt.id, user
+
+
+def _fail(cell: Cell, attempt_id: int, username: str, client: str | None, reason: str) -> None:
+    """The reserved attempt failed: it stays, with its reason, and counts until the window passes."""
+    with cell.command() as uow:
+        uow.session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(reason=reason))
     log.warning("login failed", extra={"username": username, "client": client, "reason": reason})
+
+
+def _withdraw(cell: Cell, attempt_id: int) -> None:
+    """The reserved attempt was neither a failure nor a login (the one-time code is still to come)."""
+    with cell.command() as uow:
+        uow.session.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
 
 
 def login(*, cell: Cell, username: str, password: str, otp: str | None, client: str | None) -> IssuedToken:
     now = cell.clock.now()
-    with cell.reading() as session:
-        _throttle(cell, session, username, client, now)
-        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    attempt_id, user = _reserve(cell, username, client, now)
     # the slow hash runs outside any write transaction: a login never holds up the cell's traffic
     password_ok = verify_password(user.password_hash if user else None, password)
     if user is None or not password_ok:
-        _fail(cell, username, client, "bad-credentials", now)
+        _fail(cell, attempt_id, username, client, "bad-credentials")
         raise Unauthorized("invalid username or password")
     if user.disabled:
-        _fail(cell, username, client, "disabled", now)
+        _fail(cell, attempt_id, username, client, "disabled")
         raise Unauthorized("this account is disabled; ask your delegation's administrator")
     step: int | None = None
     if user.totp_secret:
         if not otp:
+            _withdraw(cell, attempt_id)
             raise Unauthorized("this account needs a one-time code: send it as 'otp'", otp_required=True)
         totp = pyotp.TOTP(user.totp_secret)
         step = _matching_step(totp, otp, now)
         if step is None:
-            _fail(cell, username, client, "bad-otp", now)
+            _fail(cell, attempt_id, username, client, "bad-otp")
             raise Unauthorized("invalid one-time code", otp_required=True)
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires_at = now + cell.settings.token_ttl
-    with cell.command() as uow:
-        if step is not None:
-            # lock the account so two logins with the same code cannot both pass the check below
-            uow.session.execute(select(User.id).where(User.id == user.id).with_for_update())
-            used = uow.session.execute(
-                select(func.max(AccessToken.otp_step)).where(AccessToken.user_id == user.id)
-            ).scalar()
-            if used is not None and used >= step:
-                raise Unauthorized("this one-time code was already used; wait for the next one", otp_required=True)
-        uow.session.add(
-            AccessToken(
-                token_hash=token_digest(raw), user_id=user.id, issued_at=now, expires_at=expires_at, otp_step=step
+    try:
+        with cell.command() as uow:
+            if step is not None:
+                # lock the account so two logins with the same code cannot both pass the check below
+                uow.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+                used = uow.session.execute(
+                    select(func.max(AccessToken.otp_step)).where(AccessToken.user_id == user.id)
+                ).scalar()
+                if used is not None and used >= step:
+                    raise Unauthorized("this one-time code was already used; wait for the next one", otp_required=True)
+            uow.session.add(
+                AccessToken(
+                    token_hash=token_digest(raw), user_id=user.id, issued_at=now, expires_at=expires_at, otp_step=step
+                )
             )
-        )
-        uow.session.execute(
-            delete(LoginAttempt).where(LoginAttempt.username == username, LoginAttempt.client == client)
-        )
+            # the reserved attempt goes with the earlier failures from this client
+            uow.session.execute(
+                delete(LoginAttempt).where(LoginAttempt.username == username, LoginAttempt.client == client)
+            )
+    except Unauthorized:
+        _fail(cell, attempt_id, username, client, "otp-reused")
+        raise
     log.info("login", extra={"username": username, "delegation": user.delegation, "client": client})
     return IssuedToken(raw, expires_at, principal_of(user))
 

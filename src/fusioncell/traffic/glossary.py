@@ -265,20 +265,29 @@ class GlossaryMatcher:
         # Candidate positions: not inside a word, at a character some wording can begin with. At each, only the
         # wordings that can begin with that character are tried, longest first, in one lookahead whose group
         # j+1 is the j-th of them (a hundred-branch alternation tried at every word start cost a millisecond a
-        # message).
+        # message). Which wordings a character can begin is decided by the regex engine's own case-insensitive
+        # matching (which pairs more than str.lower() does: K and the Kelvin sign, s and long s), per character
+        # met, and remembered.
         self._scanner: re.Pattern[str] | None = None
-        self._by_first: dict[str, tuple[re.Pattern[str], tuple[int, ...]]] = {}
+        self._starts = [
+            re.compile(f"[{''.join(re.escape(ch) for ch in a.firsts)}]", re.IGNORECASE) for a in alternatives
+        ]
+        self._by_char: dict[str, tuple[re.Pattern[str], tuple[int, ...]]] = {}
         if alternatives:
-            chars = sorted({ch.lower() for a in alternatives for ch in a.firsts})
-            self._scanner = re.compile(rf"(?!(?<=\w)\w)(?=[{''.join(re.escape(ch) for ch in chars)}])", re.IGNORECASE)
-            for ch in chars:
-                ks = tuple(k for k, a in enumerate(alternatives) if ch in {c.lower() for c in a.firsts})
-                branches = "|".join(alternatives[k].source for k in ks)
-                self._by_first[ch] = (re.compile(rf"(?=(?:{branches}))", re.IGNORECASE), ks)
-            # a character the regex engine's case folding pairs with a first character, but str.lower() does
-            # not (U+0130, say): every wording is tried there
+            chars = "".join(re.escape(ch) for ch in sorted({ch for a in alternatives for ch in a.firsts}))
+            self._scanner = re.compile(rf"(?!(?<=\w)\w)(?=[{chars}])", re.IGNORECASE)
             every = "|".join(a.source for a in alternatives)
             self._every = (re.compile(rf"(?=(?:{every}))", re.IGNORECASE), tuple(range(len(alternatives))))
+
+    def _dispatch(self, ch: str) -> tuple[re.Pattern[str], tuple[int, ...]]:
+        """The wordings that can begin with `ch`, as one pattern, and their indices."""
+        found = self._by_char.get(ch)
+        if found is None:
+            ks = tuple(k for k, start in enumerate(self._starts) if start.match(ch))
+            branches = "|".join(self._alternatives[k].source for k in ks)
+            found = (re.compile(rf"(?=(?:{branches}))", re.IGNORECASE), ks) if ks else self._every
+            self._by_char[ch] = found
+        return found
 
     def find(self, text: str) -> list[TermMatch]:
         """The glossary terms in `text`: sorted by start, non-overlapping, longest match first."""
@@ -289,7 +298,7 @@ class GlossaryMatcher:
         heap: list[tuple[int, int, int, int, int]] = []
         for candidate in self._scanner.finditer(folded):
             at = candidate.start()
-            pattern, ks = self._by_first.get(folded[at].lower(), self._every)
+            pattern, ks = self._dispatch(folded[at])
             m = pattern.match(folded, at)
             if m is None:
                 continue

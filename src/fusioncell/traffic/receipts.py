@@ -20,6 +20,7 @@ import logging
 from collections import OrderedDict
 
 from fusioncell.cell import Cell
+from fusioncell.errors import DomainError
 from fusioncell.traffic.service import Receipt, deliver, receipt_groups
 
 log = logging.getLogger(__name__)
@@ -80,16 +81,38 @@ class ReceiptRecorder:
 
     async def _write(self, batch: list[Receipt]) -> None:
         # one delivery command per (audience, delegation), all joining the next group commit
-        await asyncio.gather(
+        groups = receipt_groups(batch)
+        outcomes = await asyncio.gather(
             *(
                 self.cell.group_commit.run(lambda uow, group=group: deliver(cell=self.cell, uow=uow, receipts=group))
-                for group in receipt_groups(batch)
-            )
+                for group in groups
+            ),
+            return_exceptions=True,
         )
-        for receipt in batch:
-            self._written[receipt.key] = None
+        failed = False
+        for group, outcome in zip(groups, outcomes, strict=True):
+            if isinstance(outcome, DomainError):  # will never succeed (say, an audience the charter dropped)
+                log.warning("dropping %d delivery receipts: %s", len(group), outcome.detail)
+                continue
+            if isinstance(outcome, BaseException):  # the database, most likely: keep them for another try
+                log.error("could not write %d delivery receipts; retrying", len(group), exc_info=outcome)
+                for receipt in group:
+                    self._pending.setdefault(receipt.key, receipt)
+                failed = True
+                continue
+            busy = set(outcome.busy)
+            for receipt in group:
+                if receipt.message_id in busy:
+                    # another transaction held the row and it is still pending: try again with the next write
+                    self._pending.setdefault(receipt.key, receipt)
+                    self._wake.set()
+                else:  # settled (delivered now, or before): colleagues' later receipts need no database read
+                    self._written[receipt.key] = None
         while len(self._written) > REMEMBER:
             self._written.popitem(last=False)
+        if failed:
+            self._wake.set()
+            await asyncio.sleep(RETRY_SECONDS)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -106,6 +129,10 @@ class ReceiptRecorder:
                 continue
             try:
                 await self._write(batch)
+            except asyncio.CancelledError:  # shutting down mid-write: stop() writes these with the rest
+                for receipt in batch:
+                    self._pending.setdefault(receipt.key, receipt)
+                raise
             except Exception:
                 log.exception("could not write %d delivery receipts; retrying", len(batch))
                 for receipt in batch:  # keep them, unless a newer receipt for the same delivery came meanwhile

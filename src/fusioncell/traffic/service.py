@@ -354,12 +354,21 @@ def record_receipts(*, cell: Cell, receipts: Sequence[Receipt]) -> list[int]:
         cell.group_commit.submit(lambda uow, group=group: deliver(cell=cell, uow=uow, receipts=group))
         for group in receipt_groups(receipts)
     ]
-    return [message_id for future in futures for message_id in future.result()]
+    return [message_id for future in futures for message_id in future.result().changed]
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What a delivery command did: the messages it marked delivered, and those it had to leave because another
+    transaction held their delivery row (still pending: worth another try)."""
+
+    changed: list[int]
+    busy: list[int]
 
 
 # built once: the statements of the hot path
 _INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)
-_PENDING_DELIVERIES = (
+_STILL_PENDING = (
     select(Delivery.message_id)
     .join(Message, Message.id == Delivery.message_id)
     .where(
@@ -369,11 +378,11 @@ _PENDING_DELIVERIES = (
         Message.audience == bindparam("audience"),
     )
     .order_by(Delivery.message_id)
-    # SKIP LOCKED: a delivery another transaction holds is being acknowledged or delivered right now, which
-    # settles this receipt; waiting for it here, inside a group commit that already holds the ledger head,
-    # could deadlock against that transaction waiting for the head.
-    .with_for_update(of=Delivery, skip_locked=True)
 )
+# SKIP LOCKED: waiting for a row here, inside a group commit that already holds the ledger head, could deadlock
+# against the transaction holding the row (an acknowledgement, a verdict, an escalation) waiting for the head.
+# What is skipped and still pending afterwards is reported back as busy, for another try.
+_PENDING_DELIVERIES = _STILL_PENDING.with_for_update(of=Delivery, skip_locked=True)
 _deliveries = Delivery.__table__.c
 _MARK_DELIVERED = (
     update(Delivery.__table__)
@@ -382,16 +391,16 @@ _MARK_DELIVERED = (
 )
 
 
-def deliver(*, cell: Cell, uow: UnitOfWork, receipts: Sequence[Receipt]) -> list[int]:
+def deliver(*, cell: Cell, uow: UnitOfWork, receipts: Sequence[Receipt]) -> Delivered:
     """Mark the receiving delegation's pending deliveries of these messages (all of one audience) delivered, under
     the row locks, and record one `message.delivered` entry for those that changed; none if nothing did."""
     if not receipts:
-        return []
+        return Delivered([], [])
     first = receipts[0]
     delegation = first.principal.delegation
     audience = resolve_audience(first.audience, cell.charter.roster)
     if delegation is None:
-        return []
+        return Delivered([], [])
     if any(r.audience != first.audience or r.principal.delegation != delegation for r in receipts):
         raise ValueError("one delivery command covers one audience and one receiving delegation")
     readers = {r.principal for r in receipts if can_read(r.principal, audience)}
@@ -400,11 +409,14 @@ def deliver(*, cell: Cell, uow: UnitOfWork, receipts: Sequence[Receipt]) -> list
         if r.principal in readers:
             earliest.setdefault(r.message_id, r)
     if not earliest:
-        return []
+        return Delivered([], [])
     # locked, then written by primary key: the state is decided on the rows as they are now, under the lock
-    pending = uow.session.execute(
-        _PENDING_DELIVERIES, {"ids": sorted(earliest), "delegation": delegation, "audience": audience.label}
-    ).scalars()
+    params = {"ids": sorted(earliest), "delegation": delegation, "audience": audience.label}
+    pending = list(uow.session.execute(_PENDING_DELIVERIES, params).scalars())
+    busy: list[int] = []
+    if len(pending) < len(earliest):  # delivered already, or held by another transaction right now
+        rest = sorted(set(earliest) - set(pending))
+        busy = list(uow.session.execute(_STILL_PENDING, {**params, "ids": rest}).scalars())
     done = [
         {
             "message_id": message_id,
@@ -422,7 +434,7 @@ def deliver(*, cell: Cell, uow: UnitOfWork, receipts: Sequence[Receipt]) -> list
             ],
         )
     if not done:
-        return []
+        return Delivered([], busy)
     actor = earliest[done[0]["message_id"]].principal
     uow.record(
         action="message.delivered",
@@ -431,7 +443,7 @@ def deliver(*, cell: Cell, uow: UnitOfWork, receipts: Sequence[Receipt]) -> list
         subject=f"message:{done[0]['message_id']}" if len(done) == 1 else f"deliveries:{delegation}",
         content={"delegation": delegation, "deliveries": done},
     )
-    return [d["message_id"] for d in done]
+    return Delivered([d["message_id"] for d in done], busy)
 
 
 def acknowledge(*, cell: Cell, uow: UnitOfWork, principal: Principal, message_id: int, readback: str | None) -> Message:
