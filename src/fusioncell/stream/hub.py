@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -199,7 +200,7 @@ class StreamHub:
                 self._wake.set()
 
 
-class _Watcher:
+class _Watcher(ABC):
     """A thread that learns of commits by other processes and wakes the hub; reconnects after failures."""
 
     name = "fusioncell-watch"
@@ -226,8 +227,9 @@ class _Watcher:
                     log.exception("%s lost its connection; reconnecting", self.name)
                     self._stop.wait(1.0)
 
-    def _watch(self) -> None:  # pragma: no cover - each kind of watcher says how
-        raise NotImplementedError
+    @abstractmethod
+    def _watch(self) -> None:
+        """Connect, then wake the hub whenever another process may have committed, until stopped."""
 
 
 class _PgListener(_Watcher):

@@ -21,7 +21,7 @@ from collections import OrderedDict
 
 from fusioncell.cell import Cell
 from fusioncell.errors import DomainError
-from fusioncell.traffic.service import Receipt, deliver, receipt_groups
+from fusioncell.traffic.service import Receipt, submit_receipts
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +81,10 @@ class ReceiptRecorder:
 
     async def _write(self, batch: list[Receipt]) -> None:
         # one delivery command per (audience, delegation), all joining the next group commit
-        groups = receipt_groups(batch)
+        submitted = submit_receipts(cell=self.cell, receipts=batch)
+        groups = [group for group, _future in submitted]
         outcomes = await asyncio.gather(
-            *(
-                self.cell.group_commit.run(lambda uow, group=group: deliver(cell=self.cell, uow=uow, receipts=group))
-                for group in groups
-            ),
-            return_exceptions=True,
+            *(asyncio.wrap_future(future) for _group, future in submitted), return_exceptions=True
         )
         failed = False
         for group, outcome in zip(groups, outcomes, strict=True):

@@ -7,6 +7,7 @@ the audiences `policy` says the reader may read.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -346,15 +347,19 @@ def receipt_groups(receipts: Sequence[Receipt]) -> list[list[Receipt]]:
     return list(groups.values())
 
 
-def record_receipts(*, cell: Cell, receipts: Sequence[Receipt]) -> list[int]:
-    """Write receipts: one command per (audience, receiving delegation) for the lot, all in the next group
-    commit. Returns the messages whose delivery state changed. A burst of receipts (every subscriber of a
-    delegation receives the same message) costs one ledger entry per group, not one per message and subscriber."""
-    futures = [
-        cell.group_commit.submit(lambda uow, group=group: deliver(cell=cell, uow=uow, receipts=group))
+def submit_receipts(*, cell: Cell, receipts: Sequence[Receipt]) -> list[tuple[list[Receipt], Future[Delivered]]]:
+    """Queue one delivery command per (audience, receiving delegation) for the next group commit; each group with
+    the future of what its command did. A burst of receipts (every subscriber of a delegation receives the same
+    message) costs one ledger entry per group, not one per message and subscriber."""
+    return [
+        (group, cell.group_commit.submit(lambda uow, group=group: deliver(cell=cell, uow=uow, receipts=group)))
         for group in receipt_groups(receipts)
     ]
-    return [message_id for future in futures for message_id in future.result().changed]
+
+
+def record_receipts(*, cell: Cell, receipts: Sequence[Receipt]) -> list[int]:
+    """Write receipts and wait for the commit; the messages whose delivery state changed."""
+    return [m for _group, future in submit_receipts(cell=cell, receipts=receipts) for m in future.result().changed]
 
 
 @dataclass(frozen=True)
@@ -425,16 +430,12 @@ def deliver(*, cell: Cell, uow: UnitOfWork, receipts: Sequence[Receipt]) -> Deli
         }
         for message_id in pending
     ]
-    if done:
-        uow.session.execute(
-            _MARK_DELIVERED,
-            [
-                {"id": d["message_id"], "code": delegation, "at": d["delivered_at"], "to": d["delivered_to"]}
-                for d in done
-            ],
-        )
     if not done:
         return Delivered([], busy)
+    uow.session.execute(
+        _MARK_DELIVERED,
+        [{"id": d["message_id"], "code": delegation, "at": d["delivered_at"], "to": d["delivered_to"]} for d in done],
+    )
     actor = earliest[done[0]["message_id"]].principal
     uow.record(
         action="message.delivered",
