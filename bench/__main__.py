@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
         "--backends", default="sqlite,postgres", help="fusioncell databases to measure (default: sqlite,postgres)"
     )
     parser.add_argument("--no-synapse", action="store_true", help="skip the Matrix Synapse peer")
+    parser.add_argument(
+        "--no-ceiling", action="store_true", help="skip the bare-wire run (the stack's ceiling on this machine)"
+    )
     parser.add_argument("--kills", type=int, help="SIGKILL rounds per database (default 100, 10 with --quick)")
     parser.add_argument(
         "--cold-restarts",
@@ -48,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             profile=args.profile,
             output=args.output,
             pg_workers=args.pg_workers,
+            ceiling=not args.no_ceiling,
         )
     return 0
 

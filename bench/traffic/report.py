@@ -1,4 +1,5 @@
-"""The table: one row per measurement; fusioncell on SQLite and PostgreSQL, Synapse on SQLite, target, met?"""
+"""The table: one row per measurement; fusioncell on SQLite and PostgreSQL, Synapse on SQLite, the bare wire
+(the ceiling of the stack on this machine), target, met?"""
 
 from __future__ import annotations
 
@@ -81,6 +82,8 @@ def print_table(results: dict[str, Any]) -> dict[str, Any]:
         return data if isinstance(data, dict) and "error" not in data else None
 
     syn_ok = syn if isinstance(syn, dict) and "error" not in syn else None
+    ceiling: dict[str, Any] | None = results.get("ceiling")
+    ceil_ok = ceiling if isinstance(ceiling, dict) and "error" not in ceiling else None
     syn_rate = _get(syn_ok, "throughput", "delivered_sends_per_s") or _get(syn_ok, "throughput", "sends_per_s")
 
     def ratio(backend: str) -> float | None:
@@ -94,6 +97,7 @@ def print_table(results: dict[str, Any]) -> dict[str, Any]:
     for b in ("sqlite", "postgres"):
         table.add_column(f"fusioncell {labels[b]}", justify="right")
     table.add_column("Synapse SQLite", justify="right")
+    table.add_column("bare wire (ceiling)", justify="right")
     table.add_column("target", justify="right")
     table.add_column("met?")
 
@@ -113,8 +117,9 @@ def print_table(results: dict[str, Any]) -> dict[str, Any]:
         values = {labels[b]: getter(col(b)) if col(b) else None for b in backends}
         cells = [fmt(getter(col(b))) if col(b) else ("error" if b in fc else "—") for b in ("sqlite", "postgres")]
         syn_cell = fmt(syn_value if syn_value is not None else getter(syn_ok)) if synapse and syn_ok else "—"
+        ceil_cell = fmt(getter(ceil_ok)) if synapse and ceil_ok else "—"
         met = _met(values, check) if check else ""
-        table.add_row(name, *cells, syn_cell, target, met)
+        table.add_row(name, *cells, syn_cell, ceil_cell, target, met)
         if key:
             summary[key] = {"values": values, "met": Text.from_markup(met).plain}
 
@@ -181,6 +186,8 @@ def print_table(results: dict[str, Any]) -> dict[str, Any]:
         *[f"{ratios[labels[b]]:,.2f}×" if ratios.get(labels.get(b, "")) is not None else "—" for b in
           ("sqlite", "postgres")],
         "1×" if syn_ok else "—",
+        f"{_get(ceil_ok, 'throughput', 'delivered_sends_per_s') / syn_rate:,.2f}×"
+        if syn_rate and _get(ceil_ok, "throughput", "delivered_sends_per_s") else "—",
         f"≥ {TARGET_RATIO:g}×",
         _met(ratios, lambda v: v >= TARGET_RATIO),
     )  # fmt: skip
@@ -190,7 +197,10 @@ def print_table(results: dict[str, Any]) -> dict[str, Any]:
     cpu = Table(title=f"CPU during the throughput window (cores; the machine has {_get(results, 'machine', 'cpus')})")
     for name in ("", "server", "load generator", "PostgreSQL", "anything else", "machine busy"):
         cpu.add_column(name, justify="right" if name else "left")
-    columns = [(f"fusioncell {labels[b]}", col(b)) for b in backends] + [("Synapse SQLite", syn_ok)]
+    columns = [(f"fusioncell {labels[b]}", col(b)) for b in backends] + [
+        ("Synapse SQLite", syn_ok),
+        ("bare wire (ceiling)", ceil_ok),
+    ]
     for name, data in columns:
         c = _get(data, "throughput", "cpu")
         if c:
@@ -205,9 +215,21 @@ def print_table(results: dict[str, Any]) -> dict[str, Any]:
     out.print(cpu)
     if syn_ok and not _get(syn_ok, "throughput", "full_delivery"):
         console.print("[yellow]Synapse did not deliver everything; its ratio uses its acknowledged sends/s.[/]")
+    ceil_rate = _get(ceil_ok, "throughput", "delivered_sends_per_s")
+    ceil_client = _get(ceil_ok, "throughput", "cpu", "client_cores")
+    if ceil_rate and ceil_client:
+        out.print(
+            f"The bare wire (same server stack and options, no database, no checks) reached {ceil_rate:,.1f} sends/s "
+            f"with full delivery while the load generator used {ceil_client:.2f} cores: with this load generator "
+            f"on this machine, no server reaches more.",
+            highlight=False,
+        )
+        summary["ceiling"] = {"sends_per_s": ceil_rate, "client_cores": ceil_client}
     errors = {b: fc[b]["error"] for b in backends if isinstance(fc.get(b), dict) and "error" in fc[b]}
     if isinstance(syn, dict) and "error" in syn:
         errors["synapse"] = syn["error"]
+    if isinstance(ceiling, dict) and "error" in ceiling:
+        errors["ceiling"] = ceiling["error"]
     for where, error in errors.items():
         console.print(f"[red]{where}: {error.splitlines()[0] if error else error}[/]")
     summary["errors"] = errors

@@ -40,6 +40,7 @@ def run_traffic(
     profile: bool,
     output: Path | None,
     pg_workers: int = 2,
+    ceiling: bool = True,
 ) -> int:
     started = time.perf_counter()
     config = FusionConfig(
@@ -75,6 +76,7 @@ def run_traffic(
         },
         "fusioncell": {},
         "synapse": None,
+        "ceiling": None,
         "timings_s": {},
     }
     workdir = new_workdir()
@@ -93,6 +95,27 @@ def run_traffic(
             results["synapse"] = {"error": str(exc)}
             failed = True
         results["timings_s"]["synapse_venv"] = round(time.perf_counter() - t, 1)
+
+    if ceiling:
+        from bench.traffic.ceiling import run_ceiling
+
+        t = time.perf_counter()
+        try:
+            results["ceiling"] = _run_async(
+                lambda: run_ceiling(
+                    window=config.window,
+                    rate=config.latency_rate,
+                    duration=config.latency_duration,
+                    light_duration=config.light_duration,
+                    drain_timeout=config.drain_timeout,
+                )
+            )
+        except Exception as exc:
+            console.print(f"[red]The bare-wire ceiling run failed:[/] {exc}")
+            traceback.print_exc()
+            results["ceiling"] = {"error": f"{exc.__class__.__name__}: {exc}"}
+            failed = True
+        results["timings_s"]["ceiling"] = round(time.perf_counter() - t, 1)
 
     for backend in backends:
         t = time.perf_counter()
