@@ -23,6 +23,7 @@ from fusioncell.charter import Charter, load_charter
 from fusioncell.clock import Clock, SystemClock
 from fusioncell.db import Database
 from fusioncell.events import EventBus
+from fusioncell.ledger.log import Checkpointer
 from fusioncell.ledger.routes import router as ledger_router
 from fusioncell.ops import Metrics, RequestLog
 from fusioncell.ops import router as ops_router
@@ -90,6 +91,11 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop_checkpoints = cell.db.start_checkpointer()
+        # background duties (the scheduler, the checkpoint signer) run unless turned off, as in tests that
+        # drive them step by step
+        checkpointer = Checkpointer(cell) if start_loop else None
+        if checkpointer:
+            checkpointer.start()
         await hub.start()
         await receipts.start()
         loop = SchedulerLoop(scheduler, interval=settings.scheduler_interval_seconds) if start_loop else None
@@ -108,6 +114,8 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
                 loop.stop()
             await hub.stop()
             await receipts.stop()
+            if checkpointer:
+                await asyncio.to_thread(checkpointer.stop)
             await asyncio.to_thread(cell.close)  # queued commands finish before the process goes
             stop_checkpoints()
 

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from fusioncell import terminal
 from fusioncell.charter.loader import CharterError
-from fusioncell.errors import DomainError
+from fusioncell.errors import DomainError, LogKeyError
 from fusioncell.policy import Principal
 from fusioncell.settings import Settings, load_settings
 
@@ -72,6 +72,9 @@ def friendly(func: F) -> F:
         except DomainError as exc:
             err.print(f"[bold red]error:[/] {escape(exc.detail)}", highlight=False)
             raise typer.Exit(1) from None
+        except LogKeyError as exc:
+            err.print(f"[bold red]log key:[/] {escape(str(exc))}", highlight=False)
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -125,7 +128,8 @@ def init(
     charter: Annotated[Path, typer.Option("--charter", help="The charter YAML file to adopt.")],
     data: DataOpt = None,
 ) -> None:
-    """Create a data directory: validate and adopt the charter, create the database schema."""
+    """Create a data directory: validate and adopt the charter, create the database schema and the log key."""
+    from fusioncell.ledger.log import log_signer
     from fusioncell.setup import init_cell
 
     settings = _settings(data)
@@ -136,6 +140,7 @@ def init(
         f"({len(c.delegations)} delegations, {len(c.tracks)} tracks, {len(c.glossary)} glossary terms) "
         f"on {cell.db.url.get_backend_name()}."
     )
+    console.print(f"Log key (give it to every witness): [bold]{log_signer(cell).verifier}[/]", highlight=False)
     console.print(
         f"Next: fusioncell users add NAME --delegation CODE --role ROLE --password-stdin --data {settings.data}"
     )
@@ -174,9 +179,11 @@ def _serve(cell, host: str | None, port: int | None, workers: int | None = None)
     import uvicorn
 
     from fusioncell.app import create_app
+    from fusioncell.ledger.log import log_signer
     from fusioncell.ops import configure_logging
 
     configure_logging(cell.settings.log_level)
+    log_signer(cell)  # a missing or wrong signing key stops the start, with what to do
     host = host or cell.settings.host
     port = port or cell.settings.port
     workers = workers or cell.settings.workers

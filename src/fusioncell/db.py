@@ -242,6 +242,7 @@ class UnitOfWork:
                 audience=audience.label,
                 subject=subject,
                 content=json.loads(entry.content),  # exactly what was committed to
+                commitment=entry.commitment,
             )
         )
         return entry
@@ -297,7 +298,8 @@ class UnitOfWork:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        from fusioncell.ledger.entries import set_head
+        from fusioncell.ledger import merkle, tree
+        from fusioncell.ledger.entries import entry_leaf, set_head
 
         try:
             if exc_type is not None:
@@ -307,6 +309,8 @@ class UnitOfWork:
                 if not self._batched:
                     self._check_command()
                 if self.entries:
+                    # the Merkle tree grows in the same transaction, under the same head lock
+                    tree.append(self.session, self._head, [merkle.leaf_hash(entry_leaf(e)) for e in self.entries])  # type: ignore[arg-type]
                     set_head(self.session, self._next_index)  # type: ignore[arg-type]
                 self.session.flush()
             except BaseException:

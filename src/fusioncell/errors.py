@@ -52,3 +52,8 @@ class TooManyRequests(DomainError):
 
 class ServiceUnavailable(DomainError):
     status, slug, title = 503, "service-unavailable", "Service unavailable"
+
+
+class LogKeyError(RuntimeError):
+    """The log's signing key is missing, unreadable, too readable, or not the one the charter names: an
+    operator's problem at start-up, not a client's."""

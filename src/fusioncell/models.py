@@ -2,7 +2,7 @@
 
 from fusioncell.auth.models import AccessToken, LoginAttempt, User
 from fusioncell.db import Base
-from fusioncell.ledger.models import LedgerEntry, LedgerHead
+from fusioncell.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerEntry, LedgerHead, LedgerNode
 from fusioncell.scheduler.models import Job
 from fusioncell.traffic.models import Alert, Clarification, Delivery, Message
 
@@ -14,8 +14,11 @@ __all__ = [
     "Clarification",
     "Delivery",
     "Job",
+    "LedgerCheckpoint",
+    "LedgerCosignature",
     "LedgerEntry",
     "LedgerHead",
+    "LedgerNode",
     "LoginAttempt",
     "Message",
     "User",

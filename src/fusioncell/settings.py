@@ -19,6 +19,11 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of a PostgreSQL database (postgresql+psycopg://…); "
         "unset means SQLite in WAL mode under the data directory.",
     )
+    log_key_file: Path | None = Field(
+        default=None,
+        description="The log's private signing key (default <data>/keys/log.key, made on first start unless the "
+        "charter names a log key). Every instance of one cell uses the same file.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = Field(

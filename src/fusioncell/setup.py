@@ -16,6 +16,7 @@ from fusioncell.clock import Clock, SystemClock
 from fusioncell.db import Database
 from fusioncell.errors import Conflict
 from fusioncell.events import EventBus
+from fusioncell.ledger.log import log_signer
 from fusioncell.ledger.models import LedgerEntry, LedgerHead
 from fusioncell.migrate import upgrade
 from fusioncell.policy import JOINT, Principal, resolve_audience
@@ -42,6 +43,7 @@ def init_cell(settings: Settings, charter_file: Path, *, actor: Principal, clock
     db = Database(settings.resolved_database_url())
     upgrade(db)
     cell = Cell(settings=settings, charter=charter, db=db, clock=clock or SystemClock(), bus=EventBus())
+    log_signer(cell)  # made now (or checked against the charter), so `init` can tell the witnesses its key
     with cell.reading() as session:
         size = session.execute(select(LedgerHead.size)).scalar_one()
     raw = charter_file.read_bytes()

@@ -110,6 +110,60 @@ class Escalation(_Closed):
         return value
 
 
+class Witness(_Closed):
+    """A party's witness: the log submits each checkpoint to it and keeps its cosignature."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[^\s+]+$", max_length=200)]
+    delegation: Code
+    key: NonEmpty = Field(description="verifier key, <name>+<key ID>+<base64(0x04 ‖ Ed25519 public key)>")
+    url: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$", max_length=500)] = Field(
+        description="the witness's submission prefix: the log POSTs to <url>/add-checkpoint"
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _witness_key(cls, value: str) -> str:
+        from fusioncell.ledger.note import ALG_COSIGNATURE_V1, NoteError, Verifier
+
+        try:
+            verifier = Verifier.parse(value)
+        except NoteError as exc:
+            raise ValueError(f"not a verifier key: {exc}") from None
+        if verifier.alg != ALG_COSIGNATURE_V1:
+            raise ValueError(
+                "a witness key is a cosignature key (type 0x04): make it with `fusioncell keys new --witness`"
+            )
+        return value
+
+
+class LedgerRules(_Closed):
+    """How the log signs and who witnesses it."""
+
+    log_key: NonEmpty | None = Field(
+        default=None,
+        description="the log's verifier key (<origin>+<key ID>+<base64>); when set, the server refuses to start "
+        "with any other signing key",
+    )
+    checkpoint_interval: timedelta = Field(default=timedelta(seconds=2), description="at most one checkpoint per")
+    heartbeat: timedelta = Field(default=timedelta(seconds=60), description="a checkpoint at least every")
+    witnesses: list[Witness] = Field(default_factory=list)
+
+    @field_validator("log_key")
+    @classmethod
+    def _log_key(cls, value: str | None) -> str | None:
+        from fusioncell.ledger.note import ALG_ED25519, NoteError, Verifier
+
+        if value is None:
+            return value
+        try:
+            verifier = Verifier.parse(value)
+        except NoteError as exc:
+            raise ValueError(f"not a verifier key: {exc}") from None
+        if verifier.alg != ALG_ED25519:
+            raise ValueError("the log key is an Ed25519 note key (type 0x01): make it with `fusioncell keys new`")
+        return value
+
+
 class Charter(_Closed):
     charter_version: int = Field(ge=1)
     mechanism: Mechanism
@@ -120,6 +174,7 @@ class Charter(_Closed):
     renotify_interval: timedelta
     escalation: Escalation
     glossary: dict[Slug, dict[LangCode, NonEmpty]] = Field(default_factory=dict)
+    ledger: LedgerRules = Field(default_factory=LedgerRules)
 
     @model_validator(mode="after")
     def _consistent(self) -> Charter:
@@ -166,6 +221,20 @@ class Charter(_Closed):
             need_all(f"tracks[{i}].names", t.names)
         for term, wordings in self.glossary.items():
             need_all(f"glossary.{term}", wordings)
+
+        rules = self.ledger
+        if not timedelta(0) < rules.checkpoint_interval <= rules.heartbeat:
+            problems.append("ledger: checkpoint_interval must be positive and at most the heartbeat")
+        if rules.log_key and not rules.log_key.startswith(self.mechanism.log_origin + "+"):
+            problems.append(f"ledger.log_key: the log key's name must be the origin {self.mechanism.log_origin!r}")
+        for i, w in enumerate(rules.witnesses):
+            if w.delegation not in codes:
+                problems.append(f"ledger.witnesses[{i}].delegation: unknown delegation {w.delegation!r}")
+            if not w.key.startswith(w.name + "+"):
+                problems.append(f"ledger.witnesses[{i}].key: the key's name must be the witness name {w.name!r}")
+        names = [w.name for w in rules.witnesses]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"ledger.witnesses: {name!r} is listed twice")
 
         if problems:
             raise ValueError("\n".join(problems))

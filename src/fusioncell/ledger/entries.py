@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -53,6 +54,50 @@ def verify_commitment(*, salt_hex: str, content: str, commitment: str) -> bool:
     return hmac.compare_digest(commitment_of(bytes.fromhex(salt_hex), content.encode("utf-8")), commitment)
 
 
+def _iso(moment: datetime) -> str:
+    """The one spelling of an entry's time in its leaf: UTC, microseconds always written."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetimes are refused: fusioncell stores UTC only")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
+
+def leaf_bytes(
+    *,
+    index: int,
+    recorded_at: datetime,
+    action: str,
+    actor_delegation: str | None,
+    audience: str,
+    subject: str,
+    commitment: str,
+) -> bytes:
+    """The entry as its Merkle leaf commits to it: the public header, content replaced by its salted
+    commitment, as RFC 8785 canonical JSON. Written out by hand (the keys are fixed and sorted; the values are
+    strings, an integer and null, which JCS spells exactly as `json` does with ensure_ascii off), because every
+    append, mirror and verification computes it; a test holds it equal to the rfc8785 library's output."""
+    return (
+        f'{{"action":{_dumps(action)},"actor_delegation":{_dumps(actor_delegation)},'
+        f'"audience":{_dumps(audience)},"commitment":{_dumps(commitment)},"index":{int(index)},'
+        f'"recorded_at":"{_iso(recorded_at)}","subject":{_dumps(subject)}}}'
+    ).encode()
+
+
+def entry_leaf(entry: Any) -> bytes:
+    """`leaf_bytes` of anything with the header's attributes (a LedgerEntry, a row, a CommittedEntry)."""
+    return leaf_bytes(
+        index=entry.index,
+        recorded_at=entry.recorded_at,
+        action=entry.action,
+        actor_delegation=entry.actor_delegation,
+        audience=entry.audience,
+        subject=entry.subject,
+        commitment=entry.commitment,
+    )
+
+
 @dataclass(frozen=True)
 class CommittedEntry:
     """What subscribers receive after commit."""
@@ -65,6 +110,7 @@ class CommittedEntry:
     audience: str
     subject: str
     content: dict[str, Any]
+    commitment: str = ""
 
 
 # built once: these run in every appending transaction

@@ -1,10 +1,11 @@
-"""Ledger tables: append-only entries and the single head row that sequences them."""
+"""Ledger tables: append-only entries, the single head row that sequences them, the Merkle tree's perfect
+subtrees, the signed checkpoints and the witnesses' cosignatures."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fusioncell.db import Base, UTCDateTime
@@ -41,3 +42,39 @@ class LedgerEntry(Base):
     content: Mapped[str] = mapped_column(Text, nullable=False)
     salt: Mapped[str] = mapped_column(String(64), nullable=False)
     commitment: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class LedgerNode(Base):
+    """A perfect subtree's hash: node (level, index) covers leaves [index·2^level, (index+1)·2^level).
+    Stored as one integer key, level << 56 | index, so a proof's nodes come back in one `IN` lookup."""
+
+    __tablename__ = "ledger_nodes"
+    __ledger_exempt__ = True
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+
+
+class LedgerCheckpoint(Base):
+    """Every checkpoint the log signed (one per tree size), as the signed note it published."""
+
+    __tablename__ = "ledger_checkpoints"
+    __ledger_exempt__ = True
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class LedgerCosignature(Base):
+    """A witness's newest cosignature of a checkpoint (a heartbeat re-submission renews its timestamp)."""
+
+    __tablename__ = "ledger_cosignatures"
+    __ledger_exempt__ = True
+
+    size: Mapped[int] = mapped_column(BigInteger, ForeignKey("ledger_checkpoints.size"), primary_key=True)
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
+    line: Mapped[str] = mapped_column(Text, nullable=False)
+    timestamp: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -1,14 +1,23 @@
-"""Thin HTTP for the ledger (the Merkle proofs and checkpoints come with the log)."""
+"""Thin HTTP for the ledger: entry headers and contents, the signed checkpoint, Merkle proofs."""
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
 
 from fusioncell.deps import MAX_INT, CellDep, CurrentUser, LedgerIndex
-from fusioncell.ledger import service
-from fusioncell.ledger.schemas import EntryContent, EntryHeader, EntryHeaderPage
+from fusioncell.ledger import log, service
+from fusioncell.ledger.schemas import ConsistencyProof, EntryContent, EntryHeader, EntryHeaderPage, InclusionProof
+
+Size = Annotated[int, Query(ge=0, le=MAX_INT)]
+
+
+def _b64(h: bytes) -> str:
+    return base64.b64encode(h).decode()
+
 
 router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 
@@ -49,3 +58,42 @@ def entry_content(index: LedgerIndex, cell: CellDep, principal: CurrentUser) -> 
         commitment=entry.commitment,
         parsed=service.parsed(entry),
     )
+
+
+@router.get(
+    "/checkpoint",
+    name="ledger_checkpoint",
+    summary="The newest signed checkpoint (C2SP tlog-checkpoint signed note)",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {"text/plain": {}}, "description": "The signed note"},
+        401: {"description": "Not authenticated"},
+    },
+)
+def checkpoint(cell: CellDep, principal: CurrentUser) -> PlainTextResponse:
+    signed = log.latest(cell) or log.sign_checkpoint(cell)
+    return PlainTextResponse(signed.note, headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/proof/inclusion",
+    name="ledger_inclusion_proof",
+    summary="RFC 9162 inclusion proof of an entry in the tree of a given size",
+    response_model=InclusionProof,
+    responses={401: {"description": "Not authenticated"}, 422: {"description": "Index or size out of range"}},
+)
+def inclusion_proof(cell: CellDep, principal: CurrentUser, index: Size, size: Size) -> InclusionProof:
+    leaf, hashes = log.inclusion(cell, index, size)
+    return InclusionProof(index=index, size=size, leaf_hash=_b64(leaf), hashes=[_b64(h) for h in hashes])
+
+
+@router.get(
+    "/proof/consistency",
+    name="ledger_consistency_proof",
+    summary="RFC 9162 consistency proof between two tree sizes",
+    response_model=ConsistencyProof,
+    responses={401: {"description": "Not authenticated"}, 422: {"description": "Sizes out of range"}},
+)
+def consistency_proof(cell: CellDep, principal: CurrentUser, first: Size, second: Size) -> ConsistencyProof:
+    hashes = log.consistency(cell, first, second)
+    return ConsistencyProof(first=first, second=second, hashes=[_b64(h) for h in hashes])

@@ -36,3 +36,18 @@ class EntryContent(BaseModel):
     salt: str = Field(description="hex")
     commitment: str
     parsed: dict[str, Any]
+
+
+class InclusionProof(BaseModel):
+    """RFC 9162 inclusion proof: check it with the entry's leaf (SHA-256(0x00 ‖ canonical header))."""
+
+    index: int
+    size: int
+    leaf_hash: str = Field(description="base64")
+    hashes: list[str] = Field(description="base64, from the leaf up")
+
+
+class ConsistencyProof(BaseModel):
+    first: int
+    second: int
+    hashes: list[str] = Field(description="base64")

@@ -1,0 +1,106 @@
+"""merkle tree, checkpoints, cosignatures
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-28
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import fusioncell.db
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+APPEND_ONLY = ("ledger_nodes", "ledger_checkpoints")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "ledger_nodes",
+        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_nodes")),
+    )
+    op.create_table(
+        "ledger_checkpoints",
+        sa.Column("size", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("root", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("signed_at", fusioncell.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("size", name=op.f("pk_ledger_checkpoints")),
+    )
+    op.create_table(
+        "ledger_cosignatures",
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("witness", sa.String(length=200), nullable=False),
+        sa.Column("line", sa.Text(), nullable=False),
+        sa.Column("timestamp", sa.BigInteger(), nullable=False),
+        sa.Column("received_at", fusioncell.db.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["size"], ["ledger_checkpoints.size"], name=op.f("fk_ledger_cosignatures_size_ledger_checkpoints")
+        ),
+        sa.PrimaryKeyConstraint("size", "witness", name=op.f("pk_ledger_cosignatures")),
+    )
+    _backfill_tree()
+    for table in APPEND_ONLY:
+        _append_only(table)
+
+
+def _backfill_tree() -> None:
+    """Entries written before the tree existed get their nodes, in order, a chunk at a time."""
+    from fusioncell.ledger import merkle
+    from fusioncell.ledger.entries import entry_leaf
+    from fusioncell.ledger.tree import node_id
+
+    bind = op.get_bind()
+    entries = sa.table(
+        "ledger_entries",
+        *(sa.column(c) for c in ("index", "action", "actor_delegation", "audience", "subject", "commitment")),
+        sa.column("recorded_at", fusioncell.db.UTCDateTime()),
+    )
+    nodes = sa.table("ledger_nodes", sa.column("id", sa.BigInteger), sa.column("hash", sa.LargeBinary))
+    known: dict[merkle.Node, bytes] = {}
+    size = 0
+    while True:
+        rows = bind.execute(
+            sa.select(entries).where(entries.c.index >= size).order_by(entries.c.index).limit(5000)
+        ).all()
+        if not rows:
+            return
+        if rows[0].index != size:
+            raise RuntimeError(f"the ledger has a gap at entry {size}: it cannot be given a Merkle tree")
+        frontier = {n: known[n] for n in merkle.root_nodes(size)}
+        new = merkle.new_nodes(size, [merkle.leaf_hash(entry_leaf(r)) for r in rows], frontier)
+        bind.execute(sa.insert(nodes), [{"id": node_id(n), "hash": h} for n, h in new.items()])
+        known = {**frontier, **new}
+        size += len(rows)
+
+
+def _append_only(table: str) -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            )
+    else:
+        op.execute(
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION ledger_entries_append_only()"
+        )
+        op.execute(
+            f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION ledger_entries_append_only()"
+        )
+
+
+def downgrade() -> None:
+    op.drop_table("ledger_cosignatures")
+    op.drop_table("ledger_checkpoints")
+    op.drop_table("ledger_nodes")
