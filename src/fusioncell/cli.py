@@ -8,36 +8,29 @@ import os
 import secrets
 import socket
 import sys
-from collections.abc import Callable
-from functools import wraps
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from fusioncell import terminal
-from fusioncell.charter.loader import CharterError
-from fusioncell.errors import DomainError, LogKeyError
+from fusioncell.cliutil import console, err, friendly
+from fusioncell.ledger.commands import keys_app, witness_app
 from fusioncell.policy import Principal
 from fusioncell.settings import Settings, load_settings
-
-console = Console()
-err = Console(stderr=True)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="fusioncell: the mediated joint coordination cell.")
 users_app = typer.Typer(no_args_is_help=True, help="Manage accounts (run on the server host).")
 app.add_typer(users_app, name="users")
+app.add_typer(keys_app, name="keys")
+app.add_typer(witness_app, name="witness")
 
 DataOpt = Annotated[
     Path | None,
     typer.Option("--data", help="Data directory (default: $FUSIONCELL_DATA or ./var/demo).", show_default=False),
 ]
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 DEMO_ACCOUNTS: list[tuple[str, str, list[str]]] = [
     ("us.mediator", "US", ["mediator", "liaison"]),
@@ -54,29 +47,6 @@ DEMO_ACCOUNTS: list[tuple[str, str, list[str]]] = [
 
 def _cli_actor() -> Principal:
     return Principal.system(f"cli:{getpass.getuser()}@{socket.gethostname()}")
-
-
-def friendly(func: F) -> F:
-    """Turn domain and charter errors into a red line and a non-zero exit, never a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except CharterError as exc:
-            err.print("[bold red]The charter was refused:[/]")
-            for problem in exc.problems:
-                err.print(f"  [red]{escape(exc.source)}[/]: {escape(problem)}", highlight=False)
-            err.print("Fix the charter file and run the command again.")
-            raise typer.Exit(2) from None
-        except DomainError as exc:
-            err.print(f"[bold red]error:[/] {escape(exc.detail)}", highlight=False)
-            raise typer.Exit(1) from None
-        except LogKeyError as exc:
-            err.print(f"[bold red]log key:[/] {escape(str(exc))}", highlight=False)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _settings(data: Path | None) -> Settings:

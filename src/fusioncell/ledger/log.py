@@ -8,6 +8,7 @@ signs what the sequencer wrote.
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import threading
@@ -15,15 +16,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, insert, select
+import httpx
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from fusioncell.cell import Cell
 from fusioncell.charter import Charter
+from fusioncell.charter.model import Witness
 from fusioncell.errors import InvalidInput, LogKeyError
 from fusioncell.ledger import tree
-from fusioncell.ledger.models import LedgerCheckpoint, LedgerHead
-from fusioncell.ledger.note import ALG_ED25519, Checkpoint, NoteError, Signer, sign_note
+from fusioncell.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerHead
+from fusioncell.ledger.note import (
+    ALG_ED25519,
+    Checkpoint,
+    NoteError,
+    Signer,
+    Verifier,
+    parse_note,
+    parse_signature_line,
+    sign_note,
+    verify_cosignature,
+)
+from fusioncell.ledger.witness import SIZE_MEDIA_TYPE
+from fusioncell.policy import JOINT, DelegationKind, Principal, resolve_audience
 from fusioncell.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -106,6 +121,14 @@ def latest(cell: Cell) -> SignedCheckpoint | None:
         return _row(row) if row else None
 
 
+def history(cell: Cell, *, before: int | None, limit: int) -> list[SignedCheckpoint]:
+    query = select(LedgerCheckpoint).order_by(LedgerCheckpoint.size.desc()).limit(limit)
+    if before is not None:
+        query = query.where(LedgerCheckpoint.size < before)
+    with cell.reading() as session:
+        return [_row(r) for r in session.execute(query).scalars()]
+
+
 def at_size(cell: Cell, size: int) -> SignedCheckpoint | None:
     with cell.reading() as session:
         row = session.get(LedgerCheckpoint, size)
@@ -139,17 +162,188 @@ def sign_checkpoint(cell: Cell) -> SignedCheckpoint:
     return signed
 
 
-class Checkpointer:
-    """Signs a checkpoint at most every `checkpoint_interval` while entries arrive (and at start), from a
-    background thread; `tick()` is the step, for tests with a manual clock."""
+# -- witnesses ------------------------------------------------------------------------------------------------
 
-    def __init__(self, cell: Cell) -> None:
+
+@dataclass(frozen=True)
+class Cosigned:
+    witness: str
+    delegation: str
+    line: str
+    timestamp: int
+
+
+def cosignatures(cell: Cell, size: int) -> list[Cosigned]:
+    """The stored cosignatures of the checkpoint of `size`, in the charter's order of witnesses."""
+    with cell.reading() as session:
+        rows = {
+            r.witness: r
+            for r in session.execute(select(LedgerCosignature).where(LedgerCosignature.size == size)).scalars()
+        }
+    return [
+        Cosigned(w.name, w.delegation, rows[w.name].line, rows[w.name].timestamp)
+        for w in cell.charter.ledger.witnesses
+        if w.name in rows
+    ]
+
+
+def party_witnesses(charter: Charter) -> list[Witness]:
+    parties = {d.code for d in charter.delegations if d.kind is DelegationKind.PARTY}
+    return [w for w in charter.ledger.witnesses if w.delegation in parties]
+
+
+def is_final(charter: Charter, cosigned: list[Cosigned]) -> bool:
+    """Final: every party has a witness in the charter, and every party's witness cosigned."""
+    parties = {d.code for d in charter.delegations if d.kind is DelegationKind.PARTY}
+    needed = party_witnesses(charter)
+    if not needed or {w.delegation for w in needed} != parties:
+        return False
+    return {w.name for w in needed} <= {c.witness for c in cosigned}
+
+
+def latest_final(cell: Cell) -> SignedCheckpoint | None:
+    """The newest checkpoint every party's witness cosigned."""
+    needed = party_witnesses(cell.charter)
+    if not needed or not is_final(cell.charter, [Cosigned(w.name, w.delegation, "", 0) for w in needed]):
+        return None
+    with cell.reading() as session:
+        size = session.execute(
+            select(LedgerCosignature.size)
+            .where(LedgerCosignature.witness.in_([w.name for w in needed]))
+            .group_by(LedgerCosignature.size)
+            .having(func.count() == len(needed))
+            .order_by(LedgerCosignature.size.desc())
+            .limit(1)
+        ).scalar()
+    return at_size(cell, size) if size is not None else None
+
+
+def with_cosignatures(checkpoint: SignedCheckpoint, cosigned: list[Cosigned]) -> str:
+    """The checkpoint note with the witnesses' cosignature lines added (C2SP: more signatures on one note)."""
+    return checkpoint.note + "".join(c.line for c in cosigned)
+
+
+def _cosigned_size(cell: Cell, witness: str) -> int:
+    with cell.reading() as session:
+        return (
+            session.execute(
+                select(func.max(LedgerCosignature.size)).where(LedgerCosignature.witness == witness)
+            ).scalar()
+            or 0
+        )
+
+
+def _store_cosignature(cell: Cell, size: int, witness: str, line: str, timestamp: int) -> None:
+    table = LedgerCosignature.__table__
+    values = {"line": line, "timestamp": timestamp, "received_at": cell.clock.now()}
+    with cell.command() as uow:
+        key = (table.c.size == size) & (table.c.witness == witness)
+        if uow.session.execute(update(table).where(key).values(**values)).rowcount == 0:
+            uow.session.execute(insert(table).values(size=size, witness=witness, **values))
+
+
+@dataclass(frozen=True)
+class Submission:
+    witness: str
+    status: int | None  # None: the witness could not be reached
+    detail: str
+
+
+class WitnessClient:
+    """Submits checkpoints to the charter's witnesses (C2SP tlog-witness) and keeps their cosignatures."""
+
+    def __init__(self, cell: Cell, http: httpx.Client | None = None) -> None:
         self.cell = cell
+        self.http = http or httpx.Client(timeout=10.0)
+        self._refusing: dict[str, tuple[int, int]] = {}  # witness -> (status, size) of the refusal last recorded
+
+    def _request(self, old: int, checkpoint: SignedCheckpoint) -> bytes:
+        proof = consistency(self.cell, old, checkpoint.size) if old else []
+        lines = "".join(base64.b64encode(h).decode() + "\n" for h in proof)
+        return f"old {old}\n{lines}\n{checkpoint.note}".encode()
+
+    def submit(self, witness: Witness, checkpoint: SignedCheckpoint) -> Submission:
+        old = min(_cosigned_size(self.cell, witness.name), checkpoint.size)
+        url = witness.url.rstrip("/") + "/add-checkpoint"
+        for _ in range(2):  # a 409 with a size tells us what the witness has: once more from there
+            try:
+                r = self.http.post(url, content=self._request(old, checkpoint))
+            except httpx.HTTPError as exc:
+                log.warning("witness %s unreachable: %s", witness.name, exc)
+                return Submission(witness.name, None, str(exc))
+            ctype = r.headers.get("content-type", "")
+            if r.status_code == 409 and ctype.startswith(SIZE_MEDIA_TYPE) and r.text.strip().isdigit():
+                theirs = int(r.text.strip())
+                if theirs != old and theirs <= checkpoint.size:
+                    old = theirs
+                    continue
+            break
+        if r.status_code != 200:
+            return self._refused(witness, checkpoint, r.status_code, r.text.strip()[:500])
+        verifier = Verifier.parse(witness.key)
+        text = parse_note(checkpoint.note).text
+        for line in r.text.splitlines():
+            try:
+                timestamp = verify_cosignature(verifier, text, parse_signature_line(line))
+            except NoteError:
+                continue  # another key of the witness, or not a cosignature: ignored, as the spec says
+            _store_cosignature(self.cell, checkpoint.size, witness.name, line + "\n", timestamp)
+            self._refusing.pop(witness.name, None)
+            return Submission(witness.name, 200, f"cosigned at {timestamp}")
+        return self._refused(witness, checkpoint, 200, "no valid cosignature by the witness's key in its answer")
+
+    def _refused(self, witness: Witness, checkpoint: SignedCheckpoint, status: int, reason: str) -> Submission:
+        """A refusal to cosign is recorded in the ledger (once per refusal, not once per retry)."""
+        log.warning("witness %s refused checkpoint %d: %s %s", witness.name, checkpoint.size, status, reason)
+        if self._refusing.get(witness.name, (None, None))[0] != status:
+            with self.cell.command() as uow:
+                uow.record(
+                    action="witness.refused",
+                    actor=Principal.system("log"),
+                    audience=resolve_audience(JOINT, self.cell.charter.roster),
+                    subject=f"checkpoint:{checkpoint.size}",
+                    content={
+                        "witness": witness.name,
+                        "delegation": witness.delegation,
+                        "size": checkpoint.size,
+                        "root": base64.b64encode(checkpoint.root).decode(),
+                        "status": status,
+                        "reason": reason,
+                    },
+                )
+            self._refusing[witness.name] = (status, checkpoint.size)
+        return Submission(witness.name, status, reason)
+
+    def submit_all(self, checkpoint: SignedCheckpoint, *, renew: bool = False) -> list[Submission]:
+        """Offer the checkpoint to every witness that has not cosigned it yet (to all of them if `renew`)."""
+        have = {c.witness for c in cosignatures(self.cell, checkpoint.size)}
+        return [self.submit(w, checkpoint) for w in self.cell.charter.ledger.witnesses if renew or w.name not in have]
+
+    def close(self) -> None:
+        self.http.close()
+
+
+class Checkpointer:
+    """Signs a checkpoint at most every `checkpoint_interval` while entries arrive (and at start), offers it to
+    the witnesses, and at least every `heartbeat` offers the newest again for fresh cosignatures. Runs in a
+    background thread; `tick()` is one step, for tests with a manual clock."""
+
+    def __init__(self, cell: Cell, witnesses: WitnessClient | None = None) -> None:
+        self.cell = cell
+        self.witnesses = witnesses or WitnessClient(cell)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._renewed: datetime | None = None
 
     def tick(self) -> SignedCheckpoint:
-        return sign_checkpoint(self.cell)
+        checkpoint = sign_checkpoint(self.cell)
+        now = self.cell.clock.now()
+        renew = self._renewed is None or now - self._renewed >= self.cell.charter.ledger.heartbeat
+        if self.cell.charter.ledger.witnesses:
+            self.witnesses.submit_all(checkpoint, renew=renew)
+        if renew:
+            self._renewed = now
+        return checkpoint
 
     def start(self) -> None:
         interval = self.cell.charter.ledger.checkpoint_interval.total_seconds()
@@ -169,7 +363,8 @@ class Checkpointer:
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._thread.join(timeout=15)
+        self.witnesses.close()
 
 
 # -- proofs ---------------------------------------------------------------------------------------------------

@@ -10,7 +10,18 @@ from fastapi.responses import PlainTextResponse
 
 from fusioncell.deps import MAX_INT, CellDep, CurrentUser, LedgerIndex
 from fusioncell.ledger import log, service
-from fusioncell.ledger.schemas import ConsistencyProof, EntryContent, EntryHeader, EntryHeaderPage, InclusionProof
+from fusioncell.ledger.schemas import (
+    CheckpointInfo,
+    CheckpointPage,
+    ConsistencyProof,
+    CosignatureInfo,
+    EntryContent,
+    EntryHeader,
+    EntryHeaderPage,
+    InclusionProof,
+    LogInfo,
+    WitnessInfo,
+)
 
 Size = Annotated[int, Query(ge=0, le=MAX_INT)]
 
@@ -72,7 +83,60 @@ def entry_content(index: LedgerIndex, cell: CellDep, principal: CurrentUser) -> 
 )
 def checkpoint(cell: CellDep, principal: CurrentUser) -> PlainTextResponse:
     signed = log.latest(cell) or log.sign_checkpoint(cell)
-    return PlainTextResponse(signed.note, headers={"Cache-Control": "no-store"})
+    cosigned = log.cosignatures(cell, signed.size)
+    return PlainTextResponse(
+        log.with_cosignatures(signed, cosigned),
+        headers={
+            "Cache-Control": "no-store",
+            "Fusioncell-Final": "yes" if log.is_final(cell.charter, cosigned) else "no",
+        },
+    )
+
+
+@router.get(
+    "/checkpoints",
+    name="ledger_checkpoints",
+    summary="Signed checkpoints, newest first, with their cosignatures and whether each is final",
+    response_model=CheckpointPage,
+    responses={401: {"description": "Not authenticated"}},
+)
+def checkpoints(
+    cell: CellDep,
+    principal: CurrentUser,
+    before: Annotated[int | None, Query(ge=0, le=MAX_INT, description="only sizes below this")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> CheckpointPage:
+    items = []
+    for signed in log.history(cell, before=before, limit=limit):
+        cosigned = log.cosignatures(cell, signed.size)
+        items.append(
+            CheckpointInfo(
+                size=signed.size,
+                root=_b64(signed.root),
+                signed_at=signed.signed_at,
+                final=log.is_final(cell.charter, cosigned),
+                cosignatures=[
+                    CosignatureInfo(witness=c.witness, delegation=c.delegation, timestamp=c.timestamp) for c in cosigned
+                ],
+                note=log.with_cosignatures(signed, cosigned),
+            )
+        )
+    final = log.latest_final(cell)
+    return CheckpointPage(items=items, latest_final_size=final.size if final else None)
+
+
+@router.get(
+    "/log",
+    name="ledger_log_info",
+    summary="The log's origin, verifier key and witnesses (public)",
+    response_model=LogInfo,
+)
+def log_info(cell: CellDep) -> LogInfo:
+    return LogInfo(
+        origin=cell.charter.mechanism.log_origin,
+        log_key=str(log.log_signer(cell).verifier),
+        witnesses=[WitnessInfo(name=w.name, delegation=w.delegation, key=w.key) for w in cell.charter.ledger.witnesses],
+    )
 
 
 @router.get(

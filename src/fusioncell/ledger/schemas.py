@@ -51,3 +51,37 @@ class ConsistencyProof(BaseModel):
     first: int
     second: int
     hashes: list[str] = Field(description="base64")
+
+
+class CosignatureInfo(BaseModel):
+    witness: str
+    delegation: str
+    timestamp: int = Field(description="POSIX seconds, signed by the witness")
+
+
+class CheckpointInfo(BaseModel):
+    size: int
+    root: str = Field(description="base64")
+    signed_at: datetime
+    final: bool = Field(description="every party's witness has cosigned this checkpoint")
+    cosignatures: list[CosignatureInfo]
+    note: str = Field(description="the signed note with the witnesses' cosignature lines")
+
+
+class CheckpointPage(BaseModel):
+    items: list[CheckpointInfo] = Field(description="newest first")
+    latest_final_size: int | None
+
+
+class WitnessInfo(BaseModel):
+    name: str
+    delegation: str
+    key: str = Field(description="verifier key, cosignature type 0x04")
+
+
+class LogInfo(BaseModel):
+    """What a witness or a verifier needs to know of this log, public."""
+
+    origin: str
+    log_key: str = Field(description="the log's verifier key (Go note format)")
+    witnesses: list[WitnessInfo]
