@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 from rich.markup import escape
 
@@ -58,59 +60,6 @@ def keys_new(
     print(signer.verifier)
 
 
-def _pinned_log_keys(state: Path, log_url: str | None, log_keys: list[str]) -> dict[str, object]:
-    """The log keys this witness trusts, by origin: given with --log-key, or learned from --log on first start
-    and pinned in the state directory (a later start refuses a different key)."""
-    import httpx
-
-    from fusioncell.ledger.note import ALG_ED25519, NoteError, Verifier
-
-    keys: dict[str, Verifier] = {}
-    for text in log_keys:
-        try:
-            v = Verifier.parse(text)
-        except NoteError as exc:
-            err.print(f"[bold red]--log-key {escape(text)}[/]: {escape(str(exc))}")
-            raise typer.Exit(2) from None
-        keys[v.name] = v
-    pins = state / "pinned-log-keys"
-    pins.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if log_url:
-        try:
-            info = httpx.get(log_url.rstrip("/") + "/api/v1/ledger/log", timeout=10).raise_for_status().json()
-        except (httpx.HTTPError, ValueError) as exc:
-            err.print(f"[bold red]cannot read the log's key from {escape(log_url)}[/]: {escape(str(exc))}")
-            raise typer.Exit(1) from None
-        served = Verifier.parse(info["log_key"])
-        given = keys.get(served.name)
-        if given is not None and given != served:
-            err.print(f"[bold red]the log at {escape(log_url)} serves key {served}, not the --log-key given[/]")
-            raise typer.Exit(1)
-        keys[served.name] = served
-    for v in keys.values():
-        if v.alg != ALG_ED25519:
-            err.print(f"[bold red]{v.name}: a log key is an Ed25519 note key (type 0x01)[/]")
-            raise typer.Exit(2)
-        pin = pins / (v.name.replace("/", "_") + ".vkey")
-        if pin.exists() and pin.read_text().strip() != str(v):
-            err.print(
-                f"[bold red]the log {escape(v.name)} now has key {v}[/], but this witness pinned "
-                f"{escape(pin.read_text().strip())}: a log does not change keys silently. Stop and ask the cell."
-            )
-            raise typer.Exit(1)
-        if not pin.exists():
-            pin.write_text(str(v) + "\n")
-            if v.name not in {Verifier.parse(t).name for t in log_keys}:
-                console.print(f"[yellow]pinned the key the log serves[/]: {v} (check it with the cell)")
-    for pin in pins.glob("*.vkey"):
-        v = Verifier.parse(pin.read_text())
-        keys.setdefault(v.name, v)
-    if not keys:
-        err.print("[bold red]no log to witness[/]: give --log URL or --log-key VKEY")
-        raise typer.Exit(2)
-    return keys  # type: ignore[return-value]
-
-
 @witness_app.command("serve")
 @friendly
 def witness_serve(
@@ -137,7 +86,7 @@ def witness_serve(
         )
         raise typer.Exit(2)
     witness_state = WitnessState(state)
-    logs = _pinned_log_keys(state, log_url, log_key or [])
+    logs = _trusted(state, log_url, log_key or [])
     console.print(
         f"Witness [bold]{escape(signer.name)}[/] for {', '.join(sorted(logs))} at "
         f"http://{host}:{port}{SUBMISSION_PATH.removesuffix('/add-checkpoint')} — key {signer.verifier}",
@@ -145,3 +94,76 @@ def witness_serve(
     )
     app = make_witness_app(logs=logs, signer=signer, state=witness_state)  # type: ignore[arg-type]
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+
+
+def _trusted(state: Path, log_url: str | None, log_keys: list[str]):  # type: ignore[no-untyped-def]
+    from fusioncell.ledger.witness import TrustError, trusted_log_keys
+
+    try:
+        return trusted_log_keys(state, log_url, log_keys, say=lambda text: console.print(f"[yellow]{escape(text)}[/]"))
+    except TrustError as exc:
+        err.print(f"[bold red]{escape(str(exc))}[/]")
+        raise typer.Exit(1) from None
+
+
+@witness_app.command("mirror")
+@friendly
+def witness_mirror(
+    state: Annotated[Path, typer.Option("--state", help="The witness's state directory (keeps the leaves seen).")],
+    log_url: Annotated[
+        str | None, typer.Option("--log", help="The log's URL (default: the server you logged in to).")
+    ] = None,
+    log_key: Annotated[str | None, typer.Option("--log-key", help="The log's verifier key to trust.")] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="FUSIONCELL_TOKEN", help="A bearer token (default: from `fusioncell login`)."),
+    ] = None,
+    contents: Annotated[
+        bool, typer.Option("--contents/--no-contents", help="Also open and check every content you may read.")
+    ] = True,
+) -> None:
+    """Fetch every entry, recompute the Merkle root, compare it with the log's checkpoint and with what this
+    witness cosigned, and check every content you may read against its commitment. Exit 1 on any mismatch."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fusioncell.client import ClientError, Credentials
+    from fusioncell.ledger.mirror import MirrorFailure, mirror
+
+    if token is None or log_url is None:
+        try:
+            saved = Credentials.load()
+        except ClientError as exc:
+            err.print(f"[bold red]{escape(str(exc))}[/] (or give --log and --token)")
+            raise typer.Exit(2) from None
+        token = token or saved.access_token
+        log_url = log_url or saved.server
+    keys = _trusted(state, log_url, [log_key] if log_key else [])
+    key = next(iter(keys.values())) if len(keys) == 1 else None
+    if key is None:
+        err.print("[bold red]this state directory trusts several logs[/]: give --log-key for the one to mirror")
+        raise typer.Exit(2)
+    with Progress(
+        TextColumn("[bold]mirror[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(), console=err,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("mirror", total=None, rate="")
+        t0 = time.perf_counter()
+
+        def step(done: int, total: int) -> None:
+            rate = done / max(time.perf_counter() - t0, 1e-9)
+            bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} entries/s")
+
+        try:
+            report = mirror(log_url=log_url, token=token, log_key=key, state=state, contents=contents, progress=step)
+        except MirrorFailure as exc:
+            err.print(f"[bold red]the log fails the check:[/] {escape(str(exc))}")
+            raise typer.Exit(1) from None
+        except httpx.HTTPError as exc:
+            err.print(f"[bold red]cannot read the log at {escape(log_url)}[/]: {escape(str(exc))}")
+            raise typer.Exit(2) from None
+    console.print(
+        f"[green]The log checks out[/]: {report.size:,} entries hash to the signed root "
+        f"({report.contents_checked:,} contents opened and matched), {report.rate:,.0f} entries/s"
+        + (f"; consistent with the {report.cosigned_size:,} this witness cosigned" if report.cosigned_size else ""),
+        highlight=False,
+    )

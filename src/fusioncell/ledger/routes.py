@@ -6,7 +6,7 @@ import base64
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 
 from fusioncell.deps import MAX_INT, CellDep, CurrentUser, LedgerIndex
 from fusioncell.ledger import log, service
@@ -16,14 +16,17 @@ from fusioncell.ledger.schemas import (
     ConsistencyProof,
     CosignatureInfo,
     EntryContent,
+    EntryContentPage,
     EntryHeader,
     EntryHeaderPage,
     InclusionProof,
     LogInfo,
+    RevealedContent,
     WitnessInfo,
 )
 
 Size = Annotated[int, Query(ge=0, le=MAX_INT)]
+LEAVES_MEDIA_TYPE = "application/jsonl"
 
 
 def _b64(h: bytes) -> str:
@@ -161,3 +164,43 @@ def inclusion_proof(cell: CellDep, principal: CurrentUser, index: Size, size: Si
 def consistency_proof(cell: CellDep, principal: CurrentUser, first: Size, second: Size) -> ConsistencyProof:
     hashes = log.consistency(cell, first, second)
     return ConsistencyProof(first=first, second=second, hashes=[_b64(h) for h in hashes])
+
+
+@router.get(
+    "/leaves",
+    name="ledger_leaves",
+    summary="Entry leaves in [start, end) as JSON Lines: each line exactly the bytes the Merkle tree hashes",
+    response_class=Response,
+    responses={
+        200: {"content": {LEAVES_MEDIA_TYPE: {}}, "description": "One canonical header per line, in index order"},
+        401: {"description": "Not authenticated"},
+        422: {"description": "A bad range"},
+    },
+)
+def leaves(
+    cell: CellDep,
+    principal: CurrentUser,
+    start: Size = 0,
+    end: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Exclusive; at most 10,000 per page")] = None,
+) -> Response:
+    rows = service.leaves(cell=cell, start=start, end=start + service.MAX_LEAVES if end is None else end)
+    return Response(b"".join(row + b"\n" for row in rows), media_type=LEAVES_MEDIA_TYPE)
+
+
+@router.get(
+    "/contents",
+    name="ledger_contents",
+    summary="Contents and salts of the entries in [start, end) that you may read",
+    response_model=EntryContentPage,
+    responses={401: {"description": "Not authenticated"}, 422: {"description": "A bad range"}},
+)
+def contents(
+    cell: CellDep,
+    principal: CurrentUser,
+    start: Size = 0,
+    end: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Exclusive; at most 10,000 per page")] = None,
+) -> EntryContentPage:
+    rows = service.contents(
+        cell=cell, principal=principal, start=start, end=start + service.MAX_LEAVES if end is None else end
+    )
+    return EntryContentPage(items=[RevealedContent(index=i, content=c, salt=s) for i, c, s in rows])

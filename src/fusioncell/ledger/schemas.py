@@ -85,3 +85,13 @@ class LogInfo(BaseModel):
     origin: str
     log_key: str = Field(description="the log's verifier key (Go note format)")
     witnesses: list[WitnessInfo]
+
+
+class RevealedContent(BaseModel):
+    index: int
+    content: str = Field(description="RFC 8785 canonical JSON, the committed bytes")
+    salt: str = Field(description="hex")
+
+
+class EntryContentPage(BaseModel):
+    items: list[RevealedContent] = Field(description="only entries whose audience includes you")

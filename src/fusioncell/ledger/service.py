@@ -8,10 +8,16 @@ from sqlalchemy import select
 
 from fusioncell.cell import Cell
 from fusioncell.errors import InvalidInput, NotFound
+from fusioncell.ledger.entries import entry_leaf
 from fusioncell.ledger.models import LedgerEntry, LedgerHead
 from fusioncell.policy import Principal, can_read, readable_audiences, resolve_audience
 
 MAX_RANGE = 1000
+MAX_LEAVES = 10_000
+_T = LedgerEntry.__table__
+_LEAF_COLUMNS = select(
+    _T.c.index, _T.c.recorded_at, _T.c.action, _T.c.actor_delegation, _T.c.audience, _T.c.subject, _T.c.commitment
+)
 
 
 def size(cell: Cell) -> int:
@@ -58,3 +64,35 @@ def visible_after(*, cell: Cell, principal: Principal, after: int, limit: int) -
 
 def parsed(entry: LedgerEntry) -> dict:
     return json.loads(entry.content)
+
+
+def _range(start: int, end: int, limit: int) -> tuple[int, int]:
+    if start < 0:
+        raise InvalidInput("start must be >= 0", field="start")
+    if end < start:
+        raise InvalidInput("end must not be below start", field="end")
+    return start, min(end, start + limit)
+
+
+def leaves(*, cell: Cell, start: int, end: int) -> list[bytes]:
+    """The canonical leaf bytes of entries [start, end) (at most MAX_LEAVES): exactly what the tree hashes, so a
+    mirror recomputes the root without re-encoding anything."""
+    start, end = _range(start, end, MAX_LEAVES)
+    query = _LEAF_COLUMNS.where(_T.c.index >= start, _T.c.index < end).order_by(_T.c.index)
+    with cell.reading() as session:
+        return [entry_leaf(row) for row in session.execute(query)]
+
+
+def contents(*, cell: Cell, principal: Principal, start: int, end: int) -> list[tuple[int, str, str]]:
+    """(index, content, salt) of the entries in [start, end) whose content the principal may read."""
+    start, end = _range(start, end, MAX_LEAVES)
+    audiences = readable_audiences(principal, cell.charter.roster)
+    if not audiences:
+        return []
+    query = (
+        select(_T.c.index, _T.c.content, _T.c.salt)
+        .where(_T.c.index >= start, _T.c.index < end, _T.c.audience.in_(audiences))
+        .order_by(_T.c.index)
+    )
+    with cell.reading() as session:
+        return [(r.index, r.content, r.salt) for r in session.execute(query)]

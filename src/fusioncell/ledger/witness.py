@@ -14,7 +14,7 @@ import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,6 +178,64 @@ def add_checkpoint(body: bytes, *, logs: dict[str, Verifier], signer: Signer, st
                 return Answer(422, f"the consistency proof does not verify: {exc}\n")
         state.store(d, checkpoint, note_text)
     return Answer(200, cosign(signer, checkpoint.text, now).line())
+
+
+# -- which logs to trust ------------------------------------------------------------------------------------------
+
+
+class TrustError(Exception):
+    """The log keys cannot be established: the message says why and what to do."""
+
+
+def trusted_log_keys(
+    state: Path, log_url: str | None, log_keys: list[str], *, say: Callable[[str], None] = lambda _: None
+) -> dict[str, Verifier]:
+    """The log keys to trust, by origin: given explicitly, or learned from the log's public `/api/v1/ledger/log`
+    on first use and pinned in the state directory; a later different key is refused, as SSH refuses a changed
+    host key."""
+    import httpx
+
+    from fusioncell.ledger.note import ALG_ED25519
+
+    keys: dict[str, Verifier] = {}
+    explicit: set[str] = set()
+    for text in log_keys:
+        try:
+            v = Verifier.parse(text)
+        except NoteError as exc:
+            raise TrustError(f"--log-key {text}: {exc}") from None
+        keys[v.name] = v
+        explicit.add(v.name)
+    pins = state / "pinned-log-keys"
+    pins.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if log_url:
+        try:
+            info = httpx.get(log_url.rstrip("/") + "/api/v1/ledger/log", timeout=10).raise_for_status().json()
+            served = Verifier.parse(info["log_key"])
+        except (httpx.HTTPError, ValueError, KeyError, NoteError) as exc:
+            raise TrustError(f"cannot read the log's key from {log_url}: {exc}") from None
+        if served.name in keys and keys[served.name] != served:
+            raise TrustError(f"the log at {log_url} serves key {served}, not the --log-key given")
+        keys[served.name] = served
+    for v in keys.values():
+        if v.alg != ALG_ED25519:
+            raise TrustError(f"{v.name}: a log key is an Ed25519 note key (type 0x01)")
+        pin = pins / (hashlib.sha256(v.name.encode()).hexdigest()[:32] + ".vkey")
+        if pin.exists() and pin.read_text().strip() != str(v):
+            raise TrustError(
+                f"the log {v.name} now has key {v}, but this witness pinned {pin.read_text().strip()}: "
+                "a log does not change keys silently. Stop and ask the cell."
+            )
+        if not pin.exists():
+            pin.write_text(str(v) + "\n")
+            if v.name not in explicit:
+                say(f"pinned the key the log serves: {v} (check it with the cell)")
+    for pin in pins.glob("*.vkey"):
+        v = Verifier.parse(pin.read_text())
+        keys.setdefault(v.name, v)
+    if not keys:
+        raise TrustError("no log to witness: give --log URL or --log-key VKEY")
+    return keys
 
 
 # -- the witness's HTTP service ---------------------------------------------------------------------------------

@@ -1,0 +1,110 @@
+"""`witness mirror` on SQLite and PostgreSQL: an honest log checks out; every way of rewriting the database
+directly (the append-only triggers dropped first, as an attacker with the database would) is caught and named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from fusioncell.ledger import log
+from fusioncell.ledger.mirror import MirrorFailure, mirror
+from fusioncell.ledger.models import LedgerEntry
+from tests.ledger.test_log import send_some
+
+
+def run_mirror(client, cell, member, state: Path, **kw):  # type: ignore[no-untyped-def]
+    return mirror(
+        log_url="http://testserver", token=member.token, log_key=log.log_signer(cell).verifier, state=state,
+        http=client, **kw,
+    )  # fmt: skip
+
+
+def tamper(cell, statement: str, **params) -> None:  # type: ignore[no-untyped-def]
+    """What a database administrator could do: switch the append-only triggers off, then write."""
+    with cell.db.engine.begin() as conn:
+        if cell.db.is_sqlite:
+            conn.execute(text("DROP TRIGGER IF EXISTS ledger_entries_no_update"))
+            conn.execute(text("DROP TRIGGER IF EXISTS ledger_entries_no_delete"))
+        else:
+            conn.execute(text("ALTER TABLE ledger_entries DISABLE TRIGGER USER"))
+        assert conn.execute(text(statement), params).rowcount == 1
+
+
+def a_message_entry(cell, audience: str = "joint") -> int:  # type: ignore[no-untyped-def]
+    with cell.reading() as session:
+        return (
+            session.execute(
+                select(LedgerEntry.index).where(LedgerEntry.action == "message.sent", LedgerEntry.audience == audience)
+            )
+            .scalars()
+            .first()
+        )
+
+
+@pytest.fixture
+def logged(client, cell, crew):  # type: ignore[no-untyped-def]
+    send_some(client, crew, 12)
+    log.sign_checkpoint(cell)
+    return cell
+
+
+def test_an_honest_log_checks_out(client, logged, crew, tmp_path: Path) -> None:
+    seen = []
+    report = run_mirror(client, logged, crew["sy"], tmp_path, progress=lambda d, t: seen.append((d, t)))
+    checkpoint = log.latest(logged)
+    assert (report.size, report.root) == (checkpoint.size, checkpoint.root)
+    assert report.contents_checked > 0 and seen[-1] == (checkpoint.size, checkpoint.size)
+    # IL opens fewer contents than the mediator: only what its audience includes
+    il = run_mirror(client, logged, crew["il"], tmp_path / "il").contents_checked
+    us = run_mirror(client, logged, crew["us"], tmp_path / "us").contents_checked
+    assert 0 < il < us
+
+
+def test_a_rewritten_content_is_caught(client, logged, crew, tmp_path: Path) -> None:
+    k = a_message_entry(logged)
+    tamper(
+        logged, """UPDATE ledger_entries SET content = replace(content, 'Four vehicles', 'Forty tanks') WHERE "index" = :k""", k=k
+    )
+    with pytest.raises(MirrorFailure, match=f"entry {k}: its content does not match its commitment"):
+        run_mirror(client, logged, crew["sy"], tmp_path)
+
+
+def test_a_changed_header_is_caught_and_named_on_a_second_run(client, logged, crew, tmp_path: Path) -> None:
+    run_mirror(client, logged, crew["sy"], tmp_path)  # the mirror keeps the leaves it saw
+    k = a_message_entry(logged)
+    tamper(logged, """UPDATE ledger_entries SET subject = 'message:999' WHERE "index" = :k""", k=k)
+    with pytest.raises(MirrorFailure, match=f"entry {k} has changed since this mirror last saw it"):
+        run_mirror(client, logged, crew["sy"], tmp_path)
+    with pytest.raises(MirrorFailure, match="do not hash to the root of its signed checkpoint"):
+        run_mirror(client, logged, crew["il"], tmp_path / "fresh")  # a first run still catches it
+
+
+def test_a_deleted_entry_is_caught(client, logged, crew, tmp_path: Path) -> None:
+    k = a_message_entry(logged)
+    tamper(logged, 'DELETE FROM ledger_entries WHERE "index" = :k', k=k)
+    with pytest.raises(MirrorFailure, match=f"entry {k} is missing"):
+        run_mirror(client, logged, crew["sy"], tmp_path)
+
+
+def test_reordered_entries_are_caught(client, logged, crew, tmp_path: Path) -> None:
+    k = a_message_entry(logged)
+    tamper(logged, 'UPDATE ledger_entries SET "index" = -1 WHERE "index" = :k', k=k)
+    tamper(logged, 'UPDATE ledger_entries SET "index" = :k WHERE "index" = :j', k=k, j=k + 1)
+    tamper(logged, 'UPDATE ledger_entries SET "index" = :j WHERE "index" = -1', j=k + 1)
+    with pytest.raises(MirrorFailure, match="do not hash to the root"):
+        run_mirror(client, logged, crew["sy"], tmp_path)
+
+
+def test_a_log_that_rolled_back_below_what_was_cosigned(client, logged, crew, tmp_path: Path) -> None:
+    from fusioncell.ledger.note import Checkpoint
+    from fusioncell.ledger.witness import WitnessState
+
+    state = WitnessState(tmp_path)
+    current = log.latest(logged)
+    ahead = Checkpoint(logged.charter.mechanism.log_origin, current.size + 5, bytes(32))
+    with state.locked(ahead.origin) as d:
+        state.store(d, ahead, ahead.text)
+    with pytest.raises(MirrorFailure, match="rolled back"):
+        run_mirror(client, logged, crew["sy"], tmp_path)
