@@ -17,15 +17,14 @@ from rich.table import Table
 
 from fusioncell import terminal
 from fusioncell.cliutil import console, err, friendly
-from fusioncell.ledger.commands import keys_app, witness_app
+from fusioncell.ledger import commands as ledger_commands
 from fusioncell.policy import Principal
 from fusioncell.settings import Settings, load_settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="fusioncell: the mediated joint coordination cell.")
 users_app = typer.Typer(no_args_is_help=True, help="Manage accounts (run on the server host).")
 app.add_typer(users_app, name="users")
-app.add_typer(keys_app, name="keys")
-app.add_typer(witness_app, name="witness")
+ledger_commands.register(app)
 
 DataOpt = Annotated[
     Path | None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Annotated
@@ -167,3 +168,103 @@ def witness_mirror(
         + (f"; consistent with the {report.cosigned_size:,} this witness cosigned" if report.cosigned_size else ""),
         highlight=False,
     )
+
+
+def export_evidence(
+    subject: Annotated[str, typer.Option("--subject", help="What the evidence is about, e.g. message:17.")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write the bundle (JSON).")],
+    server: Annotated[str | None, typer.Option(help="The cell's URL (default: the one you logged in to).")] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="FUSIONCELL_TOKEN", help="A bearer token (default: from `fusioncell login`).")
+    ] = None,
+) -> None:
+    """Pack the entries about a subject, the contents you may read, inclusion proofs to a final checkpoint, its
+    cosignatures and the public keys into one file that `fusioncell verify` checks offline."""
+    from fusioncell.client import ClientError, Credentials, problem_message
+
+    if token is None or server is None:
+        try:
+            saved = Credentials.load()
+        except ClientError as exc:
+            err.print(f"[bold red]{escape(str(exc))}[/] (or give --server and --token)")
+            raise typer.Exit(2) from None
+        token, server = token or saved.access_token, server or saved.server
+    try:
+        r = httpx.get(
+            server.rstrip("/") + "/api/v1/ledger/evidence",
+            params={"subject": subject},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=120,
+        )
+    except httpx.HTTPError as exc:
+        err.print(f"[bold red]cannot reach {escape(server)}[/]: {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    if r.status_code != 200:
+        err.print(f"[bold red]no evidence:[/] {escape(problem_message(r))}")
+        raise typer.Exit(1)
+    out.write_bytes(r.content)
+    bundle = r.json()
+    console.print(
+        f"[green]Wrote[/] {escape(str(out))}: {len(bundle['entries'])} entries about {escape(subject)}, "
+        f"{sum('content' in e for e in bundle['entries'])} with their content, proven to a checkpoint of "
+        f"{bundle['checkpoint'].split(chr(10))[1]} entries. "
+        f"Check it anywhere with `fusioncell verify {escape(str(out))}`.",
+        highlight=False,
+    )
+
+
+def verify_bundle(
+    bundle: Annotated[Path, typer.Argument(help="An evidence bundle (fusioncell export-evidence).")],
+    log_key: Annotated[str | None, typer.Option("--log-key", help="Pin the log's verifier key.")] = None,
+    witness_key: Annotated[
+        list[str] | None, typer.Option("--witness-key", help="Pin a witness's verifier key (repeatable).")
+    ] = None,
+) -> None:
+    """Check an evidence bundle offline; exit 1 with the precise reason on any failure."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fusioncell.ledger.evidence import EvidenceError, verify
+
+    try:
+        data = json.loads(bundle.read_bytes())
+    except OSError as exc:
+        err.print(f"[bold red]cannot read {escape(str(bundle))}[/]: {escape(exc.strerror or str(exc))}")
+        raise typer.Exit(2) from None
+    except ValueError:
+        err.print(f"[bold red]verification failed:[/] {escape(str(bundle))} is not JSON")
+        raise typer.Exit(1) from None
+    if not isinstance(data, dict):
+        err.print("[bold red]verification failed:[/] the bundle is not a JSON object")
+        raise typer.Exit(1)
+    with Progress(
+        TextColumn("[bold]verify[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(), console=err,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("verify", total=None, rate="")
+        t0 = time.perf_counter()
+
+        def step(done: int, total: int) -> None:
+            if done % 256 == 0 or done == total:
+                rate = done / max(time.perf_counter() - t0, 1e-9)
+                bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} entries/s")
+
+        try:
+            result = verify(data, log_key=log_key, witness_keys=witness_key, progress=step)
+        except EvidenceError as exc:
+            err.print(f"[bold red]verification failed:[/] {escape(str(exc))}")
+            raise typer.Exit(1) from None
+    console.print(
+        f"[green]Verified[/]: {result.entries} entries about {escape(result.subject)} are in the log "
+        f"{escape(result.origin)} at its final checkpoint of {result.size} entries, cosigned by "
+        f"{', '.join(result.cosigned_by)}; {result.contents} contents match their commitments.",
+        highlight=False,
+    )
+    for note in result.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(witness_app, name="witness")
+    app.command("export-evidence")(friendly(export_evidence))
+    app.command("verify")(friendly(verify_bundle))

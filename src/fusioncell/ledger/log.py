@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import func, insert, select, update
@@ -187,8 +188,12 @@ def cosignatures(cell: Cell, size: int) -> list[Cosigned]:
     ]
 
 
+def party_delegations(charter: Charter) -> list[Any]:
+    return [d for d in charter.delegations if d.kind is DelegationKind.PARTY]
+
+
 def party_witnesses(charter: Charter) -> list[Witness]:
-    parties = {d.code for d in charter.delegations if d.kind is DelegationKind.PARTY}
+    parties = {d.code for d in party_delegations(charter)}
     return [w for w in charter.ledger.witnesses if w.delegation in parties]
 
 

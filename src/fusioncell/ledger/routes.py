@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse, Response
 
 from fusioncell.deps import MAX_INT, CellDep, CurrentUser, LedgerIndex
-from fusioncell.ledger import log, service
+from fusioncell.ledger import evidence, log, service
 from fusioncell.ledger.schemas import (
     CheckpointInfo,
     CheckpointPage,
@@ -204,3 +205,28 @@ def contents(
         cell=cell, principal=principal, start=start, end=start + service.MAX_LEAVES if end is None else end
     )
     return EntryContentPage(items=[RevealedContent(index=i, content=c, salt=s) for i, c, s in rows])
+
+
+@router.get(
+    "/evidence",
+    name="ledger_evidence",
+    summary="An evidence bundle: the entries about a subject, what you may read of them, proofs to a final checkpoint",
+    responses={
+        200: {"content": {"application/json": {}}, "description": "Verify it offline with `fusioncell verify`"},
+        401: {"description": "Not authenticated"},
+        409: {"description": "The entries are not yet under a final checkpoint"},
+        422: {"description": "No entry about that subject"},
+    },
+)
+def evidence_bundle(
+    cell: CellDep,
+    principal: CurrentUser,
+    subject: Annotated[str, Query(min_length=1, max_length=160, description="e.g. message:17")],
+) -> Response:
+    bundle = evidence.export(cell, principal, subject)
+    name = subject.replace(":", "-").replace("/", "-")
+    return Response(
+        json.dumps(bundle, ensure_ascii=False, indent=1).encode(),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="evidence-{name}.json"'},
+    )

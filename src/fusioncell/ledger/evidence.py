@@ -1,0 +1,241 @@
+"""Evidence bundles: the entries about a subject, the contents the requester may see, inclusion proofs to a
+final checkpoint, its cosignatures and the public keys — checked offline by `verify`, which trusts nothing in
+the bundle it cannot check.
+
+The keys in a bundle are anchored in the log itself: the bundle always carries entry 0, the adopted charter,
+whose content names the log origin and (when the charter lists them) the witnesses' keys; `verify` compares the
+bundle's keys with it, and with keys the verifier pins on the command line.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from fusioncell.cell import Cell
+from fusioncell.errors import Conflict, InvalidInput
+from fusioncell.ledger import log, merkle, tree
+from fusioncell.ledger.entries import commitment_of, entry_leaf
+from fusioncell.ledger.models import LedgerEntry
+from fusioncell.ledger.note import Checkpoint, NoteError, Verifier, open_note, verify_cosignature
+from fusioncell.policy import Principal, readable_audiences
+
+FORMAT = "fusioncell-evidence/1"
+MAX_ENTRIES = 100_000
+
+
+def _b64(h: bytes) -> str:
+    return base64.b64encode(h).decode()
+
+
+def related(cell: Cell, principal: Principal, subject: str) -> list[LedgerEntry]:
+    """Entry 0 and the entries about `subject`: its own subject, and for a message its per-delegation delivery
+    entries and the batched receipts whose content (when the requester may read it) lists the message."""
+    if not subject or len(subject) > 160:
+        raise InvalidInput("subject is a ledger subject such as message:17", field="subject")
+    conditions = [LedgerEntry.subject == subject, LedgerEntry.index == 0]
+    message_id = None
+    if subject.startswith("message:") and subject[8:].isdigit():
+        message_id = int(subject[8:])
+        conditions.append(LedgerEntry.subject.like(f"delivery:{message_id}:%"))
+    readable = set(readable_audiences(principal, cell.charter.roster))
+    with cell.reading() as session:
+        rows = list(session.execute(select(LedgerEntry).where(or_(*conditions))).scalars())
+        if message_id is not None and readable:
+            batches = session.execute(
+                select(LedgerEntry).where(
+                    LedgerEntry.action == "message.delivered",
+                    LedgerEntry.subject.like("deliveries:%"),
+                    LedgerEntry.audience.in_(readable),
+                )
+            ).scalars()
+            for entry in batches:
+                listed = json.loads(entry.content).get("deliveries", [])
+                if any(d.get("message_id") == message_id for d in listed):
+                    rows.append(entry)
+    rows.sort(key=lambda e: e.index)
+    if len(rows) <= 1 and not any(r.subject == subject for r in rows):
+        raise InvalidInput(f"the ledger has no entry about {subject!r}", field="subject")
+    if len(rows) > MAX_ENTRIES:
+        raise InvalidInput(f"more than {MAX_ENTRIES} entries are about {subject!r}", field="subject")
+    return rows
+
+
+def export(cell: Cell, principal: Principal, subject: str) -> dict[str, Any]:
+    entries = related(cell, principal, subject)
+    final = log.latest_final(cell)
+    newest = entries[-1].index
+    if final is None or final.size <= newest:
+        have = f"the newest final checkpoint has {final.size} entries" if final else "no checkpoint is final yet"
+        raise Conflict(
+            f"entry {newest} is not yet under a final checkpoint ({have}): every party's witness must cosign one "
+            "first; try again in a few seconds"
+        )
+    readable = set(readable_audiences(principal, cell.charter.roster))
+    out = []
+    with cell.reading() as session:
+        for e in entries:
+            item: dict[str, Any] = {
+                "leaf": entry_leaf(e).decode(),
+                "proof": [_b64(h) for h in tree.inclusion_proof(session, e.index, final.size)],
+            }
+            if e.audience in readable:
+                item["content"], item["salt"] = e.content, e.salt
+            out.append(item)
+    cosigned = log.cosignatures(cell, final.size)
+    return {
+        "format": FORMAT,
+        "subject": subject,
+        "origin": cell.charter.mechanism.log_origin,
+        "exported_at": cell.clock.now().isoformat().replace("+00:00", "Z"),
+        "exported_by": {"username": principal.username, "delegation": principal.delegation},
+        "log_key": str(log.log_signer(cell).verifier),
+        "parties": sorted(d.code for d in log.party_delegations(cell.charter)),
+        "witnesses": [
+            {"name": w.name, "delegation": w.delegation, "key": w.key} for w in cell.charter.ledger.witnesses
+        ],
+        "checkpoint": log.with_cosignatures(final, cosigned),
+        "entries": out,
+    }
+
+
+# -- offline verification -----------------------------------------------------------------------------------
+
+
+class EvidenceError(Exception):
+    """The bundle does not prove what it claims: the message says exactly where."""
+
+
+@dataclass
+class Verified:
+    subject: str
+    origin: str
+    size: int
+    entries: int
+    contents: int
+    cosigned_by: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _need(bundle: dict[str, Any], key: str, kind: type) -> Any:
+    value = bundle.get(key)
+    if not isinstance(value, kind):
+        raise EvidenceError(f"bundle: {key!r} is missing or not a {kind.__name__}")
+    return value
+
+
+def verify(
+    bundle: dict[str, Any],
+    *,
+    log_key: str | None = None,
+    witness_keys: list[str] | None = None,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+) -> Verified:
+    """Check a bundle offline: the log's signature on the checkpoint, every party's witness cosignature, each
+    entry's inclusion proof to the checkpoint's root, each revealed content against its commitment, and the
+    keys against the adopted charter (entry 0) and against the keys pinned here. Raises EvidenceError."""
+    if bundle.get("format") != FORMAT:
+        raise EvidenceError(f"bundle: not a {FORMAT} bundle")
+    subject = _need(bundle, "subject", str)
+    origin = _need(bundle, "origin", str)
+    try:
+        key = Verifier.parse(_need(bundle, "log_key", str))
+    except NoteError as exc:
+        raise EvidenceError(f"log key: {exc}") from None
+    if log_key is not None and str(key) != log_key.strip():
+        raise EvidenceError(f"log key: the bundle's key {key} is not the key you pinned")
+    if key.name != origin:
+        raise EvidenceError(f"log key: named {key.name!r}, not after the origin {origin!r}")
+
+    # the checkpoint and its signatures
+    note_text = _need(bundle, "checkpoint", str)
+    try:
+        note, _ = open_note(note_text, [key])
+        checkpoint = Checkpoint.parse(note.text)
+    except NoteError as exc:
+        raise EvidenceError(f"checkpoint: {exc}") from None
+    if checkpoint.origin != origin:
+        raise EvidenceError(f"checkpoint: its origin is {checkpoint.origin!r}, not {origin!r}")
+    witnesses = _need(bundle, "witnesses", list)
+    parties = set(_need(bundle, "parties", list))
+    pinned = {Verifier.parse(k).name: k.strip() for k in witness_keys or []}
+    verified_by: dict[str, str] = {}
+    for w in witnesses:
+        try:
+            wkey = Verifier.parse(w["key"])
+        except (NoteError, KeyError, TypeError) as exc:
+            raise EvidenceError(f"witness {w!r}: {exc}") from None
+        if w.get("name") in pinned and pinned[w["name"]] != str(wkey):
+            raise EvidenceError(f"witness {w['name']}: the bundle's key is not the key you pinned")
+        for sig in note.signatures:
+            if (sig.name, sig.id) == (wkey.name, wkey.id):
+                try:
+                    verify_cosignature(wkey, note.text, sig)
+                except NoteError as exc:
+                    raise EvidenceError(f"checkpoint: {exc}") from None
+                verified_by[wkey.name] = w.get("delegation", "")
+    missing = parties - set(verified_by.values())
+    if not parties:
+        raise EvidenceError("checkpoint: the bundle names no parties, so it cannot be final")
+    if missing:
+        raise EvidenceError(
+            f"checkpoint: not final — no valid cosignature from the witness of {', '.join(sorted(missing))}"
+        )
+
+    # the entries
+    entries = _need(bundle, "entries", list)
+    if not entries:
+        raise EvidenceError("bundle: no entries")
+    contents = 0
+    charter_content: dict[str, Any] | None = None
+    for n, item in enumerate(entries):
+        try:
+            leaf = item["leaf"].encode()
+            header = json.loads(leaf)
+            index = header["index"]
+            proof = [base64.b64decode(h, validate=True) for h in item["proof"]]
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise EvidenceError(f"entry #{n}: malformed ({exc})") from None
+        if not isinstance(index, int) or not 0 <= index < checkpoint.size:
+            raise EvidenceError(f"entry #{n}: index {index!r} is not in the checkpoint's {checkpoint.size} entries")
+        try:
+            merkle.verify_inclusion(index, checkpoint.size, merkle.leaf_hash(leaf), proof, checkpoint.root)
+        except merkle.ProofError as exc:
+            raise EvidenceError(f"entry {index}: {exc}") from None
+        if "content" in item:
+            try:
+                salt = bytes.fromhex(item["salt"])
+                content = item["content"]
+                if commitment_of(salt, content.encode("utf-8")) != header.get("commitment"):
+                    raise EvidenceError(f"entry {index}: the content does not match its commitment")
+                parsed = json.loads(content)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise EvidenceError(f"entry {index}: malformed content ({exc})") from None
+            contents += 1
+            if index == 0 and header.get("action") == "charter.adopted":
+                charter_content = parsed
+        progress(n + 1, len(entries))
+
+    notes = []
+    if charter_content is not None:
+        charter = charter_content.get("charter", {})
+        if charter.get("mechanism", {}).get("log_origin") != origin:
+            raise EvidenceError("entry 0: the adopted charter names another log origin")
+        agreed = {w["name"]: w["key"] for w in charter.get("ledger", {}).get("witnesses", [])}
+        if agreed:
+            for w in witnesses:
+                if agreed.get(w["name"]) != w["key"]:
+                    raise EvidenceError(f"witness {w['name']}: its key is not the one the adopted charter names")
+        else:
+            notes.append("the adopted charter names no witness keys: check them with the parties")
+        agreed_log = charter.get("ledger", {}).get("log_key")
+        if agreed_log and agreed_log != str(key):
+            raise EvidenceError("log key: not the one the adopted charter names")
+    else:
+        notes.append("the bundle does not reveal the adopted charter (entry 0): its keys are checked only as given")
+    return Verified(subject, origin, checkpoint.size, len(entries), contents, sorted(verified_by), notes)

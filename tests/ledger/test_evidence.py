@@ -1,0 +1,160 @@
+"""The whole flow on SQLite and PostgreSQL: traffic, checkpoints, two party witnesses cosign, an evidence bundle
+is exported, `fusioncell verify` passes offline — and fails, with the reason, when any byte that matters is
+changed. Each party's bundle carries only the contents its audience may read."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fusioncell.ledger import log
+from fusioncell.ledger.evidence import EvidenceError, verify
+from fusioncell.ledger.log import Checkpointer
+from tests.ledger.test_witness_flow import with_witnesses, witness_process
+from tests.traffic.helpers import draft
+
+
+def cli_verify(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fusioncell.cli", "verify", str(path), *args], capture_output=True, text=True
+    )
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture
+def witnessed(client, cell, crew, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """SY sends a joint FLASH and a mediated:SY message, IL acknowledges, and both parties' witnesses cosign."""
+    vkey = str(log.log_signer(cell).verifier)
+    with witness_process(tmp_path, "sy.witness.example", vkey) as (sy_url, sy, _), \
+         witness_process(tmp_path, "il.witness.example", vkey) as (il_url, il, _):  # fmt: skip
+        with_witnesses(cell, ("SY", sy_url, sy), ("IL", il_url, il))
+        joint = client.post("/api/v1/messages", json=draft(), headers=crew["sy"].headers).json()["id"]
+        private = client.post("/api/v1/messages", json=draft(audience="mediated:SY", precedence="ROUTINE"),
+                              headers=crew["sy"].headers).json()["id"]  # fmt: skip
+        r = client.post(f"/api/v1/messages/{joint}/ack", json={}, headers=crew["il"].headers)
+        assert r.status_code == 200, r.text
+        checkpointer = Checkpointer(cell)
+        checkpointer.tick()
+        checkpointer.witnesses.close()
+        yield {"joint": joint, "private": private, "keys": (sy, il)}
+
+
+def export(client, member, subject: str) -> dict:  # type: ignore[no-untyped-def]
+    r = client.get("/api/v1/ledger/evidence", params={"subject": subject}, headers=member.headers)
+    assert r.status_code == 200, r.text
+    assert "attachment" in r.headers["content-disposition"]
+    return r.json()
+
+
+def test_export_and_verify_offline(client, cell, crew, witnessed, tmp_path: Path) -> None:
+    bundle = export(client, crew["il"], f"message:{witnessed['joint']}")
+    actions = [json.loads(e["leaf"])["action"] for e in bundle["entries"]]
+    assert actions[0] == "charter.adopted" and "message.sent" in actions and "message.acknowledged" in actions
+    assert all("content" in e for e in bundle["entries"])  # joint: IL reads them all
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    sy, il = witnessed["keys"]
+    r = cli_verify(path, "--log-key", str(log.log_signer(cell).verifier), "--witness-key", str(sy.verifier))
+    assert r.returncode == 0, r.stderr
+    assert "Verified" in r.stdout and "sy.witness.example" in flat(r.stdout) and "il.witness.example" in flat(r.stdout)
+
+    # one changed byte anywhere that matters fails, with the place named
+    def flipped(mutate) -> str:  # type: ignore[no-untyped-def]
+        b = json.loads(path.read_text())
+        mutate(b)
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps(b))
+        r = cli_verify(bad)
+        assert r.returncode == 1, r.stdout
+        return flat(r.stderr)
+
+    sent = next(i for i, e in enumerate(bundle["entries"]) if '"message.sent"' in e["leaf"])
+    index = json.loads(bundle["entries"][sent]["leaf"])["index"]
+
+    def content(b):  # type: ignore[no-untyped-def]
+        e = b["entries"][sent]
+        e["content"] = e["content"].replace("Four", "Five", 1)
+
+    assert f"entry {index}: the content does not match its commitment" in flipped(content)
+
+    def leaf(b):  # type: ignore[no-untyped-def]
+        b["entries"][sent]["leaf"] = b["entries"][sent]["leaf"].replace('"joint"', '"mediated:IL"')
+
+    assert f"entry {index}:" in flipped(leaf)
+
+    def proof(b):  # type: ignore[no-untyped-def]
+        h = bytearray(base64.b64decode(b["entries"][sent]["proof"][0]))
+        h[0] ^= 1
+        b["entries"][sent]["proof"][0] = base64.b64encode(bytes(h)).decode()
+
+    assert f"entry {index}: the inclusion proof" in flipped(proof)
+
+    def cosignature(b):  # type: ignore[no-untyped-def]
+        lines = b["checkpoint"].split("\n")
+        last = next(i for i in range(len(lines) - 1, -1, -1) if lines[i].startswith("— il."))
+        name, sig = lines[last].rsplit(" ", 1)
+        raw = bytearray(base64.b64decode(sig))
+        raw[-1] ^= 1
+        lines[last] = f"{name} {base64.b64encode(bytes(raw)).decode()}"
+        b["checkpoint"] = "\n".join(lines)
+
+    assert "checkpoint: the cosignature of il.witness.example does not verify" in flipped(cosignature)
+
+    def root(b):  # type: ignore[no-untyped-def]
+        lines = b["checkpoint"].split("\n")
+        lines[2] = base64.b64encode(bytes(32)).decode()
+        b["checkpoint"] = "\n".join(lines)
+
+    assert "checkpoint: the signature of" in flipped(root)
+
+    def unfinal(b):  # type: ignore[no-untyped-def]
+        b["checkpoint"] = "\n".join(line for line in b["checkpoint"].split("\n") if not line.startswith("— il."))
+
+    assert "not final — no valid cosignature from the witness of IL" in flipped(unfinal)
+
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(bundle))
+    r = cli_verify(other, "--log-key", str(log.Signer.generate(cell.charter.mechanism.log_origin).verifier))
+    assert r.returncode == 1 and "not the key you pinned" in flat(r.stderr)
+
+
+def test_each_party_gets_only_what_it_may_read(client, cell, crew, witnessed) -> None:
+    subject = f"message:{witnessed['private']}"
+    mine = export(client, crew["sy"], subject)
+    theirs = export(client, crew["il"], subject)
+    sent = [e for e in mine["entries"] if '"message.sent"' in e["leaf"]]
+    assert sent and all("content" in e for e in sent)
+    hidden = [e for e in theirs["entries"] if '"mediated:SY"' in e["leaf"]]
+    assert hidden and not any("content" in e or "salt" in e for e in hidden)
+    assert "Four vehicles" not in json.dumps(theirs)
+    for bundle in (mine, theirs):
+        assert verify(bundle).entries == len(bundle["entries"])
+
+
+def test_export_refusals(client, cell, crew) -> None:
+    r = client.get("/api/v1/ledger/evidence", params={"subject": "message:999999"}, headers=crew["sy"].headers)
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    sent = client.post("/api/v1/messages", json=draft(), headers=crew["sy"].headers).json()["id"]
+    r = client.get("/api/v1/ledger/evidence", params={"subject": f"message:{sent}"}, headers=crew["sy"].headers)
+    assert r.status_code == 409 and "final" in r.json()["detail"]  # no witness has cosigned anything
+    assert client.get("/api/v1/ledger/evidence", params={"subject": "x"}).status_code == 401
+
+
+def test_verify_refuses_what_is_not_a_bundle(tmp_path: Path) -> None:
+    for text, reason in [("{", "is not JSON"), ("[]", "not a JSON object"), ('{"format": "x"}', "not a fusioncell")]:
+        path = tmp_path / "b.json"
+        path.write_text(text)
+        r = cli_verify(path)
+        assert r.returncode == 1 and reason in flat(r.stderr)
+    with pytest.raises(EvidenceError, match="'subject' is missing"):
+        verify({"format": "fusioncell-evidence/1"})
+    r = cli_verify(tmp_path / "missing.json")
+    assert r.returncode == 2 and "cannot read" in flat(r.stderr)
