@@ -65,7 +65,9 @@ def test_an_honest_log_checks_out(client, logged, crew, tmp_path: Path) -> None:
 def test_a_rewritten_content_is_caught(client, logged, crew, tmp_path: Path) -> None:
     k = a_message_entry(logged)
     tamper(
-        logged, """UPDATE ledger_entries SET content = replace(content, 'Four vehicles', 'Forty tanks') WHERE "index" = :k""", k=k
+        logged,
+        """UPDATE ledger_entries SET content = replace(content, 'Four vehicles', 'Forty tanks') WHERE "index" = :k""",
+        k=k,
     )
     with pytest.raises(MirrorFailure, match=f"entry {k}: its content does not match its commitment"):
         run_mirror(client, logged, crew["sy"], tmp_path)

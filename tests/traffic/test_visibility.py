@@ -1,4 +1,5 @@
-"""A message reaches exactly its audience, by every read path: list, get, inbox, stream replay and live, ledger."""
+"""A message reaches exactly its audience, by every read path: list, get, inbox, stream replay and live, ledger
+content one by one and in bulk."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ def read_paths(client, member, message_id, ledger_index):  # type: ignore[no-unt
     )
     got = client.get(f"/api/v1/messages/{message_id}", headers=member.headers).status_code
     content = client.get(f"/api/v1/ledger/entries/{ledger_index}/content", headers=member.headers).status_code
-    return listed, got, content
+    bulk = client.get(f"/api/v1/ledger/contents?start={ledger_index}&end={ledger_index + 1}", headers=member.headers)
+    revealed = [item["index"] for item in bulk.json()["items"]] == [ledger_index]
+    return listed, got, content, revealed
 
 
 def test_mediated_message_never_reaches_the_other_party(client, cell, crew) -> None:
@@ -56,14 +59,14 @@ def test_mediated_message_never_reaches_the_other_party(client, cell, crew) -> N
         assert secret_body not in str(live.frames)
 
     # REST: list, get (404, as for a message that does not exist), inbox, ledger content
-    assert read_paths(client, il, message["id"], message["ledger_index"]) == (False, 404, 404)
+    assert read_paths(client, il, message["id"], message["ledger_index"]) == (False, 404, 404, False)
     assert all(m["id"] != message["id"] for m in client.get("/api/v1/inbox", headers=il.headers).json())
     assert (
         client.get("/api/v1/messages/999999", headers=il.headers).json()["detail"]
         == (client.get(f"/api/v1/messages/{message['id']}", headers=il.headers).json()["detail"])
     )
     for reader in (sy, us, crew["sy_analyst"]):
-        assert read_paths(client, reader, message["id"], message["ledger_index"]) == (True, 200, 200)
+        assert read_paths(client, reader, message["id"], message["ledger_index"]) == (True, 200, 200, True)
     # the public header is readable by all; its content is not
     header = client.get(
         f"/api/v1/ledger/entries?start={message['ledger_index']}&end={message['ledger_index'] + 1}", headers=il.headers
@@ -86,7 +89,7 @@ def test_mediated_message_never_reaches_the_other_party(client, cell, crew) -> N
 def test_admin_role_alone_reads_no_traffic(client, cell, crew) -> None:
     sent = client.post("/api/v1/messages", json=draft(audience="mediated:SY"), headers=crew["sy"].headers).json()
     admin = crew["sy_admin"]
-    assert read_paths(client, admin, sent["id"], sent["ledger_index"]) == (False, 404, 404)
+    assert read_paths(client, admin, sent["id"], sent["ledger_index"]) == (False, 404, 404, False)
     with client.websocket_connect("/api/v1/stream?after=-1", headers=admin.headers) as ws:
         reader = StreamReader(ws)
         reader.replay()
@@ -117,6 +120,6 @@ def test_what_each_user_reads_equals_the_audience_rule_on_every_path(client, cel
         assert all(e["audience"] in {a for a, who in READERS.items() if key in who} for e in reader.events)
         for message, audience in sent:
             may = key in READERS[audience]
-            expected = (True, 200, 200) if may else (False, 404, 404)
+            expected = (True, 200, 200, True) if may else (False, 404, 404, False)
             assert read_paths(client, member, message["id"], message["ledger_index"]) == expected, (key, audience)
             assert (message["id"] in streamed) == may, (key, audience)
