@@ -4,7 +4,9 @@ Eight liaisons sending at once would otherwise queue for the ledger head one tra
 for its own BEGIN, head lock and COMMIT (and on PostgreSQL its own WAL flush). A single writer thread takes
 whatever commands are waiting, runs each in its own savepoint with its own ledger entry, and commits them
 together; only then does any caller get its answer (a sender's 201 still means "durable"). A command that fails
-rolls back alone; if the commit itself fails, every command in it fails.
+before writing is simply left out; one that fails after writing spoils the attempt, which is rolled back and
+made again without it (rare: validation refuses before writing); if the commit itself fails, every command in
+it fails.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
+
+from sqlalchemy.exc import DBAPIError
 
 from fusioncell.clock import Clock
 from fusioncell.db import Database, UnitOfWork
@@ -98,31 +102,51 @@ class GroupCommitter:
                 return
 
     def _execute(self, batch: list[tuple[Command, Future[Any]]]) -> None:
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
-        try:
-            with UnitOfWork(self.db, clock=self.clock, bus=self.bus) as uow:
-                for command, future in batch:
-                    if not future.set_running_or_notify_cancel():
-                        continue
-                    try:
-                        with uow.command():
-                            result = command(uow)
-                    except Exception as exc:
-                        outcomes.append((future, None, exc))
-                    else:
-                        outcomes.append((future, result, None))
-        except BaseException as exc:  # the commit failed: nothing in this group happened
-            log.exception("group commit of %d commands failed", len(batch))
-            for future, _result, own_error in outcomes:
-                future.set_exception(own_error or exc)
-            for _command, future in batch[len(outcomes) :]:
-                if not future.done():
+        pending = [(command, future) for command, future in batch if future.set_running_or_notify_cancel()]
+        failed: list[tuple[Future[Any], BaseException]] = []  # commands that spoiled an attempt, left out after
+        while True:
+            outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+            spoiler: tuple[Future[Any], BaseException] | None = None
+            try:
+                with UnitOfWork(self.db, clock=self.clock, bus=self.bus) as uow:
+                    for command, future in pending:
+                        try:
+                            with uow.command():
+                                result = command(uow)
+                        except Exception as exc:
+                            if uow.command_wrote or isinstance(exc, DBAPIError):
+                                # its writes (or the database's error state) are in the transaction: roll it
+                                # all back and run the others again without it
+                                spoiler = (future, exc)
+                                raise _Spoiled from exc
+                            outcomes.append((future, None, exc))  # refused before writing: nothing to undo
+                        else:
+                            outcomes.append((future, result, None))
+            except _Spoiled:
+                assert spoiler is not None
+                failed.append(spoiler)
+                pending = [(c, f) for c, f in pending if f is not spoiler[0]]
+                continue
+            except BaseException as exc:  # the commit failed: nothing in this group happened
+                log.exception("group commit of %d commands failed", len(pending))
+                for future, _result, own_error in outcomes:
+                    future.set_exception(own_error or exc)
+                for _command, future in pending[len(outcomes) :]:
                     future.set_exception(exc)
-            return
+                for future, error in failed:
+                    future.set_exception(error)
+                return
+            break
         self.batches += 1
         self.commands += len(outcomes)
-        for future, result, error in outcomes:
-            if error is not None:
-                future.set_exception(error)
+        for future, error in failed:
+            future.set_exception(error)
+        for future, result, own_error in outcomes:
+            if own_error is not None:
+                future.set_exception(own_error)
             else:
                 future.set_result(result)
+
+
+class _Spoiled(Exception):
+    """A command failed after writing: the attempt is rolled back and made again without it."""
