@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, insert
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.types import TypeDecorator
@@ -162,6 +162,19 @@ def _exempt_tables() -> frozenset[str]:
     return _EXEMPT_TABLES[1]
 
 
+_LEDGER: Any = None
+
+
+def _ledger() -> Any:
+    """`fusioncell.ledger.entries`, imported on first use (it imports this module's Base)."""
+    global _LEDGER
+    if _LEDGER is None:
+        from fusioncell.ledger import entries
+
+        _LEDGER = entries
+    return _LEDGER
+
+
 class LedgerEntryMissing(RuntimeError):
     """A command changed shared state without recording its ledger entry: a programming error."""
 
@@ -177,7 +190,8 @@ class UnitOfWork:
         self.bus = bus
         self.session = Session(bind=db.write_engine, expire_on_commit=False, autoflush=True)
         self.entries: list[CommittedEntry] = []
-        self._rows: list[dict[str, Any]] = []  # the entries' rows, inserted together just before commit
+        self._rows: list[tuple[Any, ...]] = []  # the entries' rows, inserted together just before commit
+        self._leaves: list[bytes] = []  # their Merkle leaf hashes
         self._after_commit: list[Callable[[], None]] = []
         self._shared_state_written = False
         self.command_wrote = False  # the current command has written to the database (not just recorded)
@@ -202,10 +216,8 @@ class UnitOfWork:
     def next_ledger_index(self) -> int:
         """The index this command's entry will have (locking the ledger head on first use), so a record can name
         its entry before the entry is written."""
-        from fusioncell.ledger.entries import lock_head
-
         if self._next_index is None:
-            self._head = self._next_index = lock_head(self.session)
+            self._head = self._next_index = _ledger().lock_head(self.session)
         return self._next_index
 
     def record(
@@ -213,12 +225,11 @@ class UnitOfWork:
     ) -> CommittedEntry:
         """Append this command's ledger entry in its transaction. One command, one entry. The row is written with
         the others of the transaction, in one statement, just before commit."""
-        from fusioncell.ledger.entries import CommittedEntry, entry_row
-
+        ledger = _ledger()
         if len(self.entries) > self._command_start:
             recorded = self.entries[self._command_start].action
             raise RuntimeError(f"a command records one ledger entry; {recorded} is already recorded")
-        row, plain = entry_row(
+        row, plain, leaf = ledger.entry_row(
             index=self.next_ledger_index(),
             now=self.clock.now(),
             action=action,
@@ -228,17 +239,19 @@ class UnitOfWork:
             content=content,
         )
         self._rows.append(row)
-        self._next_index = row["index"] + 1
-        entry = CommittedEntry(
-            index=row["index"],
-            recorded_at=row["recorded_at"],
+        self._leaves.append(leaf)
+        index = row[0]
+        self._next_index = index + 1
+        entry = ledger.CommittedEntry(
+            index=index,
+            recorded_at=row[1],
             action=action,
             actor=actor.username,
             actor_delegation=actor.delegation,
             audience=audience.label,
             subject=subject,
             content=plain,  # exactly what was committed to, as JSON
-            commitment=row["commitment"],
+            commitment=row[-1],
         )
         self.entries.append(entry)
         return entry
@@ -277,6 +290,7 @@ class UnitOfWork:
         except BaseException:
             del self.entries[self._command_start :]
             del self._rows[self._command_start :]
+            del self._leaves[self._command_start :]
             del self._after_commit[callbacks:]
             self._next_index = next_index
             raise
@@ -294,9 +308,7 @@ class UnitOfWork:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        from fusioncell.ledger import merkle, tree
-        from fusioncell.ledger.entries import entry_leaf, set_head
-        from fusioncell.ledger.models import LedgerEntry as LedgerEntryModel
+        from fusioncell.ledger import tree
 
         try:
             if exc_type is not None:
@@ -306,10 +318,11 @@ class UnitOfWork:
                 if not self._batched:
                     self._check_command()
                 if self.entries:
-                    self.session.execute(insert(LedgerEntryModel.__table__), self._rows)
+                    ledger = _ledger()
+                    ledger.insert_entries(self.session, self._rows)
                     # the Merkle tree grows in the same transaction, under the same head lock
-                    tree.append(self.session, self._head, [merkle.leaf_hash(entry_leaf(e)) for e in self.entries])  # type: ignore[arg-type]
-                    set_head(self.session, self._next_index)  # type: ignore[arg-type]
+                    tree.append(self.session, self._head, self._leaves)  # type: ignore[arg-type]
+                    ledger.set_head(self.session, self._next_index)
                 self.session.flush()
             except BaseException:
                 self.session.rollback()

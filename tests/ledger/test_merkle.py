@@ -262,5 +262,7 @@ LEAF_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
 def test_leaf_bytes_are_rfc8785(**header: Any) -> None:
     from fusioncell.ledger.entries import leaf_bytes
 
-    expected = dict(header, recorded_at=header["recorded_at"].strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
+    d = header["recorded_at"]
+    spelled = f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{d.microsecond:06d}Z"
+    expected = dict(header, recorded_at=spelled)
     assert leaf_bytes(**header) == rfc8785.dumps(expected)

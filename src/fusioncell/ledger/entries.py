@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import secrets
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -24,7 +24,19 @@ NOTIFY_CHANNEL = "fusioncell_ledger"
 
 
 def jsonable(value: Any) -> Any:
-    """Turn domain values into plain JSON: UTC datetimes as RFC 3339, enums as their values."""
+    """Turn domain values into plain JSON: UTC datetimes as RFC 3339, enums as their values. Plain values are
+    dispatched by exact type first: this runs for every entry."""
+    t = type(value)
+    if t is str or t is int or t is bool or value is None or t is float:
+        return value
+    if t is dict:
+        return {k if type(k) is str else str(k): jsonable(v) for k, v in value.items()}
+    if t is list or t is tuple:
+        return [jsonable(v) for v in value]
+    if isinstance(value, Enum):  # before str and int: a StrEnum is written as its value
+        return value.value
+    if isinstance(value, str | int | float):
+        return value
     if isinstance(value, Mapping):
         return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -36,8 +48,6 @@ def jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, timedelta):
         return value.total_seconds()
-    if isinstance(value, Enum):
-        return value.value
     return value
 
 
@@ -89,9 +99,12 @@ def verify_commitment(*, salt_hex: str, content: str, commitment: str) -> bool:
 
 def _iso(moment: datetime) -> str:
     """The one spelling of an entry's time in its leaf: UTC, microseconds always written."""
-    if moment.tzinfo is None:
+    offset = moment.utcoffset()
+    if offset is None:
         raise ValueError("naive datetimes are refused: fusioncell stores UTC only")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if offset:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
@@ -131,7 +144,7 @@ def entry_leaf(entry: Any) -> bytes:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CommittedEntry:
     """What subscribers receive after commit."""
 
@@ -161,6 +174,13 @@ def lock_head(session: Session) -> int:
     return size
 
 
+ENTRY_COLUMNS = (
+    "index", "recorded_at", "action", "actor", "actor_delegation", "audience", "subject", "content", "salt",
+    "commitment",
+)  # fmt: skip
+_INSERT_ENTRIES = 'INSERT INTO ledger_entries ("index", recorded_at, action, actor, actor_delegation, audience, subject, content, salt, commitment) VALUES ({})'  # noqa: E501
+
+
 def entry_row(
     *,
     index: int,
@@ -170,24 +190,45 @@ def entry_row(
     audience: Audience,
     subject: str,
     content: Mapping[str, Any],
-) -> tuple[dict[str, Any], Any]:
-    """The row of the entry at `index` (the caller holds the head lock) — canonical content, fresh salt,
-    commitment — and the content as plain JSON."""
+) -> tuple[tuple[Any, ...], Any, bytes]:
+    """The entry at `index` (the caller holds the head lock) — canonical content, fresh salt, commitment — as
+    a row in ENTRY_COLUMNS order, its content as plain JSON, and its Merkle leaf hash."""
     plain, content_bytes = canonical_pair({"actor": actor.username, **content})
-    salt = secrets.token_bytes(32)
-    row = {
-        "index": index,
-        "recorded_at": now,
-        "action": action,
-        "actor": actor.username,
-        "actor_delegation": actor.delegation,
-        "audience": audience.label,
-        "subject": subject,
-        "content": content_bytes.decode("utf-8"),
-        "salt": salt.hex(),
-        "commitment": commitment_of(salt, content_bytes),
-    }
-    return row, plain
+    salt = os.urandom(32)
+    commitment = hashlib.sha256(salt + content_bytes).hexdigest()
+    leaf = leaf_bytes(
+        index=index,
+        recorded_at=now,
+        action=action,
+        actor_delegation=actor.delegation,
+        audience=audience.label,
+        subject=subject,
+        commitment=commitment,
+    )
+    row = (
+        index, now, action, actor.username, actor.delegation, audience.label, subject,
+        content_bytes.decode("utf-8"), salt.hex(), commitment,
+    )  # fmt: skip
+    return row, plain, hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def insert_entries(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Write the transaction's entries in one executemany, straight to the driver: the values are final (times
+    in the column's storage form), so SQLAlchemy's per-row parameter processing is skipped."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    if sqlite:  # what UTCDateTime stores on SQLite: naive UTC, SQLAlchemy's DATETIME spelling
+        rows = [(r[0], _sqlite_time(r[1]), *r[2:]) for r in rows]
+    marks = ", ".join("?" if sqlite else "%s" for _ in ENTRY_COLUMNS)
+    session.connection().exec_driver_sql(_INSERT_ENTRIES.format(marks), rows)
+
+
+def _sqlite_time(moment: datetime) -> str:
+    offset = moment.utcoffset()
+    if offset is None:
+        raise ValueError("naive datetimes are refused: fusioncell stores UTC only")
+    if offset:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(sep=" ", timespec="microseconds")[:26]
 
 
 def set_head(session: Session, size: int) -> None:
