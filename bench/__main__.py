@@ -2,7 +2,7 @@
 
 python -m bench                 # the full run (about 20 minutes): prints the table, writes bench/results/
 python -m bench --quick         # a short smoke run of the same shape
-python -m bench --only traffic  # just the traffic benchmark (the only one so far)
+python -m bench --only traffic  # just one benchmark (traffic, ledger)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("traffic",)
+BENCHMARKS = ("traffic", "ledger")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,10 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     chosen = args.only or list(BENCHMARKS)
+    status = 0
     if "traffic" in chosen:
         from bench.traffic.run import run_traffic
 
-        return run_traffic(
+        status |= run_traffic(
             quick=args.quick,
             backends=[b.strip() for b in args.backends.split(",") if b.strip()],
             synapse=not args.no_synapse,
@@ -53,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
             pg_workers=args.pg_workers,
             ceiling=not args.no_ceiling,
         )
-    return 0
+    if "ledger" in chosen:
+        from bench.ledger.run import run_ledger
+
+        status |= run_ledger(quick=args.quick)
+    return status
 
 
 if __name__ == "__main__":

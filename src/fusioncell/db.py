@@ -91,6 +91,7 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
         if self.url.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
+            kwargs["pool_pre_ping"] = False  # a file does not drop connections; the ping costs every checkout
         self.engine = create_engine(self.url, **kwargs)
         if self.is_sqlite:
             _sqlite_pragmas(self.engine)
@@ -237,6 +238,7 @@ class UnitOfWork:
             audience=audience,
             subject=subject,
             content=content,
+            sqlite=self.db.is_sqlite,
         )
         self._rows.append(row)
         self._leaves.append(leaf)
@@ -268,7 +270,8 @@ class UnitOfWork:
         self._after_commit.append(callback)
 
     def _check_command(self) -> None:
-        self.session.flush()
+        if self.session.new or self.session.deleted or self.session.dirty:
+            self.session.flush()
         if self._shared_state_written and len(self.entries) == self._command_start:
             raise LedgerEntryMissing("a command changed shared state but recorded no ledger entry")
 

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -107,7 +108,17 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")[:26] + "Z"
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+_string = json.encoder.encode_basestring  # the C encoder's JSON string, as JCS spells it (ensure_ascii off)
+
+
+def _leaf_text(
+    index: int, iso: str, action: str, actor_delegation: str | None, audience: str, subject: str, commitment: str
+) -> str:
+    delegation = "null" if actor_delegation is None else _string(actor_delegation)
+    return (
+        f'{{"action":{_string(action)},"actor_delegation":{delegation},"audience":{_string(audience)},'
+        f'"commitment":{_string(commitment)},"index":{int(index)},"recorded_at":"{iso}","subject":{_string(subject)}}}'
+    )
 
 
 def leaf_bytes(
@@ -124,11 +135,43 @@ def leaf_bytes(
     commitment, as RFC 8785 canonical JSON. Written out by hand (the keys are fixed and sorted; the values are
     strings, an integer and null, which JCS spells exactly as `json` does with ensure_ascii off), because every
     append, mirror and verification computes it; a test holds it equal to the rfc8785 library's output."""
-    return (
-        f'{{"action":{_dumps(action)},"actor_delegation":{_dumps(actor_delegation)},'
-        f'"audience":{_dumps(audience)},"commitment":{_dumps(commitment)},"index":{int(index)},'
-        f'"recorded_at":"{_iso(recorded_at)}","subject":{_dumps(subject)}}}'
-    ).encode()
+    return _leaf_text(index, _iso(recorded_at), action, actor_delegation, audience, subject, commitment).encode()
+
+
+_LEAVES_SQL = (
+    'SELECT "index", recorded_at, action, actor_delegation, audience, subject, commitment FROM ledger_entries '
+    'WHERE "index" >= {0} AND "index" < {0} ORDER BY "index"'
+)
+_ESCAPES = re.compile(r'["\\\x00-\x1f]').search
+
+
+def leaf_lines(session: Session, start: int, end: int) -> bytes:
+    """The leaves of entries [start, end), one per line, read straight from the driver: what a mirror fetches
+    a million of. SQLite keeps times as text in one fixed spelling, turned into the leaf's by slicing; values
+    with nothing to escape are quoted as they are (exactly what `_string` would make of them)."""
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(_LEAVES_SQL.format("?" if sqlite else "%s"), (start, end))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    out = []
+    for index, at, action, delegation, audience, subject, commitment in rows:
+        if sqlite and len(at) == 26:
+            iso = at[:10] + "T" + at[11:] + "Z"
+        else:
+            iso = _iso(datetime.fromisoformat(at).replace(tzinfo=UTC) if sqlite else at)
+        if _ESCAPES(f"{action}{delegation}{audience}{subject}{commitment}") is None:
+            who = "null" if delegation is None else f'"{delegation}"'
+            out.append(
+                f'{{"action":"{action}","actor_delegation":{who},"audience":"{audience}",'
+                f'"commitment":"{commitment}","index":{index},"recorded_at":"{iso}","subject":"{subject}"}}'
+            )
+        else:
+            out.append(_leaf_text(index, iso, action, delegation, audience, subject, commitment))
+    out.append("")
+    return "\n".join(out).encode() if rows else b""
 
 
 def entry_leaf(entry: Any) -> bytes:
@@ -190,45 +233,29 @@ def entry_row(
     audience: Audience,
     subject: str,
     content: Mapping[str, Any],
+    sqlite: bool = False,
 ) -> tuple[tuple[Any, ...], Any, bytes]:
     """The entry at `index` (the caller holds the head lock) — canonical content, fresh salt, commitment — as
-    a row in ENTRY_COLUMNS order, its content as plain JSON, and its Merkle leaf hash."""
+    a row in ENTRY_COLUMNS order (its time in SQLite's stored form when `sqlite`), its content as plain JSON, and
+    its Merkle leaf hash."""
     plain, content_bytes = canonical_pair({"actor": actor.username, **content})
     salt = os.urandom(32)
     commitment = hashlib.sha256(salt + content_bytes).hexdigest()
-    leaf = leaf_bytes(
-        index=index,
-        recorded_at=now,
-        action=action,
-        actor_delegation=actor.delegation,
-        audience=audience.label,
-        subject=subject,
-        commitment=commitment,
-    )
+    iso = _iso(now)  # the one spelling of the time: the leaf's, and SQLite's stored form cut from it
+    leaf = _leaf_text(index, iso, action, actor.delegation, audience.label, subject, commitment).encode()
+    stored = iso[:10] + " " + iso[11:26] if sqlite else now
     row = (
-        index, now, action, actor.username, actor.delegation, audience.label, subject,
+        index, stored, action, actor.username, actor.delegation, audience.label, subject,
         content_bytes.decode("utf-8"), salt.hex(), commitment,
     )  # fmt: skip
     return row, plain, hashlib.sha256(b"\x00" + leaf).digest()
 
 
 def insert_entries(session: Session, rows: list[tuple[Any, ...]]) -> None:
-    """Write the transaction's entries in one executemany, straight to the driver: the values are final (times
-    in the column's storage form), so SQLAlchemy's per-row parameter processing is skipped."""
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    if sqlite:  # what UTCDateTime stores on SQLite: naive UTC, SQLAlchemy's DATETIME spelling
-        rows = [(r[0], _sqlite_time(r[1]), *r[2:]) for r in rows]
-    marks = ", ".join("?" if sqlite else "%s" for _ in ENTRY_COLUMNS)
-    session.connection().exec_driver_sql(_INSERT_ENTRIES.format(marks), rows)
-
-
-def _sqlite_time(moment: datetime) -> str:
-    offset = moment.utcoffset()
-    if offset is None:
-        raise ValueError("naive datetimes are refused: fusioncell stores UTC only")
-    if offset:
-        moment = moment.astimezone(UTC)
-    return moment.isoformat(sep=" ", timespec="microseconds")[:26]
+    """Write the transaction's entries in one executemany, straight to the driver: the rows are final (`entry_row`
+    made their times in the column's storage form), so SQLAlchemy's per-row parameter processing is skipped."""
+    mark = "?" if session.get_bind().dialect.name == "sqlite" else "%s"
+    session.connection().exec_driver_sql(_INSERT_ENTRIES.format(", ".join([mark] * len(ENTRY_COLUMNS))), rows)
 
 
 def set_head(session: Session, size: int) -> None:

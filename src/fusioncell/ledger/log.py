@@ -25,7 +25,7 @@ from fusioncell.cell import Cell
 from fusioncell.charter import Charter
 from fusioncell.charter.model import Witness
 from fusioncell.errors import InvalidInput, LogKeyError
-from fusioncell.ledger import tree
+from fusioncell.ledger import merkle, tree
 from fusioncell.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerHead
 from fusioncell.ledger.note import (
     ALG_ED25519,
@@ -375,34 +375,40 @@ class Checkpointer:
 # -- proofs ---------------------------------------------------------------------------------------------------
 
 
-def _current_size(session: object) -> int:
-    return session.execute(select(LedgerHead.size)).scalar_one()  # type: ignore[attr-defined, no-any-return]
-
-
 def inclusion(cell: Cell, index: int, size: int) -> tuple[bytes, list[bytes]]:
-    """(leaf hash, proof) of entry `index` in the tree of `size` entries."""
-    with cell.reading() as session:
-        current = _current_size(session)
+    """(leaf hash, proof) of entry `index` in the tree of `size` entries: one statement for the log's size, one
+    for every node the proof needs (the leaf's own among them)."""
+    with tree.NodeReader(cell.db) as reader:
+        current = reader.size()
         if not 0 < size <= current:
             raise InvalidInput(f"size must be between 1 and the log's size, {current}", field="size")
         if not 0 <= index < size:
             raise InvalidInput(f"index must be below size ({size})", field="index")
-        return tree.leaf_hash_at(session, index), tree.inclusion_proof(session, index, size)
+        ranges = merkle.inclusion_ranges(index, size)
+        found = reader.fetch({(0, index), *merkle.nodes_for(ranges)})
+    return found[(0, index)], merkle.resolve(ranges, found.__getitem__)
 
 
 def consistency(cell: Cell, first: int, second: int) -> list[bytes]:
-    with cell.reading() as session:
-        current = _current_size(session)
+    with tree.NodeReader(cell.db) as reader:
+        current = reader.size()
         if not 0 <= second <= current:
             raise InvalidInput(f"second must be between 0 and the log's size, {current}", field="second")
         if not 0 <= first <= second:
             raise InvalidInput(f"first must be between 0 and second ({second})", field="first")
-        return tree.consistency_proof(session, first, second)
+        if first in (0, second):
+            return []
+        ranges = merkle.consistency_ranges(first, second)
+        return merkle.resolve(ranges, reader.fetch(merkle.nodes_for(ranges)).__getitem__)
 
 
 def root(cell: Cell, size: int) -> bytes:
-    with cell.reading() as session:
-        current = _current_size(session)
+    with tree.NodeReader(cell.db) as reader:
+        current = reader.size()
         if not 0 <= size <= current:
             raise InvalidInput(f"size must be between 0 and the log's size, {current}", field="size")
-        return tree.root(session, size)
+        if size == 0:
+            return merkle.EMPTY_ROOT
+        nodes = merkle.root_nodes(size)
+        found = reader.fetch(nodes)
+        return merkle.fold([found[n] for n in nodes])

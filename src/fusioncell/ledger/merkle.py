@@ -275,5 +275,29 @@ class CompactRange:
         for h in hashes:
             self.append(h)
 
+    def append_subtree(self, h: bytes, level: int) -> None:
+        """Append a perfect subtree of 2^level leaves whose root is `h`; the range must be aligned to it."""
+        width = 1 << level
+        if self.size % width:
+            raise ProofError(f"a subtree of {width} leaves cannot start at {self.size}")
+        stack = self._stack
+        n = self.size >> level
+        while n & 1:
+            h = node_hash(stack.pop(), h)
+            n >>= 1
+        stack.append(h)
+        self.size += width
+
     def root(self) -> bytes:
         return fold(self._stack) if self._stack else EMPTY_ROOT
+
+
+def subtree_root(hashes: Sequence[bytes]) -> bytes:
+    """The root of a perfect subtree from its leaf hashes (a power of two of them), a level at a time."""
+    if not hashes or len(hashes) & (len(hashes) - 1):
+        raise ProofError("a perfect subtree has a power of two of leaves")
+    level = list(hashes)
+    sha = hashlib.sha256
+    while len(level) > 1:
+        level = [sha(b"\x01" + a + b).digest() for a, b in zip(level[::2], level[1::2], strict=True)]
+    return level[0]

@@ -10,6 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from fusioncell.db import Base, UTCDateTime
 
+# 64-bit everywhere; on SQLite spelled INTEGER, so the key is the table's rowid: range scans and inserts walk one
+# b-tree instead of a key index and the table (a mirror reads a million entries, the sequencer writes thousands)
+ROWID_KEY = BigInteger().with_variant(Integer(), "sqlite")
+
 
 class LedgerHead(Base):
     """One row: the log's size. Locking it sequences appends, so indices are gapless and in commit order."""
@@ -32,7 +36,7 @@ class LedgerEntry(Base):
     __tablename__ = "ledger_entries"
     __ledger_exempt__ = True
 
-    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    index: Mapped[int] = mapped_column(ROWID_KEY, primary_key=True, autoincrement=False)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     action: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
     actor: Mapped[str] = mapped_column(String(128), nullable=False)
@@ -51,7 +55,7 @@ class LedgerNode(Base):
     __tablename__ = "ledger_nodes"
     __ledger_exempt__ = True
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    id: Mapped[int] = mapped_column(ROWID_KEY, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
 
 

@@ -8,16 +8,13 @@ from sqlalchemy import select
 
 from fusioncell.cell import Cell
 from fusioncell.errors import InvalidInput, NotFound
-from fusioncell.ledger.entries import entry_leaf
+from fusioncell.ledger.entries import leaf_lines
 from fusioncell.ledger.models import LedgerEntry, LedgerHead
 from fusioncell.policy import Principal, can_read, readable_audiences, resolve_audience
 
 MAX_RANGE = 1000
-MAX_LEAVES = 10_000
+MAX_LEAVES = 65_536
 _T = LedgerEntry.__table__
-_LEAF_COLUMNS = select(
-    _T.c.index, _T.c.recorded_at, _T.c.action, _T.c.actor_delegation, _T.c.audience, _T.c.subject, _T.c.commitment
-)
 
 
 def size(cell: Cell) -> int:
@@ -72,13 +69,12 @@ def _range(start: int, end: int, limit: int) -> tuple[int, int]:
     return start, min(max(end, start), start + limit, 2**63 - 1)  # an empty range is an empty page, as for headers
 
 
-def leaves(*, cell: Cell, start: int, end: int) -> list[bytes]:
-    """The canonical leaf bytes of entries [start, end) (at most MAX_LEAVES): exactly what the tree hashes, so a
-    mirror recomputes the root without re-encoding anything."""
+def leaves(*, cell: Cell, start: int, end: int) -> bytes:
+    """The canonical leaf bytes of entries [start, end) (at most MAX_LEAVES), one per line: exactly what the tree
+    hashes, so a mirror recomputes the root without re-encoding anything."""
     start, end = _range(start, end, MAX_LEAVES)
-    query = _LEAF_COLUMNS.where(_T.c.index >= start, _T.c.index < end).order_by(_T.c.index)
     with cell.reading() as session:
-        return [entry_leaf(row) for row in session.execute(query)]
+        return leaf_lines(session, start, end)
 
 
 def contents(*, cell: Cell, principal: Principal, start: int, end: int) -> list[tuple[int, str, str]]:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from fusioncell.db import Database
 from fusioncell.ledger import merkle
 from fusioncell.ledger.models import LedgerNode
 
@@ -84,3 +85,43 @@ def consistency_proof(session: Session, first: int, second: int) -> list[bytes]:
 
 def leaf_hash_at(session: Session, index: int) -> bytes:
     return fetch(session, [(0, index)])[(0, index)]
+
+
+# -- the read path of proofs, straight to the driver (the API serves these one request each) -----------------
+
+
+class NodeReader:
+    """One pooled driver connection for the size and the nodes of a proof: two statements, no ORM."""
+
+    def __init__(self, db: Database) -> None:
+        self._conn = db.engine.raw_connection()
+        self._cursor = self._conn.cursor()
+        self._mark = "?" if db.is_sqlite else "%s"
+
+    def size(self) -> int:
+        self._cursor.execute("SELECT size FROM ledger_head WHERE id = 1")
+        return int(self._cursor.fetchone()[0])
+
+    def fetch(self, nodes: Iterable[merkle.Node]) -> dict[merkle.Node, bytes]:
+        ids = [node_id(n) for n in set(nodes)]
+        if not ids:
+            return {}
+        marks = ", ".join([self._mark] * len(ids))
+        self._cursor.execute(f"SELECT id, hash FROM ledger_nodes WHERE id IN ({marks})", ids)
+        found = {node_of(i): bytes(h) for i, h in self._cursor.fetchall()}
+        if len(found) != len(ids):
+            missing = sorted(set(map(node_of, ids)) - found.keys())[:3]
+            raise TreeCorrupt(f"the Merkle tree is missing nodes {missing}")
+        return found
+
+    def close(self) -> None:
+        try:
+            self._cursor.close()
+        finally:
+            self._conn.close()  # back to the pool, which rolls back whatever the driver began
+
+    def __enter__(self) -> NodeReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
