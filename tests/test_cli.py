@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 
 from typer.testing import CliRunner
 
@@ -123,3 +124,37 @@ def test_demo_drill_keeps_traffic_flowing(cell) -> None:
         acknowledged = session.query(Delivery).filter(Delivery.acknowledged_at.isnot(None)).count()
     assert len(messages) == len(SCENES) + 1
     assert 0 < acknowledged < len(messages)
+
+
+def test_demo_witnesses_make_checkpoints_final(tmp_path) -> None:
+    """`make run` runs the parties' witnesses beside the demo: its checkpoints become final, and the adopted
+    charter names the witnesses' keys, so evidence from the demo verifies against the ledger itself."""
+    from importlib import resources
+
+    from fusioncell.app import open_cell
+    from fusioncell.demo import demo_charter_with_witnesses, start_demo_witnesses
+    from fusioncell.ledger import log
+    from fusioncell.ledger.log import Checkpointer
+    from fusioncell.settings import Settings
+    from fusioncell.setup import init_cell
+    from tests.conftest import CLI_ACTOR
+    from tests.server import free_port
+
+    data = tmp_path / "demo"
+    data.mkdir()
+    example = (resources.files("fusioncell.charter") / "examples" / "paris-2026.yaml").read_text()
+    charter = tmp_path / "demo-charter.yaml"
+    charter.write_text(demo_charter_with_witnesses(example, data, ports=(free_port(), free_port())))
+    settings = Settings(data=data, scheduler_enabled=False)
+    init_cell(settings, charter, actor=CLI_ACTOR)
+    cell = open_cell(settings)
+    assert [w.delegation for w in cell.charter.ledger.witnesses] == ["SY", "IL"]
+    assert stat.S_IMODE((data / "witnesses" / "sy.key").stat().st_mode) == 0o600
+    assert len(start_demo_witnesses(cell)) == 2
+    checkpointer = Checkpointer(cell)
+    deadline = time.monotonic() + 20
+    while log.latest_final(cell) is None:  # the witness threads take a moment to listen
+        assert time.monotonic() < deadline, "the demo's checkpoints never became final"
+        checkpointer.tick()
+        time.sleep(0.2)
+    checkpointer.witnesses.close()

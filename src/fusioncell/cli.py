@@ -195,8 +195,13 @@ def demo(
     settings = _settings(data)
     accounts_file = settings.data / "demo-accounts.json"
     if not is_initialised(settings):
-        with resources.as_file(resources.files("fusioncell.charter") / "examples" / "paris-2026.yaml") as charter:
-            cell = init_cell(settings, charter, actor=_cli_actor())
+        from fusioncell.demo import demo_charter_with_witnesses
+
+        example = (resources.files("fusioncell.charter") / "examples" / "paris-2026.yaml").read_text()
+        settings.data.mkdir(parents=True, exist_ok=True, mode=0o700)
+        charter = settings.data / "demo-charter.yaml"
+        charter.write_text(demo_charter_with_witnesses(example, settings.data))
+        cell = init_cell(settings, charter, actor=_cli_actor())
         _create_demo_accounts(cell, accounts_file)
         from fusioncell.demo import seed_traffic
 
@@ -207,8 +212,13 @@ def demo(
         upgrade(cell.db)
     _print_demo_accounts(accounts_file)
     if serve:
-        from fusioncell.demo import DemoDrill
+        from fusioncell.demo import DemoDrill, start_demo_witnesses
 
+        if start_demo_witnesses(cell):
+            console.print(
+                "The parties' witnesses (SY, IL) run beside the demo on ports 8101 and 8102: checkpoints become "
+                "final when both cosign (GET /api/v1/ledger/checkpoints)."
+            )
         if drill:
             DemoDrill(cell).start()
             console.print("Demo drill on: the parties send a message every 45 s (watch it with `fusioncell watch`).")

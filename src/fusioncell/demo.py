@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from urllib.parse import urlsplit
 from dataclasses import dataclass
+from pathlib import Path
 
 from fusioncell.cell import Cell
 from fusioncell.policy import Principal, Role
@@ -184,3 +187,51 @@ class DemoDrill:
                 service.acknowledge(
                     cell=self.cell, uow=uow, principal=scene.ack_by, message_id=message.id, readback=scene.readback
                 )
+
+
+# -- the parties' witnesses, run beside the demo so its checkpoints become final ------------------------------
+
+DEMO_WITNESSES = (("SY", "sy.witness.demo", 8101), ("IL", "il.witness.demo", 8102))
+
+
+def demo_charter_with_witnesses(example: str, data: Path, ports: tuple[int, ...] | None = None) -> str:
+    """The example charter plus a `ledger.witnesses` section naming two demo witnesses, whose keys are made now
+    under `data/witnesses/` (owner-only). The adopted charter then anchors their keys in entry 0."""
+    from fusioncell.ledger.log import write_private_key
+    from fusioncell.ledger.note import ALG_COSIGNATURE_V1, Signer
+
+    lines = ["", "ledger:", "  witnesses:"]
+    for n, (delegation, name, default_port) in enumerate(DEMO_WITNESSES):
+        port = ports[n] if ports else default_port
+        key = data / "witnesses" / f"{delegation.lower()}.key"
+        signer = Signer.generate(name, alg=ALG_COSIGNATURE_V1)
+        write_private_key(key, signer)
+        url = f"http://127.0.0.1:{port}/api/v1/ledger/witness"
+        lines.append(f'    - {{name: {name}, delegation: {delegation}, key: "{signer.verifier}", url: "{url}"}}')
+    return example.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
+
+
+def start_demo_witnesses(cell: Cell) -> list[threading.Thread]:
+    """Serve each demo witness (keys under `data/witnesses/`, state beside them) from a thread of this process:
+    in a real deployment each party runs `fusioncell witness serve` on its own machine."""
+    import uvicorn
+
+    from fusioncell.ledger.log import log_signer, read_private_key
+    from fusioncell.ledger.witness import WitnessState, make_witness_app
+
+    logs = {cell.charter.mechanism.log_origin: log_signer(cell).verifier}
+    threads = []
+    for witness in cell.charter.ledger.witnesses:
+        delegation = witness.delegation
+        key = cell.settings.data / "witnesses" / f"{delegation.lower()}.key"
+        if not key.exists():
+            continue
+        port = urlsplit(witness.url).port or 80
+        app = make_witness_app(
+            logs=logs, signer=read_private_key(key), state=WitnessState(key.with_name(f"{delegation.lower()}-state"))
+        )
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False))
+        thread = threading.Thread(target=server.run, name=f"demo-witness-{delegation}", daemon=True)
+        thread.start()
+        threads.append(thread)
+    return threads
