@@ -158,3 +158,20 @@ def test_demo_witnesses_make_checkpoints_final(tmp_path) -> None:
         checkpointer.tick()
         time.sleep(0.2)
     checkpointer.witnesses.close()
+
+    # the charter names the witnesses' keys: the agreed charter file alone anchors an evidence bundle
+    import hashlib
+
+    import pytest
+
+    from fusioncell.ledger.evidence import EvidenceError, export, verify
+    from fusioncell.policy import Principal
+
+    reader = Principal("il.liaison", "IL", frozenset({"liaison"}))
+    bundle = export(cell, reader, f"charter:{cell.charter.mechanism.log_origin}")
+    result = verify(bundle, charter_sha256=hashlib.sha256(charter.read_bytes()).hexdigest())
+    assert result.cosigned_by == ["il.witness.demo", "sy.witness.demo"]
+    with pytest.raises(EvidenceError, match="not the charter file you gave"):
+        verify(bundle, charter_sha256=hashlib.sha256(b"another charter").hexdigest())
+    with pytest.raises(EvidenceError, match="nothing outside the bundle anchors"):
+        verify(bundle)

@@ -230,9 +230,10 @@ class UnitOfWork:
         if len(self.entries) > self._command_start:
             recorded = self.entries[self._command_start].action
             raise RuntimeError(f"a command records one ledger entry; {recorded} is already recorded")
+        now = self.clock.now()
         row, plain, leaf = ledger.entry_row(
             index=self.next_ledger_index(),
-            now=self.clock.now(),
+            now=now,
             action=action,
             actor=actor,
             audience=audience,
@@ -246,7 +247,7 @@ class UnitOfWork:
         self._next_index = index + 1
         entry = ledger.CommittedEntry(
             index=index,
-            recorded_at=row[1],
+            recorded_at=now,
             action=action,
             actor=actor.username,
             actor_delegation=actor.delegation,
@@ -291,6 +292,8 @@ class UnitOfWork:
             yield self
             self._check_command()
         except BaseException:
+            if self.session.new or self.session.deleted or self.session.dirty:
+                self.command_wrote = True  # changes not yet flushed are writes too: the attempt must be undone
             del self.entries[self._command_start :]
             del self._rows[self._command_start :]
             del self._leaves[self._command_start :]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-from urllib.parse import urlsplit
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from fusioncell.cell import Cell
 from fusioncell.policy import Principal, Role

@@ -114,7 +114,7 @@ class GroupCommitter:
                             with uow.command():
                                 result = command(uow)
                         except Exception as exc:
-                            if uow.command_wrote or isinstance(exc, DBAPIError):
+                            if uow.command_wrote or _database_error(exc):
                                 # its writes (or the database's error state) are in the transaction: roll it
                                 # all back and run the others again without it
                                 spoiler = (future, exc)
@@ -146,6 +146,19 @@ class GroupCommitter:
                 future.set_exception(own_error)
             else:
                 future.set_result(result)
+
+
+def _database_error(exc: BaseException) -> bool:
+    """The command met a database error, even one it caught and turned into a domain error: on PostgreSQL the
+    transaction is then aborted, and nothing after it in the attempt could succeed."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, DBAPIError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class _Spoiled(Exception):

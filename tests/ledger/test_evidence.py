@@ -62,7 +62,8 @@ def test_export_and_verify_offline(client, cell, crew, witnessed, tmp_path: Path
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(bundle))
     sy, il = witnessed["keys"]
-    r = cli_verify(path, "--log-key", str(log.log_signer(cell).verifier), "--witness-key", str(sy.verifier))
+    pins = ["--witness-key", str(sy.verifier), "--witness-key", str(il.verifier)]
+    r = cli_verify(path, "--log-key", str(log.log_signer(cell).verifier), *pins)
     assert r.returncode == 0, r.stderr
     assert "Verified" in r.stdout and "sy.witness.example" in flat(r.stdout) and "il.witness.example" in flat(r.stdout)
 
@@ -72,7 +73,7 @@ def test_export_and_verify_offline(client, cell, crew, witnessed, tmp_path: Path
         mutate(b)
         bad = tmp_path / "bad.json"
         bad.write_text(json.dumps(b))
-        r = cli_verify(bad)
+        r = cli_verify(bad, *pins)
         assert r.returncode == 1, r.stdout
         return flat(r.stderr)
 
@@ -120,10 +121,25 @@ def test_export_and_verify_offline(client, cell, crew, witnessed, tmp_path: Path
 
     assert "not final — no valid cosignature from the witness of IL" in flipped(unfinal)
 
+    def unrelated(b):  # type: ignore[no-untyped-def]
+        b["subject"] = f"message:{witnessed['private']}"
+
+    assert "is not about" in flipped(unrelated)
+
+    def renamed(b):  # type: ignore[no-untyped-def]
+        b["witnesses"][1]["name"] = "somebody.else"  # to slip past the pin of il.witness.example
+
+    assert "pin somebody.else with --witness-key" in flipped(renamed)
+
     other = tmp_path / "other.json"
     other.write_text(json.dumps(bundle))
-    r = cli_verify(other, "--log-key", str(log.Signer.generate(cell.charter.mechanism.log_origin).verifier))
+    r = cli_verify(other, "--log-key", str(log.Signer.generate(cell.charter.mechanism.log_origin).verifier), *pins)
     assert r.returncode == 1 and "not the key you pinned" in flat(r.stderr)
+    # the bundle's own keys prove nothing: a log could have made them all
+    r = cli_verify(other, "--log-key", str(log.log_signer(cell).verifier))
+    assert r.returncode == 1 and "pin il.witness.example, sy.witness.example with --witness-key" in flat(r.stderr)
+    r = cli_verify(other, "--witness-key", str(sy.verifier))
+    assert r.returncode == 1 and "pin il.witness.example with --witness-key" in flat(r.stderr)
 
 
 def test_each_party_gets_only_what_it_may_read(client, cell, crew, witnessed) -> None:
@@ -135,8 +151,9 @@ def test_each_party_gets_only_what_it_may_read(client, cell, crew, witnessed) ->
     hidden = [e for e in theirs["entries"] if '"mediated:SY"' in e["leaf"]]
     assert hidden and not any("content" in e or "salt" in e for e in hidden)
     assert "Four vehicles" not in json.dumps(theirs)
+    sy, il = witnessed["keys"]
     for bundle in (mine, theirs):
-        assert verify(bundle).entries == len(bundle["entries"])
+        assert verify(bundle, witness_keys=[str(sy.verifier), str(il.verifier)]).entries == len(bundle["entries"])
 
 
 def test_export_refusals(client, cell, crew) -> None:

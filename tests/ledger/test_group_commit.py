@@ -164,3 +164,26 @@ def test_plain_table_writes_are_held_to_the_same_rule(cell) -> None:
     with cell.command() as uow:
         uow.session.execute(insert(Job.__table__), [job])
     assert table_count(cell, Job) == 1 and ledger_size(cell) == before
+
+
+def test_a_command_refused_with_unflushed_changes_leaves_nothing_behind(cell) -> None:
+    """Review: a command that changes an object and is refused before anything reaches the database must not
+    have its change committed by the commands after it (there are no savepoints; the attempt is run again)."""
+    first, release = _hold_the_writer(cell)
+
+    def changes_then_refuses(uow):  # type: ignore[no-untyped-def]
+        user = uow.session.execute(select(User).where(User.username == "sy.first")).scalar_one_or_none()
+        target = user or uow.session.execute(select(User)).scalars().first()
+        target.disabled = True  # dirty, not flushed
+        raise Conflict("refused after changing something in memory")
+
+    refused = cell.group_commit.submit(changes_then_refuses)
+    after = cell.group_commit.submit(_add(cell, "sy.after"))
+    release.set()
+    first.result(30)
+    with pytest.raises(Conflict):
+        refused.result(30)
+    after.result(30)
+    with Session(cell.db.engine) as session:
+        assert not any(u.disabled for u in session.execute(select(User)).scalars())
+        assert session.execute(select(User).where(User.username == "sy.after")).scalar_one()

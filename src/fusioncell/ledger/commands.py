@@ -219,8 +219,12 @@ def verify_bundle(
     witness_key: Annotated[
         list[str] | None, typer.Option("--witness-key", help="Pin a witness's verifier key (repeatable).")
     ] = None,
+    charter: Annotated[
+        Path | None, typer.Option("--charter", help="The agreed charter file: it must be the one the log adopted.")
+    ] = None,
 ) -> None:
-    """Check an evidence bundle offline; exit 1 with the precise reason on any failure."""
+    """Check an evidence bundle offline; exit 1 with the precise reason on any failure. The witnesses' keys must be
+    anchored outside the bundle: by --charter (the agreed file, naming them) or by --witness-key."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from fusioncell.ledger.evidence import EvidenceError, verify
@@ -236,6 +240,15 @@ def verify_bundle(
     if not isinstance(data, dict):
         err.print("[bold red]verification failed:[/] the bundle is not a JSON object")
         raise typer.Exit(1)
+    digest = None
+    if charter is not None:
+        import hashlib
+
+        try:
+            digest = hashlib.sha256(charter.read_bytes()).hexdigest()
+        except OSError as exc:
+            err.print(f"[bold red]cannot read {escape(str(charter))}[/]: {escape(exc.strerror or str(exc))}")
+            raise typer.Exit(2) from None
     with Progress(
         TextColumn("[bold]verify[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(), console=err,
@@ -249,7 +262,7 @@ def verify_bundle(
                 bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} entries/s")
 
         try:
-            result = verify(data, log_key=log_key, witness_keys=witness_key, progress=step)
+            result = verify(data, log_key=log_key, witness_keys=witness_key, charter_sha256=digest, progress=step)
         except EvidenceError as exc:
             err.print(f"[bold red]verification failed:[/] {escape(str(exc))}")
             raise typer.Exit(1) from None

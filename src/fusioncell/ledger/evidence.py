@@ -129,30 +129,45 @@ def _need(bundle: dict[str, Any], key: str, kind: type) -> Any:
     return value
 
 
+def _about(subject: str, header: dict[str, Any], content: dict[str, Any] | None) -> bool:
+    """Whether an entry belongs in a bundle about `subject` (as `related` chose it)."""
+    if header.get("index") == 0 or header.get("subject") == subject:
+        return True
+    if subject.startswith("message:") and subject[8:].isdigit():
+        message_id = int(subject[8:])
+        if str(header.get("subject", "")).startswith(f"delivery:{message_id}:"):
+            return True
+        if str(header.get("subject", "")).startswith("deliveries:") and content is not None:
+            return any(d.get("message_id") == message_id for d in content.get("deliveries", []))
+    return False
+
+
 def verify(
     bundle: dict[str, Any],
     *,
     log_key: str | None = None,
     witness_keys: list[str] | None = None,
+    charter_sha256: str | None = None,
     progress: Callable[[int, int], None] = lambda done, total: None,
 ) -> Verified:
-    """Check a bundle offline: the log's signature on the checkpoint, every party's witness cosignature, each
-    entry's inclusion proof to the checkpoint's root, each revealed content against its commitment, and the
-    keys against the adopted charter (entry 0) and against the keys pinned here. Raises EvidenceError."""
+    """Check a bundle offline: the log's signature on the checkpoint; each entry's inclusion proof to its root,
+    each revealed content against its commitment, each entry being about the subject; the keys anchored outside
+    the bundle (the agreed charter file's hash against entry 0, or keys pinned here) and every party's witness
+    cosignature by the witness the charter (or a pin) names. Raises EvidenceError with the place."""
     if bundle.get("format") != FORMAT:
         raise EvidenceError(f"bundle: not a {FORMAT} bundle")
     subject = _need(bundle, "subject", str)
     origin = _need(bundle, "origin", str)
     try:
         key = Verifier.parse(_need(bundle, "log_key", str))
+        pins = {v.name: v for v in (Verifier.parse(k) for k in witness_keys or [])}
+        pinned_log = Verifier.parse(log_key) if log_key else None
     except NoteError as exc:
-        raise EvidenceError(f"log key: {exc}") from None
-    if log_key is not None and str(key) != log_key.strip():
+        raise EvidenceError(f"key: {exc}") from None
+    if pinned_log is not None and pinned_log != key:
         raise EvidenceError(f"log key: the bundle's key {key} is not the key you pinned")
     if key.name != origin:
         raise EvidenceError(f"log key: named {key.name!r}, not after the origin {origin!r}")
-
-    # the checkpoint and its signatures
     note_text = _need(bundle, "checkpoint", str)
     try:
         note, _ = open_note(note_text, [key])
@@ -161,38 +176,12 @@ def verify(
         raise EvidenceError(f"checkpoint: {exc}") from None
     if checkpoint.origin != origin:
         raise EvidenceError(f"checkpoint: its origin is {checkpoint.origin!r}, not {origin!r}")
-    witnesses = _need(bundle, "witnesses", list)
-    parties = set(_need(bundle, "parties", list))
-    pinned = {Verifier.parse(k).name: k.strip() for k in witness_keys or []}
-    verified_by: dict[str, str] = {}
-    for w in witnesses:
-        try:
-            wkey = Verifier.parse(w["key"])
-        except (NoteError, KeyError, TypeError) as exc:
-            raise EvidenceError(f"witness {w!r}: {exc}") from None
-        if w.get("name") in pinned and pinned[w["name"]] != str(wkey):
-            raise EvidenceError(f"witness {w['name']}: the bundle's key is not the key you pinned")
-        for sig in note.signatures:
-            if (sig.name, sig.id) == (wkey.name, wkey.id):
-                try:
-                    verify_cosignature(wkey, note.text, sig)
-                except NoteError as exc:
-                    raise EvidenceError(f"checkpoint: {exc}") from None
-                verified_by[wkey.name] = w.get("delegation", "")
-    missing = parties - set(verified_by.values())
-    if not parties:
-        raise EvidenceError("checkpoint: the bundle names no parties, so it cannot be final")
-    if missing:
-        raise EvidenceError(
-            f"checkpoint: not final — no valid cosignature from the witness of {', '.join(sorted(missing))}"
-        )
 
-    # the entries
+    # the entries: each in the tree the checkpoint signs, each content its commitment's, each about the subject
     entries = _need(bundle, "entries", list)
-    if not entries:
-        raise EvidenceError("bundle: no entries")
     contents = 0
     charter_content: dict[str, Any] | None = None
+    exact = 0
     for n, item in enumerate(entries):
         try:
             leaf = item["leaf"].encode()
@@ -207,6 +196,7 @@ def verify(
             merkle.verify_inclusion(index, checkpoint.size, merkle.leaf_hash(leaf), proof, checkpoint.root)
         except merkle.ProofError as exc:
             raise EvidenceError(f"entry {index}: {exc}") from None
+        parsed = None
         if "content" in item:
             try:
                 salt = bytes.fromhex(item["salt"])
@@ -219,23 +209,65 @@ def verify(
             contents += 1
             if index == 0 and header.get("action") == "charter.adopted":
                 charter_content = parsed
+        if not _about(subject, header, parsed):
+            raise EvidenceError(f"entry {index} is not about {subject} (its subject is {header.get('subject')!r})")
+        exact += header.get("subject") == subject
         progress(n + 1, len(entries))
+    if not exact:
+        raise EvidenceError(f"bundle: no entry in it is about {subject}")
 
-    notes = []
-    if charter_content is not None:
-        charter = charter_content.get("charter", {})
-        if charter.get("mechanism", {}).get("log_origin") != origin:
-            raise EvidenceError("entry 0: the adopted charter names another log origin")
-        agreed = {w["name"]: w["key"] for w in charter.get("ledger", {}).get("witnesses", [])}
-        if agreed:
-            for w in witnesses:
-                if agreed.get(w["name"]) != w["key"]:
-                    raise EvidenceError(f"witness {w['name']}: its key is not the one the adopted charter names")
-        else:
-            notes.append("the adopted charter names no witness keys: check them with the parties")
-        agreed_log = charter.get("ledger", {}).get("log_key")
-        if agreed_log and agreed_log != str(key):
-            raise EvidenceError("log key: not the one the adopted charter names")
+    # the keys, anchored outside the bundle
+    if charter_content is None:
+        raise EvidenceError("entry 0: the bundle does not reveal the adopted charter, so its keys cannot be checked")
+    if charter_sha256 is not None and charter_content.get("sha256") != charter_sha256:
+        raise EvidenceError("entry 0: the adopted charter is not the charter file you gave")
+    charter = charter_content.get("charter", {})
+    if charter.get("mechanism", {}).get("log_origin") != origin:
+        raise EvidenceError("entry 0: the adopted charter names another log origin")
+    agreed_log = charter.get("ledger", {}).get("log_key")
+    if agreed_log and agreed_log != str(key):
+        raise EvidenceError("log key: not the one the adopted charter names")
+    parties = {d.get("code") for d in charter.get("delegations", []) if d.get("kind") == "party"}
+    agreed = [(w["name"], w["delegation"], w["key"]) for w in charter.get("ledger", {}).get("witnesses", [])]
+    notes: list[str] = []
+    if agreed:
+        witnesses = agreed
     else:
-        notes.append("the bundle does not reveal the adopted charter (entry 0): its keys are checked only as given")
+        witnesses = [(w.get("name"), w.get("delegation"), w.get("key")) for w in _need(bundle, "witnesses", list)]
+        unpinned = sorted(str(name) for name, _, _ in witnesses if name not in pins)
+        if unpinned:
+            raise EvidenceError(
+                f"witness: the adopted charter names no witness keys, so pin {', '.join(unpinned)} with --witness-key"
+            )
+    verified_by: dict[str, str] = {}
+    for name, delegation, key_text in witnesses:
+        try:
+            wkey = Verifier.parse(str(key_text))
+        except NoteError as exc:
+            raise EvidenceError(f"witness {name}: {exc}") from None
+        if wkey.name != name:
+            raise EvidenceError(f"witness {name}: its key is named {wkey.name!r}")
+        if name in pins and pins[name] != wkey:
+            raise EvidenceError(f"witness {name}: the key is not the key you pinned")
+        for sig in note.signatures:
+            if (sig.name, sig.id) == (wkey.name, wkey.id):
+                try:
+                    verify_cosignature(wkey, note.text, sig)
+                except NoteError as exc:
+                    raise EvidenceError(f"checkpoint: {exc}") from None
+                verified_by[name] = str(delegation)
+    if not parties:
+        raise EvidenceError("entry 0: the adopted charter names no parties")
+    # Only the witnesses' keys stand against a log that forges: the log's own key could sign anything, entry 0
+    # included. So they must come from outside: from the agreed charter file (its hash is in entry 0) or pinned.
+    if not ((charter_sha256 is not None and agreed) or (verified_by and set(verified_by) <= set(pins))):
+        raise EvidenceError(
+            "nothing outside the bundle anchors the witnesses' keys: give --charter FILE (the agreed charter that "
+            "names them) or --witness-key for each party's witness"
+        )
+    missing = parties - set(verified_by.values())
+    if missing:
+        raise EvidenceError(
+            f"checkpoint: not final — no valid cosignature from the witness of {', '.join(sorted(missing))}"
+        )
     return Verified(subject, origin, checkpoint.size, len(entries), contents, sorted(verified_by), notes)

@@ -12,6 +12,8 @@ import base64
 import logging
 import os
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -257,10 +259,26 @@ class Submission:
 class WitnessClient:
     """Submits checkpoints to the charter's witnesses (C2SP tlog-witness) and keeps their cosignatures."""
 
+    DEADLINE = 5.0  # seconds a witness may take to answer, all of it: a slow one must not hold up the log
+    MAX_ANSWER = 64 * 1024
+
     def __init__(self, cell: Cell, http: httpx.Client | None = None) -> None:
         self.cell = cell
-        self.http = http or httpx.Client(timeout=10.0)
+        self.http = http or httpx.Client(timeout=httpx.Timeout(self.DEADLINE, connect=2.0))
         self._refusing: dict[str, tuple[int, int]] = {}  # witness -> (status, size) of the refusal last recorded
+
+    def _post(self, url: str, body: bytes) -> tuple[int, str, str]:
+        """(status, content type, text) within DEADLINE and MAX_ANSWER, however the witness trickles its bytes."""
+        deadline = time.monotonic() + self.DEADLINE
+        with self.http.stream("POST", url, content=body) as r:
+            data = bytearray()
+            for chunk in r.iter_bytes():
+                data += chunk
+                if len(data) > self.MAX_ANSWER:
+                    raise httpx.ReadError("the witness's answer is too large")
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("the witness took too long to answer")
+            return r.status_code, r.headers.get("content-type", ""), data.decode("utf-8", "replace")
 
     def _request(self, old: int, checkpoint: SignedCheckpoint) -> bytes:
         proof = consistency(self.cell, old, checkpoint.size) if old else []
@@ -272,22 +290,23 @@ class WitnessClient:
         url = witness.url.rstrip("/") + "/add-checkpoint"
         for _ in range(2):  # a 409 with a size tells us what the witness has: once more from there
             try:
-                r = self.http.post(url, content=self._request(old, checkpoint))
+                status, ctype, answer = self._post(url, self._request(old, checkpoint))
             except httpx.HTTPError as exc:
                 log.warning("witness %s unreachable: %s", witness.name, exc)
                 return Submission(witness.name, None, str(exc))
-            ctype = r.headers.get("content-type", "")
-            if r.status_code == 409 and ctype.startswith(SIZE_MEDIA_TYPE) and r.text.strip().isdigit():
-                theirs = int(r.text.strip())
-                if theirs != old and theirs <= checkpoint.size:
+            if status == 409 and ctype.startswith(SIZE_MEDIA_TYPE) and answer.strip().isdigit():
+                theirs = int(answer.strip())
+                if theirs > checkpoint.size:  # it already cosigned a newer checkpoint (another instance offered it)
+                    return Submission(witness.name, 409, f"superseded: the witness has cosigned {theirs}")
+                if theirs != old:
                     old = theirs
                     continue
             break
-        if r.status_code != 200:
-            return self._refused(witness, checkpoint, r.status_code, r.text.strip()[:500])
+        if status != 200:
+            return self._refused(witness, checkpoint, status, answer.strip()[:500])
         verifier = Verifier.parse(witness.key)
         text = parse_note(checkpoint.note).text
-        for line in r.text.splitlines():
+        for line in answer.splitlines():
             try:
                 timestamp = verify_cosignature(verifier, text, parse_signature_line(line))
             except NoteError:
@@ -320,9 +339,14 @@ class WitnessClient:
         return Submission(witness.name, status, reason)
 
     def submit_all(self, checkpoint: SignedCheckpoint, *, renew: bool = False) -> list[Submission]:
-        """Offer the checkpoint to every witness that has not cosigned it yet (to all of them if `renew`)."""
+        """Offer the checkpoint to every witness that has not cosigned it yet (to all of them if `renew`), all at
+        once: each has DEADLINE seconds, so one slow witness does not delay the others."""
         have = {c.witness for c in cosignatures(self.cell, checkpoint.size)}
-        return [self.submit(w, checkpoint) for w in self.cell.charter.ledger.witnesses if renew or w.name not in have]
+        due = [w for w in self.cell.charter.ledger.witnesses if renew or w.name not in have]
+        if len(due) <= 1:
+            return [self.submit(w, checkpoint) for w in due]
+        with ThreadPoolExecutor(len(due), thread_name_prefix="fusioncell-witness") as pool:
+            return list(pool.map(lambda w: self.submit(w, checkpoint), due))
 
     def close(self) -> None:
         self.http.close()

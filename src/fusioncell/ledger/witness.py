@@ -91,6 +91,12 @@ class WitnessState:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        # the rename itself must survive a crash: a witness that forgot what it cosigned could cosign a fork
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def store(self, d: Path, checkpoint: Checkpoint, note: str) -> None:
         self._write_atomic(d / "checkpoints" / f"{checkpoint.size:020d}-{checkpoint.root.hex()[:16]}.note", note)
