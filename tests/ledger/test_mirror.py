@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select, text
 
@@ -110,3 +111,30 @@ def test_a_log_that_rolled_back_below_what_was_cosigned(client, logged, crew, tm
         state.store(d, ahead, ahead.text)
     with pytest.raises(MirrorFailure, match="rolled back"):
         run_mirror(client, logged, crew["sy"], tmp_path)
+
+
+def test_the_mirror_command(backend, logged, crew, tmp_path: Path) -> None:
+    """`fusioncell witness mirror` against a running server: it checks out, then names the rewritten entry."""
+    import subprocess
+    import sys
+
+    from tests.conftest import TEST_PASSWORD
+    from tests.server import Server, free_port
+
+    server = Server(backend, free_port())
+    server.start()
+    try:
+        login = {"username": crew["sy"].username, "password": TEST_PASSWORD}
+        token = httpx.post(server.url + "/api/v1/auth/token", json=login).json()["access_token"]
+        args = [sys.executable, "-m", "fusioncell.cli", "witness", "mirror", "--state", str(tmp_path), "--log",
+                server.url, "--log-key", str(log.log_signer(logged).verifier), "--token", token]  # fmt: skip
+        ok = subprocess.run(args, capture_output=True, text=True)
+        assert ok.returncode == 0, ok.stderr
+        assert "The log checks out" in " ".join(ok.stdout.split()) and "entries/s" in ok.stderr
+        k = a_message_entry(logged)
+        tamper(logged, """UPDATE ledger_entries SET subject = 'message:999' WHERE "index" = :k""", k=k)
+        bad = subprocess.run(args, capture_output=True, text=True)
+        assert bad.returncode == 1
+        assert f"entry {k} has changed since this mirror last saw it" in " ".join(bad.stderr.split())
+    finally:
+        server.kill()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +14,28 @@ import typer
 from rich.markup import escape
 
 from fusioncell.cliutil import console, err, friendly
+
+
+@contextmanager
+def entries_progress(label: str, *, every: int = 1) -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar on stderr with the rate in entries a second; yields the `progress(done, total)`
+    callback the long ledger work reports to (every `every` entries, and at the end)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn(f"[bold]{label}[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(), console=err,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(label, total=None, rate="")
+        t0 = time.perf_counter()
+
+        def step(done: int, total: int) -> None:
+            if done % every == 0 or done == total:
+                rate = done / max(time.perf_counter() - t0, 1e-9)
+                bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} entries/s")
+
+        yield step
+
 
 keys_app = typer.Typer(no_args_is_help=True, help="Signing keys: the log's, and each party's witness's.")
 witness_app = typer.Typer(no_args_is_help=True, help="A party's witness of the log (C2SP tlog-witness).")
@@ -125,8 +149,6 @@ def witness_mirror(
 ) -> None:
     """Fetch every entry, recompute the Merkle root, compare it with the log's checkpoint and with what this
     witness cosigned, and check every content you may read against its commitment. Exit 1 on any mismatch."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from fusioncell.client import ClientError, Credentials
     from fusioncell.ledger.mirror import MirrorFailure, mirror
 
@@ -143,17 +165,7 @@ def witness_mirror(
     if key is None:
         err.print("[bold red]this state directory trusts several logs[/]: give --log-key for the one to mirror")
         raise typer.Exit(2)
-    with Progress(
-        TextColumn("[bold]mirror[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(), console=err,
-    ) as bar:  # fmt: skip
-        task = bar.add_task("mirror", total=None, rate="")
-        t0 = time.perf_counter()
-
-        def step(done: int, total: int) -> None:
-            rate = done / max(time.perf_counter() - t0, 1e-9)
-            bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} entries/s")
-
+    with entries_progress("mirror") as step:
         try:
             report = mirror(log_url=log_url, token=token, log_key=key, state=state, contents=contents, progress=step)
         except MirrorFailure as exc:
@@ -225,8 +237,6 @@ def verify_bundle(
 ) -> None:
     """Check an evidence bundle offline; exit 1 with the precise reason on any failure. The witnesses' keys must be
     anchored outside the bundle: by --charter (the agreed file, naming them) or by --witness-key."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
     from fusioncell.ledger.evidence import EvidenceError, verify
 
     try:
@@ -249,18 +259,7 @@ def verify_bundle(
         except OSError as exc:
             err.print(f"[bold red]cannot read {escape(str(charter))}[/]: {escape(exc.strerror or str(exc))}")
             raise typer.Exit(2) from None
-    with Progress(
-        TextColumn("[bold]verify[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(), console=err,
-    ) as bar:  # fmt: skip
-        task = bar.add_task("verify", total=None, rate="")
-        t0 = time.perf_counter()
-
-        def step(done: int, total: int) -> None:
-            if done % 256 == 0 or done == total:
-                rate = done / max(time.perf_counter() - t0, 1e-9)
-                bar.update(task, completed=done, total=total, rate=f"{rate:,.0f} entries/s")
-
+    with entries_progress("verify", every=256) as step:
         try:
             result = verify(data, log_key=log_key, witness_keys=witness_key, charter_sha256=digest, progress=step)
         except EvidenceError as exc:
