@@ -244,9 +244,9 @@ def _create_demo_accounts(cell, accounts_file: Path) -> None:  # type: ignore[no
                 password=password,
             )
         accounts.append({"username": username, "delegation": delegation, "roles": roles, "password": password})
-    fd = os.open(accounts_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(accounts, fh, indent=2)
+    from fusioncell.files import write_owner_only
+
+    write_owner_only(accounts_file, json.dumps(accounts, indent=2))
 
 
 def _print_demo_accounts(accounts_file: Path) -> None:

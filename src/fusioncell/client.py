@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from fusioncell.files import write_owner_only
+
 
 class ClientError(Exception):
     """Something the user can act on: the message says what went wrong and what to do."""
@@ -41,12 +43,7 @@ class Credentials:
 
     def save(self, path: Path | None = None) -> Path:
         path = path or credentials_path()
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        # created with owner-only permissions from the start: the token never sits readable by others
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)  # an older file may have been readable by others: fix that before writing the token
-        with os.fdopen(fd, "w") as fh:
-            json.dump(asdict(self), fh)
+        write_owner_only(path, json.dumps(asdict(self)))  # the token never sits readable by others
         return path
 
     @classmethod

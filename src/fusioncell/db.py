@@ -42,6 +42,11 @@ class Base(DeclarativeBase):
     __ledger_exempt__ = False
 
 
+def driver_mark(session: Session) -> str:
+    """The parameter marker of the session's driver, for the few statements written straight to it."""
+    return "?" if session.get_bind().dialect.name == "sqlite" else "%s"
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC in and out, also on SQLite, which stores no zone."""
 
@@ -88,6 +93,9 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = make_url(url)
+        # asked on every append: worked out once
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self.is_postgres = self.url.get_backend_name() == "postgresql"
         kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
         if self.url.get_backend_name() == "sqlite":
             kwargs["connect_args"] = {"check_same_thread": False, "timeout": 15}
@@ -100,14 +108,6 @@ class Database:
         # turn), which under concurrent commands costs far more than the work; writers of this process queue on
         # a lock instead and start the moment the previous one commits. Other processes still meet busy_timeout.
         self.write_lock: threading.RLock | None = threading.RLock() if self.is_sqlite else None
-
-    @property
-    def is_sqlite(self) -> bool:
-        return self.url.get_backend_name() == "sqlite"
-
-    @property
-    def is_postgres(self) -> bool:
-        return self.url.get_backend_name() == "postgresql"
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

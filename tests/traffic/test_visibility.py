@@ -72,6 +72,10 @@ def test_mediated_message_never_reaches_the_other_party(client, cell, crew) -> N
         f"/api/v1/ledger/entries?start={message['ledger_index']}&end={message['ledger_index'] + 1}", headers=il.headers
     ).json()["items"][0]
     assert header["audience"] == "mediated:SY" and "content" not in header
+    # nor do the ledger's bulk and signed views carry it: leaves (headers with commitments), checkpoints
+    for path in ("/api/v1/ledger/leaves?start=0", "/api/v1/ledger/checkpoint", "/api/v1/ledger/checkpoints"):
+        r = client.get(path, headers=il.headers)
+        assert r.status_code == 200 and secret_body not in r.text, path
 
     # stream replay from the beginning
     with client.websocket_connect("/api/v1/stream?after=-1", headers=il.headers) as il_replay:

@@ -271,8 +271,6 @@ def verify_bundle(
         f"{', '.join(result.cosigned_by)}; {result.contents} contents match their commitments.",
         highlight=False,
     )
-    for note in result.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -17,6 +17,7 @@ import rfc8785
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
+from fusioncell.db import driver_mark
 from fusioncell.ledger.models import LedgerHead
 from fusioncell.policy import Audience, Principal
 
@@ -108,12 +109,35 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")[:26] + "Z"
 
 
+def _stored_of_iso(iso: str) -> str:
+    """An entry's time as UTCDateTime stores it on SQLite (naive UTC, SQLAlchemy's DATETIME spelling), cut from
+    the leaf's spelling: the raw inserts and reads of the ledger bypass the type, so both directions live here."""
+    return iso[:10] + " " + iso[11:26]
+
+
+def _iso_of_stored(at: str) -> str:
+    if len(at) == 26:
+        return at[:10] + "T" + at[11:] + "Z"
+    return _iso(datetime.fromisoformat(at).replace(tzinfo=UTC))
+
+
 _string = json.encoder.encode_basestring  # the C encoder's JSON string, as JCS spells it (ensure_ascii off)
+
+
+_ESCAPES = re.compile(r'["\\\x00-\x1f]').search
 
 
 def _leaf_text(
     index: int, iso: str, action: str, actor_delegation: str | None, audience: str, subject: str, commitment: str
 ) -> str:
+    """The leaf's canonical JSON. Values with nothing JSON must escape (the common case) are quoted as they are,
+    which is what the encoder would give them; the others go through it."""
+    if _ESCAPES(f"{action}{actor_delegation}{audience}{subject}{commitment}") is None:
+        delegation = "null" if actor_delegation is None else f'"{actor_delegation}"'
+        return (
+            f'{{"action":"{action}","actor_delegation":{delegation},"audience":"{audience}",'
+            f'"commitment":"{commitment}","index":{int(index)},"recorded_at":"{iso}","subject":"{subject}"}}'
+        )
     delegation = "null" if actor_delegation is None else _string(actor_delegation)
     return (
         f'{{"action":{_string(action)},"actor_delegation":{delegation},"audience":{_string(audience)},'
@@ -142,34 +166,23 @@ _LEAVES_SQL = (
     'SELECT "index", recorded_at, action, actor_delegation, audience, subject, commitment FROM ledger_entries '
     'WHERE "index" >= {0} AND "index" < {0} ORDER BY "index"'
 )
-_ESCAPES = re.compile(r'["\\\x00-\x1f]').search
 
 
 def leaf_lines(session: Session, start: int, end: int) -> bytes:
     """The leaves of entries [start, end), one per line, read straight from the driver: what a mirror fetches
-    a million of. SQLite keeps times as text in one fixed spelling, turned into the leaf's by slicing; values
-    with nothing to escape are quoted as they are (exactly what `_string` would make of them)."""
-    sqlite = session.get_bind().dialect.name == "sqlite"
+    a million of. SQLite keeps times as text in one fixed spelling, turned into the leaf's by slicing."""
+    mark = driver_mark(session)
+    sqlite = mark == "?"
     cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(_LEAVES_SQL.format("?" if sqlite else "%s"), (start, end))
+        cursor.execute(_LEAVES_SQL.format(mark), (start, end))
         rows = cursor.fetchall()
     finally:
         cursor.close()
     out = []
     for index, at, action, delegation, audience, subject, commitment in rows:
-        if sqlite and len(at) == 26:
-            iso = at[:10] + "T" + at[11:] + "Z"
-        else:
-            iso = _iso(datetime.fromisoformat(at).replace(tzinfo=UTC) if sqlite else at)
-        if _ESCAPES(f"{action}{delegation}{audience}{subject}{commitment}") is None:
-            who = "null" if delegation is None else f'"{delegation}"'
-            out.append(
-                f'{{"action":"{action}","actor_delegation":{who},"audience":"{audience}",'
-                f'"commitment":"{commitment}","index":{index},"recorded_at":"{iso}","subject":"{subject}"}}'
-            )
-        else:
-            out.append(_leaf_text(index, iso, action, delegation, audience, subject, commitment))
+        iso = _iso_of_stored(at) if sqlite else _iso(at)
+        out.append(_leaf_text(index, iso, action, delegation, audience, subject, commitment))
     out.append("")
     return "\n".join(out).encode() if rows else b""
 
@@ -243,7 +256,7 @@ def entry_row(
     commitment = hashlib.sha256(salt + content_bytes).hexdigest()
     iso = _iso(now)  # the one spelling of the time: the leaf's, and SQLite's stored form cut from it
     leaf = _leaf_text(index, iso, action, actor.delegation, audience.label, subject, commitment).encode()
-    stored = iso[:10] + " " + iso[11:26] if sqlite else now
+    stored = _stored_of_iso(iso) if sqlite else now
     row = (
         index, stored, action, actor.username, actor.delegation, audience.label, subject,
         content_bytes.decode("utf-8"), salt.hex(), commitment,
@@ -254,7 +267,7 @@ def entry_row(
 def insert_entries(session: Session, rows: list[tuple[Any, ...]]) -> None:
     """Write the transaction's entries in one executemany, straight to the driver: the rows are final (`entry_row`
     made their times in the column's storage form), so SQLAlchemy's per-row parameter processing is skipped."""
-    mark = "?" if session.get_bind().dialect.name == "sqlite" else "%s"
+    mark = driver_mark(session)
     session.connection().exec_driver_sql(_INSERT_ENTRIES.format(", ".join([mark] * len(ENTRY_COLUMNS))), rows)
 
 

@@ -78,11 +78,11 @@ def export(cell: Cell, principal: Principal, subject: str) -> dict[str, Any]:
         )
     readable = set(readable_audiences(principal, cell.charter.roster))
     out = []
-    with cell.reading() as session:
+    with tree.NodeReader.open(cell.db) as reader:
         for e in entries:
             item: dict[str, Any] = {
                 "leaf": entry_leaf(e).decode(),
-                "proof": [_b64(h) for h in tree.inclusion_proof(session, e.index, final.size)],
+                "proof": [_b64(h) for h in reader.inclusion(e.index, final.size)[1]],
             }
             if e.audience in readable:
                 item["content"], item["salt"] = e.content, e.salt
@@ -119,7 +119,6 @@ class Verified:
     entries: int
     contents: int
     cosigned_by: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 def _need(bundle: dict[str, Any], key: str, kind: type) -> Any:
@@ -229,7 +228,6 @@ def verify(
         raise EvidenceError("log key: not the one the adopted charter names")
     parties = {d.get("code") for d in charter.get("delegations", []) if d.get("kind") == "party"}
     agreed = [(w["name"], w["delegation"], w["key"]) for w in charter.get("ledger", {}).get("witnesses", [])]
-    notes: list[str] = []
     if agreed:
         witnesses = agreed
     else:
@@ -270,4 +268,4 @@ def verify(
         raise EvidenceError(
             f"checkpoint: not final — no valid cosignature from the witness of {', '.join(sorted(missing))}"
         )
-    return Verified(subject, origin, checkpoint.size, len(entries), contents, sorted(verified_by), notes)
+    return Verified(subject, origin, checkpoint.size, len(entries), contents, sorted(verified_by))

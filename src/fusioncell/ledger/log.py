@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +26,8 @@ from fusioncell.cell import Cell
 from fusioncell.charter import Charter
 from fusioncell.charter.model import Witness
 from fusioncell.errors import InvalidInput, LogKeyError
-from fusioncell.ledger import merkle, tree
+from fusioncell.files import write_owner_only
+from fusioncell.ledger import tree
 from fusioncell.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerHead
 from fusioncell.ledger.note import (
     ALG_ED25519,
@@ -52,10 +52,7 @@ log = logging.getLogger(__name__)
 
 def write_private_key(path: Path, signer: Signer) -> None:
     """Create `path` readable and writable by its owner only (never overwriting a key)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(str(signer) + "\n")
+    write_owner_only(path, str(signer) + "\n", exclusive=True)
 
 
 def read_private_key(path: Path) -> Signer:
@@ -149,7 +146,8 @@ def sign_checkpoint(cell: Cell) -> SignedCheckpoint:
             row = session.get(LedgerCheckpoint, newest)
             assert row is not None
             return _row(row)
-        root = tree.root(session, size)
+        with tree.NodeReader.within(session) as reader:
+            root = reader.root(size)
     note = str(sign_note(Checkpoint(cell.charter.mechanism.log_origin, size, root).text, log_signer(cell)))
     signed = SignedCheckpoint(size, root, note, cell.clock.now())
     try:
@@ -400,39 +398,21 @@ class Checkpointer:
 
 
 def inclusion(cell: Cell, index: int, size: int) -> tuple[bytes, list[bytes]]:
-    """(leaf hash, proof) of entry `index` in the tree of `size` entries: one statement for the log's size, one
-    for every node the proof needs (the leaf's own among them)."""
-    with tree.NodeReader(cell.db) as reader:
+    """(leaf hash, proof) of entry `index` in the tree of `size` entries."""
+    with tree.NodeReader.open(cell.db) as reader:
         current = reader.size()
         if not 0 < size <= current:
             raise InvalidInput(f"size must be between 1 and the log's size, {current}", field="size")
         if not 0 <= index < size:
             raise InvalidInput(f"index must be below size ({size})", field="index")
-        ranges = merkle.inclusion_ranges(index, size)
-        found = reader.fetch({(0, index), *merkle.nodes_for(ranges)})
-    return found[(0, index)], merkle.resolve(ranges, found.__getitem__)
+        return reader.inclusion(index, size)
 
 
 def consistency(cell: Cell, first: int, second: int) -> list[bytes]:
-    with tree.NodeReader(cell.db) as reader:
+    with tree.NodeReader.open(cell.db) as reader:
         current = reader.size()
         if not 0 <= second <= current:
             raise InvalidInput(f"second must be between 0 and the log's size, {current}", field="second")
         if not 0 <= first <= second:
             raise InvalidInput(f"first must be between 0 and second ({second})", field="first")
-        if first in (0, second):
-            return []
-        ranges = merkle.consistency_ranges(first, second)
-        return merkle.resolve(ranges, reader.fetch(merkle.nodes_for(ranges)).__getitem__)
-
-
-def root(cell: Cell, size: int) -> bytes:
-    with tree.NodeReader(cell.db) as reader:
-        current = reader.size()
-        if not 0 <= size <= current:
-            raise InvalidInput(f"size must be between 0 and the log's size, {current}", field="size")
-        if size == 0:
-            return merkle.EMPTY_ROOT
-        nodes = merkle.root_nodes(size)
-        found = reader.fetch(nodes)
-        return merkle.fold([found[n] for n in nodes])
+        return reader.consistency(first, second)

@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,6 @@ class MirrorReport:
     seconds: float
     cosigned_size: int | None = None
     waited: float = 0.0  # seconds spent waiting for the log (the rest is this side's hashing)
-    notes: list[str] = field(default_factory=list)
 
     @property
     def rate(self) -> float:

@@ -2,24 +2,23 @@
 read back with one lookup each.
 
 Appending happens inside the transaction that appends the entries, under the ledger head lock, so the tree
-and the entries can never disagree about the size, and a rolled-back command leaves no node behind.
+and the entries can never disagree about the size, and a rolled-back command leaves no node behind. Every read
+— the frontier an append extends, a checkpoint's root, a proof, an evidence bundle — goes through `NodeReader`:
+plain statements on the driver, no ORM, since the API serves a proof per request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from fusioncell.db import Database
+from fusioncell.db import Database, driver_mark
 from fusioncell.ledger import merkle
-from fusioncell.ledger.models import LedgerNode
 
 _SHIFT = 56
 _INDEX_MASK = (1 << _SHIFT) - 1
-_NODES = LedgerNode.__table__
-_FETCH = select(_NODES.c.id, _NODES.c.hash).where(_NODES.c.id.in_(bindparam("ids", expanding=True)))
 
 
 class TreeCorrupt(RuntimeError):
@@ -35,68 +34,28 @@ def node_of(node_id_: int) -> merkle.Node:
     return node_id_ >> _SHIFT, node_id_ & _INDEX_MASK
 
 
-def fetch(session: Session, nodes: Iterable[merkle.Node]) -> dict[merkle.Node, bytes]:
-    ids = [node_id(n) for n in set(nodes)]
-    if not ids:
-        return {}
-    found = {node_of(i): bytes(h) for i, h in session.execute(_FETCH, {"ids": ids})}
-    if len(found) != len(ids):
-        missing = sorted(set(map(node_of, ids)) - found.keys())[:3]
-        raise TreeCorrupt(f"the Merkle tree is missing nodes {missing}")
-    return found
-
-
-def append(session: Session, size: int, leaf_hashes: Sequence[bytes]) -> None:
-    """Store the nodes completed by appending `leaf_hashes` to the tree of `size` leaves (the caller holds
-    the ledger head lock)."""
-    if not leaf_hashes:
-        return
-    frontier = fetch(session, merkle.root_nodes(size))
-    nodes = merkle.new_nodes(size, leaf_hashes, frontier)
-    # straight to the driver (ids and bytes need no processing): this runs for every appending transaction
-    mark = "?" if session.get_bind().dialect.name == "sqlite" else "%s"
-    session.connection().exec_driver_sql(
-        f"INSERT INTO ledger_nodes (id, hash) VALUES ({mark}, {mark})",
-        [(level << _SHIFT | index, h) for (level, index), h in nodes.items()],
-    )
-
-
-def root(session: Session, size: int) -> bytes:
-    if size == 0:
-        return merkle.EMPTY_ROOT
-    nodes = merkle.root_nodes(size)
-    found = fetch(session, nodes)
-    return merkle.fold([found[n] for n in nodes])
-
-
-def inclusion_proof(session: Session, index: int, size: int) -> list[bytes]:
-    ranges = merkle.inclusion_ranges(index, size)
-    found = fetch(session, merkle.nodes_for(ranges))
-    return merkle.resolve(ranges, found.__getitem__)
-
-
-def consistency_proof(session: Session, first: int, second: int) -> list[bytes]:
-    if first == 0 or first == second:
-        return []
-    ranges = merkle.consistency_ranges(first, second)
-    found = fetch(session, merkle.nodes_for(ranges))
-    return merkle.resolve(ranges, found.__getitem__)
-
-
-def leaf_hash_at(session: Session, index: int) -> bytes:
-    return fetch(session, [(0, index)])[(0, index)]
-
-
-# -- the read path of proofs, straight to the driver (the API serves these one request each) -----------------
-
-
 class NodeReader:
-    """One pooled driver connection for the size and the nodes of a proof: two statements, no ORM."""
+    """Reads the log's size and the tree's nodes, and makes roots and RFC 9162 proofs from them: two statements
+    at most. `open(db)` takes a pooled driver connection of its own; `within(session)` reads in the session's
+    transaction (an append reads its frontier under the head lock it holds)."""
 
-    def __init__(self, db: Database) -> None:
-        self._conn = db.engine.raw_connection()
-        self._cursor = self._conn.cursor()
-        self._mark = "?" if db.is_sqlite else "%s"
+    def __init__(self, cursor: Any, mark: str, on_close: Callable[[], None]) -> None:
+        self._cursor = cursor
+        self._mark = mark
+        self._on_close = on_close
+
+    @classmethod
+    def open(cls, db: Database) -> NodeReader:
+        conn = db.engine.raw_connection()
+        return cls(
+            conn.cursor(), "?" if db.is_sqlite else "%s", conn.close
+        )  # back to the pool, which rolls back what the driver began
+
+    @classmethod
+    def within(cls, session: Session) -> NodeReader:
+        conn = session.connection().connection.dbapi_connection
+        assert conn is not None
+        return cls(conn.cursor(), driver_mark(session), lambda: None)
 
     def size(self) -> int:
         self._cursor.execute("SELECT size FROM ledger_head WHERE id = 1")
@@ -114,14 +73,49 @@ class NodeReader:
             raise TreeCorrupt(f"the Merkle tree is missing nodes {missing}")
         return found
 
+    def root(self, size: int) -> bytes:
+        if size == 0:
+            return merkle.EMPTY_ROOT
+        nodes = merkle.root_nodes(size)
+        found = self.fetch(nodes)
+        return merkle.fold([found[n] for n in nodes])
+
+    def inclusion(self, index: int, size: int) -> tuple[bytes, list[bytes]]:
+        """(leaf hash, proof) of entry `index` in the tree of `size`, the leaf's node fetched with the proof's."""
+        ranges = merkle.inclusion_ranges(index, size)
+        found = self.fetch({(0, index), *merkle.nodes_for(ranges)})
+        return found[(0, index)], merkle.resolve(ranges, found.__getitem__)
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        if first in (0, second):
+            return []
+        ranges = merkle.consistency_ranges(first, second)
+        return merkle.resolve(ranges, self.fetch(merkle.nodes_for(ranges)).__getitem__)
+
     def close(self) -> None:
         try:
             self._cursor.close()
         finally:
-            self._conn.close()  # back to the pool, which rolls back whatever the driver began
+            self._on_close()
 
     def __enter__(self) -> NodeReader:
         return self
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+
+def append(session: Session, size: int, leaf_hashes: Sequence[bytes]) -> None:
+    """Store the nodes completed by appending `leaf_hashes` to the tree of `size` leaves (the caller holds
+    the ledger head lock)."""
+    if not leaf_hashes:
+        return
+    with NodeReader.within(session) as reader:
+        frontier = reader.fetch(merkle.root_nodes(size))
+    nodes = merkle.new_nodes(size, leaf_hashes, frontier)
+    # straight to the driver (ids and bytes need no processing): this runs for every appending transaction
+    mark = driver_mark(session)
+    session.connection().exec_driver_sql(
+        f"INSERT INTO ledger_nodes (id, hash) VALUES ({mark}, {mark})",
+        [(node_id(n), h) for n, h in nodes.items()],
+    )
