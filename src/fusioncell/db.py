@@ -67,6 +67,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Per connection (a pool holds a few): a page cache big enough for the ledger's indexes to stay in memory as it
+# grows past a million entries. (No mmap: SQLite's own reads keep an I/O error an error, not a SIGBUS.)
+SQLITE_CACHE_KIB = 32_768
+
+
 def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -77,6 +82,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=15000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -176,6 +182,48 @@ def _ledger() -> Any:
     return _LEDGER
 
 
+class _Command:
+    """`UnitOfWork.command()`: a class rather than a generator, as it wraps every command of a batch."""
+
+    __slots__ = ("uow", "callbacks", "next_index")
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+
+    def __enter__(self) -> UnitOfWork:
+        uow = self.uow
+        uow._batched = True
+        uow._command_start = len(uow.entries)
+        uow._shared_state_written = False
+        uow.command_wrote = False
+        self.callbacks = len(uow._after_commit)
+        self.next_index = uow._next_index
+        return uow
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        uow = self.uow
+        if exc_type is None:
+            try:
+                uow._check_command()
+                return False
+            except BaseException:
+                self._undo()
+                raise
+        self._undo()
+        return False
+
+    def _undo(self) -> None:
+        uow = self.uow
+        if uow._pending():
+            uow.command_wrote = True  # changes not yet flushed are writes too: the attempt must be undone
+        start = uow._command_start
+        del uow.entries[start:]
+        del uow._rows[start:]
+        del uow._leaves[start:]
+        del uow._after_commit[self.callbacks :]
+        uow._next_index = self.next_index
+
+
 class LedgerEntryMissing(RuntimeError):
     """A command changed shared state without recording its ledger entry: a programming error."""
 
@@ -270,36 +318,23 @@ class UnitOfWork:
     def after_commit(self, callback: Callable[[], None]) -> None:
         self._after_commit.append(callback)
 
+    def _pending(self) -> bool:
+        """The session holds changes not yet flushed. (Session._is_clean is what flush itself asks; the public
+        new/dirty/deleted build a set each, and this runs for every command.)"""
+        return not self.session._is_clean()
+
     def _check_command(self) -> None:
-        if self.session.new or self.session.deleted or self.session.dirty:
+        if self._pending():
             self.session.flush()
         if self._shared_state_written and len(self.entries) == self._command_start:
             raise LedgerEntryMissing("a command changed shared state but recorded no ledger entry")
 
-    @contextmanager
-    def command(self) -> Iterator[UnitOfWork]:
+    def command(self) -> _Command:
         """One command of a group commit. If it fails before writing anything, its entry and callbacks are
         dropped and the others in the transaction go on; if it fails after writing (`command_wrote`), the
         transaction is spoiled and the group committer runs the others again without it. No savepoint per command:
         two statements per command saved on the common path, where nothing fails."""
-        self._batched = True
-        self._command_start = len(self.entries)
-        self._shared_state_written = False
-        self.command_wrote = False
-        callbacks = len(self._after_commit)
-        next_index = self._next_index
-        try:
-            yield self
-            self._check_command()
-        except BaseException:
-            if self.session.new or self.session.deleted or self.session.dirty:
-                self.command_wrote = True  # changes not yet flushed are writes too: the attempt must be undone
-            del self.entries[self._command_start :]
-            del self._rows[self._command_start :]
-            del self._leaves[self._command_start :]
-            del self._after_commit[callbacks:]
-            self._next_index = next_index
-            raise
+        return _Command(self)
 
     def __enter__(self) -> UnitOfWork:
         lock = self.db.write_lock

@@ -164,3 +164,106 @@ def test_checkpoint_text_is_the_c2sp_format(cell) -> None:
         cell.charter.mechanism.log_origin, signed.size, signed.root, "", "")  # fmt: skip
     assert sig.startswith(f"— {origin} ")
     assert Checkpoint.parse(f"{origin}\n{size}\n{root}\n").root == signed.root
+
+
+AWKWARD = [
+    'say "hi"', "back\\slash", "tab\there", "line\nbreak", "bell\x07\x1f", 'x:null,"audience":y', ':null,"audience":',
+    "é ü 中文 😀", "\u2028\u2029\x7f",
+]  # fmt: skip
+
+
+def served_leaves(cell, start: int, end: int) -> list[bytes]:  # type: ignore[no-untyped-def]
+    from fusioncell.ledger import service
+
+    body = service.leaves(cell=cell, start=start, end=end)
+    assert body.endswith(b"\n") or body == b""
+    return body.split(b"\n")[:-1]
+
+
+def row_leaves(cell, start: int, end: int) -> list[bytes]:  # type: ignore[no-untyped-def]
+    with cell.reading() as session:
+        rows = session.execute(
+            select(LedgerEntry).where(LedgerEntry.index >= start, LedgerEntry.index < end).order_by(LedgerEntry.index)
+        ).scalars()
+        return [entry_leaf(r) for r in rows]
+
+
+def test_leaves_served_are_the_leaves_hashed_whatever_the_values(cell, clock, monkeypatch) -> None:
+    """The database writes the common leaf itself; a leaf with a value JSON must escape (a quote, a backslash,
+    a control character, the null marker inside a subject) is written again with escaping, so every served line
+    is byte for byte the leaf the tree hashed."""
+    from datetime import timedelta
+
+    from fusioncell.ledger import entries
+    from fusioncell.policy import Principal, resolve_audience
+
+    queries = []
+    fetch = entries._fetch
+    monkeypatch.setattr(entries, "_fetch", lambda *a: queries.append(a[1]) or fetch(*a))
+    clock.advance(timedelta(seconds=1, microseconds=123457))  # every digit of the time written
+    joint = resolve_audience("joint", cell.charter.roster)
+    plain_from = ledger_size(cell)
+    with cell.command() as uow:
+        for i in range(20):
+            with uow.command():
+                uow.record(action="test.plain", actor=Principal("sy.liaison", "SY", frozenset({"liaison"})),
+                           audience=joint, subject=f"plain:{i}", content={"i": i})  # fmt: skip
+    awkward_from = ledger_size(cell)
+    with cell.command() as uow:
+        for i, value in enumerate(AWKWARD):
+            with uow.command():
+                uow.record(action="test.awkward", actor=Principal(f"u{i}", value[:16], frozenset()),
+                           audience=joint, subject=value, content={"v": value})  # fmt: skip
+    size = ledger_size(cell)
+    assert served_leaves(cell, plain_from, awkward_from) == row_leaves(cell, plain_from, awkward_from)
+    assert len(queries) == 1  # clean leaves: the database's text, checked, served as it is
+    assert b".123457Z" in served_leaves(cell, plain_from, plain_from + 1)[0]
+    queries.clear()
+    assert served_leaves(cell, plain_from, size) == row_leaves(cell, plain_from, size)  # a mixed page
+    assert len(queries) == 2  # the awkward rows read again and escaped
+    for k in range(awkward_from, size):
+        assert served_leaves(cell, k, k + 1) == row_leaves(cell, k, k + 1)
+    hashes = [merkle.leaf_hash(x) for x in served_leaves(cell, 0, size)]
+    assert merkle.root_of(hashes) == log.sign_checkpoint(cell).root
+    assert served_leaves(cell, size, size + 5) == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # PostgreSQL stores timestamps, not text
+def test_a_stored_time_in_another_spelling_is_served_as_the_leaf_spells_it(cell) -> None:
+    """A time SQLite holds without microseconds (written by hand, say) is not cut from the text blindly: the
+    page is formatted again, and says what the row says."""
+    from tests.ledger.test_mirror import tamper
+
+    tamper(cell, """UPDATE ledger_entries SET recorded_at = '2026-01-01 08:00:00' WHERE "index" = 0""")
+    assert served_leaves(cell, 0, 1) == row_leaves(cell, 0, 1)
+    assert b'"recorded_at":"2026-01-01T08:00:00.000000Z"' in served_leaves(cell, 0, 1)[0]
+
+
+def test_an_entry_time_is_spelled_in_utc_from_any_offset() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from fusioncell.ledger.entries import _iso
+
+    moment = datetime(2026, 11, 28, 12, 30, 5, 7, tzinfo=timezone(timedelta(hours=2)))
+    assert _iso(moment) == "2026-11-28T10:30:05.000007Z"
+    with pytest.raises(ValueError, match="naive"):
+        _iso(datetime(2026, 11, 28, 12, 30))
+
+
+def test_salts_are_fresh_for_every_entry_even_across_a_fork() -> None:
+    from fusioncell.ledger.entries import new_salt
+
+    salts = [new_salt() for _ in range(2000)]  # several refills of the pool
+    assert all(len(s) == 32 for s in salts) and len(set(salts)) == len(salts)
+    new_salt()  # the pool is part-used when the process forks
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next salts, to the parent
+        os.write(write, b"".join(new_salt() for _ in range(4)))
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 1024)
+    os.close(read)
+    parent = b"".join(new_salt() for _ in range(4))
+    assert len(child) == 128 and child != parent

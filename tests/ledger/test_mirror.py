@@ -3,6 +3,7 @@ directly (the append-only triggers dropped first, as an attacker with the databa
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import httpx
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import select, text
 
 from fusioncell.ledger import log
-from fusioncell.ledger.mirror import MirrorFailure, mirror
+from fusioncell.ledger.mirror import FetchError, MirrorFailure, PageFetcher, mirror
 from fusioncell.ledger.models import LedgerEntry
 from tests.ledger.test_log import send_some
 
@@ -113,6 +114,15 @@ def test_a_log_that_rolled_back_below_what_was_cosigned(client, logged, crew, tm
         run_mirror(client, logged, crew["sy"], tmp_path)
 
 
+def test_pages_go_through_httpx_when_a_proxy_is_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://user:secret@proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert PageFetcher.for_url("http://log.example", "t") is None
+    monkeypatch.setenv("NO_PROXY", "log.example")
+    assert isinstance(PageFetcher.for_url("http://log.example", "t"), PageFetcher)
+
+
 def test_the_mirror_command(backend, logged, crew, tmp_path: Path) -> None:
     """`fusioncell witness mirror` against a running server: it checks out, then names the rewritten entry."""
     import subprocess
@@ -136,5 +146,21 @@ def test_the_mirror_command(backend, logged, crew, tmp_path: Path) -> None:
         bad = subprocess.run(args, capture_output=True, text=True)
         assert bad.returncode == 1
         assert f"entry {k} has changed since this mirror last saw it" in " ".join(bad.stderr.split())
+
+        # the bulk pages come over the standard library's client: its failures are precise too
+        pager = PageFetcher(server.url, "not-a-token")
+        with pytest.raises(FetchError, match="answered 401"):
+            pager.get("/api/v1/ledger/leaves", {"start": 0, "end": 5})
+        pager.close()
+        good = PageFetcher(server.url + "/", token)
+        assert good.get("/api/v1/ledger/leaves", {"start": 0, "end": 3}).count(b"\n") == 3
+        good._local.conn.sock.shutdown(socket.SHUT_RDWR)  # as if the idle keep-alive connection had dropped
+        assert good.get("/api/v1/ledger/leaves", {"start": 0, "end": 2}).count(b"\n") == 2
+        assert len(good._opened) == 1  # the dead connection is not kept
+        good.close()
+        with pytest.raises(FetchError, match="failed"):
+            PageFetcher(f"http://127.0.0.1:{free_port()}", token).get("/api/v1/ledger/leaves", {"start": 0})
+        with pytest.raises(FetchError, match="not an http"):
+            PageFetcher("ftp://example.org", token)
     finally:
         server.kill()
