@@ -221,18 +221,31 @@ _LEAVES_SQL = (
 )
 
 # The leaf as the database writes it, for values with nothing JSON must escape: the common case, checked for the
-# whole page afterwards (`_unescaped`). Column by column the same text as `_leaf_text`'s fast path; the time is
-# the leaf's spelling cut from SQLite's stored text (NULL, so the page is rebuilt in Python, should a stored time
-# not have SQLAlchemy's fixed 26 characters) or formatted by PostgreSQL from the timestamp.
-_LEAF_SQL = """'{{"action":"' || action || '","actor_delegation":' ||
+# whole page afterwards (`_unescaped`). Column by column the same text as `_leaf_text`'s fast path. SQLite formats
+# it in one printf, the time cut from its stored text (NULL, so the leaf is made again in Python, should a stored
+# time not have SQLAlchemy's fixed 26 characters); PostgreSQL concatenates, its timestamp formatted in UTC.
+_SQLITE_LEAF = """CASE length(recorded_at) WHEN 26 THEN printf(
+ '{"action":"%s","actor_delegation":%s,"audience":"%s","commitment":"%s","index":%d,"recorded_at":"%.10sT%sZ","subject":"%s"}',
+ action, iif(actor_delegation IS NULL, 'null', '"' || actor_delegation || '"'), audience, commitment, "index",
+ recorded_at, substr(recorded_at, 12), subject) END"""  # noqa: E501
+_POSTGRES_LEAF = """'{"action":"' || action || '","actor_delegation":' ||
  CASE WHEN actor_delegation IS NULL THEN 'null' ELSE '"' || actor_delegation || '"' END ||
  ',"audience":"' || audience || '","commitment":"' || commitment || '","index":' || "index" ||
- ',"recorded_at":"' || {time} || 'Z","subject":"' || subject || '"}}'"""
-_SQLITE_TIME = "substr(recorded_at, 1, 10) || 'T' || CASE length(recorded_at) WHEN 26 THEN substr(recorded_at, 12) END"
-_POSTGRES_TIME = """to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')"""
-_LEAVES_BUILT_SQL = (
-    "SELECT " + _LEAF_SQL + ' FROM ledger_entries WHERE "index" >= {mark} AND "index" < {mark} ORDER BY "index"'
-)
+ ',"recorded_at":"' || to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') ||
+ 'Z","subject":"' || subject || '"}'"""
+_RANGE = '"index" >= {mark} AND "index" < {mark}'
+# A page as one string, joined in the database: one step of the driver, not one per row. (SQLite joins in the
+# order the ordered subquery yields, its rowid order; the counts say whether a leaf came out NULL.)
+_PAGE_SQL = {
+    "?": f"SELECT group_concat(leaf, char(10)), count(*), count(leaf) FROM (SELECT {_SQLITE_LEAF} AS leaf "
+    f'FROM ledger_entries WHERE {_RANGE.format(mark="?")} ORDER BY "index")',
+    "%s": f"SELECT string_agg(leaf, E'\\n' ORDER BY i), count(*), count(leaf) FROM (SELECT {_POSTGRES_LEAF} AS leaf, "
+    f'"index" AS i FROM ledger_entries WHERE {_RANGE.format(mark="%s")}) AS page',
+}
+_ROWS_SQL = {
+    mark: f'SELECT {leaf} FROM ledger_entries WHERE {_RANGE.format(mark=mark)} ORDER BY "index"'
+    for mark, leaf in (("?", _SQLITE_LEAF), ("%s", _POSTGRES_LEAF))
+}
 # What a fast-path page may hold besides printable text: newlines between leaves and the quotes of its structure.
 # Everything else is deleted, in C, before counting: a backslash or another control character left over means a
 # value that JSON escapes.
@@ -271,14 +284,14 @@ def leaf_lines(session: Session, start: int, end: int) -> bytes:
     `_leaf_text`, which escapes."""
     mark = driver_mark(session)
     sqlite = mark == "?"
-    time_sql = _SQLITE_TIME if sqlite else _POSTGRES_TIME
-    built = [row[0] for row in _fetch(session, _LEAVES_BUILT_SQL.format(time=time_sql, mark=mark), start, end)]
-    if not built:
+    ((page, count, made),) = _fetch(session, _PAGE_SQL[mark], start, end)
+    if not count:
         return b""
-    if None not in built:
-        text = "\n".join(built).encode()
-        if _unescaped(text, len(built)):
+    if made == count:
+        text = page.encode()
+        if _unescaped(text, count):
             return text + b"\n"
+    built = [row[0] for row in _fetch(session, _ROWS_SQL[mark], start, end)]
     # some leaf needs escaping (or its time another reading): find which, and format those rows again
     dirty = [k for k, line in enumerate(built) if line is None or not _unescaped(line.encode(), 1)]
     rows = _fetch(session, _LEAVES_SQL.format(mark), start, end)  # the same rows in the same order as `built`
