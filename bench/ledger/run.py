@@ -209,29 +209,44 @@ def http_proofs(url: str, token: str, size: int, count: int) -> dict[str, Any]:
 
 
 def mirror_run(url: str, token: str, cell, directory: Path, *, contents: bool) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The mirror as a witness runs it: its own process (`python -m bench.ledger.run mirror ...`, which calls
+    `fusioncell.ledger.mirror` as `fusioncell witness mirror` does), with a fresh state directory; it draws its
+    own progress bar and prints its report as JSON."""
     from fusioncell.ledger import log
-    from fusioncell.ledger.mirror import mirror
 
     state = Path(tempfile.mkdtemp(dir=directory))
+    args = [sys.executable, "-m", "bench.ledger.run", "mirror", url, token, str(log.log_signer(cell).verifier),
+            str(state), "contents" if contents else "leaves"]  # fmt: skip
+    done = subprocess.run(args, cwd=ROOT, stdout=subprocess.PIPE, check=True)
+    return json.loads(done.stdout.decode().strip().splitlines()[-1])
+
+
+def _mirror_process(url: str, token: str, key: str, state: str, what: str) -> None:
+    from fusioncell.ledger.mirror import mirror
+    from fusioncell.ledger.note import Verifier
+
+    contents = what == "contents"
     label = "mirror (leaves and contents)" if contents else "mirror (leaves)"
-    with _progress() as bar:
+    err = Console(stderr=True)
+    with Progress(
+        TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(), console=err,
+    ) as bar:  # fmt: skip
         task = bar.add_task(label, total=None, rate="")
         t0 = time.perf_counter()
 
         def step(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total, rate=f"{done / (time.perf_counter() - t0):,.0f} entries/s")
 
-        report = mirror(
-            log_url=url, token=token, log_key=log.log_signer(cell).verifier, state=state, contents=contents,
-            progress=step,
-        )  # fmt: skip
-    return {
+        report = mirror(log_url=url, token=token, log_key=Verifier.parse(key), state=Path(state), contents=contents,
+                        progress=step)  # fmt: skip
+    print(json.dumps({
         "entries": report.size,
         "seconds": round(report.seconds, 2),
         "entries_per_s": round(report.rate),
         "contents_checked": report.contents_checked,
         "waiting_for_the_log_s": round(report.waited, 2),
-    }
+    }))  # fmt: skip
 
 
 def run_ledger(*, quick: bool, output: Path | None = None) -> int:
@@ -342,3 +357,7 @@ def print_table(r: dict[str, Any]) -> None:
     )  # fmt: skip
     out = console if console.is_terminal else Console(width=170)
     out.print(table)
+
+
+if __name__ == "__main__" and len(sys.argv) == 7 and sys.argv[1] == "mirror":
+    _mirror_process(*sys.argv[2:])
