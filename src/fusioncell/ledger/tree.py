@@ -117,5 +117,5 @@ def append(session: Session, size: int, leaf_hashes: Sequence[bytes]) -> None:
     mark = driver_mark(session)
     session.connection().exec_driver_sql(
         f"INSERT INTO ledger_nodes (id, hash) VALUES ({mark}, {mark})",
-        [(node_id(n), h) for n, h in nodes.items()],
+        [(level << _SHIFT | index, h) for (level, index), h in nodes.items()],
     )
