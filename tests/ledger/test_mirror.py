@@ -64,6 +64,42 @@ def test_an_honest_log_checks_out(client, logged, crew, tmp_path: Path) -> None:
     assert 0 < il < us
 
 
+def test_full_pages_hash_as_subtrees_and_a_cosigned_size_inside_a_page(
+    client, logged, crew, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With pages of four, a log of dozens of entries takes the full-page path (each page one perfect subtree),
+    the partial last page, and a cosigned size that falls inside a page, where the root the witness cosigned is
+    checked part-way through the page."""
+    from fusioncell.ledger import mirror as mirror_module
+    from fusioncell.ledger.note import Checkpoint
+    from fusioncell.ledger.witness import WitnessState
+
+    monkeypatch.setattr(mirror_module, "PAGE", 4)
+    while log.latest(logged).size % 4 in (0, 3):  # the cut inside a page, and a partial page after it
+        send_some(client, crew, 1, tag=f"x{log.latest(logged).size}")
+        log.sign_checkpoint(logged)
+    signed = log.latest(logged)
+    cosigned = Checkpoint(logged.charter.mechanism.log_origin, signed.size, signed.root)
+
+    def witnessed(directory: Path) -> Path:  # a witness state that has cosigned `cosigned` and seen no leaves
+        state = WitnessState(directory)
+        with state.locked(cosigned.origin) as d:
+            state.store(d, cosigned, signed.note)
+        return directory
+
+    send_some(client, crew, 9, tag="later")
+    log.sign_checkpoint(logged)
+    report = run_mirror(client, logged, crew["sy"], witnessed(tmp_path / "a"))
+    assert report.cosigned_size == cosigned.size and report.size > cosigned.size + 4
+    assert report.root == log.latest(logged).root
+
+    k = a_message_entry(logged)
+    assert k < cosigned.size
+    tamper(logged, """UPDATE ledger_entries SET subject = 'message:999' WHERE "index" = :k""", k=k)
+    with pytest.raises(MirrorFailure, match=f"first {cosigned.size} entries do not hash to the root this witness"):
+        run_mirror(client, logged, crew["sy"], witnessed(tmp_path / "b"))
+
+
 def test_a_rewritten_content_is_caught(client, logged, crew, tmp_path: Path) -> None:
     k = a_message_entry(logged)
     tamper(

@@ -28,7 +28,7 @@ from fusioncell.ledger import merkle
 from fusioncell.ledger.note import NoteError, Verifier, open_checkpoint
 from fusioncell.ledger.witness import WitnessState
 
-PAGE = 8192  # a power of two: each full page is a perfect subtree of the log, hashed as one
+PAGE = 16_384  # a power of two: each full page is a perfect subtree of the log, hashed as one
 DEPTH = int(os.environ.get("MIRROR_DEPTH", "2"))  # pages asked for ahead: the log always has the next one queued
 _INDEX = b'"index":'
 
