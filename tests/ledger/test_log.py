@@ -267,3 +267,35 @@ def test_salts_are_fresh_for_every_entry_even_across_a_fork() -> None:
     os.close(read)
     parent = b"".join(new_salt() for _ in range(4))
     assert len(child) == 128 and child != parent
+
+
+def test_proofs_from_remembered_upper_nodes_still_verify(cell) -> None:
+    """Nodes over 256 entries and more are remembered after a first read (they never change); proofs made with
+    them, cold or warm, verify against the signed root, and consistency proofs too."""
+    import random
+
+    from fusioncell.ledger import tree
+    from fusioncell.policy import Principal, resolve_audience
+
+    joint = resolve_audience("joint", cell.charter.roster)
+    actor = Principal("sy.liaison", "SY", frozenset({"liaison"}))
+    for batch in range(3):
+        with cell.command() as uow:
+            for i in range(300):
+                with uow.command():
+                    uow.record(action="test.bulk", actor=actor, audience=joint, subject=f"b:{batch}:{i}",
+                               content={"i": i})  # fmt: skip
+        if batch == 0:
+            early = log.sign_checkpoint(cell)
+    checkpoint = log.sign_checkpoint(cell)
+    leaves = stored_leaves(cell)
+    rng = random.Random(5)
+    for _ in range(2):  # cold, then warm
+        for index in [0, 255, 256, 511, checkpoint.size - 1, *rng.sample(range(checkpoint.size), 20)]:
+            leaf, proof = log.inclusion(cell, index, checkpoint.size)
+            assert leaf == leaves[index]
+            merkle.verify_inclusion(index, checkpoint.size, leaf, proof, checkpoint.root)
+        proof = log.consistency(cell, early.size, checkpoint.size)
+        merkle.verify_consistency(early.size, checkpoint.size, early.root, checkpoint.root, proof)
+    remembered = tree._UPPER[cell.db]
+    assert remembered and all(i >> 56 >= tree.CACHED_LEVEL for i in remembered)
