@@ -266,3 +266,21 @@ def test_leaf_bytes_are_rfc8785(**header: Any) -> None:
     spelled = f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{d.microsecond:06d}Z"
     expected = dict(header, recorded_at=spelled)
     assert leaf_bytes(**header) == rfc8785.dumps(expected)
+
+
+@given(st.integers(0, 300), st.lists(st.integers(1, 40), min_size=1, max_size=6))
+def test_the_appends_node_rows_are_the_new_nodes(size: int, batches: list[int]) -> None:
+    """The append's stack of perfect subtrees writes exactly the nodes the reference `new_nodes` names."""
+    from fusioncell.ledger.tree import node_id, node_rows
+
+    leaves = hashed([i.to_bytes(4, "big") for i in range(size + sum(batches))])
+    nodes = merkle.new_nodes(0, leaves[:size], {})
+    n = size
+    for b in batches:
+        frontier = {node: nodes[node] for node in merkle.root_nodes(n)}
+        expected = merkle.new_nodes(n, leaves[n : n + b], frontier)
+        rows = node_rows(n, leaves[n : n + b], [frontier[node] for node in merkle.root_nodes(n)])
+        assert rows and dict(rows) == {node_id(k): v for k, v in expected.items()} and len(rows) == len(expected)
+        nodes.update(expected)
+        n += b
+    assert merkle.fold([nodes[node] for node in merkle.root_nodes(n)]) == merkle.root_of(leaves)

@@ -9,6 +9,7 @@ plain statements on the driver, no ORM, since the API serves a proof per request
 
 from __future__ import annotations
 
+import hashlib
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -135,17 +136,36 @@ class NodeReader:
         self.close()
 
 
+def node_rows(size: int, leaf_hashes: Sequence[bytes], frontier: Sequence[bytes]) -> list[tuple[int, bytes]]:
+    """(id, hash) of every node completed by appending `leaf_hashes` to a tree of `size` leaves, the leaves
+    included: `merkle.new_nodes` as the append needs it, kept as a stack of perfect-subtree hashes (the compact
+    range, largest first: `frontier` is the hashes of `merkle.root_nodes(size)`) rather than a dict of nodes."""
+    sha = hashlib.sha256
+    stack = list(frontier)
+    rows: list[tuple[int, bytes]] = []
+    add = rows.append
+    for i, h in enumerate(leaf_hashes, start=size):
+        add((i, h))  # a leaf's id is its index (level 0)
+        level, index = 0, i
+        while index & 1:  # one merge per trailing one of i: the top of the stack is the left sibling
+            h = sha(b"\x01" + stack.pop() + h).digest()
+            level, index = level + 1, index >> 1
+            add((level << _SHIFT | index, h))
+        stack.append(h)
+    return rows
+
+
 def append(session: Session, size: int, leaf_hashes: Sequence[bytes]) -> None:
     """Store the nodes completed by appending `leaf_hashes` to the tree of `size` leaves (the caller holds
     the ledger head lock)."""
     if not leaf_hashes:
         return
+    nodes = merkle.root_nodes(size)
     with NodeReader.within(session) as reader:
-        frontier = reader.fetch(merkle.root_nodes(size))
-    nodes = merkle.new_nodes(size, leaf_hashes, frontier)
+        found = reader.fetch(nodes)
     # straight to the driver (ids and bytes need no processing): this runs for every appending transaction
     mark = driver_mark(session)
     session.connection().exec_driver_sql(
         f"INSERT INTO ledger_nodes (id, hash) VALUES ({mark}, {mark})",
-        [(level << _SHIFT | index, h) for (level, index), h in nodes.items()],
+        node_rows(size, leaf_hashes, [found[n] for n in nodes]),
     )
