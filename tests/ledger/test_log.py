@@ -117,7 +117,16 @@ def test_ledger_reads_need_a_token(client) -> None:
 
 
 def test_tree_and_checkpoints_are_append_only(cell) -> None:
+    from fusioncell.policy import Principal, resolve_audience
+
+    with cell.command() as uow:
+        for i in range(4):  # interior nodes to refuse to change
+            with uow.command():
+                uow.record(action="test.entry", actor=Principal.system("cli:test"), subject=f"t:{i}", content={},
+                           audience=resolve_audience("joint", cell.charter.roster))  # fmt: skip
     log.sign_checkpoint(cell)
+    with cell.reading() as session:
+        assert session.execute(text("SELECT count(*) FROM ledger_nodes")).scalar_one() > 0
     for statement in ("UPDATE ledger_nodes SET hash = hash", "DELETE FROM ledger_nodes",
                       "UPDATE ledger_checkpoints SET note = 'x'", "DELETE FROM ledger_checkpoints"):  # fmt: skip
         with pytest.raises(DBAPIError, match="append-only"), cell.db.engine.begin() as conn:

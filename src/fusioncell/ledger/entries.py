@@ -303,6 +303,25 @@ def leaf_lines(session: Session, start: int, end: int) -> bytes:
     return "\n".join(built).encode()
 
 
+def entry_leaf_hashes(cursor: Any, mark: str, indices: list[int]) -> dict[int, bytes]:
+    """Leaf hashes of the entries at `indices`, made from their rows on a driver cursor: the tree stores no
+    leaf nodes, the entry row is the leaf."""
+    cursor.execute(
+        'SELECT "index", recorded_at, action, actor_delegation, audience, subject, commitment FROM ledger_entries '
+        f'WHERE "index" IN ({", ".join([mark] * len(indices))})',
+        indices,
+    )
+    sqlite = mark == "?"
+    sha = hashlib.sha256
+    out = {}
+    for index, at, action, delegation, audience, subject, commitment in cursor.fetchall():
+        iso = _iso_of_stored(at) if sqlite else _iso(at)
+        out[index] = sha(
+            b"\x00" + _leaf_text(index, iso, action, delegation, audience, subject, commitment).encode()
+        ).digest()
+    return out
+
+
 def entry_leaf(entry: Any) -> bytes:
     """`leaf_bytes` of anything with the header's attributes (a LedgerEntry, a row, a CommittedEntry)."""
     return leaf_bytes(

@@ -1,5 +1,6 @@
-"""The ledger's Merkle tree in the database: perfect-subtree hashes written with the entries, roots and proofs
-read back with one lookup each.
+"""The ledger's Merkle tree in the database: the hashes of its interior perfect subtrees written with the
+entries (a leaf's hash is made from its entry row: the row is the leaf), roots and proofs read back with one
+lookup of each kind.
 
 Appending happens inside the transaction that appends the entries, under the ledger head lock, so the tree
 and the entries can never disagree about the size, and a rolled-back command leaves no node behind. Every read
@@ -18,9 +19,11 @@ from sqlalchemy.orm import Session
 
 from fusioncell.db import Database, driver_mark
 from fusioncell.ledger import merkle
+from fusioncell.ledger.entries import entry_leaf_hashes
 
 _SHIFT = 56
 _INDEX_MASK = (1 << _SHIFT) - 1
+_LEVEL_1 = 1 << _SHIFT
 
 
 # Nodes of level 8 and up (each over 256 entries or more) are shared by most proofs and never change once
@@ -91,9 +94,14 @@ class NodeReader:
                     found[node_of(i)] = h
         else:
             wanted = ids
-        if wanted:
-            marks = ", ".join([self._mark] * len(wanted))
-            self._cursor.execute(f"SELECT id, hash FROM ledger_nodes WHERE id IN ({marks})", wanted)
+        leaves = [i for i in wanted if i < _LEVEL_1]  # a leaf's id is its index
+        interior = [i for i in wanted if i >= _LEVEL_1] if leaves else wanted
+        if leaves:
+            for i, h in entry_leaf_hashes(self._cursor, self._mark, leaves).items():
+                found[(0, i)] = h
+        if interior:
+            marks = ", ".join([self._mark] * len(interior))
+            self._cursor.execute(f"SELECT id, hash FROM ledger_nodes WHERE id IN ({marks})", interior)
             for i, h in self._cursor.fetchall():
                 h = bytes(h)
                 found[node_of(i)] = h
@@ -137,15 +145,15 @@ class NodeReader:
 
 
 def node_rows(size: int, leaf_hashes: Sequence[bytes], frontier: Sequence[bytes]) -> list[tuple[int, bytes]]:
-    """(id, hash) of every node completed by appending `leaf_hashes` to a tree of `size` leaves, the leaves
-    included: `merkle.new_nodes` as the append needs it, kept as a stack of perfect-subtree hashes (the compact
-    range, largest first: `frontier` is the hashes of `merkle.root_nodes(size)`) rather than a dict of nodes."""
+    """(id, hash) of every interior node completed by appending `leaf_hashes` to a tree of `size` leaves:
+    `merkle.new_nodes` without the leaves (a leaf's hash is made from its entry row when read), kept as a stack of
+    perfect-subtree hashes (the compact range, largest first: `frontier` is the hashes of
+    `merkle.root_nodes(size)`) rather than a dict of nodes."""
     sha = hashlib.sha256
     stack = list(frontier)
     rows: list[tuple[int, bytes]] = []
     add = rows.append
     for i, h in enumerate(leaf_hashes, start=size):
-        add((i, h))  # a leaf's id is its index (level 0)
         level, index = 0, i
         while index & 1:  # one merge per trailing one of i: the top of the stack is the left sibling
             h = sha(b"\x01" + stack.pop() + h).digest()
@@ -163,9 +171,7 @@ def append(session: Session, size: int, leaf_hashes: Sequence[bytes]) -> None:
     nodes = merkle.root_nodes(size)
     with NodeReader.within(session) as reader:
         found = reader.fetch(nodes)
-    # straight to the driver (ids and bytes need no processing): this runs for every appending transaction
-    mark = driver_mark(session)
-    session.connection().exec_driver_sql(
-        f"INSERT INTO ledger_nodes (id, hash) VALUES ({mark}, {mark})",
-        node_rows(size, leaf_hashes, [found[n] for n in nodes]),
-    )
+    rows = node_rows(size, leaf_hashes, [found[n] for n in nodes])
+    if rows:  # straight to the driver (ids and bytes need no processing): this runs for every appending transaction
+        mark = driver_mark(session)
+        session.connection().exec_driver_sql(f"INSERT INTO ledger_nodes (id, hash) VALUES ({mark}, {mark})", rows)
