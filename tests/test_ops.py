@@ -82,3 +82,18 @@ def test_migrations_match_the_models(cell) -> None:
     with cell.db.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
     assert diff == []
+
+
+def test_a_server_settles_its_heap_once_built() -> None:
+    import gc
+
+    from fusioncell.ops import GC_YOUNG_THRESHOLD, settle_heap
+
+    before = gc.get_threshold()
+    try:
+        settle_heap()
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD and gc.get_threshold()[1:] == before[1:]
+        assert gc.get_freeze_count() > 0  # start-up's objects are out of the collector's passes
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -67,12 +67,14 @@ def open_cell(settings: Settings, *, clock: Clock | None = None) -> Cell:
 def app_from_environment() -> FastAPI:
     """The app of one worker process when `fusioncell serve --workers N` runs several (settings from the
     environment, as the parent had them)."""
-    from fusioncell.ops import configure_logging
+    from fusioncell.ops import configure_logging, settle_heap
     from fusioncell.settings import load_settings
 
     settings = load_settings()
     configure_logging(settings.log_level)
-    return create_app(open_cell(settings))
+    app = create_app(open_cell(settings))
+    settle_heap()
+    return app
 
 
 def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:

@@ -149,7 +149,7 @@ def _serve(cell, host: str | None, port: int | None, workers: int | None = None)
 
     from fusioncell.app import create_app
     from fusioncell.ledger.log import log_signer
-    from fusioncell.ops import configure_logging
+    from fusioncell.ops import configure_logging, settle_heap
 
     configure_logging(cell.settings.log_level)
     log_signer(cell)  # a missing or wrong signing key stops the start, with what to do
@@ -171,7 +171,9 @@ def _serve(cell, host: str | None, port: int | None, workers: int | None = None)
     # the same frame again with its own context
     options = {"host": host, "port": port, "log_config": None, "access_log": False, "ws_per_message_deflate": False}
     if workers == 1:
-        uvicorn.run(create_app(cell), **options)
+        app = create_app(cell)
+        settle_heap()
+        uvicorn.run(app, **options)
         return
     # each worker process opens the cell itself, from the same settings
     os.environ["FUSIONCELL_DATA"] = str(cell.settings.data.resolve())
