@@ -34,3 +34,11 @@ def test_what_takes_the_fast_path() -> None:
     assert not _plain({"\U0001f600": 1, "\uffff": 2})  # UTF-16 and code point orders differ here
     assert canonical({"\U0001f600": 1, "\uffff": 2}) == rfc8785.dumps({"\U0001f600": 1, "\uffff": 2})
     assert not _plain(2**60)
+
+
+@given(st.dictionaries(TEXT, st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | TEXT, max_size=8))
+def test_flat_content_takes_one_pass_and_equals_rfc8785(value: dict[str, Any]) -> None:
+    from fusioncell.ledger.entries import _flat
+
+    assert _flat(value) == all(k.isascii() or max(k) < "\U00010000" for k in value)
+    assert canonical(value) == rfc8785.dumps(value)
