@@ -265,3 +265,23 @@ def test_problem_responses_carry_a_request_id(client):
     r = client.get("/api/v1/no-such-thing", headers={"X-Request-ID": "trace-me-42"})
     assert_problem(r, 404)
     assert r.headers.get("x-request-id") == "trace-me-42"
+
+
+def test_a_nul_character_is_refused_on_either_database(client, cell, crew) -> None:
+    """PostgreSQL cannot store U+0000 in text and SQLite would: both refuse it as input, naming the field, and
+    nothing is written."""
+    from tests.conftest import ledger_size
+    from tests.traffic.helpers import draft
+
+    before = ledger_size(cell)
+    for field, body in [
+        ("subject", draft(precedence="ROUTINE", subject="a\u0000b", client_txn_id="nul-1")),
+        ("body", draft(precedence="ROUTINE", body="a\u0000b", client_txn_id="nul-2")),
+    ]:
+        r = client.post("/api/v1/messages", json=body, headers=crew["sy"].headers)
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+        assert field in r.text and "NUL" in r.text
+    r = client.post("/api/v1/auth/token", json={"username": "sy.liaison", "password": "x\u0000"})
+    assert r.status_code == 422 and "password" in r.text
+    assert client.get("/api/v1/messages", headers=crew["sy"].headers).json()["items"] == []
+    assert ledger_size(cell) == before

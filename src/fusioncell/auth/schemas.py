@@ -7,12 +7,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from fusioncell.schemas import InputModel
+
 Username = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9._-]{1,63}$")]
 
 
-class TokenRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TokenRequest(InputModel):
     username: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     password: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
     otp: Annotated[str, StringConstraints(pattern=r"^[0-9]{6,8}$")] | None = Field(

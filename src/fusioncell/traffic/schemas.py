@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from fusioncell.charter.model import Precedence
+from fusioncell.schemas import InputModel
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
@@ -32,16 +33,12 @@ class Verdict(StrEnum):
     NEGATIVE = "negative"
 
 
-class Translation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Translation(InputModel):
     subject: Text200
     body: Body
 
 
-class MessageCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MessageCreate(InputModel):
     track: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     audience: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
         description="joint | mediator | mediated:<delegation>"
@@ -59,17 +56,13 @@ class MessageCreate(BaseModel):
     )
 
 
-class AckCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AckCreate(InputModel):
     readback: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)] | None = Field(
         default=None, description="The receiver's restatement of the message, for the sender to confirm."
     )
 
 
-class VerdictCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class VerdictCreate(InputModel):
     verdict: Verdict
     note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000)] | None = None
     delegation: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = Field(
