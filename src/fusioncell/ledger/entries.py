@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.orm import Session
 
 from fusioncell.db import driver_mark
+from fusioncell.ledger import merkle
 from fusioncell.ledger.models import LedgerHead
 from fusioncell.policy import Audience, Principal
 
@@ -134,7 +135,6 @@ class _SaltPool:
     CHUNK = 256
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
         self._reset()
         # a forked child must not hand out the salts its parent will: it starts with an empty pool
         os.register_at_fork(after_in_child=self._reset)
@@ -233,10 +233,19 @@ def leaf_bytes(
     return _leaf_text(index, _iso(recorded_at), action, actor_delegation, audience, subject, commitment).encode()
 
 
-_LEAVES_SQL = (
-    'SELECT "index", recorded_at, action, actor_delegation, audience, subject, commitment FROM ledger_entries '
-    'WHERE "index" >= {0} AND "index" < {0} ORDER BY "index"'
+# The header columns a leaf is made of, in `_leaf_of_row`'s order
+_LEAF_COLUMNS = (
+    'SELECT "index", recorded_at, action, actor_delegation, audience, subject, commitment FROM ledger_entries'
 )
+
+
+def _leaf_of_row(row: tuple[Any, ...], sqlite: bool) -> str:
+    """The leaf text of a row of `_LEAF_COLUMNS` read straight from the driver (SQLite's time is its stored text)."""
+    index, at, action, delegation, audience, subject, commitment = row
+    return _leaf_text(
+        index, _iso_of_stored(at) if sqlite else _iso(at), action, delegation, audience, subject, commitment
+    )
+
 
 # The leaf as the database writes it, for values with nothing JSON must escape: the common case, checked for the
 # whole page afterwards (`_unescaped`). Column by column the same text as `_leaf_text`'s fast path. SQLite formats
@@ -259,10 +268,6 @@ _PAGE_SQL = {
     f'FROM ledger_entries WHERE {_RANGE.format(mark="?")} ORDER BY "index")',
     "%s": f"SELECT string_agg(leaf, E'\\n' ORDER BY i), count(*), count(leaf) FROM (SELECT {_POSTGRES_LEAF} AS leaf, "
     f'"index" AS i FROM ledger_entries WHERE {_RANGE.format(mark="%s")}) AS page',
-}
-_ROWS_SQL = {
-    mark: f'SELECT {leaf} FROM ledger_entries WHERE {_RANGE.format(mark=mark)} ORDER BY "index"'
-    for mark, leaf in (("?", _SQLITE_LEAF), ("%s", _POSTGRES_LEAF))
 }
 # What a fast-path page may hold besides printable text: newlines between leaves and the quotes of its structure.
 # Everything else is deleted, in C, before counting: a backslash or another control character left over means a
@@ -297,9 +302,8 @@ def _fetch(session: Session, sql: str, start: int, end: int) -> list[tuple[Any, 
 
 def leaf_lines(session: Session, start: int, end: int) -> bytes:
     """The leaves of entries [start, end), one per line, read straight from the driver: what a mirror fetches
-    a million of. The database writes each leaf (in C, twice as fast as formatting rows here); the leaves holding
-    a value that needs JSON escaping, or a time stored in another spelling, are formatted again in Python through
-    `_leaf_text`, which escapes."""
+    a million of. The database writes each leaf (in C, twice as fast as formatting rows here); a page holding a
+    value that needs JSON escaping, or a time stored in another spelling, is formatted in Python instead."""
     mark = driver_mark(session)
     sqlite = mark == "?"
     ((page, count, made),) = _fetch(session, _PAGE_SQL[mark], start, end)
@@ -309,35 +313,18 @@ def leaf_lines(session: Session, start: int, end: int) -> bytes:
         text = page.encode()
         if _unescaped(text, count):
             return text + b"\n"
-    built = [row[0] for row in _fetch(session, _ROWS_SQL[mark], start, end)]
-    # some leaf needs escaping (or its time another reading): find which, and format those rows again
-    dirty = [k for k, line in enumerate(built) if line is None or not _unescaped(line.encode(), 1)]
-    rows = _fetch(session, _LEAVES_SQL.format(mark), start, end)  # the same rows in the same order as `built`
-    for k in dirty:
-        index, at, action, delegation, audience, subject, commitment = rows[k]
-        iso = _iso_of_stored(at) if sqlite else _iso(at)
-        built[k] = _leaf_text(index, iso, action, delegation, audience, subject, commitment)
-    built.append("")
-    return "\n".join(built).encode()
+    # some leaf needs escaping (or its time another reading): the page is formatted here, row by row, by
+    # `_leaf_text`, which takes its own no-escape path for the clean ones
+    rows = _fetch(session, f'{_LEAF_COLUMNS} WHERE {_RANGE.format(mark=mark)} ORDER BY "index"', start, end)
+    return "".join([_leaf_of_row(row, sqlite) + "\n" for row in rows]).encode()
 
 
 def entry_leaf_hashes(cursor: Any, mark: str, indices: list[int]) -> dict[int, bytes]:
     """Leaf hashes of the entries at `indices`, made from their rows on a driver cursor: the tree stores no
     leaf nodes, the entry row is the leaf."""
-    cursor.execute(
-        'SELECT "index", recorded_at, action, actor_delegation, audience, subject, commitment FROM ledger_entries '
-        f'WHERE "index" IN ({", ".join([mark] * len(indices))})',
-        indices,
-    )
+    cursor.execute(f'{_LEAF_COLUMNS} WHERE "index" IN ({", ".join([mark] * len(indices))})', indices)
     sqlite = mark == "?"
-    sha = hashlib.sha256
-    out = {}
-    for index, at, action, delegation, audience, subject, commitment in cursor.fetchall():
-        iso = _iso_of_stored(at) if sqlite else _iso(at)
-        out[index] = sha(
-            b"\x00" + _leaf_text(index, iso, action, delegation, audience, subject, commitment).encode()
-        ).digest()
-    return out
+    return {row[0]: merkle.leaf_hash(_leaf_of_row(row, sqlite).encode()) for row in cursor.fetchall()}
 
 
 def entry_leaf(entry: Any) -> bytes:

@@ -91,16 +91,15 @@ def root_nodes(size: int) -> list[Node]:
 def new_nodes(size: int, leaf_hashes: Sequence[bytes], frontier: Mapping[Node, bytes]) -> dict[Node, bytes]:
     """The perfect subtrees completed by appending `leaf_hashes` to a tree of `size` leaves, the leaves
     themselves included (level 0). `frontier` holds the perfect subtrees of the tree as it was
-    (`root_nodes(size)`): the left siblings the new nodes need. (Every append computes this: the hashing is
-    written inline.)"""
-    sha = hashlib.sha256
+    (`root_nodes(size)`): the left siblings the new nodes need. The reference the append's `tree.node_rows` is
+    held to."""
     known: dict[Node, bytes] = dict(frontier)
     out: dict[Node, bytes] = {}
     for i, h in enumerate(leaf_hashes, start=size):
         level, index = 0, i
         known[(0, i)] = out[(0, i)] = h
         while index & 1:
-            h = sha(b"\x01" + known[(level, index - 1)] + h).digest()
+            h = node_hash(known[(level, index - 1)], h)
             level, index = level + 1, index >> 1
             known[(level, index)] = out[(level, index)] = h
     return out
@@ -289,6 +288,10 @@ class CompactRange:
             n >>= 1
         stack.append(h)
         self.size += width
+
+    def hashes(self) -> list[bytes]:
+        """The perfect subtrees' hashes, largest first: those of `root_nodes(size)`."""
+        return list(self._stack)
 
     def root(self) -> bytes:
         return fold(self._stack) if self._stack else EMPTY_ROOT

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import os
 import threading
 import time
 import urllib.parse
@@ -29,7 +28,7 @@ from fusioncell.ledger.note import NoteError, Verifier, open_checkpoint
 from fusioncell.ledger.witness import WitnessState
 
 PAGE = 16_384  # a power of two: each full page is a perfect subtree of the log, hashed as one
-DEPTH = int(os.environ.get("MIRROR_DEPTH", "2"))  # pages asked for ahead: the log always has the next one queued
+DEPTH = 2  # pages asked for ahead: the log always has the next one queued
 _INDEX = b'"index":'
 
 

@@ -181,7 +181,7 @@ def leaves(
     cell: CellDep,
     principal: CurrentUser,
     start: Size = 0,
-    end: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Exclusive; at most 10,000 per page")] = None,
+    end: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Exclusive; at most 65,536 per page")] = None,
 ) -> Response:
     lines = service.leaves(cell=cell, start=start, end=start + service.MAX_LEAVES if end is None else end)
     return Response(lines, media_type=LEAVES_MEDIA_TYPE)
@@ -203,7 +203,7 @@ def contents(
     cell: CellDep,
     principal: CurrentUser,
     start: Size = 0,
-    end: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Exclusive; at most 10,000 per page")] = None,
+    end: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Exclusive; at most 65,536 per page")] = None,
 ) -> Response:
     rows = service.contents(
         cell=cell, principal=principal, start=start, end=start + service.MAX_LEAVES if end is None else end

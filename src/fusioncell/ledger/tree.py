@@ -28,7 +28,7 @@ _LEVEL_1 = 1 << _SHIFT
 
 # Nodes of level 8 and up (each over 256 entries or more) are shared by most proofs and never change once
 # written (a perfect subtree's hash is final; triggers refuse updates): committed reads keep them per database,
-# so a proof reads from SQL only its dozen lower nodes. Bounded: 131,072 nodes cover a log of 33 million entries.
+# so a proof reads from SQL only its dozen lower nodes. Bounded: 131,072 nodes cover a log of 16 million entries.
 CACHED_LEVEL = 8
 CACHE_LIMIT = 1 << 17
 _UPPER: weakref.WeakKeyDictionary[Database, dict[int, bytes]] = weakref.WeakKeyDictionary()
@@ -48,9 +48,10 @@ def node_of(node_id_: int) -> merkle.Node:
 
 
 class NodeReader:
-    """Reads the log's size and the tree's nodes, and makes roots and RFC 9162 proofs from them: two statements
-    at most. `open(db)` takes a pooled driver connection of its own; `within(session)` reads in the session's
-    transaction (an append reads its frontier under the head lock it holds)."""
+    """Reads the log's size and the tree's nodes, and makes roots and RFC 9162 proofs from them: three statements
+    at most (the size, the interior nodes, the entry rows of the leaves). `open(db)` takes a pooled driver
+    connection of its own; `within(session)` reads in the session's transaction (an append reads its frontier
+    under the head lock it holds)."""
 
     def __init__(
         self, cursor: Any, mark: str, on_close: Callable[[], None], upper: dict[int, bytes] | None = None

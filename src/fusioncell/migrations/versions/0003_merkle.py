@@ -72,10 +72,11 @@ def _entries_keyed_by_rowid() -> None:
 
 
 def _backfill_tree() -> None:
-    """Entries written before the tree existed get their nodes, in order, a chunk at a time."""
+    """Entries written before the tree existed get their interior nodes, in order, a chunk at a time, exactly as
+    an append writes them (`tree.node_rows`; a leaf's hash is made from its entry row when read)."""
     from fusioncell.ledger import merkle
     from fusioncell.ledger.entries import entry_leaf
-    from fusioncell.ledger.tree import node_id
+    from fusioncell.ledger.tree import node_rows
 
     bind = op.get_bind()
     entries = sa.table(
@@ -84,7 +85,7 @@ def _backfill_tree() -> None:
         sa.column("recorded_at", fusioncell.db.UTCDateTime()),
     )
     nodes = sa.table("ledger_nodes", sa.column("id", sa.BigInteger), sa.column("hash", sa.LargeBinary))
-    known: dict[merkle.Node, bytes] = {}
+    frontier = merkle.CompactRange()  # the perfect subtrees of the tree so far, largest first
     size = 0
     while True:
         rows = bind.execute(
@@ -94,10 +95,11 @@ def _backfill_tree() -> None:
             return
         if rows[0].index != size:
             raise RuntimeError(f"the ledger has a gap at entry {size}: it cannot be given a Merkle tree")
-        frontier = {n: known[n] for n in merkle.root_nodes(size)}
-        new = merkle.new_nodes(size, [merkle.leaf_hash(entry_leaf(r)) for r in rows], frontier)
-        bind.execute(sa.insert(nodes), [{"id": node_id(n), "hash": h} for n, h in new.items()])
-        known = {**frontier, **new}
+        leaves = [merkle.leaf_hash(entry_leaf(r)) for r in rows]
+        new = node_rows(size, leaves, frontier.hashes())
+        if new:
+            bind.execute(sa.insert(nodes), [{"id": i, "hash": h} for i, h in new])
+        frontier.extend(leaves)
         size += len(rows)
 
 
