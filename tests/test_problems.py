@@ -281,7 +281,29 @@ def test_a_nul_character_is_refused_on_either_database(client, cell, crew) -> No
         r = client.post("/api/v1/messages", json=body, headers=crew["sy"].headers)
         assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
         assert field in r.text and "NUL" in r.text
+    r = client.post(
+        "/api/v1/messages",
+        json=draft(precedence="ROUTINE", translations={"fr": {"subject": "s", "body": "a\u0000b"}}, client_txn_id="n3"),
+        headers=crew["sy"].headers,
+    )
+    assert r.status_code == 422 and "/translations/fr/body" in r.text  # the field itself, not its container
     r = client.post("/api/v1/auth/token", json={"username": "sy.liaison", "password": "x\u0000"})
     assert r.status_code == 422 and "password" in r.text
+    # query parameters too, on every route: PostgreSQL answered 500 here before
+    for path, name in [
+        ("/api/v1/alerts?target=S%00Y", "target"),
+        ("/api/v1/ledger/evidence?subject=message:1%00", "subject"),
+    ]:
+        r = client.get(path, headers=crew["us"].headers)
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), r.text
+        assert name in r.text and "NUL" in r.text
     assert client.get("/api/v1/messages", headers=crew["sy"].headers).json()["items"] == []
     assert ledger_size(cell) == before
+
+
+def test_a_password_with_a_nul_character_is_refused_when_set() -> None:
+    """It could be set but never used: the token route refuses NUL in any text."""
+    from fusioncell.auth.passwords import check_strength
+
+    assert check_strength("a long enough pass\x00phrase") is not None
+    assert check_strength("a long enough passphrase") is None

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -22,6 +22,7 @@ from fusioncell.cell import Cell
 from fusioncell.charter import Charter, load_charter
 from fusioncell.clock import Clock, SystemClock
 from fusioncell.db import Database
+from fusioncell.deps import refuse_nul
 from fusioncell.events import EventBus
 from fusioncell.ledger.log import Checkpointer
 from fusioncell.ledger.routes import router as ledger_router
@@ -122,6 +123,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
             stop_checkpoints()
 
     app = FastAPI(
+        dependencies=[Depends(refuse_nul)],
         title="fusioncell",
         version=__version__,
         summary="The software of a mediated joint coordination cell.",

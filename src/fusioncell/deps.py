@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import HTTPConnection
 
 from fusioncell.auth import service as auth_service
 from fusioncell.cell import Cell
 from fusioncell.errors import Unauthorized
 from fusioncell.policy import Principal
+from fusioncell.schemas import NUL_REFUSED
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
 
@@ -18,6 +21,19 @@ _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/au
 # Dependencies that do no I/O are coroutines: FastAPI runs a plain function in the thread pool, a hop per request.
 async def get_cell(request: Request) -> Cell:
     return request.app.state.cell
+
+
+async def refuse_nul(connection: HTTPConnection) -> None:
+    """Every route, HTTP or WebSocket: no query or path parameter may hold U+0000 (PostgreSQL cannot take it in
+    text and SQLite would), answered as any invalid parameter is, a 422 naming it."""
+    errors = [
+        {"type": "value_error", "loc": (where, name), "msg": NUL_REFUSED, "input": value}
+        for where, items in (("query", connection.query_params.multi_items()), ("path", connection.path_params.items()))
+        for name, value in items
+        if isinstance(value, str) and "\x00" in value
+    ]
+    if errors:
+        raise RequestValidationError(errors)
 
 
 async def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:

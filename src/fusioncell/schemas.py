@@ -6,26 +6,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_holds_nul(v) for v in value)
-    return False
+NUL_REFUSED = "text must not contain the NUL character (U+0000)"
 
 
 class InputModel(BaseModel):
     """A request body: unknown fields refused, and no text holding U+0000, which PostgreSQL cannot store and
-    SQLite would: the same body gets the same answer, a 422 naming the field, on either database."""
+    SQLite would: the same body gets the same answer, a 422 naming the field, on either database. (Query and
+    path parameters get the same rule from `deps.refuse_nul`, for every route.)"""
 
     model_config = ConfigDict(extra="forbid")
 
-    @field_validator("*", mode="before")
+    @field_validator("*", mode="after")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        if _holds_nul(value):
-            raise ValueError("text must not contain the NUL character (U+0000)")
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError(NUL_REFUSED)
         return value

@@ -18,6 +18,8 @@ def check_strength(password: str) -> str | None:
         return f"a password needs at least {MIN_LENGTH} characters"
     if len(password) > 1024:
         return "a password may have at most 1024 characters"
+    if "\x00" in password:
+        return "a password may not contain the NUL character (U+0000)"
     if len(set(password)) < 5:
         return "a password needs more than four distinct characters"
     return None
