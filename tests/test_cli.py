@@ -175,3 +175,13 @@ def test_demo_witnesses_make_checkpoints_final(tmp_path) -> None:
         verify(bundle, charter_sha256=hashlib.sha256(b"another charter").hexdigest())
     with pytest.raises(EvidenceError, match="nothing outside the bundle anchors"):
         verify(bundle)
+
+
+def test_demo_witness_keys_survive_an_interrupted_first_set_up(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A first `make run` that stopped after making the witnesses' keys (the database down, say) does not stop
+    the next one: the keys are kept, and the charter names the same witnesses."""
+    from fusioncell.demo import demo_charter_with_witnesses
+
+    first = demo_charter_with_witnesses("mechanism: {}\n", tmp_path)
+    again = demo_charter_with_witnesses("mechanism: {}\n", tmp_path)
+    assert first == again and "key:" in again

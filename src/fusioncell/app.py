@@ -31,6 +31,7 @@ from fusioncell.ops import router as ops_router
 from fusioncell.policy import audience_labels
 from fusioncell.problems import BodySizeLimit, document_problems, install_problem_handlers
 from fusioncell.scheduler.service import Scheduler, SchedulerLoop
+from fusioncell.schemas import document_no_nul
 from fusioncell.settings import Settings
 from fusioncell.stream.hub import StreamHub
 from fusioncell.stream.routes import router as stream_router
@@ -189,7 +190,7 @@ def _install_openapi(app: FastAPI, cell: Cell) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = document_charter(document_problems(schema), cell.charter)
+            app.openapi_schema = document_no_nul(document_charter(document_problems(schema), cell.charter))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -197,15 +197,18 @@ DEMO_WITNESSES = (("SY", "sy.witness.demo", 8101), ("IL", "il.witness.demo", 810
 def demo_charter_with_witnesses(example: str, data: Path, ports: tuple[int, ...] | None = None) -> str:
     """The example charter plus a `ledger.witnesses` section naming two demo witnesses, whose keys are made now
     under `data/witnesses/` (owner-only). The adopted charter then anchors their keys in entry 0."""
-    from fusioncell.ledger.log import write_private_key
+    from fusioncell.ledger.log import read_private_key, write_private_key
     from fusioncell.ledger.note import ALG_COSIGNATURE_V1, Signer
 
     lines = ["", "ledger:", "  witnesses:"]
     for n, (delegation, name, default_port) in enumerate(DEMO_WITNESSES):
         port = ports[n] if ports else default_port
         key = data / "witnesses" / f"{delegation.lower()}.key"
-        signer = Signer.generate(name, alg=ALG_COSIGNATURE_V1)
-        write_private_key(key, signer)
+        if key.exists():  # a first `make run` stopped before the cell was set up: its witnesses stay who they were
+            signer = read_private_key(key)
+        else:
+            signer = Signer.generate(name, alg=ALG_COSIGNATURE_V1)
+            write_private_key(key, signer)
         url = f"http://127.0.0.1:{port}/api/v1/ledger/witness"
         lines.append(f'    - {{name: {name}, delegation: {delegation}, key: "{signer.verifier}", url: "{url}"}}')
     return example.rstrip("\n") + "\n" + "\n".join(lines) + "\n"

@@ -22,3 +22,36 @@ class InputModel(BaseModel):
         if isinstance(value, str) and "\x00" in value:
             raise ValueError(NUL_REFUSED)
         return value
+
+
+# The rule above, in the contract: every free-text string a client sends (body property or parameter) is
+# declared as holding no NUL. Strings with a pattern, a format or an enumeration already say what they hold.
+NO_NUL_PATTERN = r"^[^\x00]*$"
+
+
+def _mark_strings(schema: Any) -> None:
+    if isinstance(schema, dict):
+        if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & schema.keys():
+            schema["pattern"] = NO_NUL_PATTERN
+        for value in schema.values():
+            _mark_strings(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _mark_strings(value)
+
+
+def document_no_nul(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Declare in the OpenAPI document what `InputModel` and `deps.refuse_nul` enforce: the request bodies' schemas
+    and every parameter's. (Response shapes are left as they are.)"""
+    bodies = _input_models()
+    for name, component in openapi.get("components", {}).get("schemas", {}).items():
+        if name in bodies:
+            _mark_strings(component)
+    for operation in (op for item in openapi.get("paths", {}).values() for op in item.values() if isinstance(op, dict)):
+        for parameter in operation.get("parameters", []):
+            _mark_strings(parameter.get("schema"))
+    return openapi
+
+
+def _input_models(cls: type[InputModel] = InputModel) -> set[str]:
+    return {name for sub in cls.__subclasses__() for name in (sub.__name__, *_input_models(sub))}
