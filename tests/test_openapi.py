@@ -218,12 +218,6 @@ def test_docs_use_local_assets_only(http):
         assert asset.content, url
 
 
-def test_root_redirects_to_docs(http):
-    r = http.get("/", follow_redirects=False)
-    assert r.status_code in (302, 303, 307, 308)
-    assert r.headers["location"] == DOCS_URL
-
-
 def test_missing_asset_is_404_problem(http):
     r = http.get(ASSETS_PREFIX + "no-such-file.js")
     assert r.status_code == 404

@@ -12,7 +12,7 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
@@ -39,6 +39,7 @@ from fusioncell.traffic import service as traffic_service
 from fusioncell.traffic.metrics import install_traffic_metrics
 from fusioncell.traffic.receipts import ReceiptRecorder
 from fusioncell.traffic.routes import router as traffic_router
+from fusioncell.web import routes as web
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +153,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     app.include_router(stream_router)
     app.include_router(ops_router)
     _install_docs(app)
+    web.install(app)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestLog, metrics=metrics)
@@ -216,7 +218,3 @@ def _install_docs(app: FastAPI) -> None:
             swagger_css_url=f"{API_PREFIX}/docs/assets/swagger-ui.css",
             swagger_favicon_url=f"{API_PREFIX}/docs/assets/favicon.png",
         )
-
-    @app.get("/", include_in_schema=False, name="root")
-    def root() -> RedirectResponse:
-        return RedirectResponse(f"{API_PREFIX}/docs")

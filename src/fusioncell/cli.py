@@ -164,7 +164,7 @@ def _serve(cell, host: str | None, port: int | None, workers: int | None = None)
         raise typer.Exit(2)
     console.print(
         f"Serving [bold]{cell.charter.mechanism.name.get('en')}[/] at http://{host}:{port} "
-        f"— API docs at http://{host}:{port}/api/v1/docs, health at /healthz"
+        f"(sign in there for the web pages) — API docs at http://{host}:{port}/api/v1/docs, health at /healthz"
         + (f" ({workers} workers)" if workers > 1 else "")
     )
     # no per-message compression on the stream: frames are small JSON, and each subscriber would compress

@@ -33,6 +33,12 @@ class Settings(BaseSettings):
         description="Server processes. Several need PostgreSQL (LISTEN/NOTIFY wakes each one's stream); "
         "SQLite serves from one process.",
     )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/\s]+$",
+        description="The address people open, e.g. https://cell.example (scheme and host, no path). Web forms must "
+        "come from it and session cookies are Secure when it is https. Unset: each request's own scheme and host.",
+    )
     token_ttl: timedelta = timedelta(hours=12)
     max_body_bytes: int = 1_048_576
     login_max_failures: int = 5

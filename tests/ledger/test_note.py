@@ -103,3 +103,7 @@ def test_cosignatures() -> None:
         N.verify_cosignature(sig, text, tampered)  # the timestamp is signed
     with pytest.raises(NoteError):
         N.cosign(N.Signer.generate("log.example"), text, 1)  # a log key is not a witness key
+    # a well-signed date no calendar can show (a hostile witness's) is refused, not stored to break every reader
+    assert N.verify_cosignature(sig, text, N.cosign(witness, text, N.LAST_TIMESTAMP)) == N.LAST_TIMESTAMP
+    with pytest.raises(NoteError, match="after the year 9999"):
+        N.verify_cosignature(sig, text, N.cosign(witness, text, N.LAST_TIMESTAMP + 1))

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import ledger_size
 from tests.traffic.helpers import StreamReader, draft
+from tests.web.pages import browser, signed_in
 
 # The rule, stated plainly for the Paris charter: who may read each audience (UNDOF reads joint).
 READERS = {
@@ -75,6 +76,11 @@ def test_mediated_message_never_reaches_the_other_party(client, cell, crew) -> N
     # nor do the ledger's bulk and signed views carry it: leaves (headers with commitments), checkpoints
     for path in ("/api/v1/ledger/leaves?start=0", "/api/v1/ledger/checkpoint", "/api/v1/ledger/checkpoints"):
         r = client.get(path, headers=il.headers)
+        assert r.status_code == 200 and secret_body not in r.text, path
+    # nor the web pages IL's officer reads (they show what policy lets IL read, in every language)
+    web = signed_in(browser(client), il.username)
+    for path in ("/ledger", "/ledger/live", "/ledger?lang=ar"):
+        r = web.get(path)
         assert r.status_code == 200 and secret_body not in r.text, path
 
     # stream replay from the beginning

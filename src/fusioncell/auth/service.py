@@ -307,7 +307,8 @@ def _matching_step(totp: pyotp.TOTP, otp: str, now: datetime) -> int | None:
     """The time step the code belongs to (the current one or one either side), or None."""
     current = int(now.timestamp()) // TOTP_STEP_SECONDS
     for step in (current, current - 1, current + 1):
-        if secrets.compare_digest(totp.at(step * TOTP_STEP_SECONDS), otp):
+        # as bytes: compare_digest refuses str holding anything but ASCII (a code typed in Arabic-Indic digits)
+        if secrets.compare_digest(totp.at(step * TOTP_STEP_SECONDS).encode(), otp.encode()):
             return step
     return None
 

@@ -305,6 +305,10 @@ def cosign(signer: Signer, text: str, timestamp: int) -> Signature:
     return Signature(signer.name, signer.verifier.id, blob)
 
 
+# 9999-12-31T23:59:59Z: a later time no calendar of ours can show, so no honest witness signs it
+LAST_TIMESTAMP = 253_402_300_799
+
+
 def verify_cosignature(witness: Verifier, text: str, signature: Signature) -> int:
     """The timestamp of a valid cosignature by `witness` on the checkpoint text; NoteError otherwise."""
     if witness.alg != ALG_COSIGNATURE_V1:
@@ -314,6 +318,8 @@ def verify_cosignature(witness: Verifier, text: str, signature: Signature) -> in
     if len(signature.blob) != 8 + 64:
         raise NoteError(f"the cosignature of {witness.name} is not a timestamped Ed25519 signature")
     (timestamp,) = struct.unpack(">Q", signature.blob[:8])
-    if timestamp >= 1 << 63 or not witness.verify(cosignature_message(text, timestamp), signature.blob[8:]):
+    if timestamp > LAST_TIMESTAMP:
+        raise NoteError(f"the cosignature of {witness.name} is dated after the year 9999")
+    if not witness.verify(cosignature_message(text, timestamp), signature.blob[8:]):
         raise NoteError(f"the cosignature of {witness.name} does not verify")
     return int(timestamp)

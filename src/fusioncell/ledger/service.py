@@ -96,3 +96,23 @@ def contents(*, cell: Cell, principal: Principal, start: int, end: int) -> list[
     )
     with cell.reading() as session:
         return [(r.index, r.content, r.salt) for r in session.execute(query)]
+
+
+def refusals(*, cell: Cell, principal: Principal, sizes: list[int]) -> dict[tuple[int, str], dict]:
+    """The recorded refusals to cosign the checkpoints of these sizes, keyed (size, witness), that the principal
+    may read (a refusal is an entry like any other: its content goes to its audience only)."""
+    audiences = readable_audiences(principal, cell.charter.roster)
+    if not sizes or not audiences:
+        return {}
+    query = (
+        select(_T.c.content)
+        .where(
+            _T.c.action == "witness.refused",
+            _T.c.subject.in_([f"checkpoint:{s}" for s in sizes]),
+            _T.c.audience.in_(audiences),
+        )
+        .order_by(_T.c.index)
+    )
+    with cell.reading() as session:
+        found = [json.loads(row.content) for row in session.execute(query)]
+    return {(r["size"], r["witness"]): r for r in found}  # the newest refusal of each witness wins

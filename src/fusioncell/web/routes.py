@@ -1,0 +1,352 @@
+"""The web pages: sign in and out, and the ledger's checkpoints with which of them is final.
+
+Pages are rendered on the server in the reader's language; htmx swaps in the parts that change. Every page asks
+the same services as the API, as the signed-in person, so the one visibility rule in `policy` decides what a page
+may show.
+"""
+
+from __future__ import annotations
+
+import base64
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, FastAPI, Form, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from fusioncell.auth import service as auth_service
+from fusioncell.cell import Cell
+from fusioncell.deps import MAX_INT, CellDep
+from fusioncell.errors import TooManyRequests, Unauthorized
+from fusioncell.ledger import log
+from fusioncell.ledger import service as ledger_service
+from fusioncell.ledger.note import LAST_TIMESTAMP
+from fusioncell.web import i18n
+from fusioncell.web.session import (
+    LANG_COOKIE,
+    SESSION_COOKIE,
+    CsrfRefused,
+    LoginRequired,
+    SignedIn,
+    check_csrf,
+    clear_session,
+    local_path,
+    login_csrf_of,
+    new_login_csrf,
+    set_login_csrf,
+    set_session,
+)
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+CHECKPOINTS_PER_PAGE = 20
+REFRESH_SECONDS = 5  # checkpoints come at most every few seconds, cosignatures within a few more
+
+# Front-end packages, served from node_modules as package-lock.json pinned them (`make install` puts them there).
+VENDOR = {"htmx.min.js": "htmx.org/dist/htmx.min.js"}
+
+SECURITY_HEADERS = {
+    # scripts and styles from this site only: no inline script can run, even if some text slipped through escaping
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+router = APIRouter(include_in_schema=False)
+
+_templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(default=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def vendor_root() -> Path:
+    """node_modules of the checkout this package runs from (an editable install, as `make install` makes)."""
+    return HERE.parents[2] / "node_modules"
+
+
+def _language(request: Request) -> tuple[i18n.Language, bool]:
+    """The reader's language: ?lang= (then remembered in a cookie), else the cookie, else Accept-Language."""
+    asked = request.query_params.get("lang")
+    if asked in i18n.LANGUAGES:
+        return i18n.language(asked), True
+    remembered = request.cookies.get(LANG_COOKIE)
+    if remembered in i18n.LANGUAGES:
+        return i18n.language(remembered), False
+    return i18n.language(i18n.negotiate(request.headers.get("accept-language"))), False
+
+
+def _name(names: dict[str, str], cell: Cell, lang: i18n.Language) -> str:
+    return names.get(lang.code) or names.get(cell.charter.languages.authoritative) or next(iter(names.values()))
+
+
+def _in_language(request: Request, code: str) -> str:
+    """This page in another language (its query kept); after a form, the page the form came from is gone, so
+    the sign-in page or the ledger."""
+    if request.method != "GET":
+        return f"{'/login' if request.url.path == '/login' else '/ledger'}?lang={code}"
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", code)]
+    return f"{request.url.path}?{urlencode(query)}"
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    cell: Cell,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    lang, chosen = _language(request)
+    page = _templates.get_template(template).render(
+        _=lang.gettext,
+        lang=lang,
+        languages=[(i18n.language(code), _in_language(request, code)) for code in i18n.LANGUAGES],
+        mechanism=_name(cell.charter.mechanism.name, cell, lang),
+        path=request.url.path,
+        **context,
+    )
+    response = HTMLResponse(page, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
+    if chosen:
+        response.set_cookie(LANG_COOKIE, lang.code, max_age=365 * 86400, path="/", samesite="lax")
+    return response
+
+
+# ---- signing in and out -------------------------------------------------------------------------------------
+
+
+def _login_page(
+    request: Request, cell: Cell, *, status: int = 200, error: str | None = None, **fields: Any
+) -> Response:
+    token = login_csrf_of(request) or new_login_csrf()
+    response = render(
+        request,
+        "login.html",
+        cell=cell,
+        status=status,
+        error=error,
+        csrf=token,
+        next_path=local_path(fields.get("next_path") or request.query_params.get("next")),
+        username=fields.get("username", ""),
+        otp_required=fields.get("otp_required", False),
+        session=None,
+    )
+    set_login_csrf(response, request, token)
+    return response
+
+
+@router.get("/login", name="web_login_form")
+def login_form(request: Request, cell: CellDep) -> Response:
+    return _login_page(request, cell)
+
+
+@router.post("/login", name="web_login")
+def login(
+    request: Request,
+    cell: CellDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=1024)],
+    csrf: Annotated[str, Form(max_length=200)],
+    otp: Annotated[str, Form(max_length=16)] = "",
+    next_path: Annotated[str, Form(alias="next", max_length=2000)] = "/ledger",
+) -> Response:
+    lang, _ = _language(request)
+    check_csrf(request, csrf, login_csrf_of(request))
+    again = {"username": username, "next_path": next_path}
+    if any("\x00" in value for value in (username, password, otp, next_path)):
+        return _login_page(request, cell, status=422, error=lang.gettext("Invalid username or password."), **again)
+    code = ascii_code(otp) if otp.strip() else None
+    if otp.strip() and code is None:  # not a code at all: nothing to check, nothing written
+        message = lang.gettext("That one-time code is not valid. Enter the current one.")
+        return _login_page(request, cell, status=422, error=message, otp_required=True, **again)
+    client = request.client.host if request.client else None
+    try:
+        issued = auth_service.login(cell=cell, username=username, password=password, otp=code, client=client)
+    except TooManyRequests:
+        message = lang.gettext("Too many failed attempts. Wait a few minutes, then try again.")
+        return _login_page(request, cell, status=429, error=message, **again)
+    except Unauthorized as refused:
+        otp_required = bool(refused.extensions.get("otp_required"))
+        if otp_required and not otp:
+            message = lang.gettext("Enter the one-time code from your authenticator.")
+        elif otp_required:
+            message = lang.gettext("That one-time code is not valid. Enter the current one.")
+        else:
+            message = lang.gettext("Invalid username or password.")
+        return _login_page(request, cell, status=401, error=message, otp_required=otp_required, **again)
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous and "\x00" not in previous:  # the session this browser had ends with the new one
+        auth_service.logout(cell=cell, raw_token=previous)
+    response = RedirectResponse(local_path(next_path), status_code=303)
+    set_session(response, request, issued.access_token, issued.expires_at, cell.clock.now())
+    return response
+
+
+def ascii_code(typed: str) -> str | None:
+    """A one-time code as typed (Arabic-Indic or other Unicode digits, spaces between groups) in ASCII digits, as
+    the API takes it; None if it is not 6 to 8 digits."""
+    digits = [unicodedata.digit(c, None) for c in "".join(typed.split())]
+    if not 6 <= len(digits) <= 8 or None in digits:
+        return None
+    return "".join(str(d) for d in digits)
+
+
+@router.post("/logout", name="web_logout")
+def logout(request: Request, cell: CellDep, session: SignedIn, csrf: Annotated[str, Form(max_length=200)]) -> Response:
+    check_csrf(request, csrf, session.csrf)
+    auth_service.logout(cell=cell, raw_token=session.token)
+    response = RedirectResponse("/login", status_code=303)
+    clear_session(response, request)
+    return response
+
+
+# ---- the ledger: checkpoints, cosignatures, finality ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WitnessState:
+    witness: str
+    delegation: str
+    state: str  # cosigned | refused | awaiting
+    at: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckpointView:
+    size: int
+    root: str
+    signed_at: datetime
+    final: bool
+    witnesses: list[WitnessState]
+    note: str
+
+
+def _checkpoint_views(cell: Cell, session: SignedIn, before: int | None) -> list[CheckpointView]:
+    signed = log.history(cell, before=before, limit=CHECKPOINTS_PER_PAGE)
+    refused = ledger_service.refusals(cell=cell, principal=session.principal, sizes=[c.size for c in signed])
+    views = []
+    for checkpoint in signed:
+        cosigned = log.cosignatures(cell, checkpoint.size)
+        by_witness = {c.witness: c for c in cosigned}
+        states = []
+        for witness in cell.charter.ledger.witnesses:
+            if witness.name in by_witness:
+                at = datetime.fromtimestamp(min(by_witness[witness.name].timestamp, LAST_TIMESTAMP), UTC)
+                states.append(WitnessState(witness.name, witness.delegation, "cosigned", at=at))
+            elif (checkpoint.size, witness.name) in refused:
+                reason = refused[(checkpoint.size, witness.name)]
+                states.append(
+                    WitnessState(
+                        witness.name, witness.delegation, "refused", reason=f"{reason['status']} {reason['reason']}"
+                    )
+                )
+            else:
+                states.append(WitnessState(witness.name, witness.delegation, "awaiting"))
+        views.append(
+            CheckpointView(
+                size=checkpoint.size,
+                root=base64.b64encode(checkpoint.root).decode(),
+                signed_at=checkpoint.signed_at,
+                final=log.is_final(cell.charter, cosigned),
+                witnesses=states,
+                note=log.with_cosignatures(checkpoint, cosigned),
+            )
+        )
+    return views
+
+
+def _ledger_context(cell: Cell, session: SignedIn, before: int | None, lang: i18n.Language) -> dict[str, Any]:
+    checkpoints = _checkpoint_views(cell, session, before)
+    final = log.latest_final(cell)
+    delegations = {d.code: _name(d.names, cell, lang) for d in cell.charter.delegations}
+    party_witnesses = {w.name for w in log.party_witnesses(cell.charter)}
+    return {
+        "session": session,
+        "checkpoints": checkpoints,
+        "latest_final": final,
+        "log_size": ledger_service.size(cell),
+        "delegations": delegations,
+        "witnesses": cell.charter.ledger.witnesses,
+        "party_witnesses": party_witnesses,
+        "parties_without_witness": [
+            delegations[d.code]
+            for d in log.party_delegations(cell.charter)
+            if d.code not in {w.delegation for w in log.party_witnesses(cell.charter)}
+        ],
+        "before": before,
+        "older": checkpoints[-1].size if len(checkpoints) == CHECKPOINTS_PER_PAGE else None,
+        "live": before is None,
+        "refresh_seconds": REFRESH_SECONDS,
+    }
+
+
+Before = Annotated[int | None, Query(ge=0, le=MAX_INT, description="checkpoints of sizes below this")]
+
+
+@router.get("/ledger", name="web_ledger")
+def ledger_page(request: Request, cell: CellDep, session: SignedIn, before: Before = None) -> Response:
+    lang, _ = _language(request)
+    context = _ledger_context(cell, session, before, lang)
+    return render(request, "ledger.html", cell=cell, log_origin=cell.charter.mechanism.log_origin,
+                  log_key=str(log.log_signer(cell).verifier), **context)  # fmt: skip
+
+
+@router.get("/ledger/live", name="web_ledger_live")
+def ledger_live(request: Request, cell: CellDep, session: SignedIn, before: Before = None) -> Response:
+    """The part of the ledger page that changes, for htmx to swap in place."""
+    lang, _ = _language(request)
+    return render(request, "_ledger_live.html", cell=cell, **_ledger_context(cell, session, before, lang))
+
+
+@router.get("/", name="web_home")
+def home() -> RedirectResponse:
+    return RedirectResponse("/ledger", status_code=303)
+
+
+@router.get("/static/vendor/{name}", name="web_vendor")
+def vendor(name: str) -> Response:
+    if name not in VENDOR:
+        return Response(status_code=404)
+    path = vendor_root() / VENDOR[name]
+    if not path.is_file():
+        return Response(
+            f"{name} is not installed: run `make install` (it installs the web pages' packages with npm ci)",
+            status_code=503,
+            media_type="text/plain",
+        )
+    return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+
+
+def install(app: FastAPI) -> None:
+    """The pages, their static files, and how a page answers a missing session or a refused form."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="web_static")
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired) -> Response:
+        target = "/login?" + urlencode({"next": exc.next_path})
+        if request.headers.get("hx-request"):  # htmx follows HX-Redirect, not a 303 into its swap target
+            return Response(status_code=401, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
+
+    @app.exception_handler(CsrfRefused)
+    async def _csrf_refused(request: Request, exc: CsrfRefused) -> Response:
+        lang, _ = _language(request)
+        message = lang.gettext("This form has expired or came from another site. Reload the page and try again.")
+        return render(request, "error.html", cell=request.app.state.cell, status=exc.status, session=None,
+                      message=message)  # fmt: skip
