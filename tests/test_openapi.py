@@ -60,8 +60,15 @@ TRAFFIC_OPERATIONS = {
     "ledger_leaves": {200, 422},
     "ledger_contents": {200, 422},
     "ledger_evidence": {200, 409, 422},
+    # the fuzz user is SY's liaison and analyst: it submits (STIX rules refuse made-up content), never releases
+    "intel_submit": {201, 422},
+    "intel_items": {200, 422},
+    "intel_item": {200, 404},
+    "intel_release": {403, 422},
+    "intel_decline": {403, 422},
+    "intel_objects": {200, 422},
 }
-CHARTER_RULED = {"messages_send", "messages_acknowledge", "messages_readback_verdict"}
+CHARTER_RULED = {"messages_send", "messages_acknowledge", "messages_readback_verdict", "intel_submit"}
 STATE_RULED = {
     "ledger_inclusion_proof",
     "ledger_consistency_proof",
@@ -112,7 +119,7 @@ def api(sqlite_template: Template, tmp_path_factory: pytest.TempPathFactory) -> 
         cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
         mp.setattr(passwords, "_hasher", cheap)
         mp.setattr(passwords, "_DUMMY_HASH", cheap.hash("fusioncell-not-a-real-password"))
-        add_user(cell, FUZZ_USER, "SY", "liaison")
+        add_user(cell, FUZZ_USER, "SY", "liaison", "analyst")
         add_user(cell, FUZZ_MEDIATOR, "US", "mediator")
         yield Api(cell, create_app(cell, run_scheduler=False))
     cell.db.dispose()

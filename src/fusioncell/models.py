@@ -2,6 +2,7 @@
 
 from fusioncell.auth.models import AccessToken, LoginAttempt, User
 from fusioncell.db import Base
+from fusioncell.intel.models import IntelItem, IntelObject
 from fusioncell.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerEntry, LedgerHead, LedgerNode
 from fusioncell.scheduler.models import Job
 from fusioncell.traffic.models import Alert, Clarification, Delivery, Message
@@ -13,6 +14,8 @@ __all__ = [
     "Alert",
     "Clarification",
     "Delivery",
+    "IntelItem",
+    "IntelObject",
     "Job",
     "LedgerCheckpoint",
     "LedgerCosignature",

@@ -1,0 +1,60 @@
+"""Intelligence tables: the items parties submit for the mediator's review, and the STIX objects released from
+them, as every recipient reads them (the store TAXII serves)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fusioncell.db import Base, UTCDateTime
+
+
+class IntelItem(Base):
+    """One submission: what a party sent (kept as sent, read by the mediator and the submitting delegation only),
+    and the mediator's decision on it."""
+
+    __tablename__ = "intel_items"
+    __table_args__ = (Index("ix_intel_items_delegation_id", "delegation", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), nullable=False, index=True)  # submitted|released|declined
+    submitted_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    delegation: Mapped[str] = mapped_column(String(16), nullable=False)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    share_identity: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    tlp: Mapped[int] = mapped_column(SmallInteger, nullable=False)  # markings.Tlp, the most restrictive submitted
+    objects: Mapped[str] = mapped_column(Text, nullable=False)  # the submitted STIX objects, a JSON array as sent
+    object_count: Mapped[int] = mapped_column(Integer, nullable=False)
+    summary: Mapped[str] = mapped_column(String(200), nullable=False)  # "indicator ×3, malware"
+    ledger_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # the decision; a release is named by its own id, never the item's, so its readers cannot tie it to the
+    # submitting delegation's ledger entry (whose header everyone reads)
+    release_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    audience: Mapped[str | None] = mapped_column(String(64))
+    released_tlp: Mapped[int | None] = mapped_column(SmallInteger)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class IntelObject(Base):
+    """A released STIX object version in an audience's collection, exactly as its readers receive it."""
+
+    __tablename__ = "intel_objects"
+    __table_args__ = (
+        UniqueConstraint("audience", "stix_id", "version", name="uq_intel_objects_audience_stix_id_version"),
+        Index("ix_intel_objects_audience_id", "audience", "id"),  # TAXII pages in the order objects were added
+        Index("ix_intel_objects_stix_id", "stix_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("intel_items.id"), nullable=False, index=True)
+    audience: Mapped[str] = mapped_column(String(64), nullable=False)
+    stix_id: Mapped[str] = mapped_column(String(250), nullable=False)
+    type: Mapped[str] = mapped_column(String(250), nullable=False)
+    spec_version: Mapped[str] = mapped_column(String(8), nullable=False)
+    version: Mapped[str] = mapped_column(String(32), nullable=False)  # `modified`, else `created`, else date added
+    date_added: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    raw: Mapped[str] = mapped_column(Text, nullable=False)  # the JSON served, stored so reads never re-encode

@@ -1,0 +1,145 @@
+"""Thin HTTP for intelligence: submit, the review queue, release or decline, and the released objects."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query, status
+from starlette.concurrency import run_in_threadpool
+
+from fusioncell.deps import MAX_INT, CellDep, CurrentUser
+from fusioncell.intel import service
+from fusioncell.intel.markings import Tlp
+from fusioncell.intel.models import IntelItem
+from fusioncell.intel.schemas import (
+    IntelDecline,
+    IntelItemPage,
+    IntelItemRead,
+    IntelObjectPage,
+    IntelRelease,
+    IntelSubmit,
+)
+
+router = APIRouter(prefix="/api/v1/intel", tags=["intel"])
+
+ItemId = Annotated[int, Path(ge=1, le=MAX_INT, description="An intelligence item id")]
+ERRORS = {
+    401: {"description": "Not authenticated"},
+    403: {"description": "Not permitted"},
+    404: {"description": "No such item you may read"},
+    422: {"description": "Invalid input: for STIX content, every problem by object and field"},
+}
+
+
+def item_read(item: IntelItem, *, with_objects: bool = False) -> IntelItemRead:
+    return IntelItemRead(
+        id=item.id,
+        state=item.state,
+        delegation=item.delegation,
+        submitted_by=item.submitted_by,
+        submitted_at=item.submitted_at,
+        share_identity=item.share_identity,
+        tlp=Tlp(item.tlp).label,
+        summary=item.summary,
+        object_count=item.object_count,
+        ledger_index=item.ledger_index,
+        audience=item.audience,
+        released_tlp=Tlp(item.released_tlp).label if item.released_tlp is not None else None,
+        release_id=item.release_id,
+        decided_at=item.decided_at,
+        reason=item.reason,
+        objects=json.loads(item.objects) if with_objects else None,
+    )
+
+
+@router.post(
+    "/items",
+    name="intel_submit",
+    summary="Submit STIX 2.1 content for the mediator's review (nothing reaches another party before release)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IntelItemRead,
+    responses=ERRORS,
+)
+def submit(body: IntelSubmit, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+    with cell.command() as uow:
+        item = service.submit(
+            cell=cell, uow=uow, principal=principal, body=body.stix, share_identity=body.share_identity
+        )
+    return item_read(item)
+
+
+@router.get(
+    "/items",
+    name="intel_items",
+    summary="The review queue (mediator) or your delegation's submissions with their status, newest first",
+    response_model=IntelItemPage,
+    responses=ERRORS,
+)
+def list_items(
+    cell: CellDep,
+    principal: CurrentUser,
+    state: Literal["submitted", "released", "declined"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> IntelItemPage:
+    items = service.list_items(cell=cell, principal=principal, state=state, limit=limit)
+    return IntelItemPage(items=[item_read(i) for i in items])
+
+
+@router.get(
+    "/items/{item_id}",
+    name="intel_item",
+    summary="One item with its objects as submitted (the mediator, or the submitting delegation)",
+    response_model=IntelItemRead,
+    responses=ERRORS,
+)
+def get_item(item_id: ItemId, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+    return item_read(service.get_item(cell=cell, principal=principal, item_id=item_id), with_objects=True)
+
+
+@router.post(
+    "/items/{item_id}/release",
+    name="intel_release",
+    summary="Release an item to an audience, keeping or raising its marking (mediator)",
+    response_model=IntelItemRead,
+    responses={**ERRORS, 409: {"description": "Already decided, a lowered marking, or TLP:RED to a wide audience"}},
+)
+def release(item_id: ItemId, body: IntelRelease, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+    tlp = Tlp.parse(body.tlp) if body.tlp else None
+    with cell.command() as uow:
+        item = service.release(
+            cell=cell, uow=uow, principal=principal, item_id=item_id, audience=body.audience, tlp=tlp
+        )
+    return item_read(item)
+
+
+@router.post(
+    "/items/{item_id}/decline",
+    name="intel_decline",
+    summary="Decline an item, with the reason the submitting delegation reads (mediator)",
+    response_model=IntelItemRead,
+    responses={**ERRORS, 409: {"description": "Already decided"}},
+)
+def decline(item_id: ItemId, body: IntelDecline, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+    with cell.command() as uow:
+        item = service.decline(cell=cell, uow=uow, principal=principal, item_id=item_id, reason=body.reason)
+    return item_read(item)
+
+
+@router.get(
+    "/objects",
+    name="intel_objects",
+    summary="Released STIX objects in the audiences you read, in the order they were added",
+    response_model=IntelObjectPage,
+    responses=ERRORS,
+)
+async def objects(
+    cell: CellDep,
+    principal: CurrentUser,
+    after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> IntelObjectPage:
+    rows = await run_in_threadpool(service.released_objects, cell=cell, principal=principal, after=after, limit=limit)
+    return IntelObjectPage(
+        objects=[json.loads(r.raw) for r in rows], next_after=rows[-1].id if len(rows) == limit else None
+    )

@@ -1,0 +1,58 @@
+"""API shapes of intelligence sharing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, Field, StringConstraints
+
+from fusioncell.schemas import InputModel
+
+TlpName = Annotated[str, StringConstraints(pattern=r"(?i)^(tlp:)?(clear|white|green|amber|amber\+strict|red)$")]
+
+
+class IntelSubmit(InputModel):
+    stix: Any = Field(description="A STIX 2.1 bundle, a list of objects, or one object; every object TLP-marked")
+    share_identity: bool = Field(
+        default=False,
+        description="Let recipients see your delegation as the source; otherwise the mediator's identity replaces "
+        "yours in what is released",
+    )
+
+
+class IntelRelease(InputModel):
+    audience: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    tlp: TlpName | None = Field(default=None, description="Keep (default) or raise the marking; never lower it")
+
+
+class IntelDecline(InputModel):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class IntelItemRead(BaseModel):
+    id: int
+    state: str
+    delegation: str
+    submitted_by: str
+    submitted_at: datetime
+    share_identity: bool
+    tlp: str
+    summary: str
+    object_count: int
+    ledger_index: int
+    audience: str | None
+    released_tlp: str | None
+    release_id: str | None
+    decided_at: datetime | None
+    reason: str | None
+    objects: list[dict[str, Any]] | None = Field(default=None, description="as submitted (one item's view only)")
+
+
+class IntelItemPage(BaseModel):
+    items: list[IntelItemRead]
+
+
+class IntelObjectPage(BaseModel):
+    objects: list[dict[str, Any]]
+    next_after: int | None = Field(description="pass as ?after= for the next page; null when this is the last")

@@ -1,0 +1,280 @@
+"""Intelligence commands and queries: a party submits, the mediator releases (to an audience, keeping or raising
+the marking) or declines; recipients read the released objects.
+
+Nothing submitted reaches another party before the mediator releases it: submissions live in `intel_items`, read
+by the mediator and the submitting delegation only; what recipients read is written to `intel_objects` at release,
+already in the form they receive (the marking applied, the submitter's identity replaced unless allowed).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from fusioncell.cell import Cell
+from fusioncell.db import UnitOfWork
+from fusioncell.errors import Conflict, InvalidInput, NotFound
+from fusioncell.intel import stix
+from fusioncell.intel.markings import Tlp, tlp_of, with_tlp
+from fusioncell.intel.models import IntelItem, IntelObject
+from fusioncell.policy import (
+    MEDIATED_PREFIX,
+    MEDIATOR,
+    Audience,
+    DelegationKind,
+    Permission,
+    Principal,
+    authorize,
+    can_read,
+    home_audience,
+    readable_audiences,
+    resolve_audience,
+)
+
+# Identity objects get ids from the log's origin and the delegation: the same on every instance and every release.
+_IDENTITY_NAMESPACE = uuid.UUID("0f6b1c4e-3a52-4c55-9d1e-5b7e7f3b9a10")
+_IDENTITY_CREATED = "2026-01-01T00:00:00.000Z"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _version(obj: dict[str, Any], fallback: datetime) -> str:
+    return obj.get("modified") or obj.get("created") or fallback.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def mediator_identity(cell: Cell) -> dict[str, Any]:
+    """The STIX identity that stands for the mediator as source of what it releases."""
+    mediator = next(d for d in cell.charter.delegations if d.kind is DelegationKind.MEDIATOR)
+    name = mediator.names.get("en") or next(iter(mediator.names.values()))
+    origin = cell.charter.mechanism.log_origin
+    return {
+        "type": "identity",
+        "spec_version": "2.1",
+        "id": f"identity--{uuid.uuid5(_IDENTITY_NAMESPACE, f'{origin}/{mediator.code}')}",
+        "created": _IDENTITY_CREATED,
+        "modified": _IDENTITY_CREATED,
+        "name": name,
+        "identity_class": "organization",
+        "object_marking_refs": [Tlp.CLEAR.marking_id],
+    }
+
+
+# ---- submitting ---------------------------------------------------------------------------------------------
+
+
+def submit(*, cell: Cell, uow: UnitOfWork, principal: Principal, body: Any, share_identity: bool) -> IntelItem:
+    authorize(principal, Permission.SUBMIT_INTEL, cell.charter.roster)
+    checked, problems = stix.check_submission(body)
+    if checked is None:
+        raise InvalidInput(
+            f"{len(problems)} problem(s) in the STIX content; nothing was stored",
+            errors=[p.as_error() for p in problems],
+        )
+    now = cell.clock.now()
+    text = stix.encode(checked.objects)
+    item = IntelItem(
+        state="submitted",
+        submitted_by=principal.username,
+        delegation=principal.delegation or "",
+        submitted_at=now,
+        share_identity=share_identity,
+        tlp=int(checked.tlp),
+        objects=text,
+        object_count=len(checked.objects),
+        summary=stix.summary(checked.objects),
+        ledger_index=uow.next_ledger_index(),
+    )
+    uow.session.add(item)
+    uow.session.flush()
+    uow.record(
+        action="intel.submitted",
+        actor=principal,
+        audience=home_audience(item.delegation, cell.charter.roster),
+        subject=f"intel-submission:{item.id}",
+        content={
+            "item": item.id,
+            "tlp": checked.tlp.label,
+            "share_identity": share_identity,
+            "objects": [[o["id"], _version(o, now)] for o in checked.objects],
+            "sha256": _digest(text),
+        },
+    )
+    return item
+
+
+# ---- reading the queue --------------------------------------------------------------------------------------
+
+
+def _may_read_item(cell: Cell, principal: Principal, delegation: str) -> bool:
+    """An item is read by those who read its submission's entry: the submitting delegation and the mediator."""
+    return can_read(principal, home_audience(delegation, cell.charter.roster))
+
+
+def get_item(*, cell: Cell, principal: Principal, item_id: int) -> IntelItem:
+    with cell.reading() as session:
+        item = session.get(IntelItem, item_id)
+    if item is None or not _may_read_item(cell, principal, item.delegation):
+        raise NotFound(f"no intelligence item {item_id} that you may read")
+    return item
+
+
+def list_items(*, cell: Cell, principal: Principal, state: str | None, limit: int = 200) -> list[IntelItem]:
+    """Newest first: the mediator's review queue, or a delegation's own submissions with their status."""
+    query = select(IntelItem).order_by(IntelItem.id.desc()).limit(limit)
+    if not can_read(principal, resolve_audience(MEDIATOR, cell.charter.roster)):
+        if principal.delegation is None or not _may_read_item(cell, principal, principal.delegation):
+            return []
+        query = query.where(IntelItem.delegation == principal.delegation)
+    if state is not None:
+        query = query.where(IntelItem.state == state)
+    with cell.reading() as session:
+        return list(session.execute(query).scalars())
+
+
+# ---- the mediator's decision --------------------------------------------------------------------------------
+
+
+def _pending(uow: UnitOfWork, item_id: int) -> IntelItem:
+    item = uow.session.get(IntelItem, item_id, with_for_update=True)
+    if item is None:
+        raise NotFound(f"no intelligence item {item_id}")
+    if item.state != "submitted":
+        raise Conflict(
+            f"item {item_id} is already {item.state}; only a submitted item can be decided", state=item.state
+        )
+    return item
+
+
+def _release_audience(cell: Cell, label: str, level: Tlp) -> Audience:
+    audience = resolve_audience(label, cell.charter.roster)
+    # TLP:RED is for named recipients only: one party with the mediator, or the mediator alone
+    if level is Tlp.RED and not (label == MEDIATOR or label.startswith(MEDIATED_PREFIX)):
+        raise Conflict(
+            f"a TLP:RED item goes to named recipients only ('mediated:<delegation>' or 'mediator'), not {label!r}",
+            field="audience",
+        )
+    return audience
+
+
+def _as_released(cell: Cell, item: IntelItem, level: Tlp) -> list[dict[str, Any]]:
+    """The objects as recipients receive them: marked `level` (where lower), the mediator's identity as source
+    unless the submitter allowed its own, the submitter's identity objects left out."""
+    objects: list[dict[str, Any]] = json.loads(item.objects)
+    mediator = mediator_identity(cell)
+    if not item.share_identity:
+        authors = {o.get("created_by_ref") for o in objects} - {None}
+        objects = [o for o in objects if o["id"] not in authors or o["type"] != "identity"]
+        objects = [{**o, "created_by_ref": mediator["id"]} if "created_by_ref" in o else o for o in objects]
+        if any("created_by_ref" in o for o in objects):
+            objects.insert(0, mediator)
+    released = []
+    for obj in objects:
+        current = tlp_of(obj)
+        if obj["type"] != "marking-definition" and (current is None or current < level):
+            obj = with_tlp(obj, level)
+        released.append(obj)
+    return released
+
+
+def release(
+    *, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, audience: str, tlp: Tlp | None
+) -> IntelItem:
+    authorize(principal, Permission.RELEASE_INTEL, cell.charter.roster)
+    item = _pending(uow, item_id)
+    submitted = Tlp(item.tlp)
+    level = submitted if tlp is None else tlp
+    if level < submitted:
+        raise Conflict(
+            f"the item is marked {submitted.label}; a release may keep or raise the marking, not lower it to "
+            f"{level.label}",
+            field="tlp",
+            submitted=submitted.label,
+        )
+    target = _release_audience(cell, audience, level)
+    now = cell.clock.now()
+    objects = _as_released(cell, item, level)
+    rows = [
+        {
+            "item_id": item.id,
+            "audience": target.label,
+            "stix_id": o["id"],
+            "type": o["type"],
+            "spec_version": o.get("spec_version", "2.1"),
+            "version": _version(o, now),
+            "date_added": now,
+            "raw": json.dumps(o, ensure_ascii=False, separators=(",", ":")),
+        }
+        for o in objects
+    ]
+    present = set(
+        uow.session.execute(
+            select(IntelObject.stix_id, IntelObject.version).where(
+                IntelObject.audience == target.label, IntelObject.stix_id.in_({r["stix_id"] for r in rows})
+            )
+        ).all()
+    )
+    fresh = [r for r in rows if (r["stix_id"], r["version"]) not in present]  # already there: the same object
+    if fresh:
+        uow.session.execute(insert(IntelObject), fresh)
+    item.state = "released"
+    item.audience = target.label
+    item.released_tlp = int(level)
+    item.release_id = str(uuid.uuid4())
+    item.decided_at = now
+    item.decided_by = principal.username
+    uow.record(
+        action="intel.released",
+        actor=principal,
+        audience=target,
+        subject=f"intel-release:{item.release_id}",
+        content={
+            "release": item.release_id,
+            "tlp": level.label,
+            "objects": [[r["stix_id"], r["version"]] for r in rows],
+            "sha256": _digest("\n".join(r["raw"] for r in rows)),
+        },
+    )
+    return item
+
+
+def decline(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, reason: str) -> IntelItem:
+    authorize(principal, Permission.RELEASE_INTEL, cell.charter.roster)
+    item = _pending(uow, item_id)
+    item.state = "declined"
+    item.reason = reason
+    item.decided_at = cell.clock.now()
+    item.decided_by = principal.username
+    uow.record(
+        action="intel.declined",
+        actor=principal,
+        audience=home_audience(item.delegation, cell.charter.roster),
+        subject=f"intel-submission:{item.id}",
+        content={"item": item.id, "reason": reason},
+    )
+    return item
+
+
+# ---- what recipients read ------------------------------------------------------------------------------------
+
+
+def released_objects(*, cell: Cell, principal: Principal, after: int, limit: int) -> list[IntelObject]:
+    """Released objects in the audiences the principal may read, in the order they were added."""
+    audiences = readable_audiences(principal, cell.charter.roster)
+    if not audiences:
+        return []
+    with cell.reading() as session:
+        return list(
+            session.execute(
+                select(IntelObject)
+                .where(IntelObject.audience.in_(audiences), IntelObject.id > after)
+                .order_by(IntelObject.id)
+                .limit(limit)
+            ).scalars()
+        )

@@ -1,0 +1,130 @@
+"""Checking submitted STIX 2.1 content: the `stix2` library's rules, every problem listed by object and field.
+
+A submission is a bundle or a list of objects. Every object but a marking-definition must carry a TLP marking
+(2.0, or 1.0 read as 2.0). Nothing is stored unless everything passes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import stix2
+import stix2.exceptions
+
+from fusioncell.intel.markings import Tlp, tlp_of
+
+MAX_OBJECTS = 10_000
+_FIELD = re.compile(r"(?:property|properties) '?([\w\-]+)'?|'([\w\-]+)' (?:property|is)|^([\w\-]+):")
+
+
+@dataclass(frozen=True)
+class Problem:
+    at: tuple[str | int, ...]  # where in the request body: ("stix", "objects", 3, "pattern")
+    stix_id: str | None
+    reason: str
+
+    def as_error(self) -> dict[str, Any]:
+        """As the API lists any invalid field: a JSON Pointer into the body, the dotted field, why, a code."""
+        return {
+            "pointer": "/" + "/".join(str(p) for p in self.at),
+            "field": ".".join(str(p) for p in self.at),
+            "reason": f"{self.stix_id}: {self.reason}" if self.stix_id else self.reason,
+            "code": "invalid-stix",
+        }
+
+
+@dataclass(frozen=True)
+class Checked:
+    objects: list[dict[str, Any]]
+    tlp: Tlp  # the most restrictive marking among them
+
+
+def objects_of(body: Any) -> tuple[list[Any], tuple[str | int, ...]]:
+    """The objects of a bundle, a plain list of objects, or a single object, and where each one sits in the
+    request body (the position of object i is that prefix + (i,), except for a single object)."""
+    if isinstance(body, dict) and body.get("type") == "bundle":
+        objects = body.get("objects")
+        return (objects if isinstance(objects, list) else []), ("stix", "objects")
+    if isinstance(body, list):
+        return body, ("stix",)
+    return [body], ()
+
+
+def _field_of(error: Exception) -> str | None:
+    prop = getattr(error, "prop_name", None)
+    if isinstance(prop, str):
+        return prop
+    props = getattr(error, "properties", None)
+    if props:
+        return sorted(props)[0]
+    if "object type" in str(error):
+        return "type"
+    found = _FIELD.search(str(error))
+    return next((g for g in found.groups() if g), None) if found else None
+
+
+def check_object(at: tuple[str | int, ...], obj: Any) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The object if it passes the `stix2` library's STIX 2.1 rules and carries a TLP marking; else why not."""
+    if not isinstance(obj, dict):
+        return None, [Problem(at, None, "a STIX object is a JSON object")]
+    stix_id = obj.get("id") if isinstance(obj.get("id"), str) else None
+    if obj.get("spec_version", "2.1") != "2.1":
+        return None, [Problem((*at, "spec_version"), stix_id, "only STIX 2.1 objects are accepted")]
+    try:
+        stix2.parse(obj, allow_custom=False, version="2.1")
+    except (stix2.exceptions.STIXError, ValueError, TypeError) as error:
+        field = _field_of(error)
+        return None, [Problem((*at, field) if field else at, stix_id, str(error))]
+    if obj.get("type") != "marking-definition" and tlp_of(obj) is None:
+        return None, [
+            Problem(
+                (*at, "object_marking_refs"),
+                stix_id,
+                "no TLP marking: add a TLP 2.0 marking-definition id (e.g. TLP:GREEN "
+                "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb) to object_marking_refs",
+            )
+        ]
+    return obj, []
+
+
+def check_submission(body: Any) -> tuple[Checked | None, list[Problem]]:
+    """The checked objects and their marking, or every problem found (then nothing may be stored)."""
+    objects, prefix = objects_of(body)
+    if not objects:
+        return None, [Problem(("stix",), None, "no STIX object: send a bundle with objects, or a list of objects")]
+    if len(objects) > MAX_OBJECTS:
+        return None, [Problem(("stix",), None, f"at most {MAX_OBJECTS} objects per submission")]
+    problems: list[Problem] = []
+    good: list[tuple[int, dict[str, Any]]] = []
+    for index, obj in enumerate(objects):
+        at = (*prefix, index) if prefix else ("stix",)
+        checked, found = check_object(at, obj)
+        problems += found
+        if checked is not None:
+            good.append((index, checked))
+    versions = Counter((o["id"], o.get("modified") or o.get("created")) for _, o in good)
+    problems += [
+        Problem((*prefix, i, "id"), o["id"], "the same object version appears twice in the submission")
+        for i, o in good
+        if versions[(o["id"], o.get("modified") or o.get("created"))] > 1
+    ][:1]
+    if problems:
+        return None, problems
+    checked_objects = [o for _, o in good]
+    levels = [level for level in (tlp_of(o) for o in checked_objects) if level is not None]
+    return Checked(checked_objects, max(levels, default=Tlp.CLEAR)), []
+
+
+def summary(objects: list[dict[str, Any]]) -> str:
+    counts = Counter(o["type"] for o in objects)
+    parts = [t if n == 1 else f"{t} ×{n}" for t, n in counts.most_common()]
+    text = ", ".join(parts)
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+def encode(objects: list[dict[str, Any]]) -> str:
+    return json.dumps(objects, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,174 @@
+"""Intelligence goes from a party to the mediator, and from the mediator to the audience it releases it to:
+never further, never earlier, never with a lower marking, and without the submitter's identity unless allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from fusioncell.intel.markings import Tlp, tlp_of
+from fusioncell.intel.models import IntelItem, IntelObject
+from tests.conftest import add_user, ledger_size, login, table_count
+from tests.intel.stixdata import bundle, identity, indicator
+from tests.traffic.helpers import StreamReader
+
+
+def submit(client, member, stix, **extra):  # type: ignore[no-untyped-def]
+    return client.post("/api/v1/intel/items", json={"stix": stix, **extra}, headers=member.headers)
+
+
+def released(client, member) -> list[dict]:  # type: ignore[no-untyped-def]
+    r = client.get("/api/v1/intel/objects?limit=1000", headers=member.headers)
+    assert r.status_code == 200, r.text
+    return r.json()["objects"]
+
+
+def test_nothing_reaches_the_other_party_before_release(client, cell, crew) -> None:
+    sy, il, us = crew["sy_analyst"], crew["il"], crew["us"]
+    author = identity()
+    secret = indicator(author=author, name="Hidden launcher at grid 37S")
+    r = submit(client, sy, bundle(author, secret))
+    assert r.status_code == 201, r.text
+    item = r.json()
+    assert item["state"] == "submitted" and item["tlp"] == "TLP:GREEN" and item["summary"] == "identity, indicator"
+
+    # before release: IL reads nothing of it on any path
+    assert released(client, il) == []
+    assert client.get(f"/api/v1/intel/items/{item['id']}", headers=il.headers).status_code == 404
+    assert client.get("/api/v1/intel/items", headers=il.headers).json()["items"] == []
+    entry = client.get(f"/api/v1/ledger/entries/{item['ledger_index']}/content", headers=il.headers)
+    assert entry.status_code == 404
+    with client.websocket_connect("/api/v1/stream?after=-1", headers=il.headers) as ws:
+        stream = StreamReader(ws)
+        stream.replay()
+    assert "Hidden launcher" not in str(stream.frames)
+    # the submitting delegation follows its status; the mediator has it in the queue
+    assert [i["id"] for i in client.get("/api/v1/intel/items", headers=crew["sy"].headers).json()["items"]] == [
+        item["id"]
+    ]
+    queue = client.get("/api/v1/intel/items?state=submitted", headers=us.headers).json()["items"]
+    assert [i["id"] for i in queue] == [item["id"]]
+    shown = client.get(f"/api/v1/intel/items/{item['id']}", headers=us.headers).json()
+    assert shown["objects"][1]["name"] == "Hidden launcher at grid 37S"
+
+    # released to the joint audience: IL and the joint-reading observer receive it, with the mediator as source
+    r = client.post(f"/api/v1/intel/items/{item['id']}/release", json={"audience": "joint"}, headers=us.headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "released" and r.json()["released_tlp"] == "TLP:GREEN"
+    for reader in (il, crew["undof"], sy):
+        objects = released(client, reader)
+        by_type = {o["type"]: o for o in objects}
+        assert set(by_type) == {"identity", "indicator"}
+        assert by_type["indicator"]["id"] == secret["id"]
+        assert by_type["indicator"]["created_by_ref"] == by_type["identity"]["id"] != author["id"]
+        assert author["name"] not in str(objects)
+    # the administrator reads no content
+    assert released(client, crew["sy_admin"]) == []
+
+
+def test_the_submitter_may_let_its_identity_through(client, cell, crew) -> None:
+    author = identity()
+    item = submit(client, crew["sy_analyst"], [author, indicator(author=author)], share_identity=True).json()
+    client.post(f"/api/v1/intel/items/{item['id']}/release", json={"audience": "joint"}, headers=crew["us"].headers)
+    objects = released(client, crew["il"])
+    assert {o["id"] for o in objects} >= {author["id"]}
+    assert next(o for o in objects if o["type"] == "indicator")["created_by_ref"] == author["id"]
+
+
+def test_markings_keep_or_rise_never_fall(client, cell, crew) -> None:
+    us = crew["us"]
+    amber = submit(client, crew["sy_analyst"], indicator(Tlp.AMBER)).json()
+    before = ledger_size(cell), table_count(cell, IntelObject)
+    for lower in ("clear", "TLP:GREEN", "white"):
+        r = client.post(f"/api/v1/intel/items/{amber['id']}/release", json={"audience": "joint", "tlp": lower},
+                        headers=us.headers)  # fmt: skip
+        assert r.status_code == 409 and "not lower it" in r.json()["detail"], r.text
+    assert (ledger_size(cell), table_count(cell, IntelObject)) == before
+    assert client.get(f"/api/v1/intel/items/{amber['id']}", headers=us.headers).json()["state"] == "submitted"
+    r = client.post(f"/api/v1/intel/items/{amber['id']}/release", json={"audience": "joint", "tlp": "amber+strict"},
+                    headers=us.headers)  # fmt: skip
+    assert r.status_code == 200 and r.json()["released_tlp"] == "TLP:AMBER+STRICT"
+    [obj] = released(client, crew["il"])
+    assert tlp_of(obj) is Tlp.AMBER_STRICT and obj["object_marking_refs"] == [Tlp.AMBER_STRICT.marking_id]
+
+
+def test_red_goes_to_named_recipients_only(client, cell, crew) -> None:
+    us = crew["us"]
+    red = submit(client, crew["sy_analyst"], indicator(Tlp.RED)).json()
+    r = client.post(f"/api/v1/intel/items/{red['id']}/release", json={"audience": "joint"}, headers=us.headers)
+    assert r.status_code == 409 and "named recipients" in r.json()["detail"]
+    raised = submit(client, crew["sy_analyst"], indicator(Tlp.GREEN)).json()
+    r = client.post(f"/api/v1/intel/items/{raised['id']}/release", json={"audience": "joint", "tlp": "red"},
+                    headers=us.headers)  # fmt: skip
+    assert r.status_code == 409
+    r = client.post(f"/api/v1/intel/items/{red['id']}/release", json={"audience": "mediated:IL"}, headers=us.headers)
+    assert r.status_code == 200, r.text
+    assert [tlp_of(o) for o in released(client, crew["il"])] == [Tlp.RED]
+    assert released(client, crew["undof"]) == [] and released(client, crew["sy_analyst"]) == []
+
+
+def test_decline_with_a_reason_for_the_submitter(client, cell, crew) -> None:
+    us, sy = crew["us"], crew["sy_analyst"]
+    item = submit(client, sy, indicator()).json()
+    assert client.post(f"/api/v1/intel/items/{item['id']}/decline", json={"reason": ""},
+                       headers=us.headers).status_code == 422  # fmt: skip
+    reason = "Duplicates item 3; stale since 04:00."
+    r = client.post(f"/api/v1/intel/items/{item['id']}/decline", json={"reason": reason}, headers=us.headers)
+    assert r.status_code == 200 and r.json()["state"] == "declined"
+    mine = client.get(f"/api/v1/intel/items/{item['id']}", headers=sy.headers).json()
+    assert mine["state"] == "declined" and mine["reason"] == reason
+    again = client.post(f"/api/v1/intel/items/{item['id']}/release", json={"audience": "joint"}, headers=us.headers)
+    assert again.status_code == 409 and again.json()["state"] == "declined"
+    assert released(client, crew["il"]) == []
+
+
+def test_who_may_do_what(client, cell, crew) -> None:
+    add_user(cell, "il.analyst", "IL", "analyst")
+    il_analyst = login(client, "il.analyst")
+    headers = {"Authorization": f"Bearer {il_analyst}"}
+    assert submit(client, crew["sy"], indicator()).status_code == 403  # a liaison is not an analyst
+    item = submit(client, crew["sy_analyst"], indicator()).json()
+    # a party's analyst may neither read the other party's submission nor release anything
+    assert client.get(f"/api/v1/intel/items/{item['id']}", headers=headers).status_code == 404
+    r = client.post(f"/api/v1/intel/items/{item['id']}/release", json={"audience": "joint"}, headers=headers)
+    assert r.status_code == 403
+    r = client.post(f"/api/v1/intel/items/{item['id']}/release", json={"audience": "joint"},
+                    headers=crew["sy_analyst"].headers)  # fmt: skip
+    assert r.status_code == 403
+    assert client.post("/api/v1/intel/items/999999/release", json={"audience": "joint"},
+                       headers=crew["us"].headers).status_code == 404  # fmt: skip
+    r = client.post(f"/api/v1/intel/items/{item['id']}/release", json={"audience": "mediated:XX"},
+                    headers=crew["us"].headers)  # fmt: skip
+    assert r.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"pattern": None}, "pattern"),
+        ({"id": "indicator--not-a-uuid"}, "id"),
+        ({"created": "yesterday at noon"}, "created"),
+        ({"type": "x-launcher", "id": "x-launcher--0b0b0b0b-0b0b-4b0b-8b0b-0b0b0b0b0b0b"}, "type"),
+        ({"pattern": "[ipv4-addr:value = "}, "pattern"),
+        ({"object_marking_refs": None}, "object_marking_refs"),
+        ({"colour": "red"}, "colour"),
+        ({"spec_version": "2.0"}, "spec_version"),
+    ],
+)
+def test_invalid_stix_is_refused_by_object_and_field(client, cell, crew, change, field) -> None:
+    good, bad = indicator(), indicator(**change)
+    before = ledger_size(cell), table_count(cell, IntelItem)
+    r = submit(client, crew["sy_analyst"], bundle(good, bad))
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    [error] = r.json()["errors"]
+    assert error["pointer"] == f"/stix/objects/1/{field}" and error["field"] == f"stix.objects.1.{field}", error
+    assert error["reason"].startswith(bad["id"] if field != "id" else "indicator--not-a-uuid"), error
+    assert (ledger_size(cell), table_count(cell, IntelItem)) == before
+
+
+def test_shapes_that_are_not_stix(client, cell, crew) -> None:
+    before = ledger_size(cell), table_count(cell, IntelItem)
+    for stix in ([], {"type": "bundle", "objects": []}, "indicator", [17], {"type": "bundle"}):
+        r = submit(client, crew["sy_analyst"], stix)
+        assert r.status_code == 422, (stix, r.text)
+    assert (ledger_size(cell), table_count(cell, IntelItem)) == before
