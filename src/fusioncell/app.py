@@ -25,6 +25,7 @@ from fusioncell.db import Database
 from fusioncell.deps import refuse_nul
 from fusioncell.events import EventBus
 from fusioncell.intel.routes import router as intel_router
+from fusioncell.intel.taxii import router as taxii_router
 from fusioncell.ledger.log import Checkpointer
 from fusioncell.ledger.routes import router as ledger_router
 from fusioncell.ops import Metrics, RequestLog
@@ -152,6 +153,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     app.include_router(traffic_router)
     app.include_router(ledger_router)
     app.include_router(intel_router)
+    app.include_router(taxii_router)
     app.include_router(stream_router)
     app.include_router(ops_router)
     _install_docs(app)

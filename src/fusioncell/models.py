@@ -2,7 +2,7 @@
 
 from fusioncell.auth.models import AccessToken, LoginAttempt, User
 from fusioncell.db import Base
-from fusioncell.intel.models import IntelItem, IntelObject
+from fusioncell.intel.models import IntelItem, IntelObject, IntelStatus
 from fusioncell.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerEntry, LedgerHead, LedgerNode
 from fusioncell.scheduler.models import Job
 from fusioncell.traffic.models import Alert, Clarification, Delivery, Message
@@ -16,6 +16,7 @@ __all__ = [
     "Delivery",
     "IntelItem",
     "IntelObject",
+    "IntelStatus",
     "Job",
     "LedgerCheckpoint",
     "LedgerCosignature",

@@ -185,6 +185,12 @@ class BodySizeLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if str(scope.get("path", "")).startswith("/taxii2/"):  # TAXII clients read TAXII's own error resource
+            from fusioncell.intel.taxii import TaxiiError
+
+            await TaxiiError(413, "Content too large", f"The request body exceeds {self.max_bytes} bytes: send the "
+                             "objects in several envelopes.").response()(scope, receive, send)  # fmt: skip
+            return
         response = problem(
             413,
             slug="payload-too-large",

@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from fusioncell.app import create_app
-from tests.server import free_port
+from tests.server import serving
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",  # CI runs as root
@@ -53,18 +50,8 @@ def chromium() -> Iterator[object]:
 @pytest.fixture
 def served(cell) -> Iterator[str]:  # type: ignore[no-untyped-def]
     """The cell's app on a real socket (the scheduler off, as in the other tests: the tests drive the clock)."""
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(cell, run_scheduler=False), host="127.0.0.1", port=free_port(), log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{server.config.port}"
-    server.should_exit = True
-    thread.join(timeout=20)
+    with serving(create_app(cell, run_scheduler=False)) as url:
+        yield url
 
 
 @pytest.fixture

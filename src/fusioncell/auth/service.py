@@ -349,6 +349,34 @@ def authenticate(*, cell: Cell, raw_token: str) -> Principal:
     )
 
 
+def password_principal(*, cell: Cell, username: str, password: str, client: str | None) -> tuple[Principal, str]:
+    """HTTP Basic (TAXII clients): the account behind a username and password, checked and throttled as a login
+    is, with no token issued; with the password hash it was checked against. An account with a second factor
+    cannot sign in this way: it uses a bearer token."""
+    now = cell.clock.now()
+    attempt_id, user = _reserve(cell, username, client, now)
+    password_ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not password_ok:
+        _fail(cell, attempt_id, username, client, "bad-credentials")
+        raise Unauthorized("invalid username or password")
+    if user.disabled:
+        _fail(cell, attempt_id, username, client, "disabled")
+        raise Unauthorized("this account is disabled; ask your delegation's administrator")
+    _withdraw(cell, attempt_id)
+    if user.totp_secret:
+        raise Unauthorized(
+            "this account has a second factor: send a bearer token from POST /api/v1/auth/token instead"
+        )
+    return principal_of(user), user.password_hash
+
+
+def still_valid(*, cell: Cell, username: str, password_hash: str) -> bool:
+    """The account is enabled and its password is the one checked (a reset or a disabling ends cached sign-ins)."""
+    with cell.reading() as session:
+        row = session.execute(select(User.password_hash, User.disabled).where(User.username == username)).first()
+    return row is not None and not row.disabled and row.password_hash == password_hash
+
+
 def logout(*, cell: Cell, raw_token: str) -> None:
     with cell.command() as uow:
         result = uow.session.execute(

@@ -16,7 +16,10 @@ class IntelItem(Base):
     and the mediator's decision on it."""
 
     __tablename__ = "intel_items"
-    __table_args__ = (Index("ix_intel_items_delegation_id", "delegation", "id"),)
+    __table_args__ = (
+        Index("ix_intel_items_delegation_id", "delegation", "id"),
+        Index("ix_intel_items_delegation_objects_sha256", "delegation", "objects_sha256"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     state: Mapped[str] = mapped_column(String(16), nullable=False, index=True)  # submitted|released|declined
@@ -26,6 +29,7 @@ class IntelItem(Base):
     share_identity: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     tlp: Mapped[int] = mapped_column(SmallInteger, nullable=False)  # markings.Tlp, the most restrictive submitted
     objects: Mapped[str] = mapped_column(Text, nullable=False)  # the submitted STIX objects, a JSON array as sent
+    objects_sha256: Mapped[str] = mapped_column(String(64), nullable=False)  # an exact resubmission is a no-op
     object_count: Mapped[int] = mapped_column(Integer, nullable=False)
     summary: Mapped[str] = mapped_column(String(200), nullable=False)  # "indicator ×3, malware"
     ledger_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
@@ -55,6 +59,19 @@ class IntelObject(Base):
     stix_id: Mapped[str] = mapped_column(String(250), nullable=False)
     type: Mapped[str] = mapped_column(String(250), nullable=False)
     spec_version: Mapped[str] = mapped_column(String(8), nullable=False)
-    version: Mapped[str] = mapped_column(String(32), nullable=False)  # `modified`, else `created`, else date added
+    # `modified`, else `created`, else the date added, spelled with six fraction digits so text order is time order
+    version: Mapped[str] = mapped_column(String(32), nullable=False)
     date_added: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     raw: Mapped[str] = mapped_column(Text, nullable=False)  # the JSON served, stored so reads never re-encode
+
+
+class IntelStatus(Base):
+    """A TAXII status resource: what became of one envelope of objects sent to a collection."""
+
+    __tablename__ = "intel_statuses"
+    __ledger_exempt__ = True  # bookkeeping about a request; the objects it added have their own entries
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)  # the status resource as served (JSON)

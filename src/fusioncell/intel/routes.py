@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from fusioncell.deps import MAX_INT, CellDep, CurrentUser
@@ -59,13 +59,16 @@ def item_read(item: IntelItem, *, with_objects: bool = False) -> IntelItemRead:
     summary="Submit STIX 2.1 content for the mediator's review (nothing reaches another party before release)",
     status_code=status.HTTP_201_CREATED,
     response_model=IntelItemRead,
-    responses=ERRORS,
+    responses={**ERRORS, 200: {"description": "Exactly this content was submitted before: that item"}},
 )
-def submit(body: IntelSubmit, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+def submit(body: IntelSubmit, cell: CellDep, principal: CurrentUser, response: Response) -> IntelItemRead:
     with cell.command() as uow:
-        item = service.submit(
+        item, created = service.submit(
             cell=cell, uow=uow, principal=principal, body=body.stix, share_identity=body.share_identity
         )
+    if not created:  # the same content again: the item it made, nothing new
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
     return item_read(item)
 
 

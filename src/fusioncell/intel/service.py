@@ -11,10 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, exists, insert, or_, select, true
 
 from fusioncell.cell import Cell
 from fusioncell.db import UnitOfWork
@@ -45,8 +46,20 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def stix_time(text: str) -> datetime:
+    """A STIX timestamp (RFC 3339 in UTC, 'Z', any number of fraction digits) as a datetime (to the microsecond)."""
+    head, _, fraction = text.rstrip("Z").partition(".")
+    return datetime.fromisoformat(head + "+00:00").replace(microsecond=int((fraction + "000000")[:6]))
+
+
+def version_text(moment: datetime) -> str:
+    """A version as stored: six fraction digits always, so versions sort as text in time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _version(obj: dict[str, Any], fallback: datetime) -> str:
-    return obj.get("modified") or obj.get("created") or fallback.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamp = obj.get("modified") or obj.get("created")
+    return version_text(stix_time(stamp) if stamp else fallback)
 
 
 def mediator_identity(cell: Cell) -> dict[str, Any]:
@@ -69,26 +82,45 @@ def mediator_identity(cell: Cell) -> dict[str, Any]:
 # ---- submitting ---------------------------------------------------------------------------------------------
 
 
-def submit(*, cell: Cell, uow: UnitOfWork, principal: Principal, body: Any, share_identity: bool) -> IntelItem:
-    authorize(principal, Permission.SUBMIT_INTEL, cell.charter.roster)
-    checked, problems = stix.check_submission(body)
-    if checked is None:
+def checked(body: Any) -> stix.Checked:
+    """The content if it passes, else InvalidInput listing every problem (nothing is stored)."""
+    result, problems = stix.check_submission(body)
+    if result is None:
         raise InvalidInput(
             f"{len(problems)} problem(s) in the STIX content; nothing was stored",
             errors=[p.as_error() for p in problems],
         )
+    return result
+
+
+def submit(
+    *, cell: Cell, uow: UnitOfWork, principal: Principal, body: Any, share_identity: bool
+) -> tuple[IntelItem, bool]:
+    """The new item under review, True; or, for content the delegation already submitted exactly, that item and
+    False (a resend changes nothing)."""
+    authorize(principal, Permission.SUBMIT_INTEL, cell.charter.roster)
+    content = checked(body)
     now = cell.clock.now()
-    text = stix.encode(checked.objects)
+    text = stix.encode(content.objects)
+    digest = _digest(text)
+    earlier = uow.session.execute(
+        select(IntelItem).where(
+            IntelItem.delegation == (principal.delegation or ""), IntelItem.objects_sha256 == digest
+        )
+    ).scalar()
+    if earlier is not None:
+        return earlier, False
     item = IntelItem(
         state="submitted",
         submitted_by=principal.username,
         delegation=principal.delegation or "",
         submitted_at=now,
         share_identity=share_identity,
-        tlp=int(checked.tlp),
+        tlp=int(content.tlp),
         objects=text,
-        object_count=len(checked.objects),
-        summary=stix.summary(checked.objects),
+        objects_sha256=digest,
+        object_count=len(content.objects),
+        summary=stix.summary(content.objects),
         ledger_index=uow.next_ledger_index(),
     )
     uow.session.add(item)
@@ -100,13 +132,13 @@ def submit(*, cell: Cell, uow: UnitOfWork, principal: Principal, body: Any, shar
         subject=f"intel-submission:{item.id}",
         content={
             "item": item.id,
-            "tlp": checked.tlp.label,
+            "tlp": content.tlp.label,
             "share_identity": share_identity,
-            "objects": [[o["id"], _version(o, now)] for o in checked.objects],
-            "sha256": _digest(text),
+            "objects": [[o["id"], _version(o, now)] for o in content.objects],
+            "sha256": digest,
         },
     )
-    return item
+    return item, True
 
 
 # ---- reading the queue --------------------------------------------------------------------------------------
@@ -183,21 +215,11 @@ def _as_released(cell: Cell, item: IntelItem, level: Tlp) -> list[dict[str, Any]
     return released
 
 
-def release(
-    *, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, audience: str, tlp: Tlp | None
-) -> IntelItem:
-    authorize(principal, Permission.RELEASE_INTEL, cell.charter.roster)
-    item = _pending(uow, item_id)
-    submitted = Tlp(item.tlp)
-    level = submitted if tlp is None else tlp
-    if level < submitted:
-        raise Conflict(
-            f"the item is marked {submitted.label}; a release may keep or raise the marking, not lower it to "
-            f"{level.label}",
-            field="tlp",
-            submitted=submitted.label,
-        )
-    target = _release_audience(cell, audience, level)
+def _write_release(
+    cell: Cell, uow: UnitOfWork, principal: Principal, item: IntelItem, target: Audience, level: Tlp
+) -> list[dict[str, Any]]:
+    """Put the item's objects in the audience's collection as recipients receive them, decide the item, and
+    record the release. Object versions the collection already holds stay as they are."""
     now = cell.clock.now()
     objects = _as_released(cell, item, level)
     rows = [
@@ -220,7 +242,7 @@ def release(
             )
         ).all()
     )
-    fresh = [r for r in rows if (r["stix_id"], r["version"]) not in present]  # already there: the same object
+    fresh = [r for r in rows if (r["stix_id"], r["version"]) not in present]
     if fresh:
         uow.session.execute(insert(IntelObject), fresh)
     item.state = "released"
@@ -241,7 +263,51 @@ def release(
             "sha256": _digest("\n".join(r["raw"] for r in rows)),
         },
     )
+    return rows
+
+
+def release(
+    *, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, audience: str, tlp: Tlp | None
+) -> IntelItem:
+    authorize(principal, Permission.RELEASE_INTEL, cell.charter.roster)
+    item = _pending(uow, item_id)
+    submitted = Tlp(item.tlp)
+    level = submitted if tlp is None else tlp
+    if level < submitted:
+        raise Conflict(
+            f"the item is marked {submitted.label}; a release may keep or raise the marking, not lower it to "
+            f"{level.label}",
+            field="tlp",
+            submitted=submitted.label,
+        )
+    _write_release(cell, uow, principal, item, _release_audience(cell, audience, level), level)
     return item
+
+
+def publish(*, cell: Cell, uow: UnitOfWork, principal: Principal, audience: str, body: Any) -> list[dict[str, Any]]:
+    """The mediator's own intelligence, released straight to an audience (its TAXII collection): one item,
+    decided as it is made, one ledger entry. Returns the objects as released."""
+    authorize(principal, Permission.RELEASE_INTEL, cell.charter.roster)
+    content = checked(body)
+    target = _release_audience(cell, audience, content.tlp)
+    now = cell.clock.now()
+    text = stix.encode(content.objects)
+    item = IntelItem(
+        state="released",
+        submitted_by=principal.username,
+        delegation=principal.delegation or "",
+        submitted_at=now,
+        share_identity=True,
+        tlp=int(content.tlp),
+        objects=text,
+        objects_sha256=_digest(text),
+        object_count=len(content.objects),
+        summary=stix.summary(content.objects),
+        ledger_index=uow.next_ledger_index(),
+    )
+    uow.session.add(item)
+    uow.session.flush()
+    return _write_release(cell, uow, principal, item, target, content.tlp)
 
 
 def decline(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, reason: str) -> IntelItem:
@@ -278,3 +344,100 @@ def released_objects(*, cell: Cell, principal: Principal, after: int, limit: int
                 .limit(limit)
             ).scalars()
         )
+
+
+# ---- TAXII: a collection's objects, by the filters TAXII 2.1 defines -------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectFilter:
+    """TAXII 2.1 §3.5: added_after and match[id|type|version|spec_version] (each a set of values, OR-ed)."""
+
+    added_after: datetime | None = None
+    ids: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    versions: tuple[str, ...] = ("last",)  # "last", "first", "all" or versions (normalised timestamps)
+    spec_versions: tuple[str, ...] = ()
+
+
+_O = IntelObject.__table__
+
+
+def _version_clause(versions: tuple[str, ...]) -> Any:
+    if "all" in versions:
+        return true()
+    newer = _O.alias("newer")
+    clauses = []
+    if "last" in versions:
+        clauses.append(
+            ~exists().where(
+                newer.c.audience == _O.c.audience, newer.c.stix_id == _O.c.stix_id, newer.c.version > _O.c.version
+            )
+        )
+    if "first" in versions:
+        clauses.append(
+            ~exists().where(
+                newer.c.audience == _O.c.audience, newer.c.stix_id == _O.c.stix_id, newer.c.version < _O.c.version
+            )
+        )
+    exact = [v for v in versions if v not in ("last", "first")]
+    if exact:
+        clauses.append(_O.c.version.in_(exact))
+    return or_(*clauses)
+
+
+def collection_rows(
+    *, cell: Cell, audience: str, flt: ObjectFilter, after_id: int, limit: int, stix_id: str | None = None
+) -> list[Any]:
+    """Rows (id, stix_id, type, version, spec_version, date_added, raw) of one audience's collection, in the
+    order they were added, after the keyset `after_id`. The caller has established the reader may read it."""
+    query = (
+        select(_O.c.id, _O.c.stix_id, _O.c.type, _O.c.version, _O.c.spec_version, _O.c.date_added, _O.c.raw)
+        .where(_O.c.audience == audience, _O.c.id > after_id, _version_clause(flt.versions))
+        .order_by(_O.c.id)
+        .limit(limit)
+    )
+    if stix_id is not None:
+        query = query.where(_O.c.stix_id == stix_id)
+    if flt.added_after is not None:
+        query = query.where(_O.c.date_added > flt.added_after)
+    if flt.ids:
+        query = query.where(_O.c.stix_id.in_(flt.ids))
+    if flt.types:
+        query = query.where(_O.c.type.in_(flt.types))
+    if flt.spec_versions:
+        query = query.where(_O.c.spec_version.in_(flt.spec_versions))
+    with cell.reading() as session:
+        return list(session.execute(query))
+
+
+def withdraw(
+    *, cell: Cell, uow: UnitOfWork, principal: Principal, audience: str, stix_id: str, flt: ObjectFilter
+) -> int:
+    """Take an object (the versions the filter names; all by default) out of an audience's collection (mediator).
+    Readers who fetched it keep what they fetched: this stops serving it, and the ledger says so."""
+    authorize(principal, Permission.RELEASE_INTEL, cell.charter.roster)
+    target = resolve_audience(audience, cell.charter.roster)
+    versions = flt.versions if flt.versions != ("last",) else ("all",)
+    ids = [
+        r.id
+        for r in uow.session.execute(
+            select(_O.c.id, _O.c.version).where(
+                _O.c.audience == target.label, _O.c.stix_id == stix_id, _version_clause(versions)
+            )
+        )
+    ]
+    if not ids:
+        raise NotFound(f"no object {stix_id} in this collection")
+    removed = [
+        r.version for r in uow.session.execute(select(_O.c.version).where(_O.c.id.in_(ids)).order_by(_O.c.version))
+    ]
+    uow.session.execute(delete(_O).where(_O.c.id.in_(ids)))
+    uow.record(
+        action="intel.withdrawn",
+        actor=principal,
+        audience=target,
+        subject=f"intel-object:{stix_id}",
+        content={"object": stix_id, "versions": removed},
+    )
+    return len(ids)

@@ -1,4 +1,4 @@
-"""intelligence items and released objects
+"""intelligence: items under review, released objects (the TAXII store), TAXII status resources
 
 Revision ID: 0004
 Revises: 0003
@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("share_identity", sa.Boolean(), nullable=False),
         sa.Column("tlp", sa.SmallInteger(), nullable=False),
         sa.Column("objects", sa.Text(), nullable=False),
+        sa.Column("objects_sha256", sa.String(length=64), nullable=False),
         sa.Column("object_count", sa.Integer(), nullable=False),
         sa.Column("summary", sa.String(length=200), nullable=False),
         sa.Column("ledger_index", sa.BigInteger(), nullable=False),
@@ -43,8 +44,19 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("intel_items", schema=None) as batch_op:
         batch_op.create_index("ix_intel_items_delegation_id", ["delegation", "id"], unique=False)
+        batch_op.create_index(
+            "ix_intel_items_delegation_objects_sha256", ["delegation", "objects_sha256"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_intel_items_state"), ["state"], unique=False)
 
+    op.create_table(
+        "intel_statuses",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("created_at", fusioncell.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_intel_statuses")),
+    )
     op.create_table(
         "intel_objects",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -73,8 +85,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_intel_objects_audience_id")
 
     op.drop_table("intel_objects")
+    op.drop_table("intel_statuses")
     with op.batch_alter_table("intel_items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_intel_items_state"))
+        batch_op.drop_index("ix_intel_items_delegation_objects_sha256")
         batch_op.drop_index("ix_intel_items_delegation_id")
 
     op.drop_table("intel_items")

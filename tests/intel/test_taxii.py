@@ -1,0 +1,183 @@
+"""TAXII 2.1 by the letter: media types (406, 415), sizes (413), filters and keyset pages, and what each user's
+collections let through — never an unreleased item, another party's collection, or a submitter's identity."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+import pytest
+
+from fusioncell.intel.markings import Tlp
+from fusioncell.intel.models import IntelItem, IntelObject, IntelStatus
+from tests.conftest import TEST_PASSWORD, ledger_size, table_count
+from tests.intel.stixdata import identity, indicator
+
+TAXII = "application/taxii+json;version=2.1"
+ROOT = "/taxii2/cell/"
+
+
+def basic(username: str, password: str = TEST_PASSWORD) -> dict[str, str]:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}", "Accept": TAXII}
+
+
+def collections(client, headers) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    r = client.get(ROOT + "collections/", headers=headers)
+    assert r.status_code == 200 and r.headers["content-type"] == TAXII, r.text
+    return {c["title"]: c for c in r.json().get("collections", [])}
+
+
+def add(client, headers, collection_id: str, objects: list[dict]):  # type: ignore[no-untyped-def]
+    return client.post(
+        f"{ROOT}collections/{collection_id}/objects/",
+        json={"objects": objects},
+        headers={**headers, "Content-Type": TAXII},
+    )
+
+
+@pytest.fixture
+def analyst(crew) -> dict[str, str]:
+    return basic("sy.analyst")
+
+
+def test_media_types_and_sizes(client, cell, crew, analyst) -> None:
+    submissions = collections(client, analyst)["SY submissions"]["id"]
+    path = f"{ROOT}collections/{submissions}/objects/"
+    for accept in ("application/json", "application/taxii+json;version=2.0", "text/html"):
+        r = client.get(ROOT, headers={**analyst, "Accept": accept})
+        assert r.status_code == 406 and r.headers["content-type"] == TAXII and r.json()["http_status"] == "406"
+    assert client.get(ROOT, headers={**analyst, "Accept": "application/taxii+json"}).status_code == 200
+    before = ledger_size(cell), table_count(cell, IntelItem), table_count(cell, IntelStatus)
+    for content_type in ("application/json", "application/stix+json;version=2.1", "application/taxii+json;version=2.0"):
+        r = client.post(path, json={"objects": [indicator()]}, headers={**analyst, "Content-Type": content_type})
+        assert r.status_code == 415 and r.json()["http_status"] == "415", content_type
+    big = b'{"objects": [' + b" " * (cell.settings.max_body_bytes + 1) + b"]}"
+    r = client.post(path, content=big, headers={**analyst, "Content-Type": TAXII})
+    assert r.status_code == 413 and r.headers["content-type"] == TAXII
+    for body in (b"{not json", b"[]", b'{"objects": {}}'):
+        r = client.post(path, content=body, headers={**analyst, "Content-Type": TAXII})
+        assert r.status_code == 400, body
+    assert (ledger_size(cell), table_count(cell, IntelItem), table_count(cell, IntelStatus)) == before
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"pattern": None},
+        {"id": "indicator--nope"},
+        {"valid_from": "2026-13-45T00:00:00Z"},
+        {"type": "x-custom", "id": f"x-custom--{uuid.uuid4()}"},
+        {"object_marking_refs": None},
+    ],
+)
+def test_invalid_stix_adds_nothing(client, cell, crew, analyst, bad) -> None:
+    submissions = collections(client, analyst)["SY submissions"]["id"]
+    before = ledger_size(cell), table_count(cell, IntelItem), table_count(cell, IntelStatus)
+    r = add(client, analyst, submissions, [indicator(), indicator(**bad)])
+    assert r.status_code == 422 and r.headers["content-type"] == TAXII, r.text
+    [error] = r.json()["details"]["errors"]
+    assert error["pointer"].startswith("/stix/1")
+    assert (ledger_size(cell), table_count(cell, IntelItem), table_count(cell, IntelStatus)) == before
+
+
+def test_filters_pages_and_next(client, cell, crew, analyst) -> None:
+    us = basic("us.mediator")
+    joint = collections(client, us)["Joint"]["id"]
+    sent = [indicator(name=f"n{i}") for i in range(6)]
+    r = add(client, us, joint, sent)
+    assert r.status_code == 202 and r.json()["success_count"] == 6
+    status = client.get(f"{ROOT}status/{r.json()['id']}/", headers=us)
+    assert status.status_code == 200 and status.json()["status"] == "complete"
+    il = basic("il.liaison")
+    path = f"{ROOT}collections/{joint}/objects/"
+    first = client.get(path + "?limit=4", headers=il)
+    assert first.status_code == 200 and first.json()["more"] is True
+    assert first.headers["X-TAXII-Date-Added-First"] <= first.headers["X-TAXII-Date-Added-Last"]
+    rest = client.get(path + f"?limit=4&next={first.json()['next']}", headers=il)
+    assert rest.json()["more"] is False and "next" not in rest.json()
+    assert [o["id"] for o in first.json()["objects"] + rest.json()["objects"]] == [o["id"] for o in sent]
+    # a next token is tied to its filters
+    other = client.get(path + f"?limit=4&match[type]=indicator&next={first.json()['next']}", headers=il)
+    assert other.status_code == 400
+    assert client.get(path + "?next=garbage", headers=il).status_code == 400
+    assert client.get(path + "?limit=0", headers=il).status_code == 400
+    assert client.get(path + "?colour=red", headers=il).status_code == 400
+    # match[id], match[type], added_after
+    ids = f"{sent[0]['id']},{sent[3]['id']}"
+    picked = client.get(path + f"?match[id]={ids}", headers=il).json()["objects"]
+    assert [o["id"] for o in picked] == [sent[0]["id"], sent[3]["id"]]
+    assert client.get(path + "?match[type]=malware", headers=il).json().get("objects", []) == []
+    later = client.get(path + f"?added_after={first.headers['X-TAXII-Date-Added-Last']}", headers=il)
+    assert later.json().get("objects", []) == []  # all were added in the same instant
+    assert client.get(path + "?added_after=yesterday", headers=il).status_code == 400
+
+
+def test_nothing_leaks_through_taxii(client, cell, crew, analyst) -> None:
+    """An unreleased item, a mediated:SY release, and the submitter's identity never reach IL by any TAXII path."""
+    sy_collections = collections(client, analyst)
+    author = identity("SY desk Quneitra")
+    unreleased = indicator(author=author, name="Unreleased launcher")
+    r = add(client, analyst, sy_collections["SY submissions"]["id"], [author, unreleased])
+    assert r.status_code == 202, r.text
+    status_id = r.json()["id"]
+    private = indicator(Tlp.AMBER, author=author, name="For SY alone")
+    item = client.post(
+        "/api/v1/intel/items", json={"stix": [author, private]}, headers=crew["sy_analyst"].headers
+    ).json()
+    client.post(
+        f"/api/v1/intel/items/{item['id']}/release", json={"audience": "mediated:SY"}, headers=crew["us"].headers
+    )
+    shared = indicator(author=author, name="Shared launcher")
+    item = client.post(
+        "/api/v1/intel/items", json={"stix": [author, shared]}, headers=crew["sy_analyst"].headers
+    ).json()
+    client.post(f"/api/v1/intel/items/{item['id']}/release", json={"audience": "joint"}, headers=crew["us"].headers)
+
+    il = basic("il.liaison")
+    mine = collections(client, il)
+    assert set(mine) == {"Joint", "IL and the mediator"}
+    seen = []
+    for collection in mine.values():
+        base = f"{ROOT}collections/{collection['id']}/"
+        for path in ("objects/?match[version]=all", "manifest/", f"objects/{unreleased['id']}/",
+                     f"objects/{private['id']}/", f"objects/{private['id']}/versions/"):  # fmt: skip
+            r = client.get(base + path, headers=il)
+            assert r.status_code in (200, 404), (path, r.text)
+            seen.append(r.text)
+    # the others' collections do not exist for IL, nor does SY's status
+    for other in (sy_collections["SY submissions"], sy_collections["SY and the mediator"]):
+        assert client.get(f"{ROOT}collections/{other['id']}/", headers=il).status_code == 404
+        assert client.get(f"{ROOT}collections/{other['id']}/objects/", headers=il).status_code == 404
+        r = add(client, il, other["id"], [indicator()])
+        assert r.status_code == 404
+    assert client.get(f"{ROOT}status/{status_id}/", headers=il).status_code == 404
+    everything = "".join(seen)
+    assert "Shared launcher" in everything  # the released one does arrive
+    for secret in ("Unreleased launcher", "For SY alone", "SY desk Quneitra", author["id"]):
+        assert secret not in everything, secret
+    assert table_count(cell, IntelObject) > 0
+
+
+def test_parties_write_only_to_their_submissions(client, cell, crew, analyst) -> None:
+    joint = collections(client, analyst)["Joint"]
+    assert joint["can_write"] is False
+    before = ledger_size(cell)
+    assert add(client, analyst, joint["id"], [indicator()]).status_code == 403
+    assert (
+        client.delete(f"{ROOT}collections/{joint['id']}/objects/{indicator()['id']}/", headers=analyst).status_code
+        == 403
+    )
+    assert ledger_size(cell) == before
+    # a liaison (no analyst role) has no submissions collection; an account with no content role reads nothing
+    assert "SY submissions" not in collections(client, basic("sy.liaison"))
+    assert collections(client, basic("sy.admin")) == {}
+
+
+def test_sign_in(client, crew) -> None:
+    assert client.get(ROOT, headers={"Accept": TAXII}).status_code == 401
+    r = client.get(ROOT, headers=basic("sy.analyst", "wrong"))
+    assert r.status_code == 401 and "Basic" in r.headers["www-authenticate"]
+    assert client.get(ROOT, headers={"Accept": TAXII, "Authorization": "Basic !!!"}).status_code == 401
+    bearer = {"Accept": TAXII, "Authorization": f"Bearer {crew['il'].token}"}
+    assert client.get(ROOT, headers=bearer).status_code == 200
