@@ -67,12 +67,15 @@ TRAFFIC_OPERATIONS = {
     "intel_release": {403, 422},
     "intel_decline": {403, 422},
     "intel_objects": {200, 422},
+    "intel_revoke": {403, 422},
+    "intel_report_sighting": {404, 422},  # nothing is released in the fuzz cell: no object to sight
 }
 CHARTER_RULED = {"messages_send", "messages_acknowledge", "messages_readback_verdict", "intel_submit"}
 STATE_RULED = {
     "ledger_inclusion_proof",
     "ledger_consistency_proof",
     "ledger_evidence",
+    "intel_report_sighting",
 }  # sizes up to the log's size, unknown to the schema
 OPERATION_IDS = {
     "auth_issue_token",

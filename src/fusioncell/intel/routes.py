@@ -18,7 +18,9 @@ from fusioncell.intel.schemas import (
     IntelItemRead,
     IntelObjectPage,
     IntelRelease,
+    IntelRevoke,
     IntelSubmit,
+    SightingCreate,
 )
 
 router = APIRouter(prefix="/api/v1/intel", tags=["intel"])
@@ -82,7 +84,7 @@ def submit(body: IntelSubmit, cell: CellDep, principal: CurrentUser, response: R
 def list_items(
     cell: CellDep,
     principal: CurrentUser,
-    state: Literal["submitted", "released", "declined"] | None = None,
+    state: Literal["submitted", "released", "redacted", "declined", "revoked"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> IntelItemPage:
     items = service.list_items(cell=cell, principal=principal, state=state, limit=limit)
@@ -109,11 +111,52 @@ def get_item(item_id: ItemId, cell: CellDep, principal: CurrentUser) -> IntelIte
 )
 def release(item_id: ItemId, body: IntelRelease, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
     tlp = Tlp.parse(body.tlp) if body.tlp else None
+    redactions = [(r.id, service.Redaction(tuple(r.remove), r.replace)) for r in body.redactions]
     with cell.command() as uow:
         item = service.release(
-            cell=cell, uow=uow, principal=principal, item_id=item_id, audience=body.audience, tlp=tlp
+            cell=cell,
+            uow=uow,
+            principal=principal,
+            item_id=item_id,
+            audience=body.audience,
+            tlp=tlp,
+            redactions=redactions,
         )
     return item_read(item)
+
+
+@router.post(
+    "/items/{item_id}/revoke",
+    name="intel_revoke",
+    summary="Recall a released item from every recipient: a new version of each object with revoked: true",
+    response_model=IntelItemRead,
+    responses={**ERRORS, 409: {"description": "Not released"}},
+)
+def revoke(item_id: ItemId, body: IntelRevoke, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+    with cell.command() as uow:
+        item = service.revoke(cell=cell, uow=uow, principal=principal, item_id=item_id, reason=body.reason)
+    return item_read(item)
+
+
+@router.post(
+    "/sightings",
+    name="intel_report_sighting",
+    summary="Report a sighting of a released object; its audience receives it without your identity",
+    status_code=status.HTTP_201_CREATED,
+    responses=ERRORS,
+)
+def report_sighting(body: SightingCreate, cell: CellDep, principal: CurrentUser) -> dict:
+    with cell.command() as uow:
+        return service.report_sighting(
+            cell=cell,
+            uow=uow,
+            principal=principal,
+            sighting_of=body.sighting_of,
+            count=body.count,
+            first_seen=body.first_seen,
+            last_seen=body.last_seen,
+            description=body.description,
+        )
 
 
 @router.post(

@@ -21,9 +21,36 @@ class IntelSubmit(InputModel):
     )
 
 
+class RedactionIn(InputModel):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=250)] = Field(description="the object's STIX id")
+    remove: list[Annotated[str, StringConstraints(min_length=1, max_length=250)]] = Field(
+        default_factory=list, max_length=100, description="properties left out of the released version"
+    )
+    replace: dict[str, Any] = Field(default_factory=dict, description="properties given new values")
+
+
 class IntelRelease(InputModel):
     audience: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     tlp: TlpName | None = Field(default=None, description="Keep (default) or raise the marking; never lower it")
+    redactions: list[RedactionIn] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Release with redactions: each named object goes out as a new STIX version without them",
+    )
+
+
+class IntelRevoke(InputModel):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class SightingCreate(InputModel):
+    sighting_of: Annotated[str, StringConstraints(min_length=1, max_length=250)] = Field(
+        description="the STIX id of a released object you read"
+    )
+    count: int | None = Field(default=None, ge=0, le=999_999_999)
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    description: Annotated[str, StringConstraints(max_length=4000)] | None = None
 
 
 class IntelDecline(InputModel):

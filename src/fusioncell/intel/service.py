@@ -12,7 +12,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, insert, or_, select, true
@@ -215,17 +215,11 @@ def _as_released(cell: Cell, item: IntelItem, level: Tlp) -> list[dict[str, Any]
     return released
 
 
-def _write_release(
-    cell: Cell, uow: UnitOfWork, principal: Principal, item: IntelItem, target: Audience, level: Tlp
-) -> list[dict[str, Any]]:
-    """Put the item's objects in the audience's collection as recipients receive them, decide the item, and
-    record the release. Object versions the collection already holds stay as they are."""
-    now = cell.clock.now()
-    objects = _as_released(cell, item, level)
-    rows = [
+def _rows(item_id: int, audience: str, objects: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    return [
         {
-            "item_id": item.id,
-            "audience": target.label,
+            "item_id": item_id,
+            "audience": audience,
             "stix_id": o["id"],
             "type": o["type"],
             "spec_version": o.get("spec_version", "2.1"),
@@ -235,17 +229,40 @@ def _write_release(
         }
         for o in objects
     ]
+
+
+def _store(uow: UnitOfWork, audience: str, rows: list[dict[str, Any]]) -> None:
+    """Add object versions to an audience's collection; versions it already holds stay as they are."""
     present = set(
         uow.session.execute(
             select(IntelObject.stix_id, IntelObject.version).where(
-                IntelObject.audience == target.label, IntelObject.stix_id.in_({r["stix_id"] for r in rows})
+                IntelObject.audience == audience, IntelObject.stix_id.in_({r["stix_id"] for r in rows})
             )
         ).all()
     )
     fresh = [r for r in rows if (r["stix_id"], r["version"]) not in present]
     if fresh:
         uow.session.execute(insert(IntelObject), fresh)
-    item.state = "released"
+
+
+def _write_release(
+    cell: Cell,
+    uow: UnitOfWork,
+    principal: Principal,
+    item: IntelItem,
+    target: Audience,
+    level: Tlp,
+    redactions: dict[str, Redaction] | None = None,
+) -> list[dict[str, Any]]:
+    """Put the item's objects in the audience's collection as recipients receive them (redacted where the
+    mediator says), decide the item, and record the release."""
+    now = cell.clock.now()
+    objects = _as_released(cell, item, level)
+    if redactions:
+        objects = _redact(objects, redactions, now)
+    rows = _rows(item.id, target.label, objects, now)
+    _store(uow, target.label, rows)
+    item.state = "redacted" if redactions else "released"
     item.audience = target.label
     item.released_tlp = int(level)
     item.release_id = str(uuid.uuid4())
@@ -259,6 +276,7 @@ def _write_release(
         content={
             "release": item.release_id,
             "tlp": level.label,
+            "redacted": sorted(redactions or {}),
             "objects": [[r["stix_id"], r["version"]] for r in rows],
             "sha256": _digest("\n".join(r["raw"] for r in rows)),
         },
@@ -266,10 +284,65 @@ def _write_release(
     return rows
 
 
+# Properties a redaction may not touch: what makes the object the same object, and its marking (set by `tlp`).
+UNREDACTABLE = frozenset(
+    {"type", "id", "spec_version", "created", "modified", "created_by_ref", "object_marking_refs", "granular_markings"}
+)
+
+
+@dataclass(frozen=True)
+class Redaction:
+    remove: tuple[str, ...] = ()
+    replace: dict[str, Any] | None = None
+
+
+def _redact(objects: list[dict[str, Any]], redactions: dict[str, Redaction], now: datetime) -> list[dict[str, Any]]:
+    """Each named object as a new STIX version: the properties removed or replaced, `modified` moved on."""
+    known = {o["id"]: o for o in objects}
+    problems = []
+    for stix_id, redaction in redactions.items():
+        touched = set(redaction.remove) | set(redaction.replace or {})
+        if stix_id not in known:
+            problems.append({"field": f"redactions.{stix_id}", "reason": "no object of this item has this id"})
+        elif "modified" not in known[stix_id]:
+            problems.append({"field": f"redactions.{stix_id}", "reason": "this object has no versions to redact"})
+        for name in sorted(touched & UNREDACTABLE):
+            problems.append({"field": f"redactions.{stix_id}.{name}", "reason": f"{name} cannot be redacted"})
+    if problems:
+        raise InvalidInput(
+            "the redactions cannot apply", errors=[{"pointer": "", "code": "redaction", **p} for p in problems]
+        )
+    result = []
+    for obj in objects:
+        redaction = redactions.get(obj["id"])
+        if redaction is not None:
+            previous = stix_time(obj["modified"])
+            moment = max(now, previous + timedelta(milliseconds=1))
+            obj = {k: v for k, v in obj.items() if k not in redaction.remove}
+            obj.update(redaction.replace or {})
+            obj["modified"] = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+            _, found = stix.check_object(("redactions", obj["id"]), obj)
+            if found:
+                raise InvalidInput("the redacted object would not be valid STIX", errors=[p.as_error() for p in found])
+        result.append(obj)
+    return result
+
+
 def release(
-    *, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, audience: str, tlp: Tlp | None
+    *,
+    cell: Cell,
+    uow: UnitOfWork,
+    principal: Principal,
+    item_id: int,
+    audience: str,
+    tlp: Tlp | None,
+    redactions: list[tuple[str, Redaction]] | None = None,
 ) -> IntelItem:
+    """Release the item to an audience, whole or (`redactions`) with new versions of the named objects."""
     authorize(principal, Permission.RELEASE_INTEL, cell.charter.roster)
+    named = dict(redactions or [])
+    if len(named) != len(redactions or []):
+        raise InvalidInput("an object is named twice in redactions", field="redactions")
     item = _pending(uow, item_id)
     submitted = Tlp(item.tlp)
     level = submitted if tlp is None else tlp
@@ -280,7 +353,7 @@ def release(
             field="tlp",
             submitted=submitted.label,
         )
-    _write_release(cell, uow, principal, item, _release_audience(cell, audience, level), level)
+    _write_release(cell, uow, principal, item, _release_audience(cell, audience, level), level, named)
     return item
 
 
@@ -441,3 +514,132 @@ def withdraw(
         content={"object": stix_id, "versions": removed},
     )
     return len(ids)
+
+
+# ---- after release: recall, sightings ----------------------------------------------------------------------------
+
+
+def revoke(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, reason: str) -> IntelItem:
+    """Recall a released item from every recipient: each of its versioned objects gets a new version with
+    `revoked: true` (STIX 2.1 §3.6); its cyber-observables, which have no versions, stop being served."""
+    authorize(principal, Permission.RELEASE_INTEL, cell.charter.roster)
+    item = uow.session.get(IntelItem, item_id, with_for_update=True)
+    if item is None:
+        raise NotFound(f"no intelligence item {item_id}")
+    if item.state not in ("released", "redacted") or item.audience is None:
+        raise Conflict(f"item {item_id} is {item.state}; only a released item can be recalled", state=item.state)
+    now = cell.clock.now()
+    mediator = mediator_identity(cell)["id"]
+    served = uow.session.execute(
+        select(_O.c.id, _O.c.stix_id, _O.c.raw).where(
+            _O.c.item_id == item.id, _O.c.audience == item.audience, _version_clause(("last",))
+        )
+    ).all()
+    revoked, withdrawn = [], []
+    for row in served:
+        obj = json.loads(row.raw)
+        if obj["id"] == mediator or obj["type"] == "marking-definition":
+            continue  # shared with other releases: not this item's to recall
+        if "modified" in obj:
+            moment = max(now, stix_time(obj["modified"]) + timedelta(milliseconds=1))
+            modified = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+            revoked.append({**obj, "revoked": True, "modified": modified})
+        else:
+            withdrawn.append(row.id)
+    rows = _rows(item.id, item.audience, revoked, now)
+    _store(uow, item.audience, rows)
+    if withdrawn:
+        uow.session.execute(delete(_O).where(_O.c.id.in_(withdrawn)))
+    item.state = "revoked"
+    item.reason = reason
+    uow.record(
+        action="intel.revoked",
+        actor=principal,
+        audience=resolve_audience(item.audience, cell.charter.roster),
+        subject=f"intel-release:{item.release_id}",
+        content={
+            "release": item.release_id,
+            "reason": reason,
+            "revoked": [[r["stix_id"], r["version"]] for r in rows],
+            "withdrawn": len(withdrawn),
+        },
+    )
+    return item
+
+
+def report_sighting(
+    *,
+    cell: Cell,
+    uow: UnitOfWork,
+    principal: Principal,
+    sighting_of: str,
+    count: int | None,
+    first_seen: datetime | None,
+    last_seen: datetime | None,
+    description: str | None,
+) -> dict[str, Any]:
+    """A sighting of a released object, shared with the object's audience as the mediator's: the recipients learn
+    it was seen, not who saw it. The reporter and the mediator keep who did (the item and the ledger entry)."""
+    authorize(principal, Permission.SUBMIT_INTEL, cell.charter.roster)
+    audiences = readable_audiences(principal, cell.charter.roster)
+    target = uow.session.execute(
+        select(_O.c.audience, _O.c.raw)
+        .where(_O.c.stix_id == sighting_of, _O.c.audience.in_(audiences), _version_clause(("last",)))
+        .order_by(_O.c.id)
+    ).first()
+    if target is None:
+        raise NotFound(f"no released object {sighting_of} that you may read")
+    sighted = json.loads(target.raw)
+    now = cell.clock.now()
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    level = tlp_of(sighted) or Tlp.CLEAR
+    sighting: dict[str, Any] = {
+        "type": "sighting",
+        "spec_version": "2.1",
+        "id": f"sighting--{uuid.uuid4()}",
+        "created": stamp,
+        "modified": stamp,
+        "sighting_of_ref": sighting_of,
+        "created_by_ref": mediator_identity(cell)["id"],
+        "object_marking_refs": [level.marking_id],
+    }
+    if count is not None:
+        sighting["count"] = count
+    for name, moment in (("first_seen", first_seen), ("last_seen", last_seen)):
+        if moment is not None:
+            sighting[name] = version_text(moment)
+    if description:
+        sighting["description"] = description
+    _, problems = stix.check_object(("sighting",), sighting)
+    if problems:
+        raise InvalidInput("the sighting is not valid STIX", errors=[p.as_error() for p in problems])
+    text = stix.encode([sighting])
+    item = IntelItem(
+        state="released",
+        submitted_by=principal.username,
+        delegation=principal.delegation or "",
+        submitted_at=now,
+        share_identity=False,
+        tlp=int(level),
+        objects=text,
+        objects_sha256=_digest(text),
+        object_count=1,
+        summary=f"sighting of {sighting['sighting_of_ref']}"[:200],
+        ledger_index=uow.next_ledger_index(),
+        audience=target.audience,
+        released_tlp=int(level),
+        release_id=str(uuid.uuid4()),
+        decided_at=now,
+        decided_by="sighting",
+    )
+    uow.session.add(item)
+    uow.session.flush()
+    _store(uow, target.audience, _rows(item.id, target.audience, [sighting], now))
+    uow.record(
+        action="intel.sighted",
+        actor=principal,
+        audience=home_audience(item.delegation, cell.charter.roster),  # the reporter's own and the mediator's
+        subject=f"intel-sighting:{item.release_id}",
+        content={"sighting": sighting, "shared_with": target.audience},
+    )
+    return sighting

@@ -1,0 +1,109 @@
+"""Redacted releases, recalls and sightings: each reaches every recipient as STIX versions do, and a sighting
+reaches them without its reporter."""
+
+from __future__ import annotations
+
+from fusioncell.intel.models import IntelItem, IntelObject
+from tests.conftest import ledger_size, table_count
+from tests.intel.stixdata import identity, indicator
+from tests.intel.test_release import released, submit
+
+
+def ipv4(value: str = "198.51.100.7") -> dict:
+    import uuid
+
+    return {
+        "type": "ipv4-addr",
+        "spec_version": "2.1",
+        "id": f"ipv4-addr--{uuid.uuid5(uuid.NAMESPACE_URL, value)}",
+        "value": value,
+        "object_marking_refs": ["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"],
+    }
+
+
+def test_a_redacted_release_is_a_new_version_without_what_was_redacted(client, cell, crew) -> None:
+    us = crew["us"]
+    source = indicator(description="Seen by our observation post OP-7 at 04:10", name="Uplink")
+    other = indicator(name="Second uplink")
+    item = submit(client, crew["sy_analyst"], [source, other]).json()
+    before = ledger_size(cell), table_count(cell, IntelObject)
+    for bad in (
+        [{"id": source["id"], "remove": ["pattern"]}],  # pattern is required: the result would not be STIX
+        [{"id": source["id"], "remove": ["id"]}],
+        [{"id": "indicator--00000000-0000-4000-8000-000000000000", "remove": ["description"]}],
+        [{"id": source["id"], "remove": ["description"]}, {"id": source["id"], "remove": ["name"]}],
+    ):
+        r = client.post(f"/api/v1/intel/items/{item['id']}/release", json={"audience": "joint", "redactions": bad},
+                        headers=us.headers)  # fmt: skip
+        assert r.status_code == 422, (bad, r.text)
+    assert (ledger_size(cell), table_count(cell, IntelObject)) == before
+    redactions = [{"id": source["id"], "remove": ["description"], "replace": {"name": "Uplink (source withheld)"}}]
+    r = client.post(f"/api/v1/intel/items/{item['id']}/release", json={"audience": "joint", "redactions": redactions},
+                    headers=us.headers)  # fmt: skip
+    assert r.status_code == 200 and r.json()["state"] == "redacted", r.text
+    objects = {o["id"]: o for o in released(client, crew["il"])}
+    redacted = objects[source["id"]]
+    assert "description" not in redacted and redacted["name"] == "Uplink (source withheld)"
+    assert redacted["modified"] > source["modified"] and redacted["created"] == source["created"]
+    assert "OP-7" not in str(objects)
+    assert objects[other["id"]] == other  # not named: released whole
+
+
+def test_a_recall_reaches_every_recipient(client, cell, crew) -> None:
+    us = crew["us"]
+    author = identity()
+    sent = indicator(author=author)
+    item = submit(client, crew["sy_analyst"], [author, sent, ipv4()]).json()
+    r = client.post(f"/api/v1/intel/items/{item['id']}/revoke", json={"reason": "x"}, headers=us.headers)
+    assert r.status_code == 409  # not released yet
+    client.post(f"/api/v1/intel/items/{item['id']}/release", json={"audience": "joint"}, headers=us.headers)
+    assert {o["type"] for o in released(client, crew["il"])} == {"identity", "indicator", "ipv4-addr"}
+    assert client.post(f"/api/v1/intel/items/{item['id']}/revoke", json={"reason": "Source retracted"},
+                       headers=crew["sy_analyst"].headers).status_code == 403  # fmt: skip
+    r = client.post(f"/api/v1/intel/items/{item['id']}/revoke", json={"reason": "Source retracted"}, headers=us.headers)
+    assert r.status_code == 200 and r.json()["state"] == "revoked"
+    for reader in (crew["il"], crew["undof"]):
+        versions = [o for o in released(client, reader) if o["id"] == sent["id"]]
+        assert [v.get("revoked", False) for v in versions] == [False, True]  # the recall is the newest version
+        assert versions[1]["modified"] > versions[0]["modified"]
+        assert all(o["type"] != "ipv4-addr" for o in released(client, reader))  # no versions: no longer served
+        assert any(o["type"] == "identity" for o in released(client, reader))  # the mediator's: not recalled
+    again = client.post(f"/api/v1/intel/items/{item['id']}/revoke", json={"reason": "again"}, headers=us.headers)
+    assert again.status_code == 409
+
+
+def test_a_sighting_reaches_the_audience_without_its_reporter(client, cell, crew) -> None:
+    us = crew["us"]
+    sent = indicator()
+    item = submit(client, crew["sy_analyst"], [sent]).json()
+    # nothing to sight before it is released (it is not yet anything IL or SY reads as released)
+    r = client.post("/api/v1/intel/sightings", json={"sighting_of": sent["id"]}, headers=crew["sy_analyst"].headers)
+    assert r.status_code == 404
+    client.post(f"/api/v1/intel/items/{item['id']}/release", json={"audience": "joint"}, headers=us.headers)
+    items = table_count(cell, IntelItem)
+    r = client.post(
+        "/api/v1/intel/sightings",
+        json={
+            "sighting_of": sent["id"],
+            "count": 3,
+            "first_seen": "2026-03-02T04:00:00Z",
+            "description": "Twice at dawn",
+        },
+        headers=crew["sy_analyst"].headers,
+    )
+    assert r.status_code == 201, r.text
+    sighting = r.json()
+    assert table_count(cell, IntelItem) == items + 1
+    seen_by_il = [o for o in released(client, crew["il"]) if o["type"] == "sighting"]
+    assert seen_by_il == [sighting]
+    assert sighting["created_by_ref"] != sent.get("created_by_ref") and "where_sighted_refs" not in sighting
+    assert "sy." not in str(seen_by_il) and "SY" not in str(seen_by_il)
+    # the entry that names the reporter is read by the reporter's delegation and the mediator only
+    index = ledger_size(cell) - 1
+    assert client.get(f"/api/v1/ledger/entries/{index}/content", headers=crew["il"].headers).status_code == 404
+    assert client.get(f"/api/v1/ledger/entries/{index}/content", headers=us.headers).status_code == 200
+    # a liaison (no analyst role) reports nothing; an unknown object is not found
+    assert client.post("/api/v1/intel/sightings", json={"sighting_of": sent["id"]},
+                       headers=crew["sy"].headers).status_code == 403  # fmt: skip
+    unknown = {"sighting_of": "indicator--00000000-0000-4000-8000-000000000000"}
+    assert client.post("/api/v1/intel/sightings", json=unknown, headers=crew["sy_analyst"].headers).status_code == 404
