@@ -2,7 +2,7 @@
 
 python -m bench                 # the full run (about 20 minutes): prints the table, writes bench/results/
 python -m bench --quick         # a short smoke run of the same shape
-python -m bench --only traffic  # just one benchmark (traffic, ledger)
+python -m bench --only traffic  # just one benchmark (traffic, ledger, intel)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("traffic", "ledger")
+BENCHMARKS = ("traffic", "ledger", "intel")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.ledger.run import run_ledger
 
         status |= run_ledger(quick=args.quick)
+    if "intel" in chosen:
+        from bench.intel.run import run_intel
+
+        status |= run_intel(quick=args.quick)
     return status
 
 

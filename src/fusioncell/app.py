@@ -25,6 +25,7 @@ from fusioncell.db import Database
 from fusioncell.deps import refuse_nul
 from fusioncell.events import EventBus
 from fusioncell.intel.routes import router as intel_router
+from fusioncell.intel.stix import close_pool
 from fusioncell.intel.taxii import router as taxii_router
 from fusioncell.ledger.log import Checkpointer
 from fusioncell.ledger.routes import router as ledger_router
@@ -124,6 +125,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
             if checkpointer:
                 await asyncio.to_thread(checkpointer.stop)
             await asyncio.to_thread(cell.close)  # queued commands finish before the process goes
+            await asyncio.to_thread(close_pool)
             stop_checkpoints()
 
     app = FastAPI(

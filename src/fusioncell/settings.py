@@ -39,6 +39,13 @@ class Settings(BaseSettings):
         description="The address people open, e.g. https://cell.example (scheme and host, no path). Web forms must "
         "come from it and session cookies are Secure when it is https. Unset: each request's own scheme and host.",
     )
+    stix_workers: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description="Processes that check large STIX submissions (the stix2 library is pure Python); unset: one "
+        "per core; 0 or 1: in the server process",
+    )
     token_ttl: timedelta = timedelta(hours=12)
     max_body_bytes: int = 1_048_576
     login_max_failures: int = 5
@@ -67,6 +74,9 @@ class Settings(BaseSettings):
     @property
     def charter_path(self) -> Path:
         return self.data / "charter.yaml"
+
+    def resolved_stix_workers(self) -> int:
+        return os.cpu_count() or 1 if self.stix_workers is None else self.stix_workers
 
     def resolved_database_url(self) -> str:
         if self.database_url:

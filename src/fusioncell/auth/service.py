@@ -364,9 +364,7 @@ def password_principal(*, cell: Cell, username: str, password: str, client: str 
         raise Unauthorized("this account is disabled; ask your delegation's administrator")
     _withdraw(cell, attempt_id)
     if user.totp_secret:
-        raise Unauthorized(
-            "this account has a second factor: send a bearer token from POST /api/v1/auth/token instead"
-        )
+        raise Unauthorized("this account has a second factor: send a bearer token from POST /api/v1/auth/token instead")
     return principal_of(user), user.password_hash
 
 

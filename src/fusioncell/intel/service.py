@@ -82,9 +82,9 @@ def mediator_identity(cell: Cell) -> dict[str, Any]:
 # ---- submitting ---------------------------------------------------------------------------------------------
 
 
-def checked(body: Any) -> stix.Checked:
+def checked(cell: Cell, body: Any) -> stix.Checked:
     """The content if it passes, else InvalidInput listing every problem (nothing is stored)."""
-    result, problems = stix.check_submission(body)
+    result, problems = stix.check_submission(body, workers=cell.settings.resolved_stix_workers())
     if result is None:
         raise InvalidInput(
             f"{len(problems)} problem(s) in the STIX content; nothing was stored",
@@ -99,7 +99,7 @@ def submit(
     """The new item under review, True; or, for content the delegation already submitted exactly, that item and
     False (a resend changes nothing)."""
     authorize(principal, Permission.SUBMIT_INTEL, cell.charter.roster)
-    content = checked(body)
+    content = checked(cell, body)
     now = cell.clock.now()
     text = stix.encode(content.objects)
     digest = _digest(text)
@@ -361,7 +361,7 @@ def publish(*, cell: Cell, uow: UnitOfWork, principal: Principal, audience: str,
     """The mediator's own intelligence, released straight to an audience (its TAXII collection): one item,
     decided as it is made, one ledger entry. Returns the objects as released."""
     authorize(principal, Permission.RELEASE_INTEL, cell.charter.roster)
-    content = checked(body)
+    content = checked(cell, body)
     target = _release_audience(cell, audience, content.tlp)
     now = cell.clock.now()
     text = stix.encode(content.objects)

@@ -6,9 +6,15 @@ A submission is a bundle or a list of objects. Every object but a marking-defini
 
 from __future__ import annotations
 
+import atexit
 import json
+import multiprocessing
+import os
 import re
+import threading
+import time
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,8 +97,68 @@ def check_object(at: tuple[str | int, ...], obj: Any) -> tuple[dict[str, Any] | 
     return obj, []
 
 
-def check_submission(body: Any) -> tuple[Checked | None, list[Problem]]:
-    """The checked objects and their marking, or every problem found (then nothing may be stored)."""
+def _check_slice(prefix: tuple[str | int, ...], start: int, objects: list[Any]) -> list[list[Problem]]:
+    """The problems of each object of a slice (run in a worker process for large submissions)."""
+    return [check_object((*prefix, start + i) if prefix else ("stix",), obj)[1] for i, obj in enumerate(objects)]
+
+
+# Large submissions are checked on every core: the stix2 library takes most of an ingest's time, in pure Python.
+PARALLEL_FROM = 200
+_pool: ProcessPoolExecutor | None = None
+_pool_owner: int | None = None
+_pool_lock = threading.Lock()
+
+
+def _worker_start(parent: int) -> None:
+    """In each checker: load the library's classes now, and leave when the server does (however it ends)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="fusioncell-parent-watch", daemon=True).start()
+    stix2.parse({"type": "ipv4-addr", "value": "192.0.2.1"}, allow_custom=False, version="2.1")
+
+
+def checking_pool(workers: int) -> ProcessPoolExecutor:
+    """This process's pool of checkers (spawned, not forked: the server has threads), made on first use."""
+    global _pool, _pool_owner
+    with _pool_lock:
+        if _pool is None or _pool_owner != os.getpid():
+            context = multiprocessing.get_context("spawn")
+            _pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_worker_start, initargs=(os.getpid(),)
+            )
+            _pool_owner = os.getpid()
+            atexit.register(close_pool)
+        return _pool
+
+
+def close_pool() -> None:
+    """Stop this process's checkers (the server's shutdown; also at exit)."""
+    global _pool
+    with _pool_lock:
+        if _pool is not None and _pool_owner == os.getpid():
+            _pool.shutdown(wait=True, cancel_futures=True)
+        _pool = None
+
+
+def _problems_by_object(prefix: tuple[str | int, ...], objects: list[Any], workers: int) -> list[list[Problem]]:
+    if workers <= 1 or len(objects) < PARALLEL_FROM:
+        return _check_slice(prefix, 0, objects)
+    size = -(-len(objects) // workers)
+    pool = checking_pool(workers)
+    slices = [
+        pool.submit(_check_slice, prefix, start, objects[start : start + size])
+        for start in range(0, len(objects), size)
+    ]
+    return [found for part in slices for found in part.result()]
+
+
+def check_submission(body: Any, *, workers: int = 1) -> tuple[Checked | None, list[Problem]]:
+    """The checked objects and their marking, or every problem found (then nothing may be stored). With more than
+    one worker, a large submission is checked in that many processes."""
     objects, prefix = objects_of(body)
     if not objects:
         return None, [Problem(("stix",), None, "no STIX object: send a bundle with objects, or a list of objects")]
@@ -100,12 +166,10 @@ def check_submission(body: Any) -> tuple[Checked | None, list[Problem]]:
         return None, [Problem(("stix",), None, f"at most {MAX_OBJECTS} objects per submission")]
     problems: list[Problem] = []
     good: list[tuple[int, dict[str, Any]]] = []
-    for index, obj in enumerate(objects):
-        at = (*prefix, index) if prefix else ("stix",)
-        checked, found = check_object(at, obj)
+    for index, (obj, found) in enumerate(zip(objects, _problems_by_object(prefix, objects, workers), strict=True)):
         problems += found
-        if checked is not None:
-            good.append((index, checked))
+        if not found:
+            good.append((index, obj))
     versions = Counter((o["id"], o.get("modified") or o.get("created")) for _, o in good)
     problems += [
         Problem((*prefix, i, "id"), o["id"], "the same object version appears twice in the submission")

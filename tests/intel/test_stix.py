@@ -1,0 +1,44 @@
+"""Checking STIX content (pure): TLP markings both versions, and the parallel check agreeing with the plain one."""
+
+from __future__ import annotations
+
+import pytest
+import stix2.v21
+
+from fusioncell.intel import stix
+from fusioncell.intel.markings import TLP1_IDS, TLP2_IDS, Tlp, tlp_of, with_tlp
+from tests.intel.stixdata import indicator
+
+
+def test_tlp_levels_and_their_marking_ids() -> None:
+    assert [Tlp.parse(t) for t in ("clear", "WHITE", "tlp:green", "Amber", "amber+strict", "TLP:RED")] == [
+        Tlp.CLEAR, Tlp.CLEAR, Tlp.GREEN, Tlp.AMBER, Tlp.AMBER_STRICT, Tlp.RED,
+    ]  # fmt: skip
+    with pytest.raises(ValueError):
+        Tlp.parse("purple")
+    # TLP 1.0 ids as the stix2 library defines them
+    assert TLP1_IDS[Tlp.CLEAR] == stix2.v21.TLP_WHITE.id and TLP1_IDS[Tlp.RED] == stix2.v21.TLP_RED.id
+    assert TLP1_IDS[Tlp.GREEN] == stix2.v21.TLP_GREEN.id and TLP1_IDS[Tlp.AMBER] == stix2.v21.TLP_AMBER.id
+    assert len(set(TLP2_IDS.values()) | set(TLP1_IDS.values())) == 9
+    obj = indicator(object_marking_refs=[TLP1_IDS[Tlp.GREEN], TLP2_IDS[Tlp.AMBER], "marking-definition--x"])
+    assert tlp_of(obj) is Tlp.AMBER
+    raised = with_tlp(obj, Tlp.RED)
+    assert raised["object_marking_refs"] == ["marking-definition--x", TLP2_IDS[Tlp.RED]]
+    granular = indicator(
+        object_marking_refs=None, granular_markings=[{"marking_ref": TLP2_IDS[Tlp.RED], "selectors": ["name"]}]
+    )
+    assert tlp_of(granular) is Tlp.RED
+
+
+def test_large_submissions_are_checked_in_parallel_with_the_same_answers() -> None:
+    objects = [indicator(name=f"n{i}") for i in range(stix.PARALLEL_FROM + 50)]
+    objects[7] = indicator(pattern="[ipv4-addr:value = ")
+    objects[-1] = indicator(object_marking_refs=None)
+    plain = stix.check_submission(objects, workers=1)
+    try:
+        parallel = stix.check_submission(objects, workers=2)
+    finally:
+        stix.close_pool()
+    assert plain[0] is None and parallel[0] is None
+    assert [p.as_error() for p in plain[1]] == [p.as_error() for p in parallel[1]]
+    assert [p.at for p in plain[1]] == [("stix", 7, "pattern"), ("stix", len(objects) - 1, "object_marking_refs")]
