@@ -172,3 +172,21 @@ def test_shapes_that_are_not_stix(client, cell, crew) -> None:
         r = submit(client, crew["sy_analyst"], stix)
         assert r.status_code == 422, (stix, r.text)
     assert (ledger_size(cell), table_count(cell, IntelItem)) == before
+
+
+def test_evidence_bundles_carry_an_item_only_to_its_audience(client, cell, crew, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.web.witnesses import witness_both_parties
+
+    checkpointer, _ = witness_both_parties(cell, tmp_path)
+    author = identity("SY desk Quneitra")
+    secret = indicator(author=author, name="Hidden launcher")
+    item = submit(client, crew["sy_analyst"], [author, secret]).json()
+    checkpointer.tick()  # both parties' witnesses cosign: the entries are under a final checkpoint
+    subject = f"intel-submission:{item['id']}"
+    mine = client.get(f"/api/v1/ledger/evidence?subject={subject}", headers=crew["us"].headers)
+    assert mine.status_code == 200, mine.text
+    assert secret["id"] in mine.text  # the mediator's bundle opens the entry
+    theirs = client.get(f"/api/v1/ledger/evidence?subject={subject}", headers=crew["il"].headers)
+    assert theirs.status_code in (200, 422), theirs.text
+    for secret_text in (secret["id"], author["id"], "sy.analyst", "Hidden launcher"):
+        assert secret_text not in theirs.text, secret_text
