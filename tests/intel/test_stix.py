@@ -42,3 +42,17 @@ def test_large_submissions_are_checked_in_parallel_with_the_same_answers() -> No
     assert plain[0] is None and parallel[0] is None
     assert [p.as_error() for p in plain[1]] == [p.as_error() for p in parallel[1]]
     assert [p.at for p in plain[1]] == [("stix", 7, "pattern"), ("stix", len(objects) - 1, "object_marking_refs")]
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    ["2026-03-02T05:00:00Z", "2026-03-02T05:00:00.1Z", "2026-03-02T05:00:00.123Z", "2026-03-02T05:00:00.123456Z",
+     "2026-03-02T05:00:00.1234567Z", "2026-03-02T05:00:00.000000001Z"],
+)  # fmt: skip
+def test_versions_are_one_spelling_whatever_the_precision(stamp: str) -> None:
+    from datetime import UTC, datetime
+
+    from fusioncell.intel.service import _version, stix_time, version_text
+
+    assert _version({"modified": stamp}, datetime.now(UTC)) == version_text(stix_time(stamp))
+    assert len(_version({"created": stamp}, datetime.now(UTC))) == len("2026-03-02T05:00:00.000000Z")

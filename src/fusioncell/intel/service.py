@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,9 +58,19 @@ def version_text(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_PLAIN_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z$")
+
+
 def _version(obj: dict[str, Any], fallback: datetime) -> str:
+    """The object's version as stored. Its timestamps have passed stix2's check, so the common spellings are
+    normalised as text (a datetime round trip per object was a twentieth of an ingest)."""
     stamp = obj.get("modified") or obj.get("created")
-    return version_text(stix_time(stamp) if stamp else fallback)
+    if not stamp:
+        return version_text(fallback)
+    plain = _PLAIN_STAMP.match(stamp)
+    if plain:
+        return f"{plain.group(1)}.{(plain.group(2) or '').ljust(6, '0')}Z"
+    return version_text(stix_time(stamp))
 
 
 def mediator_identity(cell: Cell) -> dict[str, Any]:
