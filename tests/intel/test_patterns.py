@@ -4,7 +4,6 @@ verdict: generated patterns, mutated ones, and whole indicators compared with th
 from __future__ import annotations
 
 import stix2
-import stix2.exceptions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from stix2patterns.validator import run_validator
@@ -34,7 +33,8 @@ FEED_PATTERNS = [
 
 TYPES = ["ipv4-addr", "file", "x", "network-traffic", "IPv4-Addr", "a-", "-a", "AND", "file2", "e_m"]
 PATHS = ["value", "name", "hashes.'SHA-256'", "hashes.MD5", "hashes.'SHA-1'", "to_refs[*].value", "x-y", "AND",
-         "'quoted'", "a[0]", "a[-1]", "a.b.c", "size", "Value", "_p"]  # fmt: skip
+         "'quoted'", "a[0]", "a[-1]", "a.b.c", "size", "Value", "_p", "x.'hashes'.MD5", "hashes[0]", "'hashes'.MD5",
+         "hashes[*]"]  # fmt: skip
 OPS = ["=", "!=", "<", ">=", "LIKE", "MATCHES", "NOT =", "==", "<>", "IN", "like", "ISSUBSET", "EXISTS"]
 LITERALS = [
     "'a'", "'it\\'s'", "'back\\\\slash'", "''", "12", "-0", "0", "007", "1.5", "true", "t'2020-01-01T00:00:00Z'",
@@ -82,7 +82,10 @@ def mutated(draw) -> str:  # type: ignore[no-untyped-def]
 
 
 def library_accepts(pattern: str) -> bool:
-    return run_validator(pattern, "2.1") == []
+    try:
+        return run_validator(pattern, "2.1") == []
+    except Exception:  # the library crashes on some paths (a negative index through its inspector): a refusal
+        return False
 
 
 def test_feed_patterns_take_the_fast_path() -> None:
@@ -117,7 +120,7 @@ def _library_verdict(obj: dict) -> bool:
     try:
         stix2.parse(obj, allow_custom=False, version="2.1")
         return True
-    except (stix2.exceptions.STIXError, ValueError, TypeError):
+    except Exception:  # whatever the library raises is its refusal (some patterns surface as AttributeError)
         return False
 
 

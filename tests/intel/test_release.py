@@ -3,6 +3,8 @@ never further, never earlier, never with a lower marking, and without the submit
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from fusioncell.intel.markings import Tlp, tlp_of
@@ -40,7 +42,8 @@ def test_nothing_reaches_the_other_party_before_release(client, cell, crew) -> N
     with client.websocket_connect("/api/v1/stream?after=-1", headers=il.headers) as ws:
         stream = StreamReader(ws)
         stream.replay()
-    assert "Hidden launcher" not in str(stream.frames)
+    for secret_text in ("Hidden launcher", secret["id"], author["id"], "sy.analyst"):
+        assert secret_text not in str(stream.frames), secret_text
     # the submitting delegation follows its status; the mediator has it in the queue
     assert [i["id"] for i in client.get("/api/v1/intel/items", headers=crew["sy"].headers).json()["items"]] == [
         item["id"]
@@ -187,6 +190,77 @@ def test_evidence_bundles_carry_an_item_only_to_its_audience(client, cell, crew,
     assert mine.status_code == 200, mine.text
     assert secret["id"] in mine.text  # the mediator's bundle opens the entry
     theirs = client.get(f"/api/v1/ledger/evidence?subject={subject}", headers=crew["il"].headers)
-    assert theirs.status_code in (200, 422), theirs.text
+    assert theirs.status_code == 200, theirs.text
     for secret_text in (secret["id"], author["id"], "sy.analyst", "Hidden launcher"):
         assert secret_text not in theirs.text, secret_text
+
+
+def test_every_reference_to_the_submitter_is_replaced(client, cell, crew) -> None:
+    """Not only created_by_ref: a relationship, a report's object_refs, a sighting's where_sighted_refs."""
+    import uuid
+
+    author = identity("SY desk Quneitra")
+    target = indicator(author=author)
+    stamp = target["created"]
+    green = Tlp.GREEN.marking_id
+    relationship = {
+        "type": "relationship",
+        "spec_version": "2.1",
+        "id": f"relationship--{uuid.uuid4()}",
+        "created": stamp,
+        "modified": stamp,
+        "relationship_type": "attributed-to",
+        "source_ref": target["id"],
+        "target_ref": author["id"],
+        "object_marking_refs": [green],
+    }
+    report = {
+        "type": "report",
+        "spec_version": "2.1",
+        "id": f"report--{uuid.uuid4()}",
+        "created": stamp,
+        "modified": stamp,
+        "name": "Weekly",
+        "published": stamp,
+        "object_refs": [target["id"], author["id"]],
+        "object_marking_refs": [green],
+    }
+    sighting = {"type": "sighting", "spec_version": "2.1", "id": f"sighting--{uuid.uuid4()}", "created": stamp,
+                "modified": stamp, "sighting_of_ref": target["id"], "where_sighted_refs": [author["id"]],
+                "object_marking_refs": [green]}  # fmt: skip
+    item = submit(client, crew["sy_analyst"], [author, target, relationship, report, sighting]).json()
+    r = client.post(f"/api/v1/intel/items/{item['id']}/release", json={"audience": "joint"}, headers=crew["us"].headers)
+    assert r.status_code == 200, r.text
+    received = released(client, crew["il"])
+    assert author["id"] not in str(received) and "Quneitra" not in str(received)
+    mediator = next(o["id"] for o in received if o["type"] == "identity")
+    by_type = {o["type"]: o for o in received}
+    assert by_type["relationship"]["target_ref"] == mediator
+    assert by_type["report"]["object_refs"] == [target["id"], mediator]
+    assert by_type["sighting"]["where_sighted_refs"] == [mediator]
+
+
+def test_reserved_and_malformed_content_is_refused(client, cell, crew) -> None:
+    before = ledger_size(cell), table_count(cell, IntelItem)
+    mediator = client.get("/api/v1/intel/objects", headers=crew["il"].headers)  # nothing yet; the id is derived
+    assert mediator.status_code == 200
+    from fusioncell.intel.service import mediator_identity
+
+    forged = {**mediator_identity(cell), "modified": "2026-06-01T00:00:00.000Z", "name": "Mediator (forged)"}
+    red_definition = {"type": "marking-definition", "spec_version": "2.1", "id": Tlp.RED.marking_id,
+                      "created": "2022-10-01T00:00:00.000Z", "definition_type": "statement",
+                      "definition": {"statement": "actually clear"}}  # fmt: skip
+    same_version = indicator()
+    cases = [
+        [forged],
+        [red_definition, indicator()],
+        [indicator(extensions=True)],
+        [indicator(name="\ud800")],
+        [same_version, {**same_version, "modified": same_version["modified"].replace(".000Z", "Z")}],
+    ]
+    for stix in cases:
+        # sent as ASCII JSON: a lone surrogate travels as its \\u escape, as another client would send it
+        r = client.post("/api/v1/intel/items", content=json.dumps({"stix": stix}),
+                        headers={**crew["sy_analyst"].headers, "Content-Type": "application/json"})  # fmt: skip
+        assert r.status_code == 422, (stix, r.text)
+    assert (ledger_size(cell), table_count(cell, IntelItem)) == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import uuid
+from datetime import timedelta
 
 import pytest
 
@@ -55,7 +56,7 @@ def test_media_types_and_sizes(client, cell, crew, analyst) -> None:
     big = b'{"objects": [' + b" " * (cell.settings.max_body_bytes + 1) + b"]}"
     r = client.post(path, content=big, headers={**analyst, "Content-Type": TAXII})
     assert r.status_code == 413 and r.headers["content-type"] == TAXII
-    for body in (b"{not json", b"[]", b'{"objects": {}}'):
+    for body in (b"{not json", b"[]", b'{"objects": {}}', b"[" * 100_000 + b"]" * 100_000):
         r = client.post(path, content=body, headers={**analyst, "Content-Type": TAXII})
         assert r.status_code == 400, body
     assert (ledger_size(cell), table_count(cell, IntelItem), table_count(cell, IntelStatus)) == before
@@ -102,6 +103,11 @@ def test_filters_pages_and_next(client, cell, crew, analyst) -> None:
     assert other.status_code == 400
     assert client.get(path + "?next=garbage", headers=il).status_code == 400
     assert client.get(path + "?limit=0", headers=il).status_code == 400
+    assert client.get(path + "?limit=²", headers=il).status_code == 400
+    token = first.json()["next"]
+    digest = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(".")[1]
+    forged = base64.urlsafe_b64encode(f"{10**30}.{digest}".encode()).decode().rstrip("=")
+    assert client.get(path + f"?limit=4&next={forged}", headers=il).status_code == 400
     assert client.get(path + "?colour=red", headers=il).status_code == 400
     # match[id], match[type], added_after
     ids = f"{sent[0]['id']},{sent[3]['id']}"
@@ -111,6 +117,25 @@ def test_filters_pages_and_next(client, cell, crew, analyst) -> None:
     later = client.get(path + f"?added_after={first.headers['X-TAXII-Date-Added-Last']}", headers=il)
     assert later.json().get("objects", []) == []  # all were added in the same instant
     assert client.get(path + "?added_after=yesterday", headers=il).status_code == 400
+    # a second batch, added later: added_after the first batch's time returns it alone; versions first and last
+    cell.clock.advance(timedelta(minutes=5))
+    newer = {**sent[0], "modified": "2026-03-02T07:00:00.000Z", "name": "moved"}
+    assert add(client, us, joint, [newer]).status_code == 202
+    since = client.get(path + f"?added_after={first.headers['X-TAXII-Date-Added-Last']}", headers=il).json()
+    assert [o["name"] for o in since["objects"]] == ["moved"]
+    assert client.get(path + f"?match[id]={sent[0]['id']}&match[version]=first", headers=il).json()["objects"] == [
+        sent[0]
+    ]
+    assert client.get(path + f"?match[id]={sent[0]['id']}", headers=il).json()["objects"] == [newer]
+    # DELETE with match[version]=last takes only the newest version out
+    r = client.delete(f"{ROOT}collections/{joint}/objects/{sent[0]['id']}/?match[version]=last", headers=us)
+    assert r.status_code == 200
+    versions = client.get(f"{ROOT}collections/{joint}/objects/{sent[0]['id']}/versions/", headers=il).json()
+    assert versions["versions"] == ["2026-03-02T05:00:00.000000Z"]
+    # the same envelope again into the mediator's collection: a success that adds nothing
+    entries = ledger_size(cell)
+    again = add(client, us, joint, sent)
+    assert again.status_code == 202 and again.json()["success_count"] == 6 and ledger_size(cell) == entries
 
 
 def test_nothing_leaks_through_taxii(client, cell, crew, analyst) -> None:

@@ -71,9 +71,16 @@ def _path_ok(path: str) -> tuple[bool, list[str]]:
     return True, components
 
 
+def _mentions_hashes(components: list[str]) -> bool:
+    """stix2-patterns reads a path step with its quotes stripped: 'hashes' and hashes are the same step."""
+    return any(c.strip("'") == "hashes" for c in components)
+
+
 def _hash_ok(components: list[str], literal: str) -> bool:
     """stix2-patterns' one check past the grammar: a hash compared by name must look like that hash."""
-    if "hashes" not in components or components[-1].startswith("["):
+    if any(c.startswith("[") for c in components):
+        return False  # an index on a path through hashes: the library's own handling varies; let it decide
+    if not _mentions_hashes(components):
         return True
     selector = components[-1].upper().replace("-", "").replace("'", "")
     if selector not in HASHES_REGEX:
@@ -108,21 +115,21 @@ def plainly_valid(pattern: str) -> bool | None:
             kind, literal = peek()
             if kind not in ("string", "int"):
                 return False
-            if "hashes" in components and (kind != "string" or op not in ("=", "!=") or "\\" in literal):
+            if _mentions_hashes(components) and (kind != "string" or op not in ("=", "!=") or "\\" in literal):
                 return False
-            if kind == "string" and not _hash_ok(components, literal):
+            if _mentions_hashes(components) and not _hash_ok(components, literal):
                 return False
             at += 1
             return True
         if kind == "word" and op in _STRING_OPS:
             at += 1
-            if peek()[0] != "string" or "hashes" in components:
+            if peek()[0] != "string" or _mentions_hashes(components):
                 return False
             at += 1
             return True
         if kind == "word" and op == "IN":
             at += 1
-            if peek() != ("op", "(") or "hashes" in components:
+            if peek() != ("op", "(") or _mentions_hashes(components):
                 return False
             at += 1
             kinds = set()

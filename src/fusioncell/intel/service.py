@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, insert, or_, select, true
+from stix2.utils import parse_into_datetime
 
 from fusioncell.cell import Cell
 from fusioncell.db import UnitOfWork
@@ -48,14 +49,20 @@ def _digest(text: str) -> str:
 
 
 def stix_time(text: str) -> datetime:
-    """A STIX timestamp (RFC 3339 in UTC, 'Z', any number of fraction digits) as a datetime (to the microsecond)."""
-    head, _, fraction = text.rstrip("Z").partition(".")
-    return datetime.fromisoformat(head + "+00:00").replace(microsecond=int((fraction + "000000")[:6]))
+    """A STIX timestamp as a UTC datetime (to the microsecond), read as the stix2 library reads it, so whatever it
+    accepted in an object reads the same here. ValueError if it is not one."""
+    try:
+        moment = parse_into_datetime(text)
+    except Exception as error:  # the library's TypeError/ValueError for what is not a timestamp
+        raise ValueError(f"{text!r} is not a timestamp") from error
+    return datetime(*moment.timetuple()[:6], moment.microsecond, tzinfo=UTC)
 
 
 def version_text(moment: datetime) -> str:
-    """A version as stored: six fraction digits always, so versions sort as text in time order."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A version as stored: four year digits and six fraction digits always, so versions sort as text in time
+    order (strftime writes the year 999 as '999')."""
+    moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{moment.microsecond:06d}Z"
 
 
 _PLAIN_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z$")
@@ -101,6 +108,17 @@ def checked(cell: Cell, body: Any) -> stix.Checked:
             f"{len(problems)} problem(s) in the STIX content; nothing was stored",
             errors=[p.as_error() for p in problems],
         )
+    now = cell.clock.now()
+    seen: set[tuple[str, str]] = set()
+    for index, obj in enumerate(result.objects):
+        key = (obj["id"], _version(obj, now))
+        if key in seen:  # the same version spelled two ways ("…00Z", "…00.000Z") is the same version
+            raise InvalidInput(
+                "the same object version appears twice in the submission",
+                errors=[{"pointer": f"/stix/{index}/id", "field": f"stix.{index}.id", "code": "invalid-stix",
+                         "reason": f"{obj['id']} version {key[1]} is already in this submission"}],
+            )  # fmt: skip
+        seen.add(key)
     return result
 
 
@@ -114,6 +132,14 @@ def submit(
     now = cell.clock.now()
     text = stix.encode(content.objects)
     digest = _digest(text)
+    mediator = mediator_identity(cell)["id"]
+    for index, obj in enumerate(content.objects):
+        if obj["id"] == mediator:
+            raise InvalidInput(
+                "this is the mediator's own identity: a party cannot submit a version of it",
+                errors=[{"pointer": f"/stix/{index}/id", "field": f"stix.{index}.id", "reason": "reserved id",
+                         "code": "invalid-stix"}],
+            )  # fmt: skip
     earlier = uow.session.execute(
         select(IntelItem).where(
             IntelItem.delegation == (principal.delegation or ""), IntelItem.objects_sha256 == digest
@@ -213,9 +239,9 @@ def _as_released(cell: Cell, item: IntelItem, level: Tlp) -> list[dict[str, Any]
     mediator = mediator_identity(cell)
     if not item.share_identity:
         authors = {o.get("created_by_ref") for o in objects} - {None}
-        objects = [o for o in objects if o["id"] not in authors or o["type"] != "identity"]
-        objects = [{**o, "created_by_ref": mediator["id"]} if "created_by_ref" in o else o for o in objects]
-        if any("created_by_ref" in o for o in objects):
+        hidden = {o["id"] for o in objects if o["id"] in authors and o["type"] == "identity"} | authors
+        objects = [_standing_in(o, hidden, mediator["id"]) for o in objects if o["id"] not in hidden]
+        if any(mediator["id"] in json.dumps(o) for o in objects):
             objects.insert(0, mediator)
     released = []
     for obj in objects:
@@ -224,6 +250,18 @@ def _as_released(cell: Cell, item: IntelItem, level: Tlp) -> list[dict[str, Any]
             obj = with_tlp(obj, level)
         released.append(obj)
     return released
+
+
+def _standing_in(value: Any, hidden: set[str], mediator_id: str) -> Any:
+    """The value with every reference to a hidden identity (created_by_ref, source_ref, object_refs,
+    where_sighted_refs, anywhere) made a reference to the mediator's."""
+    if isinstance(value, str):
+        return mediator_id if value in hidden else value
+    if isinstance(value, list):
+        return [_standing_in(v, hidden, mediator_id) for v in value]
+    if isinstance(value, dict):
+        return {k: _standing_in(v, hidden, mediator_id) for k, v in value.items()}
+    return value
 
 
 def _rows(item_id: int, audience: str, objects: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
@@ -251,7 +289,12 @@ def _store(uow: UnitOfWork, audience: str, rows: list[dict[str, Any]]) -> None:
             )
         ).all()
     )
-    fresh = [r for r in rows if (r["stix_id"], r["version"]) not in present]
+    fresh = []
+    for row in rows:
+        key = (row["stix_id"], row["version"])
+        if key not in present:
+            present.add(key)
+            fresh.append(row)
     if fresh:
         uow.session.execute(insert(IntelObject), fresh)
 
@@ -267,6 +310,7 @@ def _write_release(
 ) -> list[dict[str, Any]]:
     """Put the item's objects in the audience's collection as recipients receive them (redacted where the
     mediator says), decide the item, and record the release."""
+    uow.next_ledger_index()  # the ledger head first: commands that add objects commit in the order they add them
     now = cell.clock.now()
     objects = _as_released(cell, item, level)
     if redactions:
@@ -376,6 +420,16 @@ def publish(*, cell: Cell, uow: UnitOfWork, principal: Principal, audience: str,
     target = _release_audience(cell, audience, content.tlp)
     now = cell.clock.now()
     text = stix.encode(content.objects)
+    earlier = uow.session.execute(
+        select(IntelItem).where(
+            IntelItem.delegation == (principal.delegation or ""),
+            IntelItem.objects_sha256 == _digest(text),
+            IntelItem.audience == target.label,
+            IntelItem.state == "released",
+        )
+    ).scalar()
+    if earlier is not None:  # the same envelope again: what it released then, nothing new
+        return _rows(earlier.id, target.label, _as_released(cell, earlier, Tlp(earlier.released_tlp or 0)), now)
     item = IntelItem(
         state="released",
         submitted_by=principal.username,
@@ -405,7 +459,8 @@ def decline(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, 
         action="intel.declined",
         actor=principal,
         audience=home_audience(item.delegation, cell.charter.roster),
-        subject=f"intel-submission:{item.id}",
+        # its own subject: a public header naming the submission would tell everyone which items are still open
+        subject=f"intel-decision:{uuid.uuid4()}",
         content={"item": item.id, "reason": reason},
     )
     return item
@@ -502,7 +557,7 @@ def withdraw(
     Readers who fetched it keep what they fetched: this stops serving it, and the ledger says so."""
     authorize(principal, Permission.RELEASE_INTEL, cell.charter.roster)
     target = resolve_audience(audience, cell.charter.roster)
-    versions = flt.versions if flt.versions != ("last",) else ("all",)
+    versions = flt.versions
     ids = [
         r.id
         for r in uow.session.execute(
@@ -539,6 +594,7 @@ def revoke(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, r
         raise NotFound(f"no intelligence item {item_id}")
     if item.state not in ("released", "redacted") or item.audience is None:
         raise Conflict(f"item {item_id} is {item.state}; only a released item can be recalled", state=item.state)
+    uow.next_ledger_index()  # the ledger head first, as for a release
     now = cell.clock.now()
     mediator = mediator_identity(cell)["id"]
     served = uow.session.execute(
@@ -619,12 +675,11 @@ def report_sighting(
     for name, moment in (("first_seen", first_seen), ("last_seen", last_seen)):
         if moment is not None:
             sighting[name] = version_text(moment)
-    if description:
-        sighting["description"] = description
     _, problems = stix.check_object(("sighting",), sighting)
     if problems:
         raise InvalidInput("the sighting is not valid STIX", errors=[p.as_error() for p in problems])
-    text = stix.encode([sighting])
+    # the reporter's note stays with the mediator: shared, it would be a party's words under the mediator's name
+    text = stix.encode([{**sighting, "description": description}] if description else [sighting])
     item = IntelItem(
         state="released",
         submitted_by=principal.username,

@@ -21,7 +21,7 @@ from typing import Any
 import stix2
 import stix2.exceptions
 
-from fusioncell.intel.markings import Tlp, tlp_of
+from fusioncell.intel.markings import LEVEL_OF_ID, Tlp, tlp_of
 from fusioncell.intel.patterns import plainly_valid
 
 MAX_OBJECTS = 10_000
@@ -100,9 +100,21 @@ def check_object(at: tuple[str | int, ...], obj: Any) -> tuple[dict[str, Any] | 
         return None, [Problem((*at, "spec_version"), stix_id, "only STIX 2.1 objects are accepted")]
     try:
         _parse(obj)
-    except (stix2.exceptions.STIXError, ValueError, TypeError) as error:
+    except Exception as error:  # the library's refusal, whatever it raises (some inputs surface as AttributeError)
         field = _field_of(error)
-        return None, [Problem((*at, field) if field else at, stix_id, str(error))]
+        return None, [Problem((*at, field) if field else at, stix_id, str(error) or error.__class__.__name__)]
+    if obj.get("type") == "marking-definition" and obj.get("id") in LEVEL_OF_ID:
+        return None, [
+            Problem(
+                (*at, "id"),
+                stix_id,
+                "TLP marking definitions are fixed by the standard: leave them out and refer to them by id",
+            )
+        ]
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return None, [Problem(at, stix_id, "a text holds a lone UTF-16 surrogate, which is not a character")]
     if obj.get("type") != "marking-definition" and tlp_of(obj) is None:
         return None, [
             Problem(

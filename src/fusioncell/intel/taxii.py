@@ -256,7 +256,7 @@ def _limit(request: Request) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
         return DEFAULT_PAGE
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise TaxiiError(400, "Bad request", "limit is a positive whole number")
     return min(int(raw), MAX_PAGE)
 
@@ -273,7 +273,7 @@ def _after_id(request: Request, digest: str) -> int:
         return 0
     try:
         key, _, tied = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().partition(".")
-        if tied != digest or not key.isdigit():
+        if tied != digest or not (key.isascii() and key.isdigit()) or int(key) > 2**63 - 1:
             raise ValueError
         return int(key)
     except (ValueError, binascii.Error, UnicodeDecodeError):
@@ -408,7 +408,7 @@ async def add_objects(request: Request, collection_id: str) -> Response:
             raise TaxiiError(403, "Forbidden", "you may read this collection, not add to it")
         try:
             envelope = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:
             raise TaxiiError(400, "Bad request", f"the body is not JSON: {error}") from None
         if not isinstance(envelope, dict) or not isinstance(envelope.get("objects"), list):
             raise TaxiiError(400, "Bad request", 'send a TAXII envelope: {"objects": [...]}')
