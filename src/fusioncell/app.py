@@ -73,12 +73,14 @@ def open_cell(settings: Settings, *, clock: Clock | None = None) -> Cell:
 def app_from_environment() -> FastAPI:
     """The app of one worker process when `fusioncell serve --workers N` runs several (settings from the
     environment, as the parent had them)."""
+    from fusioncell.intel.stix import warm_pool
     from fusioncell.ops import configure_logging, settle_heap
     from fusioncell.settings import load_settings
 
     settings = load_settings()
     configure_logging(settings.log_level)
     app = create_app(open_cell(settings))
+    warm_pool(settings.resolved_stix_workers())
     settle_heap()
     return app
 

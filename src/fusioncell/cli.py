@@ -148,6 +148,7 @@ def _serve(cell, host: str | None, port: int | None, workers: int | None = None)
     import uvicorn
 
     from fusioncell.app import create_app
+    from fusioncell.intel.stix import warm_pool
     from fusioncell.ledger.log import log_signer
     from fusioncell.ops import configure_logging, settle_heap
 
@@ -172,6 +173,7 @@ def _serve(cell, host: str | None, port: int | None, workers: int | None = None)
     options = {"host": host, "port": port, "log_config": None, "access_log": False, "ws_per_message_deflate": False}
     if workers == 1:
         app = create_app(cell)
+        warm_pool(cell.settings.resolved_stix_workers())
         settle_heap()
         uvicorn.run(app, **options)
         return

@@ -165,6 +165,18 @@ def checking_pool(workers: int) -> ProcessPoolExecutor:
         return _pool
 
 
+def _ready() -> None:
+    """Nothing: a task that makes the pool start a worker."""
+
+
+def warm_pool(workers: int) -> None:
+    """Start the checkers now (a server at start-up), so the first large submission does not wait for them."""
+    if workers > 1:
+        pool = checking_pool(workers)
+        for _ in range(workers):
+            pool.submit(_ready)
+
+
 def close_pool() -> None:
     """Stop this process's checkers (the server's shutdown; also at exit)."""
     global _pool
