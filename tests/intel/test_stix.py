@@ -52,7 +52,8 @@ def test_large_submissions_are_checked_in_parallel_with_the_same_answers() -> No
 def test_versions_are_one_spelling_whatever_the_precision(stamp: str) -> None:
     from datetime import UTC, datetime
 
-    from fusioncell.intel.service import _version, stix_time, version_text
+    from fusioncell.intel.service import _version
+    from fusioncell.intel.stix import stix_time, version_text
 
     assert _version({"modified": stamp}, datetime.now(UTC)) == version_text(stix_time(stamp))
     assert len(_version({"created": stamp}, datetime.now(UTC))) == len("2026-03-02T05:00:00.000000Z")

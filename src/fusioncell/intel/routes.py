@@ -65,10 +65,11 @@ def item_read(item: IntelItem, *, with_objects: bool = False) -> IntelItemRead:
 )
 def submit(body: IntelSubmit, cell: CellDep, principal: CurrentUser, response: Response) -> IntelItemRead:
     with cell.command() as uow:
-        item, created = service.submit(
+        submission = service.submit(
             cell=cell, uow=uow, principal=principal, body=body.stix, share_identity=body.share_identity
         )
-    if not created:  # the same content again: the item it made, nothing new
+    item = submission.item
+    if not submission.created:  # the same content again: the item it made, nothing new
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
     return item_read(item)

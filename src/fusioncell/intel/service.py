@@ -8,16 +8,13 @@ already in the form they receive (the marking applied, the submitter's identity 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, insert, or_, select, true
-from stix2.utils import parse_into_datetime
 
 from fusioncell.cell import Cell
 from fusioncell.db import UnitOfWork
@@ -44,40 +41,9 @@ _IDENTITY_NAMESPACE = uuid.UUID("0f6b1c4e-3a52-4c55-9d1e-5b7e7f3b9a10")
 _IDENTITY_CREATED = "2026-01-01T00:00:00.000Z"
 
 
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def stix_time(text: str) -> datetime:
-    """A STIX timestamp as a UTC datetime (to the microsecond), read as the stix2 library reads it, so whatever it
-    accepted in an object reads the same here. ValueError if it is not one."""
-    try:
-        moment = parse_into_datetime(text)
-    except Exception as error:  # the library's TypeError/ValueError for what is not a timestamp
-        raise ValueError(f"{text!r} is not a timestamp") from error
-    return datetime(*moment.timetuple()[:6], moment.microsecond, tzinfo=UTC)
-
-
-def version_text(moment: datetime) -> str:
-    """A version as stored: four year digits and six fraction digits always, so versions sort as text in time
-    order (strftime writes the year 999 as '999')."""
-    moment = moment.astimezone(UTC)
-    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{moment.microsecond:06d}Z"
-
-
-_PLAIN_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z$")
-
-
 def _version(obj: dict[str, Any], fallback: datetime) -> str:
-    """The object's version as stored. Its timestamps have passed stix2's check, so the common spellings are
-    normalised as text (a datetime round trip per object was a twentieth of an ingest)."""
-    stamp = obj.get("modified") or obj.get("created")
-    if not stamp:
-        return version_text(fallback)
-    plain = _PLAIN_STAMP.match(stamp)
-    if plain:
-        return f"{plain.group(1)}.{(plain.group(2) or '').ljust(6, '0')}Z"
-    return version_text(stix_time(stamp))
+    """The object's version as stored; an object with no timestamp is versioned by when it was added."""
+    return stix.version_of(obj) or stix.version_text(fallback)
 
 
 def mediator_identity(cell: Cell) -> dict[str, Any]:
@@ -101,67 +67,69 @@ def mediator_identity(cell: Cell) -> dict[str, Any]:
 
 
 def checked(cell: Cell, body: Any) -> stix.Checked:
-    """The content if it passes, else InvalidInput listing every problem (nothing is stored)."""
+    """The content if it passes, else InvalidInput listing every problem (nothing is stored). Nobody submits a
+    version of the mediator's own identity: it would replace, for every reader, the source of its releases."""
     result, problems = stix.check_submission(body, workers=cell.settings.resolved_stix_workers())
-    if result is None:
+    if result is not None:
+        mediator = mediator_identity(cell)["id"]
+        at = ("stix", "objects") if isinstance(body, dict) and body.get("type") == "bundle" else ("stix",)
+        problems = [
+            stix.Problem((*at, i, "id"), mediator, "the mediator's own identity: it cannot be submitted")
+            for i, o in enumerate(result.objects)
+            if o["id"] == mediator
+        ]
+    if result is None or problems:
         raise InvalidInput(
             f"{len(problems)} problem(s) in the STIX content; nothing was stored",
             errors=[p.as_error() for p in problems],
         )
-    now = cell.clock.now()
-    seen: set[tuple[str, str]] = set()
-    for index, obj in enumerate(result.objects):
-        key = (obj["id"], _version(obj, now))
-        if key in seen:  # the same version spelled two ways ("…00Z", "…00.000Z") is the same version
-            raise InvalidInput(
-                "the same object version appears twice in the submission",
-                errors=[{"pointer": f"/stix/{index}/id", "field": f"stix.{index}.id", "code": "invalid-stix",
-                         "reason": f"{obj['id']} version {key[1]} is already in this submission"}],
-            )  # fmt: skip
-        seen.add(key)
     return result
 
 
-def submit(
-    *, cell: Cell, uow: UnitOfWork, principal: Principal, body: Any, share_identity: bool
-) -> tuple[IntelItem, bool]:
-    """The new item under review, True; or, for content the delegation already submitted exactly, that item and
-    False (a resend changes nothing)."""
-    authorize(principal, Permission.SUBMIT_INTEL, cell.charter.roster)
-    content = checked(cell, body)
-    now = cell.clock.now()
-    text = stix.encode(content.objects)
-    digest = _digest(text)
-    mediator = mediator_identity(cell)["id"]
-    for index, obj in enumerate(content.objects):
-        if obj["id"] == mediator:
-            raise InvalidInput(
-                "this is the mediator's own identity: a party cannot submit a version of it",
-                errors=[{"pointer": f"/stix/{index}/id", "field": f"stix.{index}.id", "reason": "reserved id",
-                         "code": "invalid-stix"}],
-            )  # fmt: skip
-    earlier = uow.session.execute(
-        select(IntelItem).where(
-            IntelItem.delegation == (principal.delegation or ""), IntelItem.objects_sha256 == digest
-        )
-    ).scalar()
-    if earlier is not None:
-        return earlier, False
+def _new_item(
+    uow: UnitOfWork, principal: Principal, content: stix.Checked, now: datetime, **decision: Any
+) -> IntelItem:
+    """An item of the principal's delegation, holding the content, written now; `decision` sets its state and,
+    for one decided as it is made, the release fields."""
     item = IntelItem(
-        state="submitted",
         submitted_by=principal.username,
         delegation=principal.delegation or "",
         submitted_at=now,
-        share_identity=share_identity,
         tlp=int(content.tlp),
-        objects=text,
-        objects_sha256=digest,
+        objects=content.text,
+        objects_sha256=content.sha256,
         object_count=len(content.objects),
         summary=stix.summary(content.objects),
         ledger_index=uow.next_ledger_index(),
+        **decision,
     )
     uow.session.add(item)
     uow.session.flush()
+    return item
+
+
+@dataclass(frozen=True)
+class Submission:
+    item: IntelItem
+    created: bool  # False: exactly this content was submitted before, and `item` is what it made
+    versions: list[tuple[str, str]]  # (id, version) of every object
+
+
+def submit(*, cell: Cell, uow: UnitOfWork, principal: Principal, body: Any, share_identity: bool) -> Submission:
+    """The new item under review; for content the delegation already submitted exactly, that item (a resend
+    changes nothing)."""
+    authorize(principal, Permission.SUBMIT_INTEL, cell.charter.roster)
+    content = checked(cell, body)
+    now = cell.clock.now()
+    versions = [(o["id"], v or stix.version_text(now)) for o, v in zip(content.objects, content.versions, strict=True)]
+    earlier = uow.session.execute(
+        select(IntelItem).where(
+            IntelItem.delegation == (principal.delegation or ""), IntelItem.objects_sha256 == content.sha256
+        )
+    ).scalar()
+    if earlier is not None:
+        return Submission(earlier, False, versions)
+    item = _new_item(uow, principal, content, now, state="submitted", share_identity=share_identity)
     uow.record(
         action="intel.submitted",
         actor=principal,
@@ -171,11 +139,11 @@ def submit(
             "item": item.id,
             "tlp": content.tlp.label,
             "share_identity": share_identity,
-            "objects": [[o["id"], _version(o, now)] for o in content.objects],
-            "sha256": digest,
+            "objects": [list(v) for v in versions],
+            "sha256": content.sha256,
         },
     )
-    return item, True
+    return Submission(item, True, versions)
 
 
 # ---- reading the queue --------------------------------------------------------------------------------------
@@ -237,12 +205,9 @@ def _as_released(cell: Cell, item: IntelItem, level: Tlp) -> list[dict[str, Any]
     unless the submitter allowed its own, the submitter's identity objects left out."""
     objects: list[dict[str, Any]] = json.loads(item.objects)
     mediator = mediator_identity(cell)
-    if not item.share_identity:
-        authors = {o.get("created_by_ref") for o in objects} - {None}
-        hidden = {o["id"] for o in objects if o["id"] in authors and o["type"] == "identity"} | authors
-        objects = [_standing_in(o, hidden, mediator["id"]) for o in objects if o["id"] not in hidden]
-        if any(mediator["id"] in json.dumps(o) for o in objects):
-            objects.insert(0, mediator)
+    authors = set() if item.share_identity else {o.get("created_by_ref") for o in objects} - {None}
+    if authors:  # every reference to an author becomes the mediator's, so the mediator's identity goes along
+        objects = [mediator, *(_standing_in(o, authors, mediator["id"]) for o in objects if o["id"] not in authors)]
     released = []
     for obj in objects:
         current = tlp_of(obj)
@@ -333,7 +298,7 @@ def _write_release(
             "tlp": level.label,
             "redacted": sorted(redactions or {}),
             "objects": [[r["stix_id"], r["version"]] for r in rows],
-            "sha256": _digest("\n".join(r["raw"] for r in rows)),
+            "sha256": stix.sha256("\n".join(r["raw"] for r in rows)),
         },
     )
     return rows
@@ -371,12 +336,13 @@ def _redact(objects: list[dict[str, Any]], redactions: dict[str, Redaction], now
     for obj in objects:
         redaction = redactions.get(obj["id"])
         if redaction is not None:
-            previous = stix_time(obj["modified"])
-            moment = max(now, previous + timedelta(milliseconds=1))
+            modified = stix.next_modified(obj, now)
             obj = {k: v for k, v in obj.items() if k not in redaction.remove}
             obj.update(redaction.replace or {})
-            obj["modified"] = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+            obj["modified"] = modified
             _, found = stix.check_object(("redactions", obj["id"]), obj)
+            if not found and not stix.encodable(obj):
+                found = [stix.Problem(("redactions", obj["id"]), obj["id"], stix.LONE_SURROGATE)]
             if found:
                 raise InvalidInput("the redacted object would not be valid STIX", errors=[p.as_error() for p in found])
         result.append(obj)
@@ -419,32 +385,17 @@ def publish(*, cell: Cell, uow: UnitOfWork, principal: Principal, audience: str,
     content = checked(cell, body)
     target = _release_audience(cell, audience, content.tlp)
     now = cell.clock.now()
-    text = stix.encode(content.objects)
     earlier = uow.session.execute(
         select(IntelItem).where(
             IntelItem.delegation == (principal.delegation or ""),
-            IntelItem.objects_sha256 == _digest(text),
+            IntelItem.objects_sha256 == content.sha256,
             IntelItem.audience == target.label,
             IntelItem.state == "released",
         )
     ).scalar()
     if earlier is not None:  # the same envelope again: what it released then, nothing new
         return _rows(earlier.id, target.label, _as_released(cell, earlier, Tlp(earlier.released_tlp or 0)), now)
-    item = IntelItem(
-        state="released",
-        submitted_by=principal.username,
-        delegation=principal.delegation or "",
-        submitted_at=now,
-        share_identity=True,
-        tlp=int(content.tlp),
-        objects=text,
-        objects_sha256=_digest(text),
-        object_count=len(content.objects),
-        summary=stix.summary(content.objects),
-        ledger_index=uow.next_ledger_index(),
-    )
-    uow.session.add(item)
-    uow.session.flush()
+    item = _new_item(uow, principal, content, now, state="released", share_identity=True)
     return _write_release(cell, uow, principal, item, target, content.tlp)
 
 
@@ -557,20 +508,14 @@ def withdraw(
     Readers who fetched it keep what they fetched: this stops serving it, and the ledger says so."""
     authorize(principal, Permission.RELEASE_INTEL, cell.charter.roster)
     target = resolve_audience(audience, cell.charter.roster)
-    versions = flt.versions
-    ids = [
-        r.id
-        for r in uow.session.execute(
-            select(_O.c.id, _O.c.version).where(
-                _O.c.audience == target.label, _O.c.stix_id == stix_id, _version_clause(versions)
-            )
-        )
-    ]
-    if not ids:
+    found = uow.session.execute(
+        select(_O.c.id, _O.c.version)
+        .where(_O.c.audience == target.label, _O.c.stix_id == stix_id, _version_clause(flt.versions))
+        .order_by(_O.c.version)
+    ).all()
+    if not found:
         raise NotFound(f"no object {stix_id} in this collection")
-    removed = [
-        r.version for r in uow.session.execute(select(_O.c.version).where(_O.c.id.in_(ids)).order_by(_O.c.version))
-    ]
+    ids, removed = [r.id for r in found], [r.version for r in found]
     uow.session.execute(delete(_O).where(_O.c.id.in_(ids)))
     uow.record(
         action="intel.withdrawn",
@@ -608,9 +553,7 @@ def revoke(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, r
         if obj["id"] == mediator or obj["type"] == "marking-definition":
             continue  # shared with other releases: not this item's to recall
         if "modified" in obj:
-            moment = max(now, stix_time(obj["modified"]) + timedelta(milliseconds=1))
-            modified = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-            revoked.append({**obj, "revoked": True, "modified": modified})
+            revoked.append({**obj, "revoked": True, "modified": stix.next_modified(obj, now)})
         else:
             withdrawn.append(row.id)
     rows = _rows(item.id, item.audience, revoked, now)
@@ -658,7 +601,7 @@ def report_sighting(
         raise NotFound(f"no released object {sighting_of} that you may read")
     sighted = json.loads(target.raw)
     now = cell.clock.now()
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    stamp = stix.stamp_text(now)
     level = tlp_of(sighted) or Tlp.CLEAR
     sighting: dict[str, Any] = {
         "type": "sighting",
@@ -674,32 +617,18 @@ def report_sighting(
         sighting["count"] = count
     for name, moment in (("first_seen", first_seen), ("last_seen", last_seen)):
         if moment is not None:
-            sighting[name] = version_text(moment)
+            sighting[name] = stix.version_text(moment)
     _, problems = stix.check_object(("sighting",), sighting)
     if problems:
         raise InvalidInput("the sighting is not valid STIX", errors=[p.as_error() for p in problems])
     # the reporter's note stays with the mediator: shared, it would be a party's words under the mediator's name
-    text = stix.encode([{**sighting, "description": description}] if description else [sighting])
-    item = IntelItem(
-        state="released",
-        submitted_by=principal.username,
-        delegation=principal.delegation or "",
-        submitted_at=now,
-        share_identity=False,
-        tlp=int(level),
-        objects=text,
-        objects_sha256=_digest(text),
-        object_count=1,
-        summary=f"sighting of {sighting['sighting_of_ref']}"[:200],
-        ledger_index=uow.next_ledger_index(),
-        audience=target.audience,
-        released_tlp=int(level),
-        release_id=str(uuid.uuid4()),
-        decided_at=now,
-        decided_by="sighting",
-    )
-    uow.session.add(item)
-    uow.session.flush()
+    kept = [{**sighting, "description": description}] if description else [sighting]
+    text = stix.encode(kept)
+    content = stix.Checked(kept, level, [stix.version_of(sighting)], text, stix.sha256(text))
+    item = _new_item(
+        uow, principal, content, now, state="released", share_identity=False, audience=target.audience,
+        released_tlp=int(level), release_id=str(uuid.uuid4()), decided_at=now, decided_by="sighting",
+    )  # fmt: skip
     _store(uow, target.audience, _rows(item.id, target.audience, [sighting], now))
     uow.record(
         action="intel.sighted",

@@ -7,6 +7,7 @@ A submission is a bundle or a list of objects. Every object but a marking-defini
 from __future__ import annotations
 
 import atexit
+import hashlib
 import json
 import multiprocessing
 import os
@@ -16,10 +17,12 @@ import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import stix2
 import stix2.exceptions
+from stix2.utils import parse_into_datetime
 
 from fusioncell.intel.markings import LEVEL_OF_ID, Tlp, tlp_of
 from fusioncell.intel.patterns import plainly_valid
@@ -48,6 +51,54 @@ class Problem:
 class Checked:
     objects: list[dict[str, Any]]
     tlp: Tlp  # the most restrictive marking among them
+    versions: list[str | None]  # each object's normalised version (None: it has no timestamp)
+    text: str  # the objects as stored, a JSON array
+    sha256: str  # of `text`: an exact resubmission is recognised by it
+
+
+def stix_time(text: str) -> datetime:
+    """A STIX timestamp as a UTC datetime (to the microsecond), read as the stix2 library reads it, so whatever it
+    accepted in an object reads the same here. ValueError if it is not one."""
+    try:
+        moment = parse_into_datetime(text)
+    except Exception as error:  # the library's TypeError/ValueError for what is not a timestamp
+        raise ValueError(f"{text!r} is not a timestamp") from error
+    return datetime(*moment.timetuple()[:6], moment.microsecond, tzinfo=UTC)
+
+
+def version_text(moment: datetime) -> str:
+    """A version as stored: four year digits and six fraction digits always, so versions sort as text in time
+    order (strftime writes the year 999 as '999')."""
+    moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{moment.microsecond:06d}Z"
+
+
+def stamp_text(moment: datetime) -> str:
+    """A timestamp as this server writes one into STIX: milliseconds, Z."""
+    moment = moment.astimezone(UTC)
+    return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
+
+
+def next_modified(obj: dict[str, Any], now: datetime) -> str:
+    """`modified` for a new version of the object: now, or a millisecond past its current version if that is
+    later (a version must move forward)."""
+    return stamp_text(max(now, stix_time(obj["modified"]) + timedelta(milliseconds=1)))
+
+
+_PLAIN_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z$")
+
+
+def version_of(obj: dict[str, Any]) -> str | None:
+    """The object's version as stored (`modified`, else `created`), or None if it has neither. Its timestamps
+    have passed stix2's check, so the common spellings are normalised as text (a datetime round trip per object
+    was a twentieth of an ingest)."""
+    stamp = obj.get("modified") or obj.get("created")
+    if not stamp:
+        return None
+    plain = _PLAIN_STAMP.match(stamp)
+    if plain:
+        return f"{plain.group(1)}.{(plain.group(2) or '').ljust(6, '0')}Z"
+    return version_text(stix_time(stamp))
 
 
 def objects_of(body: Any) -> tuple[list[Any], tuple[str | int, ...]]:
@@ -111,10 +162,6 @@ def check_object(at: tuple[str | int, ...], obj: Any) -> tuple[dict[str, Any] | 
                 "TLP marking definitions are fixed by the standard: leave them out and refer to them by id",
             )
         ]
-    try:
-        json.dumps(obj, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return None, [Problem(at, stix_id, "a text holds a lone UTF-16 surrogate, which is not a character")]
     if obj.get("type") != "marking-definition" and tlp_of(obj) is None:
         return None, [
             Problem(
@@ -212,17 +259,43 @@ def check_submission(body: Any, *, workers: int = 1) -> tuple[Checked | None, li
         problems += found
         if not found:
             good.append((index, obj))
-    versions = Counter((o["id"], o.get("modified") or o.get("created")) for _, o in good)
-    problems += [
-        Problem((*prefix, i, "id"), o["id"], "the same object version appears twice in the submission")
-        for i, o in good
-        if versions[(o["id"], o.get("modified") or o.get("created"))] > 1
-    ][:1]
     if problems:
         return None, problems
     checked_objects = [o for _, o in good]
+    versions = [version_of(o) for o in checked_objects]
+    seen: set[tuple[str, str | None]] = set()
+    for index, (obj, version) in enumerate(zip(checked_objects, versions, strict=True)):
+        if (obj["id"], version) in seen:  # "…00Z" and "…00.000Z" are the same version
+            problem = "this object version is already in the submission"
+            return None, [Problem((*prefix, index, "id"), obj["id"], problem)]
+        seen.add((obj["id"], version))
+    text = encode(checked_objects)
+    try:
+        digest = sha256(text)
+    except UnicodeEncodeError:  # checked once on the whole text, object by object only to say which
+        return None, [
+            Problem((*prefix, i) if prefix else ("stix",), o.get("id"), LONE_SURROGATE)
+            for i, o in enumerate(checked_objects)
+            if not encodable(o)
+        ]
     levels = [level for level in (tlp_of(o) for o in checked_objects) if level is not None]
-    return Checked(checked_objects, max(levels, default=Tlp.CLEAR)), []
+    return Checked(checked_objects, max(levels, default=Tlp.CLEAR), versions, text, digest), []
+
+
+LONE_SURROGATE = "a text holds a lone UTF-16 surrogate, which is not a character"
+
+
+def encodable(obj: Any) -> bool:
+    """Whether the value can be written as UTF-8 (a lone surrogate, valid in JSON escapes, cannot)."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def summary(objects: list[dict[str, Any]]) -> str:

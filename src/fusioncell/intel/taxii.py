@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from fusioncell.auth import service as auth_service
 from fusioncell.cell import Cell
 from fusioncell.errors import DomainError, TooManyRequests, Unauthorized
-from fusioncell.intel import service
+from fusioncell.intel import service, stix
 from fusioncell.intel.models import IntelStatus
 from fusioncell.policy import (
     JOINT,
@@ -230,9 +230,9 @@ def _values(request: Request, name: str) -> tuple[str, ...]:
 def _filters(request: Request, *, versions_default: tuple[str, ...] = ("last",)) -> service.ObjectFilter:
     added_after = request.query_params.get("added_after")
     try:
-        after = service.stix_time(added_after) if added_after else None
+        after = stix.stix_time(added_after) if added_after else None
         versions = tuple(
-            v if v in ("last", "first", "all") else service.version_text(service.stix_time(v))
+            v if v in ("last", "first", "all") else stix.version_text(stix.stix_time(v))
             for v in _values(request, "match[version]")
         )
     except ValueError:
@@ -287,7 +287,7 @@ def _next_token(last_id: int, digest: str) -> str:
 
 
 def _stamp(moment: datetime) -> str:
-    return service.version_text(moment)
+    return stix.version_text(moment)
 
 
 def _page(request: Request, cell: Cell, collection: Collection, flt: service.ObjectFilter, stix_id: str | None = None):  # type: ignore[no-untyped-def]
@@ -423,8 +423,8 @@ def _add(cell: Cell, principal: Principal, found: Collection, objects: list[Any]
     now = cell.clock.now()
     with cell.command() as uow:
         if found.audience is None:
-            item, _ = service.submit(cell=cell, uow=uow, principal=principal, body=objects, share_identity=False)
-            added = [{"id": o["id"], "version": service._version(o, now)} for o in json.loads(item.objects)]
+            submission = service.submit(cell=cell, uow=uow, principal=principal, body=objects, share_identity=False)
+            added = [{"id": stix_id, "version": version} for stix_id, version in submission.versions]
         else:
             rows = service.publish(cell=cell, uow=uow, principal=principal, audience=found.audience, body=objects)
             submitted = {o["id"] for o in objects if isinstance(o, dict)}
