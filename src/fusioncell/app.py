@@ -27,6 +27,7 @@ from fusioncell.events import EventBus
 from fusioncell.intel.routes import router as intel_router
 from fusioncell.intel.stix import close_pool
 from fusioncell.intel.taxii import router as taxii_router
+from fusioncell.intel.taxii import too_large as taxii_too_large
 from fusioncell.ledger.log import Checkpointer
 from fusioncell.ledger.routes import router as ledger_router
 from fusioncell.ops import Metrics, RequestLog
@@ -163,7 +164,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     _install_docs(app)
     web.install(app)
 
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, refusals={"/taxii2/": taxii_too_large})
     app.add_middleware(RequestLog, metrics=metrics)
     return app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -140,9 +141,13 @@ def install_problem_handlers(app: FastAPI) -> None:
 class BodySizeLimit:
     """Refuse request bodies over the limit with 413, whether announced by Content-Length or streamed."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, refusals: dict[str, Callable[[int], ASGIApp]] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        # a protocol with its own error format under a path prefix answers with its own refusal (TAXII's)
+        self.refusals = refusals or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -185,12 +190,11 @@ class BodySizeLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if str(scope.get("path", "")).startswith("/taxii2/"):  # TAXII clients read TAXII's own error resource
-            from fusioncell.intel.taxii import TaxiiError
-
-            await TaxiiError(413, "Content too large", f"The request body exceeds {self.max_bytes} bytes: send the "
-                             "objects in several envelopes.").response()(scope, receive, send)  # fmt: skip
-            return
+        path = str(scope.get("path", ""))
+        for prefix, refusal in self.refusals.items():
+            if path.startswith(prefix):
+                await refusal(self.max_bytes)(scope, receive, send)
+                return
         response = problem(
             413,
             slug="payload-too-large",

@@ -206,3 +206,14 @@ def test_sign_in(client, crew) -> None:
     assert client.get(ROOT, headers={"Accept": TAXII, "Authorization": "Basic !!!"}).status_code == 401
     bearer = {"Accept": TAXII, "Authorization": f"Bearer {crew['il'].token}"}
     assert client.get(ROOT, headers=bearer).status_code == 200
+
+
+def test_a_cached_basic_sign_in_ends_with_the_account(client, cell, crew) -> None:
+    from fusioncell.auth import service as auth_service
+    from tests.conftest import CLI_ACTOR
+
+    headers = basic("il.liaison")
+    assert client.get(ROOT, headers=headers).status_code == 200  # checked once, then trusted for a while
+    with cell.command() as uow:
+        auth_service.disable_user(cell=cell, uow=uow, actor=CLI_ACTOR, username="il.liaison")
+    assert client.get(ROOT, headers=headers).status_code == 401

@@ -254,8 +254,8 @@ def _withdraw(cell: Cell, attempt_id: int) -> None:
         uow.session.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
 
 
-def login(*, cell: Cell, username: str, password: str, otp: str | None, client: str | None) -> IssuedToken:
-    now = cell.clock.now()
+def _checked_password(cell: Cell, username: str, password: str, client: str | None, now: datetime) -> tuple[int, User]:
+    """The reserved attempt and the enabled account the password opens; a failure is recorded and raised."""
     attempt_id, user = _reserve(cell, username, client, now)
     # the slow hash runs outside any write transaction: a login never holds up the cell's traffic
     password_ok = verify_password(user.password_hash if user else None, password)
@@ -265,6 +265,12 @@ def login(*, cell: Cell, username: str, password: str, otp: str | None, client: 
     if user.disabled:
         _fail(cell, attempt_id, username, client, "disabled")
         raise Unauthorized("this account is disabled; ask your delegation's administrator")
+    return attempt_id, user
+
+
+def login(*, cell: Cell, username: str, password: str, otp: str | None, client: str | None) -> IssuedToken:
+    now = cell.clock.now()
+    attempt_id, user = _checked_password(cell, username, password, client, now)
     step: int | None = None
     if user.totp_secret:
         if not otp:
@@ -353,26 +359,21 @@ def password_principal(*, cell: Cell, username: str, password: str, client: str 
     """HTTP Basic (TAXII clients): the account behind a username and password, checked and throttled as a login
     is, with no token issued; with the password hash it was checked against. An account with a second factor
     cannot sign in this way: it uses a bearer token."""
-    now = cell.clock.now()
-    attempt_id, user = _reserve(cell, username, client, now)
-    password_ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not password_ok:
-        _fail(cell, attempt_id, username, client, "bad-credentials")
-        raise Unauthorized("invalid username or password")
-    if user.disabled:
-        _fail(cell, attempt_id, username, client, "disabled")
-        raise Unauthorized("this account is disabled; ask your delegation's administrator")
+    attempt_id, user = _checked_password(cell, username, password, client, cell.clock.now())
     _withdraw(cell, attempt_id)
     if user.totp_secret:
         raise Unauthorized("this account has a second factor: send a bearer token from POST /api/v1/auth/token instead")
     return principal_of(user), user.password_hash
 
 
-def still_valid(*, cell: Cell, username: str, password_hash: str) -> bool:
-    """The account is enabled and its password is the one checked (a reset or a disabling ends cached sign-ins)."""
+def principal_if_unchanged(*, cell: Cell, username: str, password_hash: str) -> Principal | None:
+    """The account as it is now, if it is enabled and its password is still the one checked: a reset or a
+    disabling ends cached sign-ins at once, and a change of roles applies at once."""
     with cell.reading() as session:
-        row = session.execute(select(User.password_hash, User.disabled).where(User.username == username)).first()
-    return row is not None and not row.disabled and row.password_hash == password_hash
+        user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None or user.disabled or user.password_hash != password_hash:
+        return None
+    return principal_of(user)
 
 
 def logout(*, cell: Cell, raw_token: str) -> None:

@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -74,6 +75,13 @@ class TaxiiError(Exception):
         )
 
 
+def too_large(max_bytes: int) -> Response:
+    """The body-size limit's answer under /taxii2/: TAXII clients read TAXII's own error resource."""
+    return TaxiiError(
+        413, "Content too large", f"The request body exceeds {max_bytes} bytes: send the objects in several envelopes."
+    ).response()
+
+
 def _from_domain(error: DomainError) -> TaxiiError:
     details = {k: v for k, v in error.extensions.items() if k in ("errors", "field", "state")}
     return TaxiiError(error.status, error.title, error.detail, **details)
@@ -105,9 +113,11 @@ def _check_content_type(request: Request) -> None:
 
 @dataclass
 class _Verified:
-    principal: Principal
-    password_hash: str
+    password_hash: str  # what the password was checked against; the account itself is read afresh each time
     until: float
+
+
+_BASIC_KEY = secrets.token_bytes(32)  # keys the cache, so no password is held in memory as itself
 
 
 _BASIC_TTL = 60.0  # seconds a checked username and password is trusted before Argon2 runs again
@@ -137,11 +147,12 @@ def _basic(request: Request, cell: Cell, value: str) -> Principal:
     if not sep or not username or "\x00" in username + password:
         raise Unauthorized("the Basic credentials are not username:password")
     cache: dict[bytes, _Verified] = cell.derived("taxii-basic", dict)
-    key = hmac.new(cell.charter.mechanism.log_origin.encode(), f"{username}\x00{password}".encode(), "sha256").digest()
+    key = hmac.new(_BASIC_KEY, f"{username}\x00{password}".encode(), "sha256").digest()
     known = cache.get(key)
     if known and known.until > time.monotonic():
-        if auth_service.still_valid(cell=cell, username=username, password_hash=known.password_hash):
-            return known.principal
+        current = auth_service.principal_if_unchanged(cell=cell, username=username, password_hash=known.password_hash)
+        if current is not None:
+            return current
         cache.pop(key, None)
     client = request.client.host if request.client else None
     principal, password_hash = auth_service.password_principal(
@@ -149,7 +160,7 @@ def _basic(request: Request, cell: Cell, value: str) -> Principal:
     )
     if len(cache) >= _BASIC_CACHE_MAX:
         cache.clear()
-    cache[key] = _Verified(principal, password_hash, time.monotonic() + _BASIC_TTL)
+    cache[key] = _Verified(password_hash, time.monotonic() + _BASIC_TTL)
     return principal
 
 
