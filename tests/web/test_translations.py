@@ -12,7 +12,7 @@ from fusioncell.web import i18n
 from fusioncell.web.intel_pages import STATES
 
 WEB = Path(i18n.__file__).parent
-CALL = re.compile(r"""\b(?:_|gettext|_translate)\(\s*(?:request,\s*)?(["'])((?:(?!\1).)+)\1\s*\)""")
+CALL = re.compile(r"""\b(?:_|gettext|translate)\(\s*(?:request,\s*)?(["'])((?:(?!\1).)+)\1\s*\)""")
 PLACEHOLDER = re.compile(r"%\(\w+\)s")
 
 

@@ -87,6 +87,12 @@ def _from_domain(error: DomainError) -> TaxiiError:
     return TaxiiError(error.status, error.title, error.detail, **details)
 
 
+def _objects_envelope(envelope: dict[str, Any], rows: list[Any], headers: dict[str, str]) -> Response:
+    """An envelope of stored objects: their JSON as stored, spliced in, never decoded and encoded again."""
+    body = json.dumps(envelope)[:-1] + ',"objects":[' + ",".join(r.raw for r in rows) + "]}"
+    return Response(body, 200, headers, media_type=TAXII)
+
+
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status, headers, media_type=TAXII)
 
@@ -401,8 +407,7 @@ async def get_objects(request: Request, collection_id: str) -> Response:
     def work(cell: Cell) -> Response:
         found = _collection(cell, _principal(request, cell), collection_id)
         rows, envelope, headers = _page(request, cell, found, _filters(request))
-        body = json.dumps(envelope)[:-1] + ',"objects":[' + ",".join(r.raw for r in rows) + "]}"
-        return Response(body, 200, headers, media_type=TAXII)
+        return _objects_envelope(envelope, rows, headers)
 
     return await _serve(request, work)
 
@@ -475,8 +480,7 @@ async def get_object(request: Request, collection_id: str, object_id: str) -> Re
         rows, envelope, headers = _page(request, cell, found, _filters(request), stix_id=object_id)
         if not rows and not request.query_params:
             raise TaxiiError(404, "Not found", f"no object {object_id} in this collection")
-        body = json.dumps(envelope)[:-1] + ',"objects":[' + ",".join(r.raw for r in rows) + "]}"
-        return Response(body, 200, headers, media_type=TAXII)
+        return _objects_envelope(envelope, rows, headers)
 
     return await _serve(request, work)
 

@@ -16,7 +16,7 @@ from fusioncell.intel import service
 from fusioncell.intel.markings import Tlp, tlp_of
 from fusioncell.intel.models import IntelItem
 from fusioncell.policy import Permission, audience_labels, has_permission
-from fusioncell.web.routes import render
+from fusioncell.web.routes import render, translate
 from fusioncell.web.session import SignedIn, check_csrf
 
 router = APIRouter(include_in_schema=False)
@@ -37,6 +37,11 @@ def _object_row(obj: dict[str, Any]) -> dict[str, Any]:
         "properties": sorted(k for k in obj if k not in service.UNREDACTABLE),
         "json": json.dumps(obj, indent=1, ensure_ascii=False),
     }
+
+
+def _not_found(request: Request, cell: Cell, session: SignedIn) -> Response:
+    return render(request, "error.html", cell=cell, session=session, status=404,
+                  message=translate(request, "No such item that you may read."))  # fmt: skip
 
 
 def _may_decide(cell: Cell, session: SignedIn) -> bool:
@@ -85,15 +90,8 @@ def item_page(request: Request, cell: CellDep, session: SignedIn, item_id: ItemI
     try:
         item = service.get_item(cell=cell, principal=session.principal, item_id=item_id)
     except NotFound:
-        return render(request, "error.html", cell=cell, session=session, status=404,
-                      message=_translate(request, "No such item that you may read."))  # fmt: skip
+        return _not_found(request, cell, session)
     return _item_page(request, cell, session, item)
-
-
-def _translate(request: Request, text: str) -> str:
-    from fusioncell.web.routes import _language
-
-    return _language(request)[0].gettext(text)
 
 
 @router.post("/intel/{item_id}/release", name="web_intel_release")
@@ -134,7 +132,7 @@ def decline(
     check_csrf(request, csrf, session.csrf)
     if not reason.strip() or "\x00" in reason:
         return _refused(
-            request, cell, session, item_id, 422, _translate(request, "Give the reason the submitter will read.")
+            request, cell, session, item_id, 422, translate(request, "Give the reason the submitter will read.")
         )
     return _decide(
         request,
@@ -162,6 +160,5 @@ def _refused(request: Request, cell: Cell, session: SignedIn, item_id: int, stat
     try:
         item = service.get_item(cell=cell, principal=session.principal, item_id=item_id)
     except NotFound:
-        return render(request, "error.html", cell=cell, session=session, status=404,
-                      message=_translate(request, "No such item that you may read."))  # fmt: skip
+        return _not_found(request, cell, session)
     return _item_page(request, cell, session, item, status=status, error=message)

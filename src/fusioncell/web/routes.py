@@ -78,7 +78,7 @@ def vendor_root() -> Path:
     return HERE.parents[2] / "node_modules"
 
 
-def _language(request: Request) -> tuple[i18n.Language, bool]:
+def reader_language(request: Request) -> tuple[i18n.Language, bool]:
     """The reader's language: ?lang= (then remembered in a cookie), else the cookie, else Accept-Language."""
     asked = request.query_params.get("lang")
     if asked in i18n.LANGUAGES:
@@ -91,6 +91,11 @@ def _language(request: Request) -> tuple[i18n.Language, bool]:
 
 def _name(names: dict[str, str], cell: Cell, lang: i18n.Language) -> str:
     return names.get(lang.code) or names.get(cell.charter.languages.authoritative) or next(iter(names.values()))
+
+
+def translate(request: Request, text: str) -> str:
+    """A string of the pages in the reader's language."""
+    return reader_language(request)[0].gettext(text)
 
 
 def _in_language(request: Request, code: str) -> str:
@@ -108,10 +113,9 @@ def render(
     *,
     cell: Cell,
     status: int = 200,
-    headers: dict[str, str] | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    lang, chosen = _language(request)
+    lang, chosen = reader_language(request)
     page = _templates.get_template(template).render(
         _=lang.gettext,
         lang=lang,
@@ -120,7 +124,7 @@ def render(
         path=request.url.path,
         **context,
     )
-    response = HTMLResponse(page, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
+    response = HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
     if chosen:
         response.set_cookie(LANG_COOKIE, lang.code, max_age=365 * 86400, path="/", samesite="lax")
     return response
@@ -164,7 +168,7 @@ def login(
     otp: Annotated[str, Form(max_length=16)] = "",
     next_path: Annotated[str, Form(alias="next", max_length=2000)] = "/ledger",
 ) -> Response:
-    lang, _ = _language(request)
+    lang, _ = reader_language(request)
     check_csrf(request, csrf, login_csrf_of(request))
     again = {"username": username, "next_path": next_path}
     if any("\x00" in value for value in (username, password, otp, next_path)):
@@ -300,7 +304,7 @@ Before = Annotated[int | None, Query(ge=0, le=MAX_INT, description="checkpoints 
 
 @router.get("/ledger", name="web_ledger")
 def ledger_page(request: Request, cell: CellDep, session: SignedIn, before: Before = None) -> Response:
-    lang, _ = _language(request)
+    lang, _ = reader_language(request)
     context = _ledger_context(cell, session, before, lang)
     return render(request, "ledger.html", cell=cell, log_origin=cell.charter.mechanism.log_origin,
                   log_key=str(log.log_signer(cell).verifier), **context)  # fmt: skip
@@ -309,7 +313,7 @@ def ledger_page(request: Request, cell: CellDep, session: SignedIn, before: Befo
 @router.get("/ledger/live", name="web_ledger_live")
 def ledger_live(request: Request, cell: CellDep, session: SignedIn, before: Before = None) -> Response:
     """The part of the ledger page that changes, for htmx to swap in place."""
-    lang, _ = _language(request)
+    lang, _ = reader_language(request)
     return render(request, "_ledger_live.html", cell=cell, **_ledger_context(cell, session, before, lang))
 
 
@@ -349,7 +353,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(CsrfRefused)
     async def _csrf_refused(request: Request, exc: CsrfRefused) -> Response:
-        lang, _ = _language(request)
+        lang, _ = reader_language(request)
         message = lang.gettext("This form has expired or came from another site. Reload the page and try again.")
         return render(request, "error.html", cell=request.app.state.cell, status=exc.status, session=None,
                       message=message)  # fmt: skip
