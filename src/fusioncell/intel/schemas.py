@@ -26,7 +26,7 @@ class RedactionIn(InputModel):
     remove: list[Annotated[str, StringConstraints(min_length=1, max_length=250)]] = Field(
         default_factory=list, max_length=100, description="properties left out of the released version"
     )
-    replace: dict[str, Any] = Field(default_factory=dict, description="properties given new values")
+    replace: dict[str, Any] = Field(default_factory=dict, max_length=50, description="properties given new values")
 
 
 class IntelRelease(InputModel):
@@ -34,7 +34,7 @@ class IntelRelease(InputModel):
     tlp: TlpName | None = Field(default=None, description="Keep (default) or raise the marking; never lower it")
     redactions: list[RedactionIn] = Field(
         default_factory=list,
-        max_length=1000,
+        max_length=100,  # a release's redactions fit well inside the request body limit, however large each is
         description="Release with redactions: each named object goes out as a new STIX version without them",
     )
 
