@@ -26,6 +26,7 @@ from stix2.utils import parse_into_datetime
 
 from fusioncell.intel.markings import LEVEL_OF_ID, Tlp, tlp_of
 from fusioncell.intel.patterns import plainly_valid
+from fusioncell.intel.plain import plainly_valid_object
 
 MAX_OBJECTS = 10_000
 _FIELD = re.compile(r"(?:property|properties) '?([\w\-]+)'?|'([\w\-]+)' (?:property|is)|^([\w\-]+):")
@@ -142,18 +143,24 @@ def _parse(obj: dict[str, Any]) -> None:
     stix2.parse(obj, allow_custom=False, version="2.1")
 
 
-def check_object(at: tuple[str | int, ...], obj: Any) -> tuple[dict[str, Any] | None, list[Problem]]:
-    """The object if it passes the `stix2` library's STIX 2.1 rules and carries a TLP marking; else why not."""
+def check_object(
+    at: tuple[str | int, ...], obj: Any, *, plain: bool | None = None
+) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The object if it passes the `stix2` library's STIX 2.1 rules, has an id and carries a TLP marking; else why
+    not. `plain`: whether plain.py already found it valid (then the library need not build it)."""
     if not isinstance(obj, dict):
         return None, [Problem(at, None, "a STIX object is a JSON object")]
     stix_id = obj.get("id") if isinstance(obj.get("id"), str) else None
     if obj.get("spec_version", "2.1") != "2.1":
         return None, [Problem((*at, "spec_version"), stix_id, "only STIX 2.1 objects are accepted")]
-    try:
-        _parse(obj)
-    except Exception as error:  # the library's refusal, whatever it raises (some inputs surface as AttributeError)
-        field = _field_of(error)
-        return None, [Problem((*at, field) if field else at, stix_id, str(error) or error.__class__.__name__)]
+    if obj.get("id") is None:  # the library makes one up; a shared object needs the sender's own
+        return None, [Problem((*at, "id"), None, "every object needs its id (<type>--<UUID>): add it")]
+    if not (plainly_valid_object(obj) if plain is None else plain):
+        try:
+            _parse(obj)
+        except Exception as error:  # the library's refusal, whatever it raises (some surface as AttributeError)
+            field = _field_of(error)
+            return None, [Problem((*at, field) if field else at, stix_id, str(error) or error.__class__.__name__)]
     if obj.get("type") == "marking-definition" and obj.get("id") in LEVEL_OF_ID:
         return None, [
             Problem(
@@ -174,12 +181,17 @@ def check_object(at: tuple[str | int, ...], obj: Any) -> tuple[dict[str, Any] | 
     return obj, []
 
 
-def _check_slice(prefix: tuple[str | int, ...], start: int, objects: list[Any]) -> list[list[Problem]]:
-    """The problems of each object of a slice (run in a worker process for large submissions)."""
-    return [check_object((*prefix, start + i) if prefix else ("stix",), obj)[1] for i, obj in enumerate(objects)]
+def _position(prefix: tuple[str | int, ...], index: int) -> tuple[str | int, ...]:
+    """Where object `index` sits in the request body (a lone object sits at its root)."""
+    return (*prefix, index) if prefix else ("stix",)
 
 
-# Large submissions are checked on every core: the stix2 library takes most of an ingest's time, in pure Python.
+def _check_some(prefix: tuple[str | int, ...], some: list[tuple[int, Any]]) -> list[list[Problem]]:
+    """The problems of each of some objects, by the library (run in a worker process for large submissions)."""
+    return [check_object(_position(prefix, index), obj, plain=False)[1] for index, obj in some]
+
+
+# Many objects the fast path cannot read are checked on every core: the stix2 library builds each, in pure Python.
 PARALLEL_FROM = 200
 _pool: ProcessPoolExecutor | None = None
 _pool_owner: int | None = None
@@ -234,15 +246,26 @@ def close_pool() -> None:
 
 
 def _problems_by_object(prefix: tuple[str | int, ...], objects: list[Any], workers: int) -> list[list[Problem]]:
-    if workers <= 1 or len(objects) < PARALLEL_FROM:
-        return _check_slice(prefix, 0, objects)
-    size = -(-len(objects) // workers)
-    pool = checking_pool(workers)
-    slices = [
-        pool.submit(_check_slice, prefix, start, objects[start : start + size])
-        for start in range(0, len(objects), size)
-    ]
-    return [found for part in slices for found in part.result()]
+    """Each object's problems. Objects of the common shape are read here (plain.py); the library builds the rest,
+    in `workers` processes when there are many."""
+    found: list[list[Problem]] = []
+    rest: list[tuple[int, Any]] = []
+    for index, obj in enumerate(objects):
+        if plainly_valid_object(obj):
+            found.append(check_object(_position(prefix, index), obj, plain=True)[1])
+        else:
+            found.append([])
+            rest.append((index, obj))
+    if workers <= 1 or len(rest) < PARALLEL_FROM:
+        checked = _check_some(prefix, rest)
+    else:
+        size = -(-len(rest) // workers)
+        pool = checking_pool(workers)
+        parts = [pool.submit(_check_some, prefix, rest[start : start + size]) for start in range(0, len(rest), size)]
+        checked = [problems for part in parts for problems in part.result()]
+    for (index, _), problems in zip(rest, checked, strict=True):
+        found[index] = problems
+    return found
 
 
 def check_submission(body: Any, *, workers: int = 1) -> tuple[Checked | None, list[Problem]]:
