@@ -31,12 +31,15 @@ def test_tlp_levels_and_their_marking_ids() -> None:
 
 
 def test_large_submissions_are_checked_in_parallel_with_the_same_answers() -> None:
-    objects = [indicator(name=f"n{i}") for i in range(stix.PARALLEL_FROM + 50)]
+    """Objects the fast path leaves to the library (here, an external reference with hashes) go to the pool."""
+    source = [{"source_name": "sy-desk", "url": "https://example.org/17", "hashes": {"SHA-256": "ab" * 32}}]
+    objects = [indicator(name=f"n{i}", external_references=source) for i in range(stix.PARALLEL_FROM + 50)]
     objects[7] = indicator(pattern="[ipv4-addr:value = ")
-    objects[-1] = indicator(object_marking_refs=None)
+    objects[-1] = indicator(object_marking_refs=None, external_references=source)
     plain = stix.check_submission(objects, workers=1)
     try:
         parallel = stix.check_submission(objects, workers=2)
+        assert stix._pool is not None  # the library's checks ran in the workers
     finally:
         stix.close_pool()
     assert plain[0] is None and parallel[0] is None

@@ -133,6 +133,15 @@ def test_filters_pages_and_next(client, cell, crew, analyst) -> None:
     assert r.status_code == 200
     versions = client.get(f"{ROOT}collections/{joint}/objects/{sent[0]['id']}/versions/", headers=il).json()
     assert versions["versions"] == ["2026-03-02T05:00:00.000000Z"]
+    # an object the collection does not hold is 404 with or without a query; one a filter leaves out, an empty page
+    unknown = f"{ROOT}collections/{joint}/objects/indicator--{uuid.uuid4()}/"
+    for query in ("", "?match[version]=all", "?limit=5"):
+        assert client.get(unknown + query, headers=il).status_code == 404, query
+    for query in ("", "?limit=5", "?match[spec_version]=2.1"):
+        assert client.get(unknown + "versions/" + query, headers=il).status_code == 404, query
+    filtered = client.get(f"{ROOT}collections/{joint}/objects/{sent[0]['id']}/?match[version]=2020-01-01T00:00:00Z",
+                          headers=il)  # fmt: skip
+    assert filtered.status_code == 200 and filtered.json().get("objects", []) == []
     # the same envelope again into the mediator's collection: a success that adds nothing
     entries = ledger_size(cell)
     again = add(client, us, joint, sent)

@@ -335,6 +335,18 @@ def _page(request: Request, cell: Cell, collection: Collection, flt: service.Obj
     return rows, envelope, headers
 
 
+def _must_hold(cell: Cell, collection: Collection, object_id: str) -> None:
+    """404 unless the collection holds some version of the object (a filter that leaves none of it is an empty
+    page, not a missing object)."""
+    assert collection.audience is not None  # _page has refused the write-only collections
+    held = service.collection_rows(
+        cell=cell, audience=collection.audience, flt=service.ObjectFilter(versions=("all",)), after_id=0, limit=1,
+        stix_id=object_id,
+    )  # fmt: skip
+    if not held:
+        raise TaxiiError(404, "Not found", f"no object {object_id} in this collection")
+
+
 # ---- endpoints ---------------------------------------------------------------------------------------------------
 
 
@@ -478,8 +490,8 @@ async def get_object(request: Request, collection_id: str, object_id: str) -> Re
     def work(cell: Cell) -> Response:
         found = _collection(cell, _principal(request, cell), collection_id)
         rows, envelope, headers = _page(request, cell, found, _filters(request), stix_id=object_id)
-        if not rows and not request.query_params:
-            raise TaxiiError(404, "Not found", f"no object {object_id} in this collection")
+        if not rows:
+            _must_hold(cell, found, object_id)
         return _objects_envelope(envelope, rows, headers)
 
     return await _serve(request, work)
@@ -511,8 +523,8 @@ async def versions(request: Request, collection_id: str, object_id: str) -> Resp
         rows, envelope, headers = _page(
             request, cell, found, _filters(request, versions_default=("all",)), stix_id=object_id
         )
-        if not rows and not request.query_params:
-            raise TaxiiError(404, "Not found", f"no object {object_id} in this collection")
+        if not rows:
+            _must_hold(cell, found, object_id)
         envelope["versions"] = [r.version for r in rows]
         return _json(envelope, headers=headers)
 
