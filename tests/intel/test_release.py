@@ -77,6 +77,20 @@ def test_the_submitter_may_let_its_identity_through(client, cell, crew) -> None:
     assert next(o for o in objects if o["type"] == "indicator")["created_by_ref"] == author["id"]
 
 
+def test_a_resend_is_a_no_op_but_a_new_choice_about_identity_is_a_new_item(client, cell, crew) -> None:
+    author = identity()
+    content = [author, indicator(author=author)]
+    first = submit(client, crew["sy_analyst"], content)
+    assert first.status_code == 201, first.text
+    entries = ledger_size(cell)
+    resent = submit(client, crew["sy_analyst"], content)
+    assert resent.json()["id"] == first.json()["id"] and ledger_size(cell) == entries
+    shared = submit(client, crew["sy_analyst"], content, share_identity=True)
+    assert shared.status_code == 201 and shared.json()["id"] != first.json()["id"], shared.text
+    assert shared.json()["share_identity"] is True and ledger_size(cell) == entries + 1
+    assert submit(client, crew["sy_analyst"], content, share_identity=True).json()["id"] == shared.json()["id"]
+
+
 def test_markings_keep_or_rise_never_fall(client, cell, crew) -> None:
     us = crew["us"]
     amber = submit(client, crew["sy_analyst"], indicator(Tlp.AMBER)).json()

@@ -116,15 +116,17 @@ class Submission:
 
 
 def submit(*, cell: Cell, uow: UnitOfWork, principal: Principal, body: Any, share_identity: bool) -> Submission:
-    """The new item under review; for content the delegation already submitted exactly, that item (a resend
-    changes nothing)."""
+    """The new item under review; for content the delegation already submitted exactly, with the same choice about
+    its identity, that item (a resend changes nothing)."""
     authorize(principal, Permission.SUBMIT_INTEL, cell.charter.roster)
     content = checked(cell, body)
     now = cell.clock.now()
     versions = [(o["id"], v or stix.version_text(now)) for o, v in zip(content.objects, content.versions, strict=True)]
     earlier = uow.session.execute(
         select(IntelItem).where(
-            IntelItem.delegation == (principal.delegation or ""), IntelItem.objects_sha256 == content.sha256
+            IntelItem.delegation == (principal.delegation or ""),
+            IntelItem.objects_sha256 == content.sha256,
+            IntelItem.share_identity == share_identity,  # the same content, now with its identity allowed: a new item
         )
     ).scalar()
     if earlier is not None:
