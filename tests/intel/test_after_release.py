@@ -73,6 +73,12 @@ def test_a_recall_reaches_every_recipient(client, cell, crew) -> None:
 
 
 def test_a_sighting_reaches_the_audience_without_its_reporter(client, cell, crew) -> None:
+    """Reported, a sighting is an item before the mediator like any submission; released, it reaches the object's
+    audience as the mediator's, dated at its release: neither its source nor its time points at the report."""
+    from datetime import timedelta
+
+    from fusioncell.intel.stix import stamp_text
+
     us = crew["us"]
     sent = indicator()
     item = submit(client, crew["sy_analyst"], [sent]).json()
@@ -81,6 +87,7 @@ def test_a_sighting_reaches_the_audience_without_its_reporter(client, cell, crew
     assert r.status_code == 404
     client.post(f"/api/v1/intel/items/{item['id']}/release", json={"audience": "joint"}, headers=us.headers)
     items = table_count(cell, IntelItem)
+    reported_at = cell.clock.now()
     r = client.post(
         "/api/v1/intel/sightings",
         json={
@@ -92,18 +99,54 @@ def test_a_sighting_reaches_the_audience_without_its_reporter(client, cell, crew
         headers=crew["sy_analyst"].headers,
     )
     assert r.status_code == 201, r.text
-    sighting = r.json()
+    report = r.json()
+    assert report["kind"] == "sighting" and report["state"] == "submitted" and report["delegation"] == "SY"
+    [reported] = report["objects"]
     assert table_count(cell, IntelItem) == items + 1
-    seen_by_il = [o for o in released(client, crew["il"]) if o["type"] == "sighting"]
-    assert seen_by_il == [sighting]
-    assert sighting["created_by_ref"] != sent.get("created_by_ref") and "where_sighted_refs" not in sighting
-    assert "sy." not in str(seen_by_il) and "SY" not in str(seen_by_il)
     # the entry that names the reporter is read by the reporter's delegation and the mediator only
     index = ledger_size(cell) - 1
     assert client.get(f"/api/v1/ledger/entries/{index}/content", headers=crew["il"].headers).status_code == 404
     assert client.get(f"/api/v1/ledger/entries/{index}/content", headers=us.headers).status_code == 200
+    # nothing reaches IL before the mediator releases it; the reporter's own delegation sees its item's state
+    assert [o for o in released(client, crew["il"]) if o["type"] == "sighting"] == []
+    assert client.get(f"/api/v1/intel/items/{report['id']}", headers=crew["il"].headers).status_code == 404
+    assert client.get(f"/api/v1/intel/items/{report['id']}", headers=crew["sy"].headers).json()["state"] == "submitted"
+    queue = client.get("/api/v1/intel/items?state=submitted", headers=us.headers).json()["items"]
+    assert [i["id"] for i in queue if i["kind"] == "sighting"] == [report["id"]]
+    # not to readers who were never given the object it sights
+    r = client.post(f"/api/v1/intel/items/{report['id']}/release", json={"audience": "mediated:IL"},
+                    headers=us.headers)  # fmt: skip
+    assert r.status_code == 409 and r.json()["field"] == "audience", r.text
+    # the mediator releases it later: the sighting is dated then, not when it was reported
+    cell.clock.advance(timedelta(hours=2, minutes=17))
+    r = client.post(f"/api/v1/intel/items/{report['id']}/release", json={"audience": "joint"}, headers=us.headers)
+    assert r.status_code == 200, r.text
+    [sighting] = [o for o in released(client, crew["il"]) if o["type"] == "sighting"]
+    assert sighting["id"] == reported["id"] and sighting["count"] == 3 and sighting["description"] == "Twice at dawn"
+    assert sighting["created"] == sighting["modified"] == stamp_text(cell.clock.now()) != stamp_text(reported_at)
+    assert sighting["created_by_ref"] != sent.get("created_by_ref") and "where_sighted_refs" not in sighting
+    assert sighting["created_by_ref"] == next(o["id"] for o in released(client, crew["il"]) if o["type"] == "identity")
+    assert "sy." not in str(sighting) and "SY" not in str(sighting)
     # a liaison (no analyst role) reports nothing; an unknown object is not found
     assert client.post("/api/v1/intel/sightings", json={"sighting_of": sent["id"]},
                        headers=crew["sy"].headers).status_code == 403  # fmt: skip
     unknown = {"sighting_of": "indicator--00000000-0000-4000-8000-000000000000"}
     assert client.post("/api/v1/intel/sightings", json=unknown, headers=crew["sy_analyst"].headers).status_code == 404
+
+
+def test_the_mediator_may_withhold_the_reporters_words(client, cell, crew) -> None:
+    us = crew["us"]
+    sent = indicator()
+    item = submit(client, crew["sy_analyst"], [sent]).json()
+    client.post(f"/api/v1/intel/items/{item['id']}/release", json={"audience": "joint"}, headers=us.headers)
+    report = client.post("/api/v1/intel/sightings", json={"sighting_of": sent["id"], "description": "From OP-7"},
+                         headers=crew["sy_analyst"].headers).json()  # fmt: skip
+    [reported] = report["objects"]
+    r = client.post(
+        f"/api/v1/intel/items/{report['id']}/release",
+        json={"audience": "joint", "redactions": [{"id": reported["id"], "remove": ["description"]}]},
+        headers=us.headers,
+    )
+    assert r.status_code == 200, r.text
+    [sighting] = [o for o in released(client, crew["il"]) if o["type"] == "sighting"]
+    assert "description" not in sighting and "OP-7" not in str(released(client, crew["il"]))

@@ -94,6 +94,19 @@ def test_feed_patterns_take_the_fast_path() -> None:
         assert plainly_valid(pattern) is True, pattern
 
 
+def test_long_patterns_are_left_to_the_library() -> None:
+    """Its parser recurses per comparison and path step, and gives out past Python's recursion limit; an index
+    past 4,300 digits fails its int(). Those are the library's to refuse, not the fast path's to pass."""
+    deep_path = "[file:name" + ".c" * 1000 + " = 'x']"
+    long_index = "[file:name[1" + "0" * 4300 + "] = 'x']"
+    many = " OR ".join(["[ipv4-addr:value = '198.51.100.7']"] * 1000)
+    for pattern in (deep_path, long_index, many):
+        assert plainly_valid(pattern) is None
+        _, problems = stix.check_object(("stix", 0), indicator(pattern=pattern))
+        assert [p.at for p in problems] == [("stix", 0, "pattern")], problems
+    assert plainly_valid(" OR ".join(["[ipv4-addr:value = '198.51.100.7']"] * 50)) is True  # a feed's long list
+
+
 @settings(max_examples=400, deadline=None, derandomize=True, database=None)
 @given(pattern=st.one_of(patterns(), mutated()))
 def test_never_accepts_what_the_library_refuses(pattern: str) -> None:

@@ -82,6 +82,13 @@ def test_every_type_read_here_has_a_valid_object_that_takes_the_fast_path() -> N
         assert plain.plainly_valid_object(obj), obj
 
 
+def test_an_object_without_its_id_is_left_to_the_library() -> None:
+    """The library makes an id up (for an observable, by hashing properties, which can fail): not plain."""
+    for obj in [template(t) for t in plain.SHAPES]:
+        del obj["id"]
+        assert not plain.plainly_valid_object(obj), obj["type"]
+
+
 def test_a_feed_takes_the_fast_path() -> None:
     """The benchmark's mix (indicators, malware, addresses, relationships): read here, not built by the library."""
     objects = stix_objects(500)

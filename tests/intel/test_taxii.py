@@ -71,6 +71,7 @@ def test_media_types_and_sizes(client, cell, crew, analyst) -> None:
         {"type": "x-custom", "id": f"x-custom--{uuid.uuid4()}"},
         {"object_marking_refs": None},
         {"id": None},  # stix2 would make one up
+        {"id": []},  # and here too: it reads [] as absent
     ],
 )
 def test_invalid_stix_adds_nothing(client, cell, crew, analyst, bad) -> None:

@@ -23,6 +23,9 @@ class IntelItem(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     state: Mapped[str] = mapped_column(String(16), nullable=False, index=True)  # submitted|released|declined
+    # "submission": content a party sent; "sighting": a sighting the cell built from a party's report, which the
+    # mediator publishes as its own, dated when it is released
+    kind: Mapped[str] = mapped_column(String(16), nullable=False, default="submission", server_default="submission")
     submitted_by: Mapped[str] = mapped_column(String(64), nullable=False)
     delegation: Mapped[str] = mapped_column(String(16), nullable=False)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -7,7 +7,9 @@ string, integer or string-list operands — and says True only when the ANTLR gr
 (hash formats) would accept the pattern too. For anything else it says None, and the caller asks the library.
 It never rejects: every refusal still comes from stix2-patterns, word for word.
 
-Tests hold it to that: every pattern it accepts, generated or mutated, the library accepts.
+Tests hold it to that: every pattern it accepts, generated or mutated, the library accepts. Long patterns are
+left to the library too: its parser recurses once per comparison, observation and path step, and fails past
+Python's recursion limit (about 975 of them), as it does past 4,300 digits in a list index.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ _TOKEN = re.compile(
   | (?P<string>'(?:[^'\\]|\\['\\])*')
   | (?P<int>-?(?:0|[1-9][0-9]*))(?![0-9.eE])
   | (?P<path>[A-Za-z_][A-Za-z0-9_-]*:[A-Za-z_][A-Za-z0-9_]*
-        (?:\.[A-Za-z_][A-Za-z0-9_]*|\.'[A-Za-z0-9_-]+'|\[(?:\*|0|[1-9][0-9]*)\])*)
+        (?:\.[A-Za-z_][A-Za-z0-9_]*|\.'[A-Za-z0-9_-]+'|\[(?:\*|0|[1-9][0-9]{0,8})\])*)
   | (?P<word>[A-Z]+)(?![A-Za-z0-9_:-])
   | (?P<op>!=|>=|<=|[=<>\[\](),])
     """,
@@ -37,6 +39,8 @@ _KEYWORDS = frozenset(
     }
 )
 _COMPARE = frozenset({"=", "!=", "<", ">", "<=", ">="})
+MAX_TOKENS = 400  # about 100 comparisons: far below where the library's recursive parser gives out
+MAX_STEPS = 32  # path steps in one object path
 _STRING_OPS = frozenset({"LIKE", "MATCHES"})
 
 
@@ -68,7 +72,7 @@ def _path_ok(path: str) -> tuple[bool, list[str]]:
             components.append(name)
         else:
             components.append(part)
-    return True, components
+    return len(components) <= MAX_STEPS, components
 
 
 def _mentions_hashes(components: list[str]) -> bool:
@@ -91,7 +95,7 @@ def _hash_ok(components: list[str], literal: str) -> bool:
 def plainly_valid(pattern: str) -> bool | None:
     """True if the pattern is of the common shape and valid; None to let stix2-patterns decide."""
     tokens = _tokens(pattern)
-    if not tokens:
+    if not tokens or len(tokens) > MAX_TOKENS:
         return None
     at = 0
 

@@ -10,7 +10,7 @@ stix2 would accept, read straight from its JSON:
   text, vocabularies and enumerations, identifiers and references (the reference's type judged by the library
   itself, once per type), timestamps, booleans, integers, lists of those, kill-chain phases and external
   references;
-- every property the type requires is there.
+- every property the type requires is there, and its id.
 
 Anything else (other types, unknown or custom properties, extensions, granular markings, hashes, dictionaries,
 null or empty values, empty text, values stix2 would coerce, such as a number where text is due) is not refused
@@ -180,7 +180,7 @@ def _indicator(obj: dict[str, Any]) -> bool:
         return False
     if obj["pattern_type"] != "stix":
         return True  # the library reads no other pattern language
-    return obj.get("pattern_version", "2.1") == "2.1" and plainly_valid(obj["pattern"])
+    return obj.get("pattern_version", "2.1") == "2.1" and plainly_valid(obj["pattern"]) is True
 
 
 def _malware(obj: dict[str, Any]) -> bool:
@@ -223,7 +223,8 @@ class _Shape:
         cls = class_for_type(stix_type, "2.1", "objects") or class_for_type(stix_type, "2.1", "observables")
         self.cls = cls
         self.checks: dict[str, Check | None] = {name: _kind(prop) for name, prop in cls._properties.items()}
-        self.required = frozenset(name for name, prop in cls._properties.items() if prop.required)
+        # and the id, which the library would make up (hashing an observable's properties, which can fail)
+        self.required = frozenset(name for name, prop in cls._properties.items() if prop.required) | {"id"}
         self.constraint = CONSTRAINTS[stix_type]
 
 

@@ -37,6 +37,7 @@ ERRORS = {
 def item_read(item: IntelItem, *, with_objects: bool = False) -> IntelItemRead:
     return IntelItemRead(
         id=item.id,
+        kind=item.kind,
         state=item.state,
         delegation=item.delegation,
         submitted_by=item.submitted_by,
@@ -142,13 +143,15 @@ def revoke(item_id: ItemId, body: IntelRevoke, cell: CellDep, principal: Current
 @router.post(
     "/sightings",
     name="intel_report_sighting",
-    summary="Report a sighting of a released object; its audience receives it without your identity",
+    summary="Report a sighting of a released object for the mediator's review; released, it reaches the object's "
+    "audience as the mediator's, dated at its release, without your identity",
     status_code=status.HTTP_201_CREATED,
+    response_model=IntelItemRead,
     responses=ERRORS,
 )
-def report_sighting(body: SightingCreate, cell: CellDep, principal: CurrentUser) -> dict:
+def report_sighting(body: SightingCreate, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
     with cell.command() as uow:
-        return service.report_sighting(
+        item = service.report_sighting(
             cell=cell,
             uow=uow,
             principal=principal,
@@ -158,6 +161,7 @@ def report_sighting(body: SightingCreate, cell: CellDep, principal: CurrentUser)
             last_seen=body.last_seen,
             description=body.description,
         )
+    return item_read(item, with_objects=True)
 
 
 @router.post(

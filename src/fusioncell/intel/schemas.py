@@ -59,6 +59,7 @@ class IntelDecline(InputModel):
 
 class IntelItemRead(BaseModel):
     id: int
+    kind: str = Field(description="submission: content a party sent; sighting: a party's report of a sighting")
     state: str
     delegation: str
     submitted_by: str

@@ -280,6 +280,8 @@ def _write_release(
     uow.next_ledger_index()  # the ledger head first: commands that add objects commit in the order they add them
     now = cell.clock.now()
     objects = _as_released(cell, item, level)
+    if item.kind == "sighting":
+        objects = _published(objects, now)
     if redactions:
         objects = _redact(objects, redactions, now)
     rows = _rows(item.id, target.label, objects, now)
@@ -376,8 +378,28 @@ def release(
             field="tlp",
             submitted=submitted.label,
         )
-    _write_release(cell, uow, principal, item, _release_audience(cell, audience, level), level, named)
+    target = _release_audience(cell, audience, level)
+    if item.kind == "sighting":
+        _sighting_audience(uow, item, target)
+    _write_release(cell, uow, principal, item, target, level, named)
     return item
+
+
+def _sighting_audience(uow: UnitOfWork, item: IntelItem, target: Audience) -> None:
+    """A sighting goes to readers of the object it sights (or to the mediator alone): released wider, it would
+    tell others of an object they were never given."""
+    [sighting] = json.loads(item.objects)
+    held = set(
+        uow.session.execute(
+            select(_O.c.audience).where(_O.c.stix_id == sighting["sighting_of_ref"]).distinct()
+        ).scalars()
+    )
+    if target.label != MEDIATOR and target.label not in held:
+        raise Conflict(
+            f"this sighting is of an object released to {', '.join(sorted(held)) or 'no one now'}; release it to "
+            f"one of those audiences or to 'mediator', not {target.label!r}",
+            field="audience",
+        )
 
 
 def publish(*, cell: Cell, uow: UnitOfWork, principal: Principal, audience: str, body: Any) -> list[dict[str, Any]]:
@@ -589,9 +611,12 @@ def report_sighting(
     first_seen: datetime | None,
     last_seen: datetime | None,
     description: str | None,
-) -> dict[str, Any]:
-    """A sighting of a released object, shared with the object's audience as the mediator's: the recipients learn
-    it was seen, not who saw it. The reporter and the mediator keep who did (the item and the ledger entry)."""
+) -> IntelItem:
+    """A party's report that it saw a released object, made a STIX sighting and put before the mediator like any
+    submission. Released, it reaches its audience as the mediator's and dated at its release (`_published`), so
+    neither its source nor its time ties it to the report, whose ledger entry only the reporter's delegation and
+    the mediator read. The reporter's note goes along as the sighting's description, which the mediator vets like
+    any submitted text and may redact."""
     authorize(principal, Permission.SUBMIT_INTEL, cell.charter.roster)
     audiences = readable_audiences(principal, cell.charter.roster)
     target = uow.session.execute(
@@ -620,23 +645,26 @@ def report_sighting(
     for name, moment in (("first_seen", first_seen), ("last_seen", last_seen)):
         if moment is not None:
             sighting[name] = stix.version_text(moment)
+    if description:
+        sighting["description"] = description
     _, problems = stix.check_object(("sighting",), sighting)
     if problems:
         raise InvalidInput("the sighting is not valid STIX", errors=[p.as_error() for p in problems])
-    # the reporter's note stays with the mediator: shared, it would be a party's words under the mediator's name
-    kept = [{**sighting, "description": description}] if description else [sighting]
-    text = stix.encode(kept)
-    content = stix.Checked(kept, level, [stix.version_of(sighting)], text, stix.sha256(text))
-    item = _new_item(
-        uow, principal, content, now, state="released", share_identity=False, audience=target.audience,
-        released_tlp=int(level), release_id=str(uuid.uuid4()), decided_at=now, decided_by="sighting",
-    )  # fmt: skip
-    _store(uow, target.audience, _rows(item.id, target.audience, [sighting], now))
+    text = stix.encode([sighting])
+    content = stix.Checked([sighting], level, [stix.version_of(sighting)], text, stix.sha256(text))
+    item = _new_item(uow, principal, content, now, state="submitted", share_identity=False, kind="sighting")
     uow.record(
         action="intel.sighted",
         actor=principal,
         audience=home_audience(item.delegation, cell.charter.roster),  # the reporter's own and the mediator's
-        subject=f"intel-sighting:{item.release_id}",
-        content={"sighting": sighting, "shared_with": target.audience},
+        subject=f"intel-submission:{item.id}",
+        content={"item": item.id, "sighting": sighting, "seen_in": target.audience, "sha256": content.sha256},
     )
-    return sighting
+    return item
+
+
+def _published(objects: list[dict[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """A reported sighting as the mediator publishes it: created and modified at its release, not at the report
+    (whose ledger header every member reads)."""
+    stamp = stix.stamp_text(now)
+    return [{**o, "created": stamp, "modified": stamp} if o["type"] == "sighting" else o for o in objects]

@@ -23,6 +23,7 @@ from typing import Any
 import stix2
 import stix2.exceptions
 from stix2.utils import parse_into_datetime
+from stix2patterns.validator import run_validator
 
 from fusioncell.intel.markings import LEVEL_OF_ID, Tlp, tlp_of
 from fusioncell.intel.patterns import plainly_valid
@@ -143,6 +144,28 @@ def _parse(obj: dict[str, Any]) -> None:
     stix2.parse(obj, allow_custom=False, version="2.1")
 
 
+def _pattern_refused(obj: dict[str, Any]) -> bool:
+    pattern = obj.get("pattern")
+    if obj.get("type") != "indicator" or obj.get("pattern_type") != "stix" or not isinstance(pattern, str):
+        return False
+    try:
+        return bool(run_validator(pattern, obj.get("pattern_version") or "2.1"))
+    except Exception:  # RecursionError past about 975 comparisons, ValueError past 4,300 index digits
+        return True
+
+
+def _refusal(at: tuple[str | int, ...], obj: dict[str, Any], stix_id: str | None, error: Exception) -> Problem:
+    """The library's refusal as a problem at the field it names. Errors from inside stix2-patterns (its parser
+    out of stack on a very long pattern, an index too long for int()) name none: they are the pattern's."""
+    field = _field_of(error)
+    reason = str(error) or error.__class__.__name__
+    if field is None and not isinstance(error, stix2.exceptions.STIXError) and _pattern_refused(obj):
+        field = "pattern"
+        if isinstance(error, RecursionError):
+            reason = "too long or too deeply nested for the pattern checker: split it into several indicators"
+    return Problem((*at, field) if field else at, stix_id, reason)
+
+
 def check_object(
     at: tuple[str | int, ...], obj: Any, *, plain: bool | None = None
 ) -> tuple[dict[str, Any] | None, list[Problem]]:
@@ -153,14 +176,13 @@ def check_object(
     stix_id = obj.get("id") if isinstance(obj.get("id"), str) else None
     if obj.get("spec_version", "2.1") != "2.1":
         return None, [Problem((*at, "spec_version"), stix_id, "only STIX 2.1 objects are accepted")]
-    if obj.get("id") is None:  # the library makes one up; a shared object needs the sender's own
-        return None, [Problem((*at, "id"), None, "every object needs its id (<type>--<UUID>): add it")]
+    if not isinstance(obj.get("id"), str):  # the library makes one up for null or []; a shared object keeps its own
+        return None, [Problem((*at, "id"), None, "every object needs its id, as text: <type>--<UUID>")]
     if not (plainly_valid_object(obj) if plain is None else plain):
         try:
             _parse(obj)
         except Exception as error:  # the library's refusal, whatever it raises (some surface as AttributeError)
-            field = _field_of(error)
-            return None, [Problem((*at, field) if field else at, stix_id, str(error) or error.__class__.__name__)]
+            return None, [_refusal(at, obj, stix_id, error)]
     if obj.get("type") == "marking-definition" and obj.get("id") in LEVEL_OF_ID:
         return None, [
             Problem(
