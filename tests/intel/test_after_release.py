@@ -103,20 +103,34 @@ def test_a_sighting_reaches_the_audience_without_its_reporter(client, cell, crew
     assert report["kind"] == "sighting" and report["state"] == "submitted" and report["delegation"] == "SY"
     [reported] = report["objects"]
     assert table_count(cell, IntelItem) == items + 1
-    # the entry that names the reporter is read by the reporter's delegation and the mediator only
+    # the entry that names the reporter is read by the reporter's delegation and the mediator only, and its
+    # header, which every member reads, is that of any submission
     index = ledger_size(cell) - 1
     assert client.get(f"/api/v1/ledger/entries/{index}/content", headers=crew["il"].headers).status_code == 404
     assert client.get(f"/api/v1/ledger/entries/{index}/content", headers=us.headers).status_code == 200
+    headers = client.get(f"/api/v1/ledger/entries?start={index}", headers=crew["il"].headers).json()["items"]
+    assert [(e["action"], e["subject"]) for e in headers] == [("intel.submitted", f"intel-submission:{report['id']}")]
     # nothing reaches IL before the mediator releases it; the reporter's own delegation sees its item's state
     assert [o for o in released(client, crew["il"]) if o["type"] == "sighting"] == []
     assert client.get(f"/api/v1/intel/items/{report['id']}", headers=crew["il"].headers).status_code == 404
     assert client.get(f"/api/v1/intel/items/{report['id']}", headers=crew["sy"].headers).json()["state"] == "submitted"
     queue = client.get("/api/v1/intel/items?state=submitted", headers=us.headers).json()["items"]
     assert [i["id"] for i in queue if i["kind"] == "sighting"] == [report["id"]]
-    # not to readers who were never given the object it sights
-    r = client.post(f"/api/v1/intel/items/{report['id']}/release", json={"audience": "mediated:IL"},
-                    headers=us.headers)  # fmt: skip
+    # not to readers who were never given the object it sights (it went to joint: any audience within will do)
+    private = indicator(name="For SY alone")
+    elsewhere = submit(client, crew["sy_analyst"], [private]).json()
+    client.post(f"/api/v1/intel/items/{elsewhere['id']}/release", json={"audience": "mediated:SY"},
+                headers=us.headers)  # fmt: skip
+    pointed = {
+        "audience": "joint",
+        "redactions": [{"id": reported["id"], "replace": {"sighting_of_ref": private["id"]}}],
+    }
+    before = ledger_size(cell), table_count(cell, IntelObject)
+    for body in ({"audience": "mediated:XX"}, pointed):
+        r = client.post(f"/api/v1/intel/items/{report['id']}/release", json=body, headers=us.headers)
+        assert r.status_code in (409, 422), r.text
     assert r.status_code == 409 and r.json()["field"] == "audience", r.text
+    assert (ledger_size(cell), table_count(cell, IntelObject)) == before
     # the mediator releases it later: the sighting is dated then, not when it was reported
     cell.clock.advance(timedelta(hours=2, minutes=17))
     r = client.post(f"/api/v1/intel/items/{report['id']}/release", json={"audience": "joint"}, headers=us.headers)
@@ -132,6 +146,34 @@ def test_a_sighting_reaches_the_audience_without_its_reporter(client, cell, crew
                        headers=crew["sy"].headers).status_code == 403  # fmt: skip
     unknown = {"sighting_of": "indicator--00000000-0000-4000-8000-000000000000"}
     assert client.post("/api/v1/intel/sightings", json=unknown, headers=crew["sy_analyst"].headers).status_code == 404
+
+
+def test_a_sighting_may_go_to_any_audience_given_the_object(client, cell, crew) -> None:
+    us = crew["us"]
+    sent = indicator()
+    item = submit(client, crew["sy_analyst"], [sent]).json()
+    client.post(f"/api/v1/intel/items/{item['id']}/release", json={"audience": "joint"}, headers=us.headers)
+    for audience in ("mediated:IL", "mediator"):
+        report = client.post("/api/v1/intel/sightings", json={"sighting_of": sent["id"], "count": 1},
+                             headers=crew["sy_analyst"].headers).json()  # fmt: skip
+        r = client.post(f"/api/v1/intel/items/{report['id']}/release", json={"audience": audience}, headers=us.headers)
+        assert r.status_code == 200, (audience, r.text)
+    assert len([o for o in released(client, crew["il"]) if o["type"] == "sighting"]) == 1
+
+
+def test_sighting_times_need_their_offset_and_a_year_in_range(client, cell, crew) -> None:
+    us = crew["us"]
+    sent = indicator()
+    item = submit(client, crew["sy_analyst"], [sent]).json()
+    client.post(f"/api/v1/intel/items/{item['id']}/release", json={"audience": "joint"}, headers=us.headers)
+    before = ledger_size(cell), table_count(cell, IntelItem)
+    for name, moment in (("first_seen", "0001-01-01T00:00:00+01:00"), ("last_seen", "9999-12-31T23:59:59-01:00"),
+                         ("first_seen", "2026-03-02T04:00:00")):  # fmt: skip
+        r = client.post("/api/v1/intel/sightings", json={"sighting_of": sent["id"], name: moment},
+                        headers=crew["sy_analyst"].headers)  # fmt: skip
+        assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json"), r.text
+        assert name in r.text
+    assert (ledger_size(cell), table_count(cell, IntelItem)) == before
 
 
 def test_the_mediator_may_withhold_the_reporters_words(client, cell, crew) -> None:

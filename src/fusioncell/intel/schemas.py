@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
 from fusioncell.schemas import InputModel
 
@@ -48,8 +48,8 @@ class SightingCreate(InputModel):
         description="the STIX id of a released object you read"
     )
     count: int | None = Field(default=None, ge=0, le=999_999_999)
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
+    first_seen: AwareDatetime | None = Field(default=None, description="with its UTC offset")
+    last_seen: AwareDatetime | None = Field(default=None, description="with its UTC offset")
     description: Annotated[str, StringConstraints(max_length=4000)] | None = None
 
 

@@ -284,6 +284,8 @@ def _write_release(
         objects = _published(objects, now)
     if redactions:
         objects = _redact(objects, redactions, now)
+    if item.kind == "sighting":
+        _sighting_audience(cell, uow, objects, target)
     rows = _rows(item.id, target.label, objects, now)
     _store(uow, target.label, rows)
     item.state = "redacted" if redactions else "released"
@@ -378,28 +380,26 @@ def release(
             field="tlp",
             submitted=submitted.label,
         )
-    target = _release_audience(cell, audience, level)
-    if item.kind == "sighting":
-        _sighting_audience(uow, item, target)
-    _write_release(cell, uow, principal, item, target, level, named)
+    _write_release(cell, uow, principal, item, _release_audience(cell, audience, level), level, named)
     return item
 
 
-def _sighting_audience(uow: UnitOfWork, item: IntelItem, target: Audience) -> None:
-    """A sighting goes to readers of the object it sights (or to the mediator alone): released wider, it would
-    tell others of an object they were never given."""
-    [sighting] = json.loads(item.objects)
-    held = set(
-        uow.session.execute(
-            select(_O.c.audience).where(_O.c.stix_id == sighting["sighting_of_ref"]).distinct()
-        ).scalars()
-    )
-    if target.label != MEDIATOR and target.label not in held:
-        raise Conflict(
-            f"this sighting is of an object released to {', '.join(sorted(held)) or 'no one now'}; release it to "
-            f"one of those audiences or to 'mediator', not {target.label!r}",
-            field="audience",
+def _sighting_audience(cell: Cell, uow: UnitOfWork, objects: list[dict[str, Any]], target: Audience) -> None:
+    """A sighting goes only to those who were given the object it sights (as released, redactions and all):
+    released wider, it would tell others of an object they never had."""
+    for sighting in (o for o in objects if o["type"] == "sighting"):
+        held = set(
+            uow.session.execute(
+                select(_O.c.audience).where(_O.c.stix_id == sighting["sighting_of_ref"]).distinct()
+            ).scalars()
         )
+        readers = set().union(*(resolve_audience(label, cell.charter.roster).members for label in held))
+        if not target.members <= readers:
+            raise Conflict(
+                f"this sighting is of an object only {', '.join(sorted(readers)) or 'no one'} were given; release "
+                f"it to an audience within those, not {target.label!r}",
+                field="audience",
+            )
 
 
 def publish(*, cell: Cell, uow: UnitOfWork, principal: Principal, audience: str, body: Any) -> list[dict[str, Any]]:
@@ -644,7 +644,10 @@ def report_sighting(
         sighting["count"] = count
     for name, moment in (("first_seen", first_seen), ("last_seen", last_seen)):
         if moment is not None:
-            sighting[name] = stix.version_text(moment)
+            try:
+                sighting[name] = stix.stamp_text(moment)  # as the mediator writes its own times: milliseconds
+            except OverflowError:  # year 1 east of UTC, year 9999 west of it
+                raise InvalidInput(f"{name} is outside the years 1 to 9999 in UTC", field=name) from None
     if description:
         sighting["description"] = description
     _, problems = stix.check_object(("sighting",), sighting)
@@ -654,11 +657,19 @@ def report_sighting(
     content = stix.Checked([sighting], level, [stix.version_of(sighting)], text, stix.sha256(text))
     item = _new_item(uow, principal, content, now, state="submitted", share_identity=False, kind="sighting")
     uow.record(
-        action="intel.sighted",
+        action="intel.submitted",  # as any submission: the header every member reads does not say "sighting"
         actor=principal,
         audience=home_audience(item.delegation, cell.charter.roster),  # the reporter's own and the mediator's
         subject=f"intel-submission:{item.id}",
-        content={"item": item.id, "sighting": sighting, "seen_in": target.audience, "sha256": content.sha256},
+        content={
+            "item": item.id,
+            "kind": "sighting",
+            "tlp": level.label,
+            "share_identity": False,
+            "objects": [[sighting["id"], content.versions[0]]],
+            "sha256": content.sha256,
+            "seen_in": target.audience,
+        },
     )
     return item
 

@@ -21,6 +21,8 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("kind", sa.String(length=16), nullable=False, server_default="submission"),
         )
+    # sightings published at once before this revision (decided by "sighting", not by a mediator's username)
+    op.execute("UPDATE intel_items SET kind = 'sighting' WHERE decided_by = 'sighting'")
 
 
 def downgrade() -> None:
