@@ -266,6 +266,7 @@ def mutated(draw) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 def test_never_accepts_what_the_library_refuses_and_answers_the_same(obj: dict[str, Any]) -> None:
     if plain.plainly_valid_object(obj):
         assert library_accepts(obj), json.dumps(obj)
+        assert plain.converted(obj) is None, json.dumps(obj)  # nothing the library would convert
     # a submission's answer, problems and all, is the same as the library's alone
     assert stix.check_object(("stix", 0), obj)[1] == stix.check_object(("stix", 0), obj, plain=False)[1], obj
 

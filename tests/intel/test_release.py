@@ -169,6 +169,7 @@ def test_who_may_do_what(client, cell, crew) -> None:
         ({"object_marking_refs": None}, "object_marking_refs"),
         ({"colour": "red"}, "colour"),
         ({"spec_version": "2.0"}, "spec_version"),
+        ({"labels": [1]}, "labels"),  # stix2 would take it as "1"; it is served as sent
     ],
 )
 def test_invalid_stix_is_refused_by_object_and_field(client, cell, crew, change, field) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import stix2
 import stix2.v21
 
 from fusioncell.intel import stix
@@ -64,3 +65,28 @@ def test_versions_are_one_spelling_whatever_the_precision(stamp: str) -> None:
     assert _version({"modified": "0999-01-01T00:00:00Z"}, datetime.now(UTC)) < _version(
         {"modified": stamp}, datetime.now(UTC)
     ) or stamp.startswith("0999")
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "need"),
+    [
+        ({"labels": [1]}, "labels", "must be text"),
+        ({"name": 7}, "name", "must be text"),
+        ({"revoked": "true"}, "revoked", "must be true or false"),
+        ({"confidence": "50"}, "confidence", "must be an integer"),
+        ({"confidence": True}, "confidence", "must be an integer"),
+        ({"labels": "launch"}, "labels", "must be a list"),
+        ({"labels": []}, "labels", "has no value"),
+        ({"description": None}, "description", "has no value"),
+        ({"kill_chain_phases": [{"kill_chain_name": "lm", "phase_name": 3}]}, "kill_chain_phases", "must be text"),
+        ({"external_references": [{"source_name": "x", "url": 17}]}, "external_references", "must be text"),
+    ],
+)
+def test_values_the_library_would_convert_are_refused(extra: dict, field: str, need: str) -> None:
+    """stix2 accepts these by converting them (str(7), "true" as True, one string as a list) or by ignoring them
+    (null, []); stored and served as sent, they would reach readers as what STIX does not allow."""
+    obj = {**indicator(), **extra}
+    assert stix2.parse(obj, allow_custom=False, version="2.1")  # the library takes it
+    _, problems = stix.check_object(("stix", 0), obj)
+    assert [p.at for p in problems] == [("stix", 0, field)], problems
+    assert need in problems[0].reason and "served as sent" in problems[0].reason

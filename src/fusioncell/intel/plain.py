@@ -246,3 +246,64 @@ def plainly_valid_object(obj: Any) -> bool:
         if check is None or not check(value):
             return False
     return shape.constraint(obj)
+
+
+# -- values the library would convert ---------------------------------------------------------------------------
+
+_TEXT_KINDS = (
+    p.StringProperty, p.OpenVocabProperty, p.EnumProperty, p.PatternProperty, p.IDProperty, p.ReferenceProperty,
+    p.TimestampProperty, p.TypeProperty,
+)  # fmt: skip
+
+
+def _json_kind(prop: p.Property, value: Any) -> str | None:
+    """What is wrong with the value as JSON, if the library would take it only by converting or dropping it; None
+    if it is as the library takes it (or of a kind not looked at here: dictionaries, hashes, extensions)."""
+    if value is None or value == []:
+        return "has no value (null or an empty list): leave it out"
+    kind = type(prop)
+    if issubclass(kind, _TEXT_KINDS):
+        return None if type(value) is str else "must be text"
+    if kind is p.BooleanProperty:
+        return None if type(value) is bool else "must be true or false"
+    if kind is p.IntegerProperty:
+        return None if type(value) is int else "must be an integer"
+    if kind is p.FloatProperty:
+        return None if type(value) in (int, float) else "must be a number"
+    if kind is p.ListProperty:
+        if type(value) is not list:
+            return "must be a list"
+        return next((need for need in (_item_kind(prop.contained, v) for v in value) if need), None)
+    return None
+
+
+def _item_kind(contained: Any, value: Any) -> str | None:
+    if isinstance(contained, p.Property):
+        return _json_kind(contained, value)
+    if isinstance(contained, type) and hasattr(contained, "_properties"):  # kill-chain phases, references, …
+        if type(value) is not dict:
+            return "must be a list of objects"
+        return next((need for need in (_member_kind(contained, k, v) for k, v in value.items()) if need), None)
+    return None
+
+
+def _member_kind(cls: Any, name: str, value: Any) -> str | None:
+    prop = cls._properties.get(name)
+    return None if prop is None else _json_kind(prop, value)
+
+
+def converted(obj: dict[str, Any]) -> tuple[str, str] | None:
+    """The first property (name, what is wrong) whose value stix2 accepts only by converting it (a number where
+    text is due, "true" for a boolean, one string for a list) or by ignoring it (null, an empty list). Stored and
+    served as sent, such a value would reach readers as something STIX does not allow; None if there is none."""
+    stix_type = obj.get("type")
+    if type(stix_type) is not str:
+        return None
+    cls = class_for_type(stix_type, "2.1", "objects") or class_for_type(stix_type, "2.1", "observables")
+    if cls is None:
+        return None
+    for name, value in obj.items():
+        need = _member_kind(cls, name, value)
+        if need:
+            return name, need
+    return None

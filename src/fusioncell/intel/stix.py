@@ -27,7 +27,7 @@ from stix2patterns.validator import run_validator
 
 from fusioncell.intel.markings import LEVEL_OF_ID, Tlp, tlp_of
 from fusioncell.intel.patterns import plainly_valid
-from fusioncell.intel.plain import plainly_valid_object
+from fusioncell.intel.plain import converted, plainly_valid_object
 
 MAX_OBJECTS = 10_000
 _FIELD = re.compile(r"(?:property|properties) '?([\w\-]+)'?|'([\w\-]+)' (?:property|is)|^([\w\-]+):")
@@ -183,6 +183,11 @@ def check_object(
             _parse(obj)
         except Exception as error:  # the library's refusal, whatever it raises (some surface as AttributeError)
             return None, [_refusal(at, obj, stix_id, error)]
+        loose = converted(obj)  # the fast path takes no such value
+        if loose is not None:
+            name, need = loose
+            reason = f"{name} {need}: stix2 would convert or drop this value, and objects are served as sent"
+            return None, [Problem((*at, name), stix_id, reason)]
     if obj.get("type") == "marking-definition" and obj.get("id") in LEVEL_OF_ID:
         return None, [
             Problem(
