@@ -69,6 +69,9 @@ TRAFFIC_OPERATIONS = {
     "intel_objects": {200, 422},
     "intel_revoke": {403, 422},
     "intel_report_sighting": {404, 422},  # nothing is released in the fuzz cell: no object to sight
+    "intel_revise_draft": {200, 404, 409, 422},  # the fuzz user's own drafts, if its content ever passes
+    "intel_submit_draft": {200, 404, 409},
+    "intel_discard_draft": {200, 404, 409},
 }
 CHARTER_RULED = {"messages_send", "messages_acknowledge", "messages_readback_verdict", "intel_submit"}
 STATE_RULED = {

@@ -91,6 +91,61 @@ def test_a_resend_is_a_no_op_but_a_new_choice_about_identity_is_a_new_item(clien
     assert submit(client, crew["sy_analyst"], content, share_identity=True).json()["id"] == shared.json()["id"]
 
 
+def test_a_draft_is_the_delegations_own_until_it_submits_it(client, cell, crew) -> None:
+    sy, us, il = crew["sy_analyst"], crew["us"], crew["il"]
+    entries = ledger_size(cell)
+    r = submit(client, sy, [indicator(name="First thought")], draft=True)
+    assert r.status_code == 201 and r.json()["state"] == "draft", r.text
+    draft = r.json()
+    assert ledger_size(cell) == entries + 1
+    # the mediator's queue and pages do not hold it, nor does the other party's; the delegation's do
+    for reader in (us, il):
+        assert client.get(f"/api/v1/intel/items/{draft['id']}", headers=reader.headers).status_code == 404
+        items = client.get("/api/v1/intel/items", headers=reader.headers).json()["items"]
+        assert draft["id"] not in [i["id"] for i in items]
+    assert client.get(f"/api/v1/intel/items/{draft['id']}", headers=crew["sy"].headers).json()["state"] == "draft"
+    assert client.post(f"/api/v1/intel/items/{draft['id']}/release", json={"audience": "joint"},
+                       headers=us.headers).status_code in (404, 409)  # fmt: skip
+    # revised: the content is checked as a submission's (a bad one changes nothing), then replaced
+    before = ledger_size(cell)
+    bad = client.put(f"/api/v1/intel/items/{draft['id']}", json={"stix": indicator(pattern="[x")}, headers=sy.headers)
+    assert bad.status_code == 422 and ledger_size(cell) == before
+    revised = indicator(name="Second thought")
+    r = client.put(f"/api/v1/intel/items/{draft['id']}", json={"stix": [revised]}, headers=sy.headers)
+    assert r.status_code == 200 and r.json()["summary"] == "indicator", r.text
+    from tests.conftest import TEST_PASSWORD, add_user, bearer
+
+    add_user(cell, "il.analyst", "IL", "liaison", "analyst")
+    token = client.post("/api/v1/auth/token", json={"username": "il.analyst", "password": TEST_PASSWORD}).json()
+    il_analyst = bearer(token["access_token"])
+    assert client.get(f"/api/v1/intel/items/{draft['id']}", headers=il_analyst).status_code == 404
+    for path in ("submit", "discard"):  # another delegation's analyst: not its draft to touch
+        assert client.post(f"/api/v1/intel/items/{draft['id']}/{path}", headers=il_analyst).status_code == 404
+    assert client.put(f"/api/v1/intel/items/{draft['id']}", json={"stix": [revised]},
+                      headers=il_analyst).status_code == 404  # fmt: skip
+    for other, status in ((crew["il"], 403), (crew["sy"], 403)):  # no analyst: neither revises, nor submits
+        assert client.put(f"/api/v1/intel/items/{draft['id']}", json={"stix": [revised]},
+                          headers=other.headers).status_code == status  # fmt: skip
+        assert client.post(f"/api/v1/intel/items/{draft['id']}/submit", headers=other.headers).status_code == status
+    # submitted: now the mediator's to decide, and no longer a draft to change
+    r = client.post(f"/api/v1/intel/items/{draft['id']}/submit", headers=sy.headers)
+    assert r.status_code == 200 and r.json()["state"] == "submitted", r.text
+    assert client.get(f"/api/v1/intel/items/{draft['id']}", headers=us.headers).json()["objects"] == [revised]
+    assert client.post(f"/api/v1/intel/items/{draft['id']}/submit", headers=sy.headers).status_code == 409
+    assert client.put(f"/api/v1/intel/items/{draft['id']}", json={"stix": [revised]},
+                      headers=sy.headers).status_code == 409  # fmt: skip
+    # a second draft of exactly that content cannot be submitted again; it is discarded instead
+    again = submit(client, sy, [revised], draft=True).json()
+    assert again["id"] != draft["id"] and again["state"] == "draft"
+    r = client.post(f"/api/v1/intel/items/{again['id']}/submit", headers=sy.headers)
+    assert r.status_code == 409 and str(draft["id"]) in r.json()["detail"], r.text
+    r = client.post(f"/api/v1/intel/items/{again['id']}/discard", headers=sy.headers)
+    assert r.status_code == 200 and r.json()["state"] == "discarded"
+    headers = client.get(f"/api/v1/ledger/entries?start={entries}", headers=il.headers).json()["items"]
+    actions = [e["action"] for e in headers if e["action"].startswith("intel.")]
+    assert actions == ["intel.drafted", "intel.draft-revised", "intel.submitted", "intel.drafted", "intel.discarded"]
+
+
 def test_markings_keep_or_rise_never_fall(client, cell, crew) -> None:
     us = crew["us"]
     amber = submit(client, crew["sy_analyst"], indicator(Tlp.AMBER)).json()

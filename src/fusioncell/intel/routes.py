@@ -14,6 +14,7 @@ from fusioncell.intel.markings import Tlp
 from fusioncell.intel.models import IntelItem
 from fusioncell.intel.schemas import (
     IntelDecline,
+    IntelDraftRevise,
     IntelItemPage,
     IntelItemRead,
     IntelObjectPage,
@@ -59,7 +60,8 @@ def item_read(item: IntelItem, *, with_objects: bool = False) -> IntelItemRead:
 @router.post(
     "/items",
     name="intel_submit",
-    summary="Submit STIX 2.1 content for the mediator's review (nothing reaches another party before release)",
+    summary="Submit STIX 2.1 content for the mediator's review (nothing reaches another party before release), "
+    "or keep it as a draft",
     status_code=status.HTTP_201_CREATED,
     response_model=IntelItemRead,
     responses={**ERRORS, 200: {"description": "Exactly this content was submitted before: that item"}},
@@ -67,7 +69,12 @@ def item_read(item: IntelItem, *, with_objects: bool = False) -> IntelItemRead:
 def submit(body: IntelSubmit, cell: CellDep, principal: CurrentUser, response: Response) -> IntelItemRead:
     with cell.command() as uow:
         submission = service.submit(
-            cell=cell, uow=uow, principal=principal, body=body.stix, share_identity=body.share_identity
+            cell=cell,
+            uow=uow,
+            principal=principal,
+            body=body.stix,
+            share_identity=body.share_identity,
+            draft=body.draft,
         )
     item = submission.item
     if not submission.created:  # the same content again: the item it made, nothing new
@@ -86,7 +93,7 @@ def submit(body: IntelSubmit, cell: CellDep, principal: CurrentUser, response: R
 def list_items(
     cell: CellDep,
     principal: CurrentUser,
-    state: Literal["submitted", "released", "redacted", "declined", "revoked"] | None = None,
+    state: Literal["draft", "submitted", "released", "redacted", "declined", "revoked", "discarded"] | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> IntelItemPage:
     items = service.list_items(cell=cell, principal=principal, state=state, limit=limit)
@@ -102,6 +109,47 @@ def list_items(
 )
 def get_item(item_id: ItemId, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
     return item_read(service.get_item(cell=cell, principal=principal, item_id=item_id), with_objects=True)
+
+
+@router.put(
+    "/items/{item_id}",
+    name="intel_revise_draft",
+    summary="Replace a draft's content (your delegation's analysts)",
+    response_model=IntelItemRead,
+    responses={**ERRORS, 409: {"description": "Not a draft"}},
+)
+def revise_draft(item_id: ItemId, body: IntelDraftRevise, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+    with cell.command() as uow:
+        item = service.revise_draft(
+            cell=cell, uow=uow, principal=principal, item_id=item_id, body=body.stix, share_identity=body.share_identity
+        )
+    return item_read(item)
+
+
+@router.post(
+    "/items/{item_id}/submit",
+    name="intel_submit_draft",
+    summary="Put a draft before the mediator",
+    response_model=IntelItemRead,
+    responses={**ERRORS, 409: {"description": "Not a draft, or exactly its content is already submitted"}},
+)
+def submit_draft(item_id: ItemId, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+    with cell.command() as uow:
+        item = service.submit_draft(cell=cell, uow=uow, principal=principal, item_id=item_id)
+    return item_read(item)
+
+
+@router.post(
+    "/items/{item_id}/discard",
+    name="intel_discard_draft",
+    summary="Discard a draft (kept on the record, out of every list of work)",
+    response_model=IntelItemRead,
+    responses={**ERRORS, 409: {"description": "Not a draft"}},
+)
+def discard_draft(item_id: ItemId, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+    with cell.command() as uow:
+        item = service.discard_draft(cell=cell, uow=uow, principal=principal, item_id=item_id)
+    return item_read(item)
 
 
 @router.post(

@@ -19,6 +19,15 @@ class IntelSubmit(InputModel):
         description="Let recipients see your delegation as the source; otherwise the mediator's identity replaces "
         "yours in what is released",
     )
+    draft: bool = Field(
+        default=False,
+        description="Keep it as your delegation's draft (the mediator does not see it) until you submit it",
+    )
+
+
+class IntelDraftRevise(InputModel):
+    stix: Any = Field(description="The draft's new content: a bundle, a list of objects, or one object")
+    share_identity: bool = False
 
 
 class RedactionIn(InputModel):

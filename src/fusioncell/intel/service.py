@@ -115,37 +115,133 @@ class Submission:
     versions: list[tuple[str, str]]  # (id, version) of every object
 
 
-def submit(*, cell: Cell, uow: UnitOfWork, principal: Principal, body: Any, share_identity: bool) -> Submission:
-    """The new item under review; for content the delegation already submitted exactly, with the same choice about
-    its identity, that item (a resend changes nothing)."""
+DRAFT_STATES = ("draft", "discarded")  # the delegation's own, until it submits: not in the mediator's queue
+
+
+def _submission_entry(item: IntelItem, content: stix.Checked | None = None) -> dict[str, Any]:
+    """What the ledger keeps of an item's content: its marking, the identity choice, each object's version."""
+    if content is None:
+        objects = json.loads(item.objects)
+        content = stix.Checked(
+            objects, Tlp(item.tlp), [stix.version_of(o) for o in objects], item.objects, item.objects_sha256
+        )
+    versions = [
+        [o["id"], v or stix.version_text(item.submitted_at)]
+        for o, v in zip(content.objects, content.versions, strict=True)
+    ]
+    return {
+        "item": item.id,
+        "tlp": content.tlp.label,
+        "share_identity": item.share_identity,
+        "objects": versions,
+        "sha256": content.sha256,
+    }
+
+
+def _earlier(uow: UnitOfWork, delegation: str, sha256: str, share_identity: bool, *, drafts: bool) -> IntelItem | None:
+    states = IntelItem.state.in_(DRAFT_STATES[:1]) if drafts else IntelItem.state.not_in(DRAFT_STATES)
+    return uow.session.execute(
+        select(IntelItem).where(
+            IntelItem.delegation == delegation,
+            IntelItem.objects_sha256 == sha256,
+            IntelItem.share_identity == share_identity,  # the same content, now with its identity allowed: a new item
+            states,
+        )
+    ).scalar()
+
+
+def submit(
+    *, cell: Cell, uow: UnitOfWork, principal: Principal, body: Any, share_identity: bool, draft: bool = False
+) -> Submission:
+    """The new item under review (or, `draft`, kept by the delegation until it submits it); for content the
+    delegation already submitted (or drafted) exactly, with the same choice about its identity, that item (a
+    resend changes nothing)."""
     authorize(principal, Permission.SUBMIT_INTEL, cell.charter.roster)
     content = checked(cell, body)
     now = cell.clock.now()
     versions = [(o["id"], v or stix.version_text(now)) for o, v in zip(content.objects, content.versions, strict=True)]
-    earlier = uow.session.execute(
-        select(IntelItem).where(
-            IntelItem.delegation == (principal.delegation or ""),
-            IntelItem.objects_sha256 == content.sha256,
-            IntelItem.share_identity == share_identity,  # the same content, now with its identity allowed: a new item
-        )
-    ).scalar()
+    earlier = _earlier(uow, principal.delegation or "", content.sha256, share_identity, drafts=draft)
     if earlier is not None:
         return Submission(earlier, False, versions)
-    item = _new_item(uow, principal, content, now, state="submitted", share_identity=share_identity)
+    item = _new_item(
+        uow, principal, content, now, state="draft" if draft else "submitted", share_identity=share_identity
+    )
+    uow.record(
+        action="intel.drafted" if draft else "intel.submitted",
+        actor=principal,
+        audience=home_audience(item.delegation, cell.charter.roster),
+        subject=f"intel-submission:{item.id}",
+        content=_submission_entry(item, content),
+    )
+    return Submission(item, True, versions)
+
+
+def _own_draft(cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int) -> IntelItem:
+    authorize(principal, Permission.SUBMIT_INTEL, cell.charter.roster)
+    item = uow.session.get(IntelItem, item_id, with_for_update=True)
+    if item is None or item.delegation != principal.delegation:
+        raise NotFound(f"no intelligence item {item_id} of your delegation")
+    if item.state != "draft":
+        raise Conflict(f"item {item_id} is {item.state}; only a draft can be changed", state=item.state)
+    return item
+
+
+def revise_draft(
+    *, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, body: Any, share_identity: bool
+) -> IntelItem:
+    """A draft's content replaced, checked as a submission is."""
+    item = _own_draft(cell, uow, principal, item_id)
+    content = checked(cell, body)
+    item.tlp = int(content.tlp)
+    item.objects = content.text
+    item.objects_sha256 = content.sha256
+    item.object_count = len(content.objects)
+    item.summary = stix.summary(content.objects)
+    item.share_identity = share_identity
+    item.submitted_by = principal.username
+    uow.record(
+        action="intel.draft-revised",
+        actor=principal,
+        audience=home_audience(item.delegation, cell.charter.roster),
+        subject=f"intel-submission:{item.id}",
+        content=_submission_entry(item, content),
+    )
+    return item
+
+
+def submit_draft(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int) -> IntelItem:
+    """The draft before the mediator, unless exactly its content is already there."""
+    item = _own_draft(cell, uow, principal, item_id)
+    earlier = _earlier(uow, item.delegation, item.objects_sha256, item.share_identity, drafts=False)
+    if earlier is not None:
+        raise Conflict(f"exactly this content was submitted as item {earlier.id}; discard this draft", item=earlier.id)
+    item.state = "submitted"
+    item.submitted_by = principal.username
+    item.submitted_at = cell.clock.now()
     uow.record(
         action="intel.submitted",
         actor=principal,
         audience=home_audience(item.delegation, cell.charter.roster),
         subject=f"intel-submission:{item.id}",
-        content={
-            "item": item.id,
-            "tlp": content.tlp.label,
-            "share_identity": share_identity,
-            "objects": [list(v) for v in versions],
-            "sha256": content.sha256,
-        },
+        content=_submission_entry(item),
     )
-    return Submission(item, True, versions)
+    return item
+
+
+def discard_draft(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int) -> IntelItem:
+    """A draft the delegation will not submit: kept, with its ledger entries, but out of every list of work."""
+    item = _own_draft(cell, uow, principal, item_id)
+    item.state = "discarded"
+    item.decided_at = cell.clock.now()
+    item.decided_by = principal.username
+    uow.record(
+        action="intel.discarded",
+        actor=principal,
+        audience=home_audience(item.delegation, cell.charter.roster),
+        subject=f"intel-submission:{item.id}",
+        content={"item": item.id},
+    )
+    return item
 
 
 # ---- reading the queue --------------------------------------------------------------------------------------
@@ -157,9 +253,15 @@ def _may_read_item(cell: Cell, principal: Principal, delegation: str) -> bool:
 
 
 def get_item(*, cell: Cell, principal: Principal, item_id: int) -> IntelItem:
+    """An item, for the submitting delegation; for the mediator once it is submitted (a draft is the delegation's
+    own work until then)."""
     with cell.reading() as session:
         item = session.get(IntelItem, item_id)
-    if item is None or not _may_read_item(cell, principal, item.delegation):
+    if (
+        item is None
+        or not _may_read_item(cell, principal, item.delegation)
+        or (item.state in DRAFT_STATES and principal.delegation != item.delegation)
+    ):
         raise NotFound(f"no intelligence item {item_id} that you may read")
     return item
 
@@ -171,6 +273,10 @@ def list_items(*, cell: Cell, principal: Principal, state: str | None, limit: in
         if principal.delegation is None or not _may_read_item(cell, principal, principal.delegation):
             return []
         query = query.where(IntelItem.delegation == principal.delegation)
+    else:  # the queue: others' drafts are theirs until submitted
+        query = query.where(
+            or_(IntelItem.state.not_in(DRAFT_STATES), IntelItem.delegation == (principal.delegation or ""))
+        )
     if state is not None:
         query = query.where(IntelItem.state == state)
     with cell.reading() as session:

@@ -21,7 +21,7 @@ from fusioncell.web.session import SignedIn, check_csrf
 
 router = APIRouter(include_in_schema=False)
 
-STATES = ("submitted", "released", "redacted", "declined", "revoked")
+STATES = ("draft", "submitted", "released", "redacted", "declined", "revoked", "discarded")
 ItemId = Annotated[int, Path(ge=1, le=MAX_INT)]
 
 
