@@ -4,6 +4,7 @@ never further, never earlier, never with a lower marking, and without the submit
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 
@@ -104,8 +105,8 @@ def test_a_draft_is_the_delegations_own_until_it_submits_it(client, cell, crew) 
         items = client.get("/api/v1/intel/items", headers=reader.headers).json()["items"]
         assert draft["id"] not in [i["id"] for i in items]
     assert client.get(f"/api/v1/intel/items/{draft['id']}", headers=crew["sy"].headers).json()["state"] == "draft"
-    assert client.post(f"/api/v1/intel/items/{draft['id']}/release", json={"audience": "joint"},
-                       headers=us.headers).status_code in (404, 409)  # fmt: skip
+    for act, body in (("release", {"audience": "joint"}), ("decline", {"reason": "x"}), ("revoke", {"reason": "x"})):
+        assert client.post(f"/api/v1/intel/items/{draft['id']}/{act}", json=body, headers=us.headers).status_code == 404
     # revised: the content is checked as a submission's (a bad one changes nothing), then replaced
     before = ledger_size(cell)
     bad = client.put(f"/api/v1/intel/items/{draft['id']}", json={"stix": indicator(pattern="[x")}, headers=sy.headers)
@@ -130,6 +131,7 @@ def test_a_draft_is_the_delegations_own_until_it_submits_it(client, cell, crew) 
     # submitted: now the mediator's to decide, and no longer a draft to change
     r = client.post(f"/api/v1/intel/items/{draft['id']}/submit", headers=sy.headers)
     assert r.status_code == 200 and r.json()["state"] == "submitted", r.text
+    assert r.json()["ledger_index"] == ledger_size(cell) - 1  # its entry is the submission's
     assert client.get(f"/api/v1/intel/items/{draft['id']}", headers=us.headers).json()["objects"] == [revised]
     assert client.post(f"/api/v1/intel/items/{draft['id']}/submit", headers=sy.headers).status_code == 409
     assert client.put(f"/api/v1/intel/items/{draft['id']}", json={"stix": [revised]},
@@ -141,9 +143,12 @@ def test_a_draft_is_the_delegations_own_until_it_submits_it(client, cell, crew) 
     assert r.status_code == 409 and str(draft["id"]) in r.json()["detail"], r.text
     r = client.post(f"/api/v1/intel/items/{again['id']}/discard", headers=sy.headers)
     assert r.status_code == 200 and r.json()["state"] == "discarded"
-    headers = client.get(f"/api/v1/ledger/entries?start={entries}", headers=il.headers).json()["items"]
-    actions = [e["action"] for e in headers if e["action"].startswith("intel.")]
-    assert actions == ["intel.drafted", "intel.draft-revised", "intel.submitted", "intel.drafted", "intel.discarded"]
+    # the headers every member reads say a draft was worked on, not which, how often, or that one was dropped
+    headers = [e for e in client.get(f"/api/v1/ledger/entries?start={entries}", headers=il.headers).json()["items"]
+               if e["action"].startswith("intel.")]  # fmt: skip
+    assert [e["action"] for e in headers] == ["intel.draft"] * 2 + ["intel.submitted"] + ["intel.draft"] * 2
+    drafts = [e["subject"] for e in headers if e["action"] == "intel.draft"]
+    assert len(set(drafts)) == 4 and all(uuid.UUID(d.removeprefix("intel-draft:")) for d in drafts)  # not the item
 
 
 def test_markings_keep_or_rise_never_fall(client, cell, crew) -> None:
@@ -224,7 +229,7 @@ def test_who_may_do_what(client, cell, crew) -> None:
         ({"object_marking_refs": None}, "object_marking_refs"),
         ({"colour": "red"}, "colour"),
         ({"spec_version": "2.0"}, "spec_version"),
-        ({"labels": [1]}, "labels"),  # stix2 would take it as "1"; it is served as sent
+        ({"revoked": "true"}, "revoked"),  # stix2 would take it as true; it is served as sent
     ],
 )
 def test_invalid_stix_is_refused_by_object_and_field(client, cell, crew, change, field) -> None:
@@ -267,7 +272,6 @@ def test_evidence_bundles_carry_an_item_only_to_its_audience(client, cell, crew,
 
 def test_every_reference_to_the_submitter_is_replaced(client, cell, crew) -> None:
     """Not only created_by_ref: a relationship, a report's object_refs, a sighting's where_sighted_refs."""
-    import uuid
 
     author = identity("SY desk Quneitra")
     target = indicator(author=author)

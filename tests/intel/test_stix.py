@@ -68,25 +68,40 @@ def test_versions_are_one_spelling_whatever_the_precision(stamp: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("extra", "field", "need"),
+    ("extra", "where", "need"),
     [
-        ({"labels": [1]}, "labels", "must be text"),
-        ({"name": 7}, "name", "must be text"),
-        ({"revoked": "true"}, "revoked", "must be true or false"),
-        ({"confidence": "50"}, "confidence", "must be an integer"),
-        ({"confidence": True}, "confidence", "must be an integer"),
-        ({"labels": "launch"}, "labels", "must be a list"),
-        ({"labels": []}, "labels", "has no value"),
-        ({"description": None}, "description", "has no value"),
-        ({"kill_chain_phases": [{"kill_chain_name": "lm", "phase_name": 3}]}, "kill_chain_phases", "must be text"),
-        ({"external_references": [{"source_name": "x", "url": 17}]}, "external_references", "must be text"),
+        ({"labels": [1]}, ("labels", 0), "must be text"),
+        ({"labels": ["launch", None]}, ("labels", 1), "has no value"),
+        ({"name": 7}, ("name",), "must be text"),
+        ({"revoked": "true"}, ("revoked",), "must be true or false"),
+        ({"confidence": "50"}, ("confidence",), "must be an integer"),
+        ({"confidence": True}, ("confidence",), "must be an integer"),
+        ({"labels": "launch"}, ("labels",), "must be a list"),
+        ({"labels": []}, ("labels",), "has no value"),
+        ({"description": None}, ("description",), "has no value"),
+        ({"valid_from": "2026-3-2T5:00:00Z"}, ("valid_from",), "must be a timestamp"),
+        ({"valid_from": "2026-03-02t05:00:00z"}, ("valid_from",), "must be a timestamp"),
+        ({"created_by_ref": "identity--{6ba7b810-9dad-41d1-80b4-00c04fd430c8}"}, ("created_by_ref",), "identifier"),
+        ({"created_by_ref": "identity--urn:uuid:6ba7b810-9dad-41d1-80b4-00c04fd430c8"}, ("created_by_ref",),
+         "identifier"),
+        ({"kill_chain_phases": [{"kill_chain_name": "lm", "phase_name": 3}]}, ("kill_chain_phases", 0, "phase_name"),
+         "must be text"),
+        ({"external_references": [{"source_name": "x", "url": 17}]}, ("external_references", 0, "url"), "must be text"),
     ],
-)
-def test_values_the_library_would_convert_are_refused(extra: dict, field: str, need: str) -> None:
-    """stix2 accepts these by converting them (str(7), "true" as True, one string as a list) or by ignoring them
-    (null, []); stored and served as sent, they would reach readers as what STIX does not allow."""
+)  # fmt: skip
+def test_values_the_library_would_convert_are_refused(extra: dict, where: tuple, need: str) -> None:
+    """stix2 accepts these by converting them (str(7), "true" as True, one string as a list, a loose timestamp or
+    identifier) or by ignoring them (null, []); stored and served as sent, they would reach readers as what STIX
+    does not allow. The problem points at the very value."""
     obj = {**indicator(), **extra}
     assert stix2.parse(obj, allow_custom=False, version="2.1")  # the library takes it
     _, problems = stix.check_object(("stix", 0), obj)
-    assert [p.at for p in problems] == [("stix", 0, field)], problems
+    assert [p.at for p in problems] == [("stix", 0, *where)], problems
     assert need in problems[0].reason and "served as sent" in problems[0].reason
+
+
+def test_what_json_and_stix_allow_is_taken_as_sent() -> None:
+    """A whole number written 50.0 is an integer to JSON Schema; a UUID in capitals is an RFC 4122 UUID."""
+    for extra in ({"confidence": 50.0}, {"created_by_ref": "identity--6BA7B810-9DAD-41D1-80B4-00C04FD430C8"}):
+        obj = {**indicator(), **extra}
+        assert stix.check_object(("stix", 0), obj) == (obj, []), extra

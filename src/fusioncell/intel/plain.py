@@ -250,60 +250,71 @@ def plainly_valid_object(obj: Any) -> bool:
 
 # -- values the library would convert ---------------------------------------------------------------------------
 
-_TEXT_KINDS = (
-    p.StringProperty, p.OpenVocabProperty, p.EnumProperty, p.PatternProperty, p.IDProperty, p.ReferenceProperty,
-    p.TimestampProperty, p.TypeProperty,
-)  # fmt: skip
+_TEXT_KINDS = (p.StringProperty, p.OpenVocabProperty, p.EnumProperty, p.PatternProperty, p.TypeProperty)
+_ANY_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_IDENTIFIER = re.compile(rf"[a-z][a-z0-9-]*--{_ANY_UUID}")  # not {…}, urn:uuid:… or unhyphenated, which stix2 reads
+Path = tuple[str | int, ...]
 
 
-def _json_kind(prop: p.Property, value: Any) -> str | None:
-    """What is wrong with the value as JSON, if the library would take it only by converting or dropping it; None
-    if it is as the library takes it (or of a kind not looked at here: dictionaries, hashes, extensions)."""
+def _json_kind(prop: p.Property, value: Any) -> tuple[Path, str] | None:
+    """Where, below the value, and what is wrong with it as JSON, if the library would take it only by converting
+    or dropping it; None if it is as the library takes it (or of a kind not looked at here: dictionaries,
+    hashes, extensions, embedded objects)."""
     if value is None or value == []:
-        return "has no value (null or an empty list): leave it out"
+        return (), "has no value (null or an empty list): leave it out"
     kind = type(prop)
     if issubclass(kind, _TEXT_KINDS):
-        return None if type(value) is str else "must be text"
+        return None if type(value) is str else ((), "must be text")
+    if kind in (p.IDProperty, p.ReferenceProperty):
+        plain = type(value) is str and _IDENTIFIER.fullmatch(value)
+        return None if plain else ((), "must be an identifier written <type>--<UUID>, the UUID hyphenated")
+    if kind is p.TimestampProperty:
+        plain = type(value) is str and moment(value) is not None
+        return None if plain else ((), "must be a timestamp written YYYY-MM-DDTHH:mm:ss[.ssssss]Z")
     if kind is p.BooleanProperty:
-        return None if type(value) is bool else "must be true or false"
-    if kind is p.IntegerProperty:
-        return None if type(value) is int else "must be an integer"
+        return None if type(value) is bool else ((), "must be true or false")
+    if kind is p.IntegerProperty:  # 50.0 is an integer to JSON Schema, as the STIX schemas read it
+        whole = type(value) is int or (type(value) is float and value.is_integer())
+        return None if whole else ((), "must be an integer")
     if kind is p.FloatProperty:
-        return None if type(value) in (int, float) else "must be a number"
+        return None if type(value) in (int, float) else ((), "must be a number")
     if kind is p.ListProperty:
         if type(value) is not list:
-            return "must be a list"
-        return next((need for need in (_item_kind(prop.contained, v) for v in value) if need), None)
+            return (), "must be a list"
+        for index, item in enumerate(value):
+            found = _item_kind(prop.contained, item)
+            if found:
+                return (index, *found[0]), found[1]
     return None
 
 
-def _item_kind(contained: Any, value: Any) -> str | None:
+def _item_kind(contained: Any, value: Any) -> tuple[Path, str] | None:
     if isinstance(contained, p.Property):
         return _json_kind(contained, value)
     if isinstance(contained, type) and hasattr(contained, "_properties"):  # kill-chain phases, references, …
         if type(value) is not dict:
-            return "must be a list of objects"
-        return next((need for need in (_member_kind(contained, k, v) for k, v in value.items()) if need), None)
+            return (), "must be an object"
+        return _members_kind(contained, value)
     return None
 
 
-def _member_kind(cls: Any, name: str, value: Any) -> str | None:
-    prop = cls._properties.get(name)
-    return None if prop is None else _json_kind(prop, value)
+def _members_kind(cls: Any, obj: dict[str, Any]) -> tuple[Path, str] | None:
+    for name, value in obj.items():
+        prop = cls._properties.get(name)
+        found = None if prop is None else _json_kind(prop, value)
+        if found:
+            return (name, *found[0]), found[1]
+    return None
 
 
-def converted(obj: dict[str, Any]) -> tuple[str, str] | None:
-    """The first property (name, what is wrong) whose value stix2 accepts only by converting it (a number where
-    text is due, "true" for a boolean, one string for a list) or by ignoring it (null, an empty list). Stored and
-    served as sent, such a value would reach readers as something STIX does not allow; None if there is none."""
+def converted(obj: dict[str, Any]) -> tuple[Path, str] | None:
+    """Where (a path into the object) and what is wrong with the first value stix2 accepts only by converting it
+    (a number where text is due, "true" for a boolean, one string for a list, a loosely written timestamp or
+    identifier) or by ignoring it (null, an empty list). Stored and served as sent, such a value would reach
+    readers as something STIX does not allow. None if there is none. Dictionaries, hashes, extensions and
+    embedded objects are not looked into."""
     stix_type = obj.get("type")
     if type(stix_type) is not str:
         return None
     cls = class_for_type(stix_type, "2.1", "objects") or class_for_type(stix_type, "2.1", "observables")
-    if cls is None:
-        return None
-    for name, value in obj.items():
-        need = _member_kind(cls, name, value)
-        if need:
-            return name, need
-    return None
+    return None if cls is None else _members_kind(cls, obj)

@@ -21,13 +21,14 @@ class IntelSubmit(InputModel):
     )
     draft: bool = Field(
         default=False,
-        description="Keep it as your delegation's draft (the mediator does not see it) until you submit it",
+        description="Keep it as your delegation's draft until you submit it: in none of the mediator's queues, "
+        "read by no other delegation (the mediator, who supervises the record, reads its ledger entries)",
     )
 
 
 class IntelDraftRevise(InputModel):
     stix: Any = Field(description="The draft's new content: a bundle, a list of objects, or one object")
-    share_identity: bool = False
+    share_identity: bool = Field(default=False, description="As on submission; the whole draft is replaced")
 
 
 class RedactionIn(InputModel):

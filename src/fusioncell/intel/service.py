@@ -166,14 +166,32 @@ def submit(
     item = _new_item(
         uow, principal, content, now, state="draft" if draft else "submitted", share_identity=share_identity
     )
+    if draft:
+        _record_draft(cell, uow, principal, item, "drafted", _submission_entry(item, content))
+    else:
+        uow.record(
+            action="intel.submitted",
+            actor=principal,
+            audience=home_audience(item.delegation, cell.charter.roster),
+            subject=f"intel-submission:{item.id}",
+            content=_submission_entry(item, content),
+        )
+    return Submission(item, True, versions)
+
+
+def _record_draft(
+    cell: Cell, uow: UnitOfWork, principal: Principal, item: IntelItem, step: str, content: dict[str, Any]
+) -> None:
+    """A draft's step on the record. Its header, which every member reads, says only that the delegation worked on
+    a draft: one action for every step, a subject of its own each time, so that no one else can follow a draft,
+    count its revisions, or learn that an item was dropped."""
     uow.record(
-        action="intel.drafted" if draft else "intel.submitted",
+        action="intel.draft",
         actor=principal,
         audience=home_audience(item.delegation, cell.charter.roster),
-        subject=f"intel-submission:{item.id}",
-        content=_submission_entry(item, content),
+        subject=f"intel-draft:{uuid.uuid4()}",
+        content={"step": step, **content},
     )
-    return Submission(item, True, versions)
 
 
 def _own_draft(cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int) -> IntelItem:
@@ -199,13 +217,7 @@ def revise_draft(
     item.summary = stix.summary(content.objects)
     item.share_identity = share_identity
     item.submitted_by = principal.username
-    uow.record(
-        action="intel.draft-revised",
-        actor=principal,
-        audience=home_audience(item.delegation, cell.charter.roster),
-        subject=f"intel-submission:{item.id}",
-        content=_submission_entry(item, content),
-    )
+    _record_draft(cell, uow, principal, item, "revised", _submission_entry(item, content))
     return item
 
 
@@ -218,6 +230,7 @@ def submit_draft(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: 
     item.state = "submitted"
     item.submitted_by = principal.username
     item.submitted_at = cell.clock.now()
+    item.ledger_index = uow.next_ledger_index()  # the item's entry is its submission's, as for one sent directly
     uow.record(
         action="intel.submitted",
         actor=principal,
@@ -234,13 +247,7 @@ def discard_draft(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id:
     item.state = "discarded"
     item.decided_at = cell.clock.now()
     item.decided_by = principal.username
-    uow.record(
-        action="intel.discarded",
-        actor=principal,
-        audience=home_audience(item.delegation, cell.charter.roster),
-        subject=f"intel-submission:{item.id}",
-        content={"item": item.id},
-    )
+    _record_draft(cell, uow, principal, item, "discarded", {"item": item.id})
     return item
 
 
@@ -268,7 +275,7 @@ def get_item(*, cell: Cell, principal: Principal, item_id: int) -> IntelItem:
 
 def list_items(*, cell: Cell, principal: Principal, state: str | None, limit: int = 200) -> list[IntelItem]:
     """Newest first: the mediator's review queue, or a delegation's own submissions with their status."""
-    query = select(IntelItem).order_by(IntelItem.id.desc()).limit(limit)
+    query = select(IntelItem).order_by(IntelItem.submitted_at.desc(), IntelItem.id.desc()).limit(limit)
     if not can_read(principal, resolve_audience(MEDIATOR, cell.charter.roster)):
         if principal.delegation is None or not _may_read_item(cell, principal, principal.delegation):
             return []
@@ -288,7 +295,7 @@ def list_items(*, cell: Cell, principal: Principal, state: str | None, limit: in
 
 def _pending(uow: UnitOfWork, item_id: int) -> IntelItem:
     item = uow.session.get(IntelItem, item_id, with_for_update=True)
-    if item is None:
+    if item is None or item.state in DRAFT_STATES:  # a draft is its delegation's own: not there for the mediator
         raise NotFound(f"no intelligence item {item_id}")
     if item.state != "submitted":
         raise Conflict(
@@ -665,7 +672,7 @@ def revoke(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, r
     `revoked: true` (STIX 2.1 §3.6); its cyber-observables, which have no versions, stop being served."""
     authorize(principal, Permission.RELEASE_INTEL, cell.charter.roster)
     item = uow.session.get(IntelItem, item_id, with_for_update=True)
-    if item is None:
+    if item is None or item.state in DRAFT_STATES:
         raise NotFound(f"no intelligence item {item_id}")
     if item.state not in ("released", "redacted") or item.audience is None:
         raise Conflict(f"item {item_id} is {item.state}; only a released item can be recalled", state=item.state)

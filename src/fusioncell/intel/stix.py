@@ -185,9 +185,10 @@ def check_object(
             return None, [_refusal(at, obj, stix_id, error)]
         loose = converted(obj)  # the fast path takes no such value
         if loose is not None:
-            name, need = loose
-            reason = f"{name} {need}: stix2 would convert or drop this value, and objects are served as sent"
-            return None, [Problem((*at, name), stix_id, reason)]
+            where, need = loose
+            field = ".".join(str(step) for step in where)
+            reason = f"{field} {need}: stix2 would convert or drop this value, and objects are served as sent"
+            return None, [Problem((*at, *where), stix_id, reason)]
     if obj.get("type") == "marking-definition" and obj.get("id") in LEVEL_OF_ID:
         return None, [
             Problem(
