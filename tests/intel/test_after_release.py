@@ -192,3 +192,20 @@ def test_the_mediator_may_withhold_the_reporters_words(client, cell, crew) -> No
     assert r.status_code == 200, r.text
     [sighting] = [o for o in released(client, crew["il"]) if o["type"] == "sighting"]
     assert "description" not in sighting and "OP-7" not in str(released(client, crew["il"]))
+
+
+def test_a_sighting_is_marked_as_the_most_restrictive_copy_its_reporter_reads(client, cell, crew) -> None:
+    from fusioncell.intel.markings import Tlp
+
+    us = crew["us"]
+    sent = indicator()
+    for audience, tlp in (("joint", None), ("mediated:SY", "amber")):
+        item = submit(client, crew["sy_analyst"], [sent], share_identity=audience != "joint").json()
+        body = {"audience": audience, **({"tlp": tlp} if tlp else {})}
+        assert (
+            client.post(f"/api/v1/intel/items/{item['id']}/release", json=body, headers=us.headers).status_code == 200
+        )
+    report = client.post("/api/v1/intel/sightings", json={"sighting_of": sent["id"]},
+                         headers=crew["sy_analyst"].headers).json()  # fmt: skip
+    assert report["tlp"] == Tlp.AMBER.label
+    assert report["objects"][0]["object_marking_refs"] == [Tlp.AMBER.marking_id]

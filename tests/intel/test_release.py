@@ -136,11 +136,14 @@ def test_a_draft_is_the_delegations_own_until_it_submits_it(client, cell, crew) 
     assert client.post(f"/api/v1/intel/items/{draft['id']}/submit", headers=sy.headers).status_code == 409
     assert client.put(f"/api/v1/intel/items/{draft['id']}", json={"stix": [revised]},
                       headers=sy.headers).status_code == 409  # fmt: skip
-    # a second draft of exactly that content cannot be submitted again; it is discarded instead
-    again = submit(client, sy, [revised], draft=True).json()
-    assert again["id"] != draft["id"] and again["state"] == "draft"
-    r = client.post(f"/api/v1/intel/items/{again['id']}/submit", headers=sy.headers)
+    # a draft of exactly that content could never be submitted: refused, as a draft or a revision, changing nothing
+    before = ledger_size(cell), table_count(cell, IntelItem)
+    r = submit(client, sy, [revised], draft=True)
     assert r.status_code == 409 and str(draft["id"]) in r.json()["detail"], r.text
+    again = submit(client, sy, [indicator(name="Third thought")], draft=True).json()
+    r = client.put(f"/api/v1/intel/items/{again['id']}", json={"stix": [revised]}, headers=sy.headers)
+    assert r.status_code == 409 and str(draft["id"]) in r.json()["detail"], r.text
+    assert (ledger_size(cell), table_count(cell, IntelItem)) == (before[0] + 1, before[1] + 1)  # "Third" alone
     r = client.post(f"/api/v1/intel/items/{again['id']}/discard", headers=sy.headers)
     assert r.status_code == 200 and r.json()["state"] == "discarded"
     # the headers every member reads say a draft was worked on, not which, how often, or that one was dropped

@@ -79,3 +79,18 @@ def test_the_submitting_party_follows_its_items_and_the_other_sees_nothing(clien
         assert "Convoy staging yard" not in text and "Too old to act on" not in text, path
         assert f'data-item="{item["id"]}"' not in text
     assert il.get(f"/intel/{item['id']}").status_code == 404
+
+
+def test_a_draft_shows_on_its_delegations_pages_alone(client, cell, crew) -> None:
+    r = client.post("/api/v1/intel/items", json={"stix": [indicator(name="Half-written note")], "draft": True},
+                    headers=crew["sy_analyst"].headers)  # fmt: skip
+    draft = r.json()
+    sy = signed_in(browser(client), "sy.analyst")
+    assert f'data-item="{draft["id"]}" data-state="draft"' in sy.get("/intel?state=draft").text
+    assert "Half-written note" in sy.get(f"/intel/{draft['id']}").text
+    for username in ("us.mediator", "il.liaison"):
+        other = signed_in(browser(client), username)
+        queue = other.get("/intel").text
+        assert f'data-item="{draft["id"]}"' not in queue and "Half-written note" not in queue, username
+        assert other.get(f"/intel/{draft['id']}").status_code == 404
+    assert 'href="/intel?state=draft"' not in signed_in(browser(client), "us.mediator").get("/intel").text

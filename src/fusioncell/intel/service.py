@@ -163,6 +163,8 @@ def submit(
     earlier = _earlier(uow, principal.delegation or "", content.sha256, share_identity, drafts=draft)
     if earlier is not None:
         return Submission(earlier, False, versions)
+    if draft:
+        _not_submitted_yet(uow, principal.delegation or "", content, share_identity)
     item = _new_item(
         uow, principal, content, now, state="draft" if draft else "submitted", share_identity=share_identity
     )
@@ -194,6 +196,13 @@ def _record_draft(
     )
 
 
+def _not_submitted_yet(uow: UnitOfWork, delegation: str, content: stix.Checked, share_identity: bool) -> None:
+    """A draft of content already submitted could never be submitted: say so now."""
+    earlier = _earlier(uow, delegation, content.sha256, share_identity, drafts=False)
+    if earlier is not None:
+        raise Conflict(f"exactly this content was submitted as item {earlier.id}", item=earlier.id)
+
+
 def _own_draft(cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int) -> IntelItem:
     authorize(principal, Permission.SUBMIT_INTEL, cell.charter.roster)
     item = uow.session.get(IntelItem, item_id, with_for_update=True)
@@ -210,6 +219,7 @@ def revise_draft(
     """A draft's content replaced, checked as a submission is."""
     item = _own_draft(cell, uow, principal, item_id)
     content = checked(cell, body)
+    _not_submitted_yet(uow, item.delegation, content, share_identity)
     item.tlp = int(content.tlp)
     item.objects = content.text
     item.objects_sha256 = content.sha256
@@ -732,17 +742,18 @@ def report_sighting(
     any submitted text and may redact."""
     authorize(principal, Permission.SUBMIT_INTEL, cell.charter.roster)
     audiences = readable_audiences(principal, cell.charter.roster)
-    target = uow.session.execute(
+    copies = uow.session.execute(
         select(_O.c.audience, _O.c.raw)
         .where(_O.c.stix_id == sighting_of, _O.c.audience.in_(audiences), _version_clause(("last",)))
         .order_by(_O.c.id)
-    ).first()
-    if target is None:
+    ).all()
+    if not copies:
         raise NotFound(f"no released object {sighting_of} that you may read")
-    sighted = json.loads(target.raw)
+    target = copies[0]
     now = cell.clock.now()
     stamp = stix.stamp_text(now)
-    level = tlp_of(sighted) or Tlp.CLEAR
+    # marked as the most restrictive copy the reporter reads; the mediator may raise it on release
+    level = max((tlp_of(json.loads(c.raw)) or Tlp.CLEAR for c in copies), default=Tlp.CLEAR)
     sighting: dict[str, Any] = {
         "type": "sighting",
         "spec_version": "2.1",

@@ -58,7 +58,8 @@ def queue(request: Request, cell: CellDep, session: SignedIn, state: Annotated[s
         cell=cell,
         session=session,
         items=items,
-        states=STATES,
+        # drafts are a delegation's own: the mediator's queue never holds another's
+        states=[s for s in STATES if s not in service.DRAFT_STATES] if _may_decide(cell, session) else STATES,
         state=chosen,
         deciding=_may_decide(cell, session),
         tlp_label=lambda value: Tlp(value).label,
