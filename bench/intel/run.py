@@ -16,7 +16,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,8 +27,9 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from bench.shared import free_port, percentile, progress
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -44,24 +44,6 @@ TARGET_PAGING = 20_000.0
 TARGET_PAGE_P99_MS = 50.0
 TARGET_VS_MEDALLION_PAGING = 10.0
 TARGET_VS_MEDALLION_INGEST = 1.5
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(), console=console,
-    )  # fmt: skip
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stix_objects(n: int, seed: int = 7) -> list[dict[str, Any]]:
@@ -106,7 +88,7 @@ def stix_objects(n: int, seed: int = 7) -> list[dict[str, Any]]:
 
 
 def ingest(collection, objects: list[dict[str, Any]], label: str) -> float:  # type: ignore[no-untyped-def]
-    with _progress() as bar:
+    with progress(console) as bar:
         task = bar.add_task(label, total=len(objects), rate="")
         t = time.perf_counter()
         for start in range(0, len(objects), ENVELOPE):
@@ -136,7 +118,7 @@ def page_through(collection, expected: int, label: str) -> dict[str, Any]:  # ty
         times.append(time.perf_counter() - t)
         return envelope
 
-    with _progress() as bar:
+    with progress(console) as bar:
         task = bar.add_task(label, total=expected, rate="")
         t = time.perf_counter()
         for envelope in as_pages(timed, per_request=PAGE):
@@ -150,8 +132,8 @@ def page_through(collection, expected: int, label: str) -> dict[str, Any]:  # ty
         "objects": seen,
         "pages": len(times),
         "objects_per_s": round(seen / elapsed),
-        "page_p50_ms": round(_percentile(times, 50) * 1000, 2),
-        "page_p99_ms": round(_percentile(times, 99) * 1000, 2),
+        "page_p50_ms": round(percentile(times, 50) * 1000, 2),
+        "page_p99_ms": round(percentile(times, 99) * 1000, 2),
     }
 
 
@@ -171,7 +153,7 @@ def _fusioncell(directory: Path) -> tuple[subprocess.Popen[bytes], str, Any]:
         with cell.command() as uow:
             auth.add_user(cell=cell, uow=uow, actor=Principal.system("cli:bench"), username=username,
                           delegation=delegation, roles=roles, password=PASSWORD)  # fmt: skip
-    port = _port()
+    port = free_port()
     env = {**os.environ, "FUSIONCELL_DATA": str(settings.data), "FUSIONCELL_SCHEDULER_ENABLED": "false",
            "FUSIONCELL_LOG_LEVEL": "WARNING", "FUSIONCELL_MAX_BODY_BYTES": str(settings.max_body_bytes)}  # fmt: skip
     proc = subprocess.Popen(
@@ -238,7 +220,7 @@ def run_fusioncell(directory: Path, count: int, label: str) -> dict[str, Any]:
 def run_medallion(directory: Path, count: int) -> dict[str, Any]:
     from taxii2client.v21 import ApiRoot
 
-    port = _port()
+    port = free_port()
     collection_id = str(uuid.uuid4())
     data = {
         "/discovery": {"title": "medallion (bench)", "description": "", "contact": "",

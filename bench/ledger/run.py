@@ -24,8 +24,9 @@ from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from bench.shared import percentile, progress
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -35,18 +36,6 @@ TARGET_APPENDS = 20_000.0
 TARGET_PROOF_P99_MS = 1.0
 TARGET_MIRROR = 200_000.0
 PASSWORD = "bench-witness-password"
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(), console=console,
-    )  # fmt: skip
 
 
 # -- physical limits ----------------------------------------------------------------------------------------
@@ -126,7 +115,7 @@ def append(cell, n: int, *, batch: int = 1000, label: str = "appending") -> floa
 
     actor = Principal("sy.liaison", "SY", frozenset({"liaison"}))
     audiences = [resolve_audience(a, cell.charter.roster) for a in ("joint", "mediated:SY", "mediated:IL")]
-    with _progress() as bar:
+    with progress(console) as bar:
         task = bar.add_task(label, total=n, rate="")
         t = time.perf_counter()
         done = 0
@@ -166,8 +155,8 @@ def proofs(cell, count: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return {
         "size": size,
         "count": count,
-        "p50_ms": round(_percentile(times, 50), 3),
-        "p99_ms": round(_percentile(times, 99), 3),
+        "p50_ms": round(percentile(times, 50), 3),
+        "p99_ms": round(percentile(times, 99), 3),
         "max_ms": round(max(times), 3),
         "mean_ms": round(statistics.fmean(times), 3),
     }
@@ -207,7 +196,7 @@ def http_proofs(url: str, token: str, size: int, count: int) -> dict[str, Any]:
             r = client.get("/api/v1/ledger/proof/inclusion", params={"index": index, "size": size})
             times.append((time.perf_counter() - t) * 1000)
             r.raise_for_status()
-    return {"count": count, "p50_ms": round(_percentile(times, 50), 3), "p99_ms": round(_percentile(times, 99), 3)}
+    return {"count": count, "p50_ms": round(percentile(times, 50), 3), "p99_ms": round(percentile(times, 99), 3)}
 
 
 def mirror_run(url: str, token: str, cell, directory: Path, *, contents: bool) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -230,10 +219,7 @@ def _mirror_process(url: str, token: str, key: str, state: str, what: str) -> No
     contents = what == "contents"
     label = "mirror (leaves and contents)" if contents else "mirror (leaves)"
     err = Console(stderr=True)
-    with Progress(
-        TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-        TimeElapsedColumn(), console=err,
-    ) as bar:  # fmt: skip
+    with progress(err) as bar:
         task = bar.add_task(label, total=None, rate="")
         t0 = time.perf_counter()
 

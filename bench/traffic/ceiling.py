@@ -143,7 +143,8 @@ async def run_ceiling(
 
     import httpx
 
-    from bench.traffic.common import ROOT, console, free_port, roster
+    from bench.shared import free_port
+    from bench.traffic.common import ROOT, console, roster
     from bench.traffic.fusion import Sender, StreamSubscriber, login
     from bench.traffic.phases import run_phases
 

@@ -28,6 +28,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from bench.shared import free_port
 from bench.traffic.common import (
     CHARTER,
     ROOT,
@@ -36,7 +37,6 @@ from bench.traffic.common import (
     SendRecord,
     console,
     draft,
-    free_port,
     roster,
 )
 from bench.traffic.phases import run_phases

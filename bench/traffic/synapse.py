@@ -29,7 +29,8 @@ from urllib.parse import quote
 
 import httpx
 
-from bench.traffic.common import BENCH, Account, Receiver, SendRecord, console, draft, free_port, roster
+from bench.shared import free_port
+from bench.traffic.common import BENCH, Account, Receiver, SendRecord, console, draft, roster
 from bench.traffic.phases import run_phases
 
 VENV = BENCH / ".venv-synapse"

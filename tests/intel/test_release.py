@@ -151,6 +151,10 @@ def test_a_draft_is_the_delegations_own_until_it_submits_it(client, cell, crew) 
                if e["action"].startswith("intel.")]  # fmt: skip
     assert [e["action"] for e in headers] == ["intel.draft"] * 2 + ["intel.submitted"] + ["intel.draft"] * 2
     drafts = [e["subject"] for e in headers if e["action"] == "intel.draft"]
+    for entry in (e for e in headers if e["action"] == "intel.draft"):  # their contents: SY's and the mediator's
+        path = f"/api/v1/ledger/entries/{entry['index']}/content"
+        assert client.get(path, headers=il.headers).status_code == 404
+        assert client.get(path, headers=crew["sy"].headers).status_code == 200
     assert len(set(drafts)) == 4 and all(uuid.UUID(d.removeprefix("intel-draft:")) for d in drafts)  # not the item
 
 

@@ -38,7 +38,8 @@ Check = Callable[[Any], bool]
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"  # RFC 4122 variant, as stix2 asks
 _UUID_PART = re.compile(_UUID)
 _REFERENCE = re.compile(rf"([a-z][a-z0-9]*(?:-[a-z0-9]+)*)--{_UUID}")
-_TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,6}))?Z")
+# STIX's own spelling of a timestamp, as stix2's strptime reads it (one to six fraction digits), ASCII digits only
+TIMESTAMP = re.compile(r"(([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2}))(?:\.([0-9]{1,6}))?Z")
 _SAMPLE_UUID = "6ba7b810-9dad-41d1-80b4-00c04fd430c8"
 
 
@@ -46,10 +47,10 @@ _SAMPLE_UUID = "6ba7b810-9dad-41d1-80b4-00c04fd430c8"
 def moment(text: str) -> datetime | None:
     """The timestamp stix2 reads from the text (its strptime formats, fractions of one to six digits), for the
     plain spelling; None for any other, which is then left to the library."""
-    found = _TIMESTAMP.fullmatch(text)
+    found = TIMESTAMP.fullmatch(text)
     if found is None:
         return None
-    year, month, day, hour, minute, second, fraction = found.groups()
+    _, year, month, day, hour, minute, second, fraction = found.groups()
     try:
         return datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second), int((fraction or "").ljust(6, "0"))

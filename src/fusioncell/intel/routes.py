@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from fusioncell.deps import MAX_INT, CellDep, CurrentUser
-from fusioncell.intel import service
+from fusioncell.intel import service, stix
 from fusioncell.intel.markings import Tlp
 from fusioncell.intel.models import IntelItem
 from fusioncell.intel.schemas import (
@@ -237,8 +237,7 @@ async def objects(
     principal: CurrentUser,
     after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-) -> IntelObjectPage:
+) -> Response:
     rows = await run_in_threadpool(service.released_objects, cell=cell, principal=principal, after=after, limit=limit)
-    return IntelObjectPage(
-        objects=[json.loads(r.raw) for r in rows], next_after=rows[-1].id if len(rows) == limit else None
-    )
+    page = {"next_after": rows[-1].id if len(rows) == limit else None}
+    return Response(stix.with_objects(page, (r.raw for r in rows)), media_type="application/json")

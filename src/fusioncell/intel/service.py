@@ -139,7 +139,7 @@ def _submission_entry(item: IntelItem, content: stix.Checked | None = None) -> d
 
 
 def _earlier(uow: UnitOfWork, delegation: str, sha256: str, share_identity: bool, *, drafts: bool) -> IntelItem | None:
-    states = IntelItem.state.in_(DRAFT_STATES[:1]) if drafts else IntelItem.state.not_in(DRAFT_STATES)
+    states = IntelItem.state == "draft" if drafts else IntelItem.state.not_in(DRAFT_STATES)
     return uow.session.execute(
         select(IntelItem).where(
             IntelItem.delegation == delegation,
@@ -303,10 +303,17 @@ def list_items(*, cell: Cell, principal: Principal, state: str | None, limit: in
 # ---- the mediator's decision --------------------------------------------------------------------------------
 
 
-def _pending(uow: UnitOfWork, item_id: int) -> IntelItem:
+def _before_the_mediator(uow: UnitOfWork, item_id: int) -> IntelItem:
+    """The item, locked for the mediator's decision on it; a draft is its delegation's own, not there for the
+    mediator at all (as get_item has it)."""
     item = uow.session.get(IntelItem, item_id, with_for_update=True)
-    if item is None or item.state in DRAFT_STATES:  # a draft is its delegation's own: not there for the mediator
+    if item is None or item.state in DRAFT_STATES:
         raise NotFound(f"no intelligence item {item_id}")
+    return item
+
+
+def _pending(uow: UnitOfWork, item_id: int) -> IntelItem:
+    item = _before_the_mediator(uow, item_id)
     if item.state != "submitted":
         raise Conflict(
             f"item {item_id} is already {item.state}; only a submitted item can be decided", state=item.state
@@ -681,9 +688,7 @@ def revoke(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, r
     """Recall a released item from every recipient: each of its versioned objects gets a new version with
     `revoked: true` (STIX 2.1 §3.6); its cyber-observables, which have no versions, stop being served."""
     authorize(principal, Permission.RELEASE_INTEL, cell.charter.roster)
-    item = uow.session.get(IntelItem, item_id, with_for_update=True)
-    if item is None or item.state in DRAFT_STATES:
-        raise NotFound(f"no intelligence item {item_id}")
+    item = _before_the_mediator(uow, item_id)
     if item.state not in ("released", "redacted") or item.audience is None:
         raise Conflict(f"item {item_id} is {item.state}; only a released item can be recalled", state=item.state)
     uow.next_ledger_index()  # the ledger head first, as for a release

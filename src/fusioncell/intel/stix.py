@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,7 +28,7 @@ from stix2patterns.validator import run_validator
 
 from fusioncell.intel.markings import LEVEL_OF_ID, Tlp, tlp_of
 from fusioncell.intel.patterns import plainly_valid
-from fusioncell.intel.plain import converted, plainly_valid_object
+from fusioncell.intel.plain import TIMESTAMP, converted, plainly_valid_object
 
 MAX_OBJECTS = 10_000
 _FIELD = re.compile(r"(?:property|properties) '?([\w\-]+)'?|'([\w\-]+)' (?:property|is)|^([\w\-]+):")
@@ -87,9 +88,6 @@ def next_modified(obj: dict[str, Any], now: datetime) -> str:
     return stamp_text(max(now, stix_time(obj["modified"]) + timedelta(milliseconds=1)))
 
 
-_PLAIN_STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z$")
-
-
 def version_of(obj: dict[str, Any]) -> str | None:
     """The object's version as stored (`modified`, else `created`), or None if it has neither. Its timestamps
     have passed stix2's check, so the common spellings are normalised as text (a datetime round trip per object
@@ -97,9 +95,9 @@ def version_of(obj: dict[str, Any]) -> str | None:
     stamp = obj.get("modified") or obj.get("created")
     if not stamp:
         return None
-    plain = _PLAIN_STAMP.match(stamp)
+    plain = TIMESTAMP.fullmatch(stamp)
     if plain:
-        return f"{plain.group(1)}.{(plain.group(2) or '').ljust(6, '0')}Z"
+        return f"{plain.group(1)}.{(plain.group(8) or '').ljust(6, '0')}Z"
     return version_text(stix_time(stamp))
 
 
@@ -358,3 +356,10 @@ def summary(objects: list[dict[str, Any]]) -> str:
 
 def encode(objects: list[dict[str, Any]]) -> str:
     return json.dumps(objects, ensure_ascii=False, separators=(",", ":"))
+
+
+def with_objects(fields: dict[str, Any], stored: Iterable[str]) -> str:
+    """A JSON object of `fields` and `objects`, the stored objects' JSON spliced in: a page of objects is never
+    decoded and encoded again on its way out (REST and TAXII alike)."""
+    head = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))[:-1]
+    return head + ("," if fields else "") + '"objects":[' + ",".join(stored) + "]}"

@@ -89,8 +89,7 @@ def _from_domain(error: DomainError) -> TaxiiError:
 
 def _objects_envelope(envelope: dict[str, Any], rows: list[Any], headers: dict[str, str]) -> Response:
     """An envelope of stored objects: their JSON as stored, spliced in, never decoded and encoded again."""
-    body = json.dumps(envelope)[:-1] + ',"objects":[' + ",".join(r.raw for r in rows) + "]}"
-    return Response(body, 200, headers, media_type=TAXII)
+    return Response(stix.with_objects(envelope, (r.raw for r in rows)), 200, headers, media_type=TAXII)
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
