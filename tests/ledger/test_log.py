@@ -4,9 +4,11 @@ over it, proofs from the API verify against them, and bad requests change nothin
 from __future__ import annotations
 
 import base64
+import json
 import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from fusioncell.ledger.entries import entry_leaf
 from fusioncell.ledger.models import LedgerCheckpoint, LedgerEntry
 from fusioncell.ledger.note import Checkpoint, Signer, open_checkpoint
 from tests.conftest import ledger_size, table_count
+from tests.ledger.legacy import format_1
 from tests.traffic.helpers import draft
 
 
@@ -76,7 +79,9 @@ def test_tree_checkpoint_and_proofs(client, cell, crew) -> None:
         proof = r.json()
         from datetime import datetime
 
-        leaf = entry_leaf(type("H", (), {**h, "recorded_at": datetime.fromisoformat(h["recorded_at"])}))
+        leaf = entry_leaf(
+            type("H", (), {**h, "leaf_format": h["format"], "recorded_at": datetime.fromisoformat(h["recorded_at"])})
+        )
         assert b64(proof["leaf_hash"]) == merkle.leaf_hash(leaf)
         merkle.verify_inclusion(
             h["index"], second.size, merkle.leaf_hash(leaf), [b64(x) for x in proof["hashes"]], second.root
@@ -212,13 +217,16 @@ def test_leaves_served_are_the_leaves_hashed_whatever_the_values(cell, clock, mo
     clock.advance(timedelta(seconds=1, microseconds=123457))  # every digit of the time written
     joint = resolve_audience("joint", cell.charter.roster)
     plain_from = ledger_size(cell)
-    with cell.command() as uow:
-        for i in range(20):
-            with uow.command():
-                uow.record(action="test.plain", actor=Principal("sy.liaison", "SY", frozenset({"liaison"})),
-                           audience=joint, subject=f"plain:{i}", content={"i": i})  # fmt: skip
+    for legacy in (False, True, False):  # a page of both leaf formats, as an upgraded log holds
+        with format_1() if legacy else nullcontext(), cell.command() as uow:
+            for i in range(7):
+                with uow.command():
+                    uow.record(action="test.plain", actor=Principal("sy.liaison", "SY", frozenset({"liaison"})),
+                               audience=joint, subject=f"plain:{legacy}:{i}", content={"i": i})  # fmt: skip
     awkward_from = ledger_size(cell)
-    with cell.command() as uow:
+    # only a format-1 leaf holds values a client chose (a format-2 leaf has the server's own audience label, hex
+    # and a time), so the awkward values are appended as a log before migration 0006 did
+    with format_1(), cell.command() as uow:
         for i, value in enumerate(AWKWARD):
             with uow.command():
                 uow.record(action="test.awkward", actor=Principal(f"u{i}", value[:16], frozenset()),
@@ -235,6 +243,8 @@ def test_leaves_served_are_the_leaves_hashed_whatever_the_values(cell, clock, mo
     hashes = [merkle.leaf_hash(x) for x in served_leaves(cell, 0, size)]
     assert merkle.root_of(hashes) == log.sign_checkpoint(cell).root
     assert served_leaves(cell, size, size + 5) == []
+    assert {json.loads(leaf)["format"] for leaf in served_leaves(cell, plain_from, plain_from + 7)} == {2}
+    assert all("format" not in json.loads(leaf) for leaf in served_leaves(cell, plain_from + 7, plain_from + 14))
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # PostgreSQL stores timestamps, not text
@@ -318,11 +328,24 @@ def test_the_migration_gives_an_existing_ledger_the_tree_appends_would(cell) -> 
     from fusioncell.migrate import alembic_config, upgrade
     from fusioncell.policy import Principal, resolve_audience
 
-    with cell.command() as uow:
+    with format_1(), cell.command() as uow:
         for i in range(37):
             with uow.command():
                 uow.record(action="test.entry", actor=Principal.system("cli:test"), subject=f"m:{i}", content={"i": i},
                            audience=resolve_audience("joint", cell.charter.roster))  # fmt: skip
+    cell.db.dispose()
+    # a log holding format-2 entries cannot go back below revision 0006, which alone knows their format
+    command.downgrade(alembic_config(str(cell.db.url)), "0006")
+    with pytest.raises(RuntimeError, match="format-2 entries"):
+        command.downgrade(alembic_config(str(cell.db.url)), "0005")
+    upgrade(cell.db)
+    # a ledger of revision 0002 held format-1 entries only: so are the set-up's own entries here
+    with cell.db.engine.begin() as conn:
+        if cell.db.is_sqlite:
+            conn.execute(text("DROP TRIGGER ledger_entries_no_update"))
+        else:
+            conn.execute(text("ALTER TABLE ledger_entries DISABLE TRIGGER USER"))
+        conn.execute(text("UPDATE ledger_entries SET leaf_format = 1"))
     leaves = stored_leaves(cell)
     cell.db.dispose()
     command.downgrade(alembic_config(str(cell.db.url)), "0002")

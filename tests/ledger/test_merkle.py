@@ -260,12 +260,16 @@ LEAF_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=30)
     commitment=LEAF_TEXT,
 )
 def test_leaf_bytes_are_rfc8785(**header: Any) -> None:
+    """Both leaf formats: format 1 (before migration 0006) with the whole header public, format 2 with only the
+    index, time, audience and commitment, and its format named."""
     from fusioncell.ledger.entries import leaf_bytes
 
     d = header["recorded_at"]
     spelled = f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{d.microsecond:06d}Z"
     expected = dict(header, recorded_at=spelled)
-    assert leaf_bytes(**header) == rfc8785.dumps(expected)
+    assert leaf_bytes(**header, leaf_format=1) == rfc8785.dumps(expected)
+    public = {k: expected[k] for k in ("index", "recorded_at", "audience", "commitment")}
+    assert leaf_bytes(**header) == leaf_bytes(**header, leaf_format=2) == rfc8785.dumps({**public, "format": 2})
 
 
 @given(st.integers(0, 300), st.lists(st.integers(1, 40), min_size=1, max_size=6))

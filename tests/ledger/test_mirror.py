@@ -95,7 +95,7 @@ def test_full_pages_hash_as_subtrees_and_a_cosigned_size_inside_a_page(
 
     k = a_message_entry(logged)
     assert k < cosigned.size
-    tamper(logged, """UPDATE ledger_entries SET subject = 'message:999' WHERE "index" = :k""", k=k)
+    tamper(logged, """UPDATE ledger_entries SET audience = 'mediated:IL' WHERE "index" = :k""", k=k)
     with pytest.raises(MirrorFailure, match=f"first {cosigned.size} entries do not hash to the root this witness"):
         run_mirror(client, logged, crew["sy"], witnessed(tmp_path / "b"))
 
@@ -114,7 +114,7 @@ def test_a_rewritten_content_is_caught(client, logged, crew, tmp_path: Path) -> 
 def test_a_changed_header_is_caught_and_named_on_a_second_run(client, logged, crew, tmp_path: Path) -> None:
     run_mirror(client, logged, crew["sy"], tmp_path)  # the mirror keeps the leaves it saw
     k = a_message_entry(logged)
-    tamper(logged, """UPDATE ledger_entries SET subject = 'message:999' WHERE "index" = :k""", k=k)
+    tamper(logged, """UPDATE ledger_entries SET audience = 'mediated:IL' WHERE "index" = :k""", k=k)
     with pytest.raises(MirrorFailure, match=f"entry {k} has changed since this mirror last saw it"):
         run_mirror(client, logged, crew["sy"], tmp_path)
     with pytest.raises(MirrorFailure, match="do not hash to the root of its signed checkpoint"):
@@ -178,7 +178,7 @@ def test_the_mirror_command(backend, logged, crew, tmp_path: Path) -> None:
         assert ok.returncode == 0, ok.stderr
         assert "The log checks out" in " ".join(ok.stdout.split()) and "entries/s" in ok.stderr
         k = a_message_entry(logged)
-        tamper(logged, """UPDATE ledger_entries SET subject = 'message:999' WHERE "index" = :k""", k=k)
+        tamper(logged, """UPDATE ledger_entries SET audience = 'mediated:IL' WHERE "index" = :k""", k=k)
         bad = subprocess.run(args, capture_output=True, text=True)
         assert bad.returncode == 1
         assert f"entry {k} has changed since this mirror last saw it" in " ".join(bad.stderr.split())

@@ -216,6 +216,29 @@ def _leaf_text(
     )
 
 
+# Leaf formats. Format 1 (entries appended before migration 0006) made the whole header public: action, actor's
+# delegation and subject beside index, time, audience and commitment. Format 2 keeps in the leaf only what every
+# delegation may know of any entry: its index, time, audience and the commitment to its content; the action, the
+# actor's delegation and the subject are committed inside the content (as "@action", "@actor_delegation",
+# "@subject"), revealed with it to the audience alone. A log is never rewritten: format-1 leaves stay as they are.
+LEAF_FORMAT = 2
+HEADER_KEYS = ("@action", "@actor_delegation", "@subject")
+
+
+def _leaf_text_v2(index: int, iso: str, audience: str, commitment: str) -> str:
+    """A format-2 leaf's canonical JSON. Its strings are the server's own (an audience label of the charter's
+    codes, a hex digest, a time), so nothing in them needs escaping unless the charter's codes do."""
+    if _ESCAPES(f"{audience}{commitment}") is None:
+        return (
+            f'{{"audience":"{audience}","commitment":"{commitment}","format":2,"index":{int(index)},'
+            f'"recorded_at":"{iso}"}}'
+        )
+    return (
+        f'{{"audience":{_string(audience)},"commitment":{_string(commitment)},"format":2,"index":{int(index)},'
+        f'"recorded_at":"{iso}"}}'
+    )
+
+
 def leaf_bytes(
     *,
     index: int,
@@ -225,49 +248,60 @@ def leaf_bytes(
     audience: str,
     subject: str,
     commitment: str,
+    leaf_format: int = LEAF_FORMAT,
 ) -> bytes:
     """The entry as its Merkle leaf commits to it: the public header, content replaced by its salted
     commitment, as RFC 8785 canonical JSON. Written out by hand (the keys are fixed and sorted; the values are
-    strings, an integer and null, which JCS spells exactly as `json` does with ensure_ascii off), because every
+    strings, integers and null, which JCS spells exactly as `json` does with ensure_ascii off), because every
     append, mirror and verification computes it; a test holds it equal to the rfc8785 library's output."""
+    if leaf_format == 2:
+        return _leaf_text_v2(index, _iso(recorded_at), audience, commitment).encode()
     return _leaf_text(index, _iso(recorded_at), action, actor_delegation, audience, subject, commitment).encode()
 
 
 # The header columns a leaf is made of, in `_leaf_of_row`'s order
 _LEAF_COLUMNS = (
-    'SELECT "index", recorded_at, action, actor_delegation, audience, subject, commitment FROM ledger_entries'
+    'SELECT "index", recorded_at, action, actor_delegation, audience, subject, commitment, leaf_format '
+    "FROM ledger_entries"
 )
 
 
 def _leaf_of_row(row: tuple[Any, ...], sqlite: bool) -> str:
     """The leaf text of a row of `_LEAF_COLUMNS` read straight from the driver (SQLite's time is its stored text)."""
-    index, at, action, delegation, audience, subject, commitment = row
-    return _leaf_text(
-        index, _iso_of_stored(at) if sqlite else _iso(at), action, delegation, audience, subject, commitment
-    )
+    index, at, action, delegation, audience, subject, commitment, leaf_format = row
+    iso = _iso_of_stored(at) if sqlite else _iso(at)
+    if leaf_format == 2:
+        return _leaf_text_v2(index, iso, audience, commitment)
+    return _leaf_text(index, iso, action, delegation, audience, subject, commitment)
 
 
 # The leaf as the database writes it, for values with nothing JSON must escape: the common case, checked for the
 # whole page afterwards (`_unescaped`). Column by column the same text as `_leaf_text`'s fast path. SQLite formats
 # it in one printf, the time cut from its stored text (NULL, so the leaf is made again in Python, should a stored
 # time not have SQLAlchemy's fixed 26 characters); PostgreSQL concatenates, its timestamp formatted in UTC.
-_SQLITE_LEAF = """CASE length(recorded_at) WHEN 26 THEN printf(
+_SQLITE_LEAF = """CASE WHEN length(recorded_at) != 26 THEN NULL WHEN leaf_format = 2 THEN printf(
+ '{"audience":"%s","commitment":"%s","format":2,"index":%d,"recorded_at":"%.10sT%sZ"}',
+ audience, commitment, "index", recorded_at, substr(recorded_at, 12)) ELSE printf(
  '{"action":"%s","actor_delegation":%s,"audience":"%s","commitment":"%s","index":%d,"recorded_at":"%.10sT%sZ","subject":"%s"}',
  action, iif(actor_delegation IS NULL, 'null', '"' || actor_delegation || '"'), audience, commitment, "index",
  recorded_at, substr(recorded_at, 12), subject) END"""  # noqa: E501
-_POSTGRES_LEAF = """'{"action":"' || action || '","actor_delegation":' ||
+_POSTGRES_TIME = "to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+_POSTGRES_LEAF = f"""CASE WHEN leaf_format = 2 THEN
+ '{{"audience":"' || audience || '","commitment":"' || commitment || '","format":2,"index":' || "index" ||
+ ',"recorded_at":"' || {_POSTGRES_TIME} || 'Z"}}' ELSE
+ '{{"action":"' || action || '","actor_delegation":' ||
  CASE WHEN actor_delegation IS NULL THEN 'null' ELSE '"' || actor_delegation || '"' END ||
  ',"audience":"' || audience || '","commitment":"' || commitment || '","index":' || "index" ||
- ',"recorded_at":"' || to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') ||
- 'Z","subject":"' || subject || '"}'"""
+ ',"recorded_at":"' || {_POSTGRES_TIME} || 'Z","subject":"' || subject || '"}}' END"""
 _RANGE = '"index" >= {mark} AND "index" < {mark}'
 # A page as one string, joined in the database: one step of the driver, not one per row. (SQLite joins in the
 # order the ordered subquery yields, its rowid order; the counts say whether a leaf came out NULL.)
 _PAGE_SQL = {
-    "?": f"SELECT group_concat(leaf, char(10)), count(*), count(leaf) FROM (SELECT {_SQLITE_LEAF} AS leaf "
-    f'FROM ledger_entries WHERE {_RANGE.format(mark="?")} ORDER BY "index")',
-    "%s": f"SELECT string_agg(leaf, E'\\n' ORDER BY i), count(*), count(leaf) FROM (SELECT {_POSTGRES_LEAF} AS leaf, "
-    f'"index" AS i FROM ledger_entries WHERE {_RANGE.format(mark="%s")}) AS page',
+    "?": f"SELECT group_concat(leaf, char(10)), count(*), count(leaf), total(v2) FROM (SELECT {_SQLITE_LEAF} AS leaf, "
+    f'leaf_format = 2 AS v2 FROM ledger_entries WHERE {_RANGE.format(mark="?")} ORDER BY "index")',
+    "%s": f"SELECT string_agg(leaf, E'\\n' ORDER BY i), count(*), count(leaf), count(*) FILTER (WHERE v2) FROM "
+    f'(SELECT {_POSTGRES_LEAF} AS leaf, "index" AS i, leaf_format = 2 AS v2 FROM ledger_entries '
+    f'WHERE {_RANGE.format(mark="%s")}) AS page',
 }
 # What a fast-path page may hold besides printable text: newlines between leaves and the quotes of its structure.
 # Everything else is deleted, in C, before counting: a backslash or another control character left over means a
@@ -277,18 +311,18 @@ _DROP = bytes(b for b in range(256) if b not in _KEEP)
 _NULL_DELEGATION = b':null,"audience":'
 
 
-def _unescaped(text: bytes, count: int) -> bool:
-    """True when none of the `count` leaves of the page `text` (joined by newlines) holds a value JSON must escape,
-    so the text built without escaping is exactly the canonical one. A backslash or a control character shows
-    among the kept bytes; a quote inside a value shows in the count of quotes, which for clean leaves is 26 per
-    leaf, two fewer for a null delegation. (A value holding the null marker itself only lowers the expected count
-    further: that page goes the slow way.)"""
+def _unescaped(text: bytes, count: int, v2: int = 0) -> bool:
+    """True when none of the `count` leaves of the page `text` (joined by newlines), `v2` of them in format 2, holds
+    a value JSON must escape, so the text built without escaping is exactly the canonical one. A backslash or a
+    control character shows among the kept bytes; a quote inside a value shows in the count of quotes, which for
+    clean leaves is 26 per format-1 leaf, two fewer for a null delegation, and 16 per format-2 leaf. (A value
+    holding the null marker itself only lowers the expected count further: that page goes the slow way.)"""
     kept = text.translate(None, _DROP)
     quotes = kept.count(b'"')
     newlines = kept.count(b"\n")
     if quotes + newlines != len(kept) or newlines != count - 1:
         return False
-    return quotes == 26 * count - 2 * text.count(_NULL_DELEGATION)
+    return quotes == 26 * (count - v2) + 16 * v2 - 2 * text.count(_NULL_DELEGATION)
 
 
 def _fetch(session: Session, sql: str, start: int, end: int) -> list[tuple[Any, ...]]:
@@ -306,12 +340,12 @@ def leaf_lines(session: Session, start: int, end: int) -> bytes:
     value that needs JSON escaping, or a time stored in another spelling, is formatted in Python instead."""
     mark = driver_mark(session)
     sqlite = mark == "?"
-    ((page, count, made),) = _fetch(session, _PAGE_SQL[mark], start, end)
+    ((page, count, made, v2),) = _fetch(session, _PAGE_SQL[mark], start, end)
     if not count:
         return b""
     if made == count:
         text = page.encode()
-        if _unescaped(text, count):
+        if _unescaped(text, count, int(v2)):
             return text + b"\n"
     # some leaf needs escaping (or its time another reading): the page is formatted here, row by row, by
     # `_leaf_text`, which takes its own no-escape path for the clean ones
@@ -328,7 +362,7 @@ def entry_leaf_hashes(cursor: Any, mark: str, indices: list[int]) -> dict[int, b
 
 
 def entry_leaf(entry: Any) -> bytes:
-    """`leaf_bytes` of anything with the header's attributes (a LedgerEntry, a row, a CommittedEntry)."""
+    """`leaf_bytes` of anything with the header's attributes and its `leaf_format` (a LedgerEntry, a row)."""
     return leaf_bytes(
         index=entry.index,
         recorded_at=entry.recorded_at,
@@ -337,6 +371,7 @@ def entry_leaf(entry: Any) -> bytes:
         audience=entry.audience,
         subject=entry.subject,
         commitment=entry.commitment,
+        leaf_format=getattr(entry, "leaf_format", 1),  # rows read by migrations older than 0006 have no format
     )
 
 
@@ -372,9 +407,9 @@ def lock_head(session: Session) -> int:
 
 ENTRY_COLUMNS = (
     "index", "recorded_at", "action", "actor", "actor_delegation", "audience", "subject", "content", "salt",
-    "commitment",
+    "leaf_format", "commitment",
 )  # fmt: skip
-_INSERT_ENTRIES = 'INSERT INTO ledger_entries ("index", recorded_at, action, actor, actor_delegation, audience, subject, content, salt, commitment) VALUES ({})'  # noqa: E501
+_INSERT_ENTRIES = 'INSERT INTO ledger_entries ("index", recorded_at, action, actor, actor_delegation, audience, subject, content, salt, leaf_format, commitment) VALUES ({})'  # noqa: E501
 
 
 def entry_row(
@@ -390,16 +425,19 @@ def entry_row(
 ) -> tuple[tuple[Any, ...], Any, bytes]:
     """The entry at `index` (the caller holds the head lock) — canonical content, fresh salt, commitment — as
     a row in ENTRY_COLUMNS order (its time in SQLite's stored form when `sqlite`), its content as plain JSON, and
-    its Merkle leaf hash."""
-    plain, content_bytes = canonical_pair({"actor": actor.username, **content})
+    its Merkle leaf hash. The leaf is format 2: action, actor and subject are committed inside the content."""
+    plain, content_bytes = canonical_pair(
+        {"@action": action, "@actor_delegation": actor.delegation, "@subject": subject, "actor": actor.username,
+         **content}
+    )  # fmt: skip
     salt = new_salt()
     commitment = hashlib.sha256(salt + content_bytes).hexdigest()
     iso = _iso(now)  # the one spelling of the time: the leaf's, and SQLite's stored form cut from it
-    leaf = _leaf_text(index, iso, action, actor.delegation, audience.label, subject, commitment).encode()
+    leaf = _leaf_text_v2(index, iso, audience.label, commitment).encode()
     stored = _stored_of_iso(iso) if sqlite else now
     row = (
         index, stored, action, actor.username, actor.delegation, audience.label, subject,
-        content_bytes.decode("utf-8"), salt.hex(), commitment,
+        content_bytes.decode("utf-8"), salt.hex(), LEAF_FORMAT, commitment,
     )  # fmt: skip
     return row, plain, hashlib.sha256(b"\x00" + leaf).digest()
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from fusioncell.cell import Cell
 from fusioncell.errors import Conflict, InvalidInput
@@ -34,18 +34,26 @@ def _b64(h: bytes) -> str:
 
 
 def related(cell: Cell, principal: Principal, subject: str) -> list[LedgerEntry]:
-    """Entry 0 and the entries about `subject`: its own subject, and for a message its per-delegation delivery
-    entries and the batched receipts whose content (when the requester may read it) lists the message."""
+    """Entry 0 and the entries about `subject` that the requester may read: its own subject, and for a message its
+    per-delegation delivery entries and the batched receipts whose content lists the message. (Entries of other
+    audiences are left out: that a hidden entry is about the subject, and when, is itself what its audience
+    alone may know.)"""
     if not subject or len(subject) > 160:
         raise InvalidInput("subject is a ledger subject such as message:17", field="subject")
-    conditions = [LedgerEntry.subject == subject, LedgerEntry.index == 0]
+    conditions = [LedgerEntry.subject == subject]
     message_id = None
     if subject.startswith("message:") and subject[8:].isdigit():
         message_id = int(subject[8:])
         conditions.append(LedgerEntry.subject.like(f"delivery:{message_id}:%"))
     readable = set(readable_audiences(principal, cell.charter.roster))
     with cell.reading() as session:
-        rows = list(session.execute(select(LedgerEntry).where(or_(*conditions))).scalars())
+        rows = list(
+            session.execute(
+                select(LedgerEntry).where(
+                    or_(LedgerEntry.index == 0, and_(or_(*conditions), LedgerEntry.audience.in_(readable)))
+                )
+            ).scalars()
+        )
         if message_id is not None and readable:
             batches = session.execute(
                 select(LedgerEntry).where(
@@ -60,7 +68,7 @@ def related(cell: Cell, principal: Principal, subject: str) -> list[LedgerEntry]
                     rows.append(entry)
     rows.sort(key=lambda e: e.index)
     if len(rows) <= 1 and not any(r.subject == subject for r in rows):
-        raise InvalidInput(f"the ledger has no entry about {subject!r}", field="subject")
+        raise InvalidInput(f"the ledger has no entry about {subject!r} that you may read", field="subject")
     if len(rows) > MAX_ENTRIES:
         raise InvalidInput(f"more than {MAX_ENTRIES} entries are about {subject!r}", field="subject")
     return rows
@@ -128,15 +136,28 @@ def _need(bundle: dict[str, Any], key: str, kind: type) -> Any:
     return value
 
 
+def header_field(name: str, header: dict[str, Any], content: dict[str, Any] | None) -> Any:
+    """An entry's action, actor_delegation or subject: in its public leaf (format 1), or committed inside its
+    content (format 2; None when the content is not revealed)."""
+    if header.get("format") == 2:
+        return None if content is None else content.get(f"@{name}")
+    return header.get(name)
+
+
+def entry_subject(header: dict[str, Any], content: dict[str, Any] | None) -> str | None:
+    return header_field("subject", header, content)
+
+
 def _about(subject: str, header: dict[str, Any], content: dict[str, Any] | None) -> bool:
     """Whether an entry belongs in a bundle about `subject` (as `related` chose it)."""
-    if header.get("index") == 0 or header.get("subject") == subject:
+    own = str(entry_subject(header, content))
+    if header.get("index") == 0 or own == subject:
         return True
     if subject.startswith("message:") and subject[8:].isdigit():
         message_id = int(subject[8:])
-        if str(header.get("subject", "")).startswith(f"delivery:{message_id}:"):
+        if own.startswith(f"delivery:{message_id}:"):
             return True
-        if str(header.get("subject", "")).startswith("deliveries:") and content is not None:
+        if own.startswith("deliveries:") and content is not None:
             return any(d.get("message_id") == message_id for d in content.get("deliveries", []))
     return False
 
@@ -206,11 +227,13 @@ def verify(
             except (KeyError, TypeError, ValueError) as exc:
                 raise EvidenceError(f"entry {index}: malformed content ({exc})") from None
             contents += 1
-            if index == 0 and header.get("action") == "charter.adopted":
+            if index == 0 and header_field("action", header, parsed) == "charter.adopted":
                 charter_content = parsed
         if not _about(subject, header, parsed):
-            raise EvidenceError(f"entry {index} is not about {subject} (its subject is {header.get('subject')!r})")
-        exact += header.get("subject") == subject
+            raise EvidenceError(
+                f"entry {index} is not about {subject} (its subject is {entry_subject(header, parsed)!r})"
+            )
+        exact += entry_subject(header, parsed) == subject
         progress(n + 1, len(entries))
     if not exact:
         raise EvidenceError(f"bundle: no entry in it is about {subject}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fusioncell.db import Base, UTCDateTime
@@ -28,9 +28,13 @@ class LedgerHead(Base):
 class LedgerEntry(Base):
     """An append-only entry.
 
-    Public header (every delegation may read): index, recorded_at, action, actor_delegation, audience,
-    subject, commitment. Revealed to the audience only: content (RFC 8785 canonical JSON, which names the
-    actor) and salt; commitment = SHA-256(salt || content).
+    Its Merkle leaf, which every delegation reads, is its public header. In leaf format 2 (every entry appended
+    since migration 0006) that is index, recorded_at, audience and commitment only; the content (RFC 8785
+    canonical JSON) commits to the action, the actor's delegation and the subject ("@action", "@actor_delegation",
+    "@subject") and names the actor. Format 1 (entries appended before) also made action, actor_delegation and
+    subject public; a log is never rewritten, so those stay as they were. Content and salt are revealed to the
+    audience only; commitment = SHA-256(salt || content). The columns action, subject and actor_delegation are
+    the server's index into the content, never served to those outside the audience.
     """
 
     __tablename__ = "ledger_entries"
@@ -45,6 +49,7 @@ class LedgerEntry(Base):
     subject: Mapped[str] = mapped_column(String(160), nullable=False, index=True)
     content: Mapped[str] = mapped_column(Text, nullable=False)
     salt: Mapped[str] = mapped_column(String(64), nullable=False)
+    leaf_format: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="1")
     commitment: Mapped[str] = mapped_column(String(64), nullable=False)
 
 

@@ -51,8 +51,10 @@ def entries(
         int | None, Query(ge=0, le=MAX_INT, description="Exclusive; default start + 100; at most 1000 per page")
     ] = None,
 ) -> EntryHeaderPage:
-    total, rows = service.headers(cell=cell, start=start, end=start + 100 if end is None else end)
-    return EntryHeaderPage(size=total, items=[EntryHeader.model_validate(r) for r in rows])
+    total, headers = service.headers(
+        cell=cell, principal=principal, start=start, end=start + 100 if end is None else end
+    )
+    return EntryHeaderPage(size=total, items=[EntryHeader(**h) for h in headers])
 
 
 @router.get(

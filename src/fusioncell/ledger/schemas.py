@@ -9,16 +9,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class EntryHeader(BaseModel):
-    """What every delegation may read of any entry."""
+    """An entry's header. Every delegation reads its leaf: index, time, audience and commitment (leaf format 2),
+    plus action, actor's delegation and subject for entries appended before leaf format 2, whose leaf made them
+    public. Of a format-2 entry, action, actor_delegation and subject are given only to its audience (they are
+    committed inside its content); to anyone else they are null."""
 
     model_config = ConfigDict(from_attributes=True)
 
     index: int
     recorded_at: datetime
-    action: str
+    format: int = Field(description="the leaf format: 1 (public action and subject) or 2")
+    action: str | None = Field(description="null when the entry is format 2 and you are not in its audience")
     actor_delegation: str | None
     audience: str
-    subject: str
+    subject: str | None = Field(description="null when the entry is format 2 and you are not in its audience")
     commitment: str = Field(description="hex SHA-256(salt || content)")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from typing import Any
 
 from sqlalchemy import select
 
@@ -23,17 +24,41 @@ def size(cell: Cell) -> int:
         return session.execute(select(LedgerHead.size)).scalar_one()
 
 
-def headers(*, cell: Cell, start: int, end: int) -> tuple[int, list[LedgerEntry]]:
-    """Headers in [start, end), at most MAX_RANGE of them (a client pages on with start = last index + 1)."""
+_HEADER_COLUMNS = (
+    _T.c.index, _T.c.recorded_at, _T.c.leaf_format, _T.c.action, _T.c.actor_delegation, _T.c.audience, _T.c.subject,
+    _T.c.commitment,
+)  # fmt: skip
+
+
+def headers(*, cell: Cell, principal: Principal, start: int, end: int) -> tuple[int, list[dict[str, Any]]]:
+    """Headers in [start, end), at most MAX_RANGE of them (a client pages on with start = last index + 1). What
+    the entry's leaf makes public, to everyone; of a format-2 entry, its action, actor's delegation and subject to
+    its audience alone."""
     if start < 0:
         raise InvalidInput("start must be >= 0", field="start")
     end = min(max(end, start), start + MAX_RANGE, 2**63 - 1)
+    readable = set(readable_audiences(principal, cell.charter.roster))
     with cell.reading() as session:
         total = session.execute(select(LedgerHead.size)).scalar_one()
         rows = session.execute(
-            select(LedgerEntry).where(LedgerEntry.index >= start, LedgerEntry.index < end).order_by(LedgerEntry.index)
-        ).scalars()
-        return total, list(rows)
+            select(*_HEADER_COLUMNS).where(_T.c.index >= start, _T.c.index < end).order_by(_T.c.index)
+        ).all()
+    out = []
+    for r in rows:
+        shown = r.leaf_format == 1 or r.audience in readable
+        out.append(
+            {
+                "index": r.index,
+                "recorded_at": r.recorded_at,
+                "format": r.leaf_format,
+                "action": r.action if shown else None,
+                "actor_delegation": r.actor_delegation if shown else None,
+                "audience": r.audience,
+                "subject": r.subject if shown else None,
+                "commitment": r.commitment,
+            }
+        )
+    return total, out
 
 
 def content(*, cell: Cell, principal: Principal, index: int) -> LedgerEntry:
