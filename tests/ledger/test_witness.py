@@ -1,13 +1,16 @@
 """The witness protocol step (C2SP tlog-witness add-checkpoint) against a log kept in memory: every status the
-spec names, the state only ever moving forward, and a forked log caught with both signed checkpoints kept."""
+spec names, the state only ever moving forward, a forked log caught with both signed checkpoints kept, and
+(issue 13.12) no way for anyone who can post to fill the witness's disk with cases."""
 
 from __future__ import annotations
 
 import base64
+import logging
 import threading
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
 from fusioncell.ledger import merkle
 from fusioncell.ledger.note import (
@@ -18,7 +21,13 @@ from fusioncell.ledger.note import (
     sign_note,
     verify_cosignature,
 )
-from fusioncell.ledger.witness import SIZE_MEDIA_TYPE, WitnessState, add_checkpoint
+from fusioncell.ledger.witness import (
+    MAX_EVIDENCE_BYTES,
+    SIZE_MEDIA_TYPE,
+    WitnessState,
+    add_checkpoint,
+    make_witness_app,
+)
 
 ORIGIN = "fusioncell.example/test"
 
@@ -49,10 +58,15 @@ def request(old: int, proof: list[bytes], note: str) -> bytes:
 
 
 @pytest.fixture
-def setup(tmp_path: Path):  # type: ignore[no-untyped-def]
+def evidence_cap() -> int:
+    return MAX_EVIDENCE_BYTES
+
+
+@pytest.fixture
+def setup(tmp_path: Path, evidence_cap: int):  # type: ignore[no-untyped-def]
     log_key = Signer.generate(ORIGIN)
     witness = Signer.generate("sy.witness.example", alg=ALG_COSIGNATURE_V1)
-    state = WitnessState(tmp_path / "state")
+    state = WitnessState(tmp_path / "state", max_evidence_bytes=evidence_cap)
 
     def submit(body: bytes, now: int = 1_800_000_000):  # type: ignore[no-untyped-def]
         return add_checkpoint(body, logs={ORIGIN: log_key.verifier}, signer=witness, state=state, now=now)
@@ -102,11 +116,102 @@ def test_a_fork_is_refused_and_both_checkpoints_are_kept(setup) -> None:  # type
     answer = submit(request(8, forked.proof(8, 12), later))  # a proof from the forked tree
     assert answer.status == 422
     assert state.latest(ORIGIN).size == 8  # unchanged
-    cases = sorted((state._dir(ORIGIN) / "misbehaviour").iterdir())
+    # the two signed roots for size 8 are the evidence; an unsigned proof that fails is none (see below)
+    [case] = cases_of(state)
+    assert (case / "cosigned.note").read_text() == honest
+    assert (case / "offered.note").read_text() == same_size
+    assert (case / "reason").read_text() == "two roots for size 8\n"
+
+
+def cases_of(state: WitnessState) -> list[Path]:
+    return sorted((state._dir(ORIGIN) / "misbehaviour").iterdir())
+
+
+def test_a_genuine_checkpoint_with_a_bogus_proof_is_refused_counted_and_not_kept(setup, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Anyone may post: a checkpoint the log really signed (it is public), with a proof of random hashes, again and
+    again. The proof is not signed, so it proves nothing about the log: no case is made, the refusals are counted
+    and logged, and the witness's state does not move."""
+    log, _, state, submit = setup
+    log.grow(8)
+    assert submit(request(0, [], log.checkpoint()[1])).status == 200
+    log.grow(5)
+    _, genuine = log.checkpoint()
+    with caplog.at_level(logging.WARNING, logger="fusioncell.ledger.witness"):
+        for n in range(40):
+            bogus = [bytes([n, i]) * 16 for i in range(4)]
+            answer = submit(request(8, bogus, genuine))
+            assert answer.status == 422 and "does not verify" in answer.body
+    assert cases_of(state) == []
+    assert state.tallies(state._dir(ORIGIN)) == {"unverified_proofs": 40}
+    refusals = [r.getMessage() for r in caplog.records if "does not verify" in r.getMessage()]
+    assert len(refusals) == 40 and "not evidence: 40 such so far" in refusals[-1]
+    assert state.latest(ORIGIN).size == 8
+    assert submit(request(8, log.proof(8, 13), genuine)).status == 200  # the true proof still goes through
+
+
+def test_one_case_per_conflicting_pair(setup) -> None:  # type: ignore[no-untyped-def]
+    """The log's second root for a size, offered fifty times, is one case; a third root is a second case."""
+    log, _, state, submit = setup
+    log.grow(6)
+    _, honest = log.checkpoint()
+    assert submit(request(0, [], honest)).status == 200
+    forks = []
+    for tag in (b"a", b"b"):
+        forked = Log(log.signer, list(log.leaves))
+        forked.leaves[0] = merkle.leaf_hash(tag)
+        forks.append(forked.checkpoint()[1])
+    for _ in range(50):
+        assert submit(request(6, [], forks[0])).status == 409
+    assert len(cases_of(state)) == 1
+    assert submit(request(6, [], forks[1])).status == 409
+    cases = cases_of(state)
     assert len(cases) == 2
-    for case in cases:
-        assert (case / "cosigned.note").read_text() == honest
-        assert (case / "offered.note").read_text() in (same_size, later)
+    assert sorted((c / "offered.note").read_text() for c in cases) == sorted(forks)
+    assert all((c / "cosigned.note").read_text() == honest for c in cases)
+
+
+@pytest.mark.parametrize("evidence_cap", [1_000])
+def test_the_cases_keep_within_their_cap_and_the_rest_is_logged(setup, caplog, evidence_cap: int) -> None:  # type: ignore[no-untyped-def]
+    """A log that signs root after root for one size cannot fill the disk: past the cap a new case is not kept
+    (logged and counted), the witness still refuses it, and the cases already kept are untouched."""
+    log, _, state, submit = setup
+    log.grow(6)
+    _, honest = log.checkpoint()
+    assert submit(request(0, [], honest)).status == 200
+    forks = []
+    for n in range(6):
+        forked = Log(log.signer, list(log.leaves))
+        forked.leaves[0] = merkle.leaf_hash(bytes([n]))
+        forks.append(forked.checkpoint()[1])
+    assert submit(request(6, [], forks[0])).status == 409
+    [first] = cases_of(state)
+    first_files = {f.name: f.read_text() for f in first.iterdir()}
+    with caplog.at_level(logging.WARNING, logger="fusioncell.ledger.witness"):
+        answers = [submit(request(6, [], fork)) for fork in forks[1:]]
+    assert {a.status for a in answers} == {409}
+    kept = cases_of(state)
+    size = sum(f.stat().st_size for c in kept for f in c.iterdir())
+    assert 1 < len(kept) < len(forks) and size <= evidence_cap
+    assert {f.name: f.read_text() for f in first.iterdir()} == first_files  # the first evidence stays as it was
+    not_kept = len(forks) - len(kept)
+    assert state.tallies(state._dir(ORIGIN)) == {"evidence_not_kept": not_kept}
+    dropped = [r.getMessage() for r in caplog.records if "is not kept" in r.getMessage()]
+    assert len(dropped) == not_kept and f"({not_kept} not kept so far)" in dropped[-1]
+    assert state.latest(ORIGIN).size == 6
+
+    app = TestClient(make_witness_app(logs={ORIGIN: log.signer.verifier}, signer=setup[1], state=state))
+    summary = app.get("/").text
+    assert f"misbehaviour cases kept: {len(kept)} (not kept, past the cap: {not_kept})" in summary
+
+
+def test_the_evidence_cap_is_a_witness_serve_option() -> None:
+    from typer.testing import CliRunner
+
+    from fusioncell.cli import app as cli
+
+    shown = CliRunner().invoke(cli, ["witness", "serve", "--help"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0
+    assert "--max-evidence-bytes" in shown.output and "FUSIONCELL_WITNESS_MAX_EVIDENCE_BYTES" in shown.output
 
 
 @pytest.mark.parametrize(

@@ -96,6 +96,15 @@ def witness_serve(
     ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8100,
+    max_evidence_bytes: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            envvar="FUSIONCELL_WITNESS_MAX_EVIDENCE_BYTES",
+            help="Space the kept evidence of a log's misbehaviour may take, per log; past it new cases are logged "
+            "and counted, not kept.",
+        ),
+    ] = 16 * 1024 * 1024,  # witness.MAX_EVIDENCE_BYTES (the command line imports the ledger only when it runs)
 ) -> None:
     """Serve C2SP tlog-witness add-checkpoint: cosign each checkpoint that extends the last one cosigned."""
     import uvicorn
@@ -110,7 +119,7 @@ def witness_serve(
             f"[bold red]{escape(str(key))} is not a witness key[/]: make one with `fusioncell keys new --witness`"
         )
         raise typer.Exit(2)
-    witness_state = WitnessState(state)
+    witness_state = WitnessState(state, max_evidence_bytes=max_evidence_bytes)
     logs = _trusted(state, log_url, log_key or [])
     console.print(
         f"Witness [bold]{escape(signer.name)}[/] for {', '.join(sorted(logs))} at "

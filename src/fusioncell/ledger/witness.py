@@ -3,8 +3,15 @@ cosigned, and cosigns it (C2SP tlog-cosignature v1).
 
 The state lives in a directory the party controls: per origin, the newest cosigned checkpoint (replaced
 atomically under a file lock, so two submissions can never roll it back), every full checkpoint it accepted,
-and — when the log misbehaves — both conflicting signed checkpoints with the offered proof, as evidence.
+and — when the log misbehaves — both conflicting signed checkpoints, as evidence.
 `add_checkpoint` is the protocol step; the HTTP service around it is thin.
+
+What is evidence: two checkpoints that both carry the log's signature and give one size two roots. No one but
+the log can make that, and anyone can check it with the log's key alone. A consistency proof is not signed: a
+checkpoint the log really signed, offered with a proof that does not verify, shows only that someone (anyone may
+post) sent a bad proof, so it is refused, counted and logged, and nothing more is kept. Each conflicting pair is
+kept once, however often it is offered, and the cases together take at most `max_evidence_bytes` (default 16 MiB);
+past it a new case is logged and counted, not kept, and the cases already kept stay as they are.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ import base64
 import fcntl
 import hashlib
 import json
+import logging
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,9 +40,12 @@ from fusioncell.ledger.note import (
     parse_note,
 )
 
+log = logging.getLogger(__name__)
+
 MAX_PROOF_LINES = 63
 MAX_BODY = 64 * 1024
 SIZE_MEDIA_TYPE = "text/x.tlog.size"
+MAX_EVIDENCE_BYTES = 16 * 1024 * 1024  # per log: a case is two notes, at most 2 x MAX_BODY, usually under 1 KiB
 
 
 @dataclass(frozen=True)
@@ -53,8 +65,11 @@ class Stored:
 class WitnessState:
     """The witness's memory, one directory per log origin under `root`."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, max_evidence_bytes: int = MAX_EVIDENCE_BYTES) -> None:
+        if max_evidence_bytes < 0:
+            raise ValueError("max_evidence_bytes cannot be negative")
         self.root = root
+        self.max_evidence_bytes = max_evidence_bytes
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def _dir(self, origin: str) -> Path:
@@ -103,17 +118,61 @@ class WitnessState:
         record = {"size": checkpoint.size, "root": base64.b64encode(checkpoint.root).decode(), "note": note}
         self._write_atomic(d / "latest.json", json.dumps(record) + "\n")
 
-    def keep_evidence(self, d: Path, reason: str, stored: Stored | None, offered: str, proof: list[bytes]) -> Path:
-        """Both signed checkpoints and the proof that failed, named by time of arrival."""
-        n = len(list((d / "misbehaviour").iterdir()))
-        case = d / "misbehaviour" / f"{n:06d}"
-        case.mkdir()
-        (case / "reason").write_text(reason + "\n")
-        if stored is not None:
-            (case / "cosigned.note").write_text(stored.note)
-        (case / "offered.note").write_text(offered)
-        (case / "proof").write_text("".join(base64.b64encode(h).decode() + "\n" for h in proof))
+    def keep_evidence(self, d: Path, stored: Stored, offered: Checkpoint, note: str) -> Path | None:
+        """Keep the log's two signed roots for one size (the one this witness cosigned, and `note`) as a case: once
+        per pair, and only while the cases fit in `max_evidence_bytes`. The case, or None if it was not kept."""
+        cases = d / "misbehaviour"
+        pair = hashlib.sha256(stored.root + offered.root).hexdigest()[:32]
+        case = cases / f"{stored.size:020d}-{pair}"
+        if case.exists():
+            log.info("the log's fork at size %d is already kept as evidence in %s", stored.size, case)
+            return case
+        files = {
+            "reason": f"two roots for size {stored.size}\n",
+            "cosigned.note": stored.note,
+            "offered.note": note,
+        }
+        needed = sum(len(text.encode()) for text in files.values())
+        used = _bytes_under(cases)
+        if used + needed > self.max_evidence_bytes:
+            dropped = self.tally(d, "evidence_not_kept")
+            log.warning(
+                "the log signed another root for size %d (%s), but the evidence of %s already takes %d of its %d "
+                "bytes: this case is not kept (%d not kept so far); the cases kept are unchanged",
+                stored.size,
+                offered.root.hex(),
+                offered.origin,
+                used,
+                self.max_evidence_bytes,
+                dropped,
+            )
+            return None
+        # written aside and renamed into place: a case is there whole or not at all, so a repeat finds it complete
+        partial = cases / f".{case.name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir()
+        for name, text in files.items():
+            (partial / name).write_text(text)
+        os.replace(partial, case)
+        log.warning("the log signed two roots for size %d: kept as evidence in %s", stored.size, case)
         return case
+
+    def tally(self, d: Path, what: str) -> int:
+        """Add one to a tally kept for the operator (`counts.json`); the new total."""
+        counts = self.tallies(d)
+        counts[what] = counts.get(what, 0) + 1
+        tmp = d / "counts.json.tmp"
+        tmp.write_text(json.dumps(counts, sort_keys=True) + "\n")
+        os.replace(tmp, d / "counts.json")  # no fsync: a tally lost in a crash costs nothing
+        return counts[what]
+
+    def tallies(self, d: Path) -> dict[str, int]:
+        path = d / "counts.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _bytes_under(directory: Path) -> int:
+    return sum((Path(parent) / name).stat().st_size for parent, _, names in os.walk(directory) for name in names)
 
 
 def parse_request(body: bytes) -> tuple[int, list[bytes], str]:
@@ -172,7 +231,7 @@ def add_checkpoint(body: bytes, *, logs: dict[str, Verifier], signer: Signer, st
         if old != ours:
             return Answer(409, f"{ours}\n", SIZE_MEDIA_TYPE)
         if stored is not None and checkpoint.size == stored.size and checkpoint.root != stored.root:
-            state.keep_evidence(d, f"two roots for size {stored.size}", stored, note_text, proof)
+            state.keep_evidence(d, stored, checkpoint, note_text)
             return Answer(409, f"the log signed two different roots for size {stored.size}\n")
         if stored is None and proof:
             return Answer(422, "a consistency proof from size 0 must be empty\n")
@@ -180,7 +239,16 @@ def add_checkpoint(body: bytes, *, logs: dict[str, Verifier], signer: Signer, st
             try:
                 merkle.verify_consistency(stored.size, checkpoint.size, stored.root, checkpoint.root, proof)
             except merkle.ProofError as exc:
-                state.keep_evidence(d, f"not consistent with size {stored.size}: {exc}", stored, note_text, proof)
+                # the proof carries no signature: it proves nothing about the log, so it is no case to keep
+                total = state.tally(d, "unverified_proofs")
+                log.warning(
+                    "refused a checkpoint of size %d offered with a consistency proof from %d that does not verify "
+                    "(%s); not evidence: %d such so far",
+                    checkpoint.size,
+                    stored.size,
+                    exc,
+                    total,
+                )
                 return Answer(422, f"the consistency proof does not verify: {exc}\n")
         state.store(d, checkpoint, note_text)
     return Answer(200, cosign(signer, checkpoint.text, now).line())
@@ -278,6 +346,13 @@ def make_witness_app(*, logs: dict[str, Verifier], signer: Signer, state: Witnes
         for origin in sorted(logs):
             stored = state.latest(origin)
             lines.append(f"log {origin}: " + (f"cosigned size {stored.size}" if stored else "nothing cosigned yet"))
+            d = state._dir(origin)
+            cases = sum(1 for case in (d / "misbehaviour").iterdir() if not case.name.startswith("."))
+            counts = state.tallies(d)
+            lines.append(
+                f"  misbehaviour cases kept: {cases} (not kept, past the cap: {counts.get('evidence_not_kept', 0)}); "
+                f"checkpoints refused for a proof that did not verify: {counts.get('unverified_proofs', 0)}"
+            )
         return PlainTextResponse("\n".join(lines) + "\n")
 
     return Starlette(
