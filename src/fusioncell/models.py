@@ -1,6 +1,6 @@
 """Every table, imported once so the metadata (and Alembic) sees the whole schema."""
 
-from fusioncell.auth.models import AccessToken, LoginAttempt, User
+from fusioncell.auth.models import AccessToken, LoginAttempt, TokenRevocations, User
 from fusioncell.db import Base
 from fusioncell.intel.models import IntelItem, IntelObject, IntelStatus
 from fusioncell.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerEntry, LedgerHead, LedgerNode
@@ -25,6 +25,7 @@ __all__ = [
     "LedgerNode",
     "LoginAttempt",
     "Message",
+    "TokenRevocations",
     "User",
     "metadata",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fusioncell.db import Base, UTCDateTime
@@ -37,6 +37,18 @@ class AccessToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     otp_step: Mapped[int | None] = mapped_column(Integer, doc="TOTP time step used, so a code works once")
+
+
+class TokenRevocations(Base):
+    """One row: how many transactions have revoked tokens, moved in each of them (so in commit order). A stream
+    reads it with every batch of new entries: a change means some subscriber's token may have been revoked before
+    those entries were committed, and must be checked before they are sent."""
+
+    __tablename__ = "token_revocations"
+    __ledger_exempt__ = True
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class LoginAttempt(Base):

@@ -10,11 +10,13 @@ import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import pyotp
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from fusioncell.auth import revocations
 from fusioncell.auth.models import AccessToken, LoginAttempt, User
 from fusioncell.auth.passwords import check_strength, hash_password, verify_password
 from fusioncell.cell import Cell
@@ -77,7 +79,10 @@ def _revoke_all(uow: UnitOfWork, user: User, now: datetime) -> int:
         .where(AccessToken.user_id == user.id, AccessToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
-    return result.rowcount or 0
+    revoked = result.rowcount or 0
+    if revoked:
+        revocations.note(uow)  # open streams of these tokens close at once
+    return revoked
 
 
 # -- commands ------------------------------------------------------------------------------------------
@@ -335,24 +340,55 @@ _TOKEN_LOOKUP = (
 )
 
 
+def _refusal(row: Any, now: datetime) -> str | None:
+    """Why a token found by _TOKEN_LOOKUP (or not found: None) no longer opens its account, if it does not."""
+    if row is None:
+        return "unknown token: log in again"
+    if row.revoked_at is not None:
+        return "this token was revoked: log in again"
+    if row.expires_at <= now:
+        return "this token has expired: log in again"
+    if row.disabled:
+        return "this account is disabled"
+    return None
+
+
 def authenticate(*, cell: Cell, raw_token: str) -> Principal:
     now = cell.clock.now()
     with cell.reading() as session:
         row = session.execute(_TOKEN_LOOKUP, {"digest": token_digest(raw_token)}).first()
-    if row is None:
-        raise Unauthorized("unknown token: log in again")
-    if row.revoked_at is not None:
-        raise Unauthorized("this token was revoked: log in again")
-    if row.expires_at <= now:
-        raise Unauthorized("this token has expired: log in again")
-    if row.disabled:
-        raise Unauthorized("this account is disabled")
+    if (refusal := _refusal(row, now)) is not None:
+        raise Unauthorized(refusal)
     return Principal(
         username=row.username,
         delegation=row.delegation,
         roles=frozenset(Role(r) for r in row.roles),
         user_id=row.id,
     )
+
+
+_TOKENS_LOOKUP = (
+    select(AccessToken.token_hash, AccessToken.revoked_at, AccessToken.expires_at, User.disabled)
+    .join(User, User.id == AccessToken.user_id)
+    .where(AccessToken.token_hash.in_(bindparam("digests", expanding=True)))
+)
+_TOKENS_AT_ONCE = 500
+
+
+def refused_tokens(*, cell: Cell, digests: Iterable[str]) -> dict[str, str]:
+    """Of these token digests, those that no longer open their account, each with the reason: the stream checks all
+    its sockets in one query when a token has been revoked somewhere."""
+    now = cell.clock.now()
+    wanted = sorted(set(digests))
+    refused: dict[str, str] = {}
+    with cell.reading() as session:
+        for start in range(0, len(wanted), _TOKENS_AT_ONCE):
+            chunk = wanted[start : start + _TOKENS_AT_ONCE]
+            rows = {row.token_hash: row for row in session.execute(_TOKENS_LOOKUP, {"digests": chunk})}
+            for digest in chunk:
+                if (refusal := _refusal(rows.get(digest), now)) is not None:
+                    refused[digest] = refusal
+    return refused
 
 
 def password_principal(*, cell: Cell, username: str, password: str, client: str | None) -> tuple[Principal, str]:
@@ -385,6 +421,7 @@ def logout(*, cell: Cell, raw_token: str) -> None:
         )
         if not result.rowcount:
             raise Unauthorized("unknown or already revoked token")
+        revocations.note(uow)  # a stream opened with this token closes at once
 
 
 def user_of(*, cell: Cell, username: str) -> User:

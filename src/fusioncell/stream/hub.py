@@ -4,6 +4,11 @@ One hub per app instance keeps a window of the newest entries (5,000 to 10,000).
 PostgreSQL NOTIFY from another instance) makes the hub read what is new, once, and wake every subscriber;
 each subscriber then sends, in index order, the entries its reader may see. A subscriber behind the window
 (a replay, a slow client) reads from the database instead, so nothing is missed and nothing repeats.
+
+With each batch of new entries the hub reads the count of token revocations (`fusioncell.auth.revocations`); when
+it has moved, the hub checks every subscriber's token in one query before the batch goes out and cuts off those
+no longer valid, so no entry committed after a token was revoked reaches its socket. A revocation wakes the hub
+as a commit does, on every instance.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ import logging
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from sqlalchemy import bindparam, select
 
+from fusioncell.auth import revocations
+from fusioncell.auth import service as auth_service
 from fusioncell.cell import Cell
 from fusioncell.ledger.entries import NOTIFY_CHANNEL, jsonable
 from fusioncell.ledger.models import LedgerEntry, LedgerHead
@@ -41,6 +48,18 @@ class StreamEvent:
     frame: str  # one JSON text frame
     message_id: int | None = None  # for message.sent: the message and the delegations it is addressed to
     addressed: tuple[str, ...] = ()
+
+
+@dataclass(eq=False)
+class Subscription:
+    """A subscriber as the hub knows it: woken when there is something to send, and cut off when its token is
+    found revoked."""
+
+    token_digest: str
+    # every revocation up to this generation had committed when the token was last found valid
+    generation: int
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    refused: str | None = None  # why the token no longer holds, once the hub has found out
 
 
 _entries = LedgerEntry.__table__.c
@@ -89,10 +108,13 @@ class StreamHub:
         # the newest entries, oldest first; trimmed in steps so that appending and slicing stay cheap
         self.window: list[StreamEvent] = []
         self.tail = -1  # highest index read into the window
+        # the count of token revocations read with the window's newest entries; every subscriber's token has been
+        # found valid since the revocations it counts (else the subscriber checks its own before sending)
+        self.generation = 0
         self._unknown_tail = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
-        self._subscribers: set[asyncio.Event] = set()
+        self._subscribers: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._listener: _Watcher | None = None
@@ -104,7 +126,8 @@ class StreamHub:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         try:
-            self.tail = await asyncio.to_thread(self._head) - 1
+            size, self.generation = await asyncio.to_thread(self._position)
+            self.tail = size - 1
         except Exception:
             # the database is down at start: serve anyway (health says so); read the head when it returns
             log.exception("stream hub could not read the ledger head; will retry")
@@ -138,13 +161,14 @@ class StreamHub:
 
     # -- subscribers --
 
-    def subscribe(self) -> asyncio.Event:
-        event = asyncio.Event()
-        self._subscribers.add(event)
-        return event
+    def subscribe(self, *, token_digest: str, generation: int) -> Subscription:
+        """A subscriber whose token was found valid after `generation` revocations had committed."""
+        subscription = Subscription(token_digest, generation)
+        self._subscribers.add(subscription)
+        return subscription
 
-    def unsubscribe(self, event: asyncio.Event) -> None:
-        self._subscribers.discard(event)
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscribers.discard(subscription)
 
     def after(self, index: int) -> list[StreamEvent] | None:
         """Entries after `index` from the window, or None when the window no longer reaches back that far."""
@@ -160,19 +184,41 @@ class StreamHub:
         its token on time, without a timer of its own per wait."""
         while True:
             await asyncio.sleep(self.cell.settings.stream_heartbeat_seconds / 4)
-            for event in list(self._subscribers):
-                event.set()
+            for subscription in list(self._subscribers):
+                subscription.wake.set()
 
     # -- the reader --
 
-    def _head(self) -> int:
+    def _position(self) -> tuple[int, int]:
+        """The ledger's size and the count of token revocations."""
         with self.cell.reading() as session:
-            return session.execute(select(LedgerHead.size)).scalar_one()
+            size = session.execute(select(LedgerHead.size)).scalar_one()
+            return size, revocations.generation(session)
 
-    def _fetch(self, after: int) -> list[StreamEvent]:
+    def _fetch(self, after: int) -> tuple[list[StreamEvent], int]:
+        """New entries, and the count of token revocations read after them: any revocation committed before one
+        of these entries is counted."""
         # plain rows, not entities: every instance reads every entry once, and nothing here is kept but the frame
         with self.cell.reading() as session:
-            return [stream_event(row) for row in session.execute(_NEW_ENTRIES, {"after": after, "limit": FETCH})]
+            fresh = [stream_event(row) for row in session.execute(_NEW_ENTRIES, {"after": after, "limit": FETCH})]
+            return fresh, revocations.generation(session)
+
+    async def _recheck(self, generation: int) -> None:
+        """Tokens were revoked since the hub last looked: check, in one query read after `generation`, the token of
+        every subscriber not yet checked since, and cut off those no longer valid."""
+        stale = [s for s in self._subscribers if s.generation < generation and s.refused is None]
+        if stale:
+            refused = await asyncio.to_thread(
+                auth_service.refused_tokens, cell=self.cell, digests=[s.token_digest for s in stale]
+            )
+            for subscription in stale:
+                reason = refused.get(subscription.token_digest)
+                if reason is None:
+                    subscription.generation = max(subscription.generation, generation)
+                else:
+                    subscription.refused = reason
+                    subscription.wake.set()
+        self.generation = max(self.generation, generation)
 
     async def _run(self) -> None:
         while True:
@@ -180,18 +226,22 @@ class StreamHub:
             self._wake.clear()
             try:
                 if self._unknown_tail:
-                    self.tail = await asyncio.to_thread(self._head) - 1
+                    size, generation = await asyncio.to_thread(self._position)
+                    await self._recheck(generation)
+                    self.tail = size - 1
                     self._unknown_tail = False
                 while True:
-                    fresh = await asyncio.to_thread(self._fetch, self.tail)
+                    fresh, generation = await asyncio.to_thread(self._fetch, self.tail)
+                    if generation > self.generation:
+                        await self._recheck(generation)  # before any of these entries can go out
                     if not fresh:
                         break
                     self.window.extend(fresh)
                     if len(self.window) > 2 * WINDOW:
                         del self.window[: len(self.window) - WINDOW]
                     self.tail = fresh[-1].index
-                    for event in list(self._subscribers):
-                        event.set()
+                    for subscription in list(self._subscribers):
+                        subscription.wake.set()
                     if len(fresh) < FETCH:
                         break
             except Exception:
@@ -233,7 +283,7 @@ class _Watcher(ABC):
 
 
 class _PgListener(_Watcher):
-    """LISTEN on the ledger channel; every notification wakes the hub."""
+    """LISTEN on the ledger's channel and on token revocations'; every notification wakes the hub."""
 
     name = "fusioncell-pg-listen"
 
@@ -241,6 +291,7 @@ class _PgListener(_Watcher):
         dsn = self.cell.db.url.set(drivername="postgresql").render_as_string(hide_password=False)
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            conn.execute(f"LISTEN {revocations.REVOKED_CHANNEL}")
             self.wake()  # catch up on anything committed while we were not listening
             while not self._stop.is_set():
                 for _ in conn.notifies(timeout=1.0):
@@ -248,8 +299,9 @@ class _PgListener(_Watcher):
 
 
 class _SqliteWatcher(_Watcher):
-    """SQLite has no NOTIFY: ask `PRAGMA data_version`, which changes when another connection (the command line
-    adding an account, say) has committed. This process's own commits wake the hub through the event bus."""
+    """SQLite has no NOTIFY: ask `PRAGMA data_version`, which changes when another connection has committed (the
+    command line adding an account or revoking tokens, say, or this process's own writers). Ledger entries of this
+    process wake the hub sooner through the event bus; its own token revocations are seen here."""
 
     name = "fusioncell-sqlite-watch"
     INTERVAL = 0.1
