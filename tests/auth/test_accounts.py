@@ -26,6 +26,7 @@ from tests.conftest import (
     bearer,
     ledger_size,
     login,
+    make_cell,
     table_count,
 )
 
@@ -247,6 +248,41 @@ def test_totp_required_after_enrolment(client, cell) -> None:
     # the next time step's code works
     cell.clock.advance(timedelta(seconds=30))
     login(client, "us.mediator", otp=totp.at(cell.clock.now()))
+
+
+def test_enrolling_totp_ends_tokens_and_cached_basic_sign_ins(backend, cell, client) -> None:
+    """`users totp` ends what the password alone had opened: the account's bearer tokens, and HTTP Basic sign-ins
+    that any worker had cached (two app instances on one database stand for two workers; the command line that
+    enrols is another process again)."""
+    import base64
+
+    add_user(cell, "il.liaison", "IL", "liaison")
+    token = login(client, "il.liaison")
+    basic = {
+        "Authorization": "Basic " + base64.b64encode(f"il.liaison:{TEST_PASSWORD}".encode()).decode(),
+        "Accept": "application/taxii+json;version=2.1",
+    }
+    other = make_cell(backend, cell.clock)
+    try:
+        with TestClient(create_app(other, run_scheduler=False)) as other_worker:
+            for worker in (client, other_worker):  # checked once, then trusted for a while
+                assert worker.get("/taxii2/", headers=basic).status_code == 200
+
+            env = {"FUSIONCELL_DATA": str(backend.settings.data)}
+            if backend.settings.database_url:
+                env["FUSIONCELL_DATABASE_URL"] = backend.settings.database_url
+            result = run(env, "users", "totp", "il.liaison")
+            assert result.exit_code == 0, result.output
+
+            for worker in (client, other_worker):
+                refused = worker.get("/taxii2/", headers=basic)
+                assert refused.status_code == 401 and "second factor" in refused.json()["description"]
+            assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401
+    finally:
+        other.db.dispose()
+    with cell.reading() as session:
+        revoked = session.execute(select(AccessToken.revoked_at)).scalars().all()
+    assert len(revoked) == 1 and None not in revoked
 
 
 def test_failed_logins_are_throttled_and_logged(client, cell, caplog) -> None:

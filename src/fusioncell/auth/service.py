@@ -171,18 +171,23 @@ def reset_password(*, cell: Cell, uow: UnitOfWork, actor: Principal, username: s
 
 
 def enroll_totp(*, cell: Cell, uow: UnitOfWork, actor: Principal, username: str) -> str:
-    """Give the account a new TOTP secret; returns the provisioning URI. Login then needs the code."""
+    """Give the account a new TOTP secret; returns the provisioning URI. Login then needs the code, and every
+    token and cached sign-in the account had ends."""
+    now = cell.clock.now()
     user = _get_user(uow, username)
     _may_manage(cell, actor, user.delegation)
     secret = pyotp.random_base32(length=32)
     user.totp_secret = secret
-    user.updated_at = cell.clock.now()
+    user.updated_at = now
+    # sessions opened with the password alone end: tokens are revoked, and cached HTTP Basic sign-ins end because
+    # they hold only while the account has no second factor (principal_if_unchanged)
+    revoked = _revoke_all(uow, user, now)
     uow.record(
         action="account.totp_enrolled",
         actor=actor,
         audience=home_audience(user.delegation, cell.charter.roster),
         subject=account_subject(user),
-        content={"username": username},
+        content={"username": username, "tokens_revoked": revoked},
     )
     issuer = cell.charter.mechanism.name.get("en") or cell.charter.mechanism.log_origin
     return pyotp.TOTP(secret).provisioning_uri(name=f"{username}@{user.delegation}", issuer_name=issuer)
@@ -403,11 +408,13 @@ def password_principal(*, cell: Cell, username: str, password: str, client: str 
 
 
 def principal_if_unchanged(*, cell: Cell, username: str, password_hash: str) -> Principal | None:
-    """The account as it is now, if it is enabled and its password is still the one checked: a reset or a
-    disabling ends cached sign-ins at once, and a change of roles applies at once."""
+    """The account as it is now, if a sign-in checked against `password_hash` still stands: the account is enabled,
+    its password is still that one, and it has no second factor (HTTP Basic cannot carry the code). Read from the
+    database each time, so a disabling, a reset or an enrolment in TOTP on any instance ends cached sign-ins at
+    once, and a change of roles applies at once."""
     with cell.reading() as session:
         user = session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-    if user is None or user.disabled or user.password_hash != password_hash:
+    if user is None or user.disabled or user.password_hash != password_hash or user.totp_secret is not None:
         return None
     return principal_of(user)
 
