@@ -6,8 +6,10 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from datetime import datetime
 from typing import Any
 
+import pytest
 import stix2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -292,3 +294,39 @@ def test_the_generator_reaches_both_sides() -> None:
     count()
     assert refused >= 300 and accepted_slowly >= 30, (refused, accepted_slowly)
     assert len(fast) >= 20, sorted(set(plain.SHAPES) - fast)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-03-02T05:00:00Z", "2026-03-02T05:00:00.1Z", "2026-03-02T05:00:00.123456Z", "2024-02-29T23:59:59.5Z",
+        "2023-02-29T00:00:00Z", "2026-03-02T24:00:00Z", "2026-03-02T23:59:60Z", "0000-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.999999Z", "2026-13-01T00:00:00Z", "2026-03-02T05:00:00.1234567Z",
+        "2026-03-02T05:00:00+00:00", "2026-03-02 05:00:00Z", "٢٠٢٦-03-02T05:00:00Z", "2026-03-02T05:00:00z",
+    ],
+)  # fmt: skip
+def test_a_plain_timestamp_is_read_as_the_library_reads_it(text: str) -> None:
+    formats = ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ")  # stix2's, which it tries in turn
+    expected = None
+    for fmt in formats:
+        try:
+            expected = datetime.strptime(text, fmt)
+            break
+        except ValueError:
+            continue
+    if plain.TIMESTAMP.fullmatch(text) is None:
+        expected = None  # another spelling: left to the library
+    assert plain.moment(text) == expected
+
+
+def test_the_fast_path_keeps_nothing_of_what_it_checked() -> None:
+    """Timestamps and referenced types were remembered across submissions: a value another delegation had sent
+    was answered faster, a timing oracle on the content of its submissions. Nothing is kept from one check to
+    the next (the verdicts on the library's own types are asked once, when the module is read)."""
+    from fusioncell.intel import patterns
+
+    caches = [f for module in (plain, patterns) for f in vars(module).values() if hasattr(f, "cache_info")]
+    secret = indicator(created="2026-07-04T03:02:01.987Z", modified="2026-07-04T03:02:01.987Z",
+                       created_by_ref=f"x-secret-operation--{uuid.uuid4()}")  # fmt: skip
+    stix.check_submission([identity(), secret, indicator()])
+    assert [f.__name__ for f in caches if f.cache_info().currsize] == []

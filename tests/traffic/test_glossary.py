@@ -516,3 +516,52 @@ def test_dispatch_by_first_character_finds_what_trying_every_wording_finds(piece
     reference = GlossaryMatcher(GLOSSARY)
     reference._dispatch = lambda _ch: reference._every  # type: ignore[method-assign]  # every wording, everywhere
     assert MATCHER.find(text) == reference.find(text)
+
+
+# -- no cache keeps a trace of one audience's text for another (issue 13.8) -------------------------------------
+
+
+def test_the_dispatch_table_is_made_once_and_no_text_changes_it() -> None:
+    """Which wordings a character can begin was decided as characters were met: the first text with a character
+    cost a compilation, so the time of a request told whether any earlier text, of any audience, had held it."""
+    matcher = GlossaryMatcher(GLOSSARY)
+    table = dict(matcher._by_char)
+    assert {"b", "B", "\u017f", "\u0627", "\u05d4"} <= set(table)  # the long s pairs with s
+    stops = {chr(c) for c in range(0x20000) if matcher._scanner.match(chr(c))}  # type: ignore[union-attr]
+    assert stops <= set(table)
+    for text in ("ſtrange \u212aelvin buffer zone", "المنطقة العازلة", "האזור המפורז", "İstanbul ıs"):
+        MATCHER.find(text)
+        matcher.find(text)
+    assert matcher._by_char == table
+
+
+def test_glossary_terms_are_cached_apart_per_audience(client, cell, crew, monkeypatch) -> None:
+    """A cache keyed by the text alone answered SY's guess at IL's mediated message faster when the guess was
+    right. Kept apart per audience, a text is only ever found among its own audience's."""
+    from fusioncell.traffic import views
+    from tests.traffic.helpers import draft
+
+    words = {"subject": "Withdrawal line for the buffer zone", "body": "We will withdraw to line 0081 by 0600Z."}
+    sent = client.post("/api/v1/messages", json=draft(audience="mediated:IL", **words), headers=crew["il"].headers)
+    assert sent.status_code == 201, sent.text
+    found = []
+    real = views._find_terms
+    monkeypatch.setattr(views, "_find_terms", lambda matcher, **text: found.append(text) or real(matcher, **text))
+    guess = client.post("/api/v1/messages", json=draft(audience="joint", **words), headers=crew["sy"].headers)
+    assert guess.status_code == 201, guess.text
+    assert found == [words]  # SY's text was matched afresh: IL's was not there to be hit
+    assert guess.json()["glossary"] == sent.json()["glossary"]
+    client.get(f"/api/v1/messages/{sent.json()['id']}", headers=crew["us"].headers)  # the mediator reads IL's
+    assert found == [words]  # from its audience's cache
+    cache, key = views.term_cache(cell), (words["subject"], words["body"])
+    assert cache.get("mediated:IL", key) == cache.get("joint", key) is not None  # the same terms, held twice
+
+
+def test_one_audience_filling_the_cache_pushes_out_nothing_of_another() -> None:
+    from fusioncell.traffic.views import TermCache
+
+    cache = TermCache(2)
+    cache.put("mediated:IL", ("s", "b"), [])
+    for i in range(5):
+        cache.put("joint", (f"s{i}", "b"), [])
+    assert cache.get("mediated:IL", ("s", "b")) == [] and cache.get("joint", ("s0", "b")) is None

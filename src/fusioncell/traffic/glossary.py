@@ -51,6 +51,7 @@ what was found, so a charter check can refuse it.
 
 from __future__ import annotations
 
+import array
 import heapq
 import re
 import unicodedata
@@ -113,6 +114,14 @@ _HE_ARTICLE = "\u05d4?"  # ה?
 _HE_SUFFIX = "(?:\u05d9\u05dd|\u05d5\u05ea)"  # ים | ות
 _HE_FINALS = {"\u05da": "\u05db", "\u05dd": "\u05de", "\u05df": "\u05e0", "\u05e3": "\u05e4", "\u05e5": "\u05e6"}
 _HE_FEMININE = {"\u05d4", "\u05ea"}  # ה ת
+
+
+def _case_partners(chars: set[str]) -> set[str]:
+    """The characters and every other character the regex engine matches to one of them when it ignores case.
+    Characters with case are all in Unicode's first two planes: one elsewhere matches only itself."""
+    members = re.compile(f"[{''.join(re.escape(ch) for ch in sorted(chars))}]", re.IGNORECASE)
+    first_planes = array.array("I", range(0x20000)).tobytes().decode("utf-32-le", "surrogatepass")
+    return chars | set(members.findall(first_planes))
 
 
 @dataclass(frozen=True)
@@ -266,28 +275,30 @@ class GlossaryMatcher:
         # wordings that can begin with that character are tried, longest first, in one lookahead whose group
         # j+1 is the j-th of them (a hundred-branch alternation tried at every word start cost a millisecond a
         # message). Which wordings a character can begin is decided by the regex engine's own case-insensitive
-        # matching (which pairs more than str.lower() does: K and the Kelvin sign, s and long s), per character
-        # met, and remembered.
+        # matching (which pairs more than str.lower() does: K and the Kelvin sign, s and long s), for every
+        # character the scanner can stop at, here and now: a table filled in as texts came would keep a trace of
+        # what every text held, which the time of a character's first use would tell anyone who sends one.
         self._scanner: re.Pattern[str] | None = None
-        self._starts = [
-            re.compile(f"[{''.join(re.escape(ch) for ch in a.firsts)}]", re.IGNORECASE) for a in alternatives
-        ]
         self._by_char: dict[str, tuple[re.Pattern[str], tuple[int, ...]]] = {}
         if alternatives:
-            chars = "".join(re.escape(ch) for ch in sorted({ch for a in alternatives for ch in a.firsts}))
+            firsts = {ch for a in alternatives for ch in a.firsts}
+            chars = "".join(re.escape(ch) for ch in sorted(firsts))
             self._scanner = re.compile(rf"(?!(?<=\w)\w)(?=[{chars}])", re.IGNORECASE)
             every = "|".join(a.source for a in alternatives)
             self._every = (re.compile(rf"(?=(?:{every}))", re.IGNORECASE), tuple(range(len(alternatives))))
+            starts = [re.compile(f"[{''.join(re.escape(c) for c in a.firsts)}]", re.IGNORECASE) for a in alternatives]
+            shared: dict[tuple[int, ...], re.Pattern[str]] = {}
+            for ch in _case_partners(firsts):
+                ks = tuple(k for k, start in enumerate(starts) if start.match(ch))
+                if ks not in shared:
+                    branches = "|".join(alternatives[k].source for k in ks)
+                    shared[ks] = re.compile(rf"(?=(?:{branches}))", re.IGNORECASE)
+                self._by_char[ch] = (shared[ks], ks)
 
     def _dispatch(self, ch: str) -> tuple[re.Pattern[str], tuple[int, ...]]:
-        """The wordings that can begin with `ch`, as one pattern, and their indices."""
-        found = self._by_char.get(ch)
-        if found is None:
-            ks = tuple(k for k, start in enumerate(self._starts) if start.match(ch))
-            branches = "|".join(self._alternatives[k].source for k in ks)
-            found = (re.compile(rf"(?=(?:{branches}))", re.IGNORECASE), ks) if ks else self._every
-            self._by_char[ch] = found
-        return found
+        """The wordings that can begin with `ch`, as one pattern, and their indices (every wording, for a
+        character the table does not hold, which the scanner does not stop at)."""
+        return self._by_char.get(ch, self._every)
 
     def find(self, text: str) -> list[TermMatch]:
         """The glossary terms in `text`: sorted by start, non-overlapping, longest match first."""
