@@ -34,6 +34,7 @@ from fusioncell.ops import Metrics, RequestLog
 from fusioncell.ops import router as ops_router
 from fusioncell.policy import audience_labels
 from fusioncell.problems import BodySizeLimit, document_problems, install_problem_handlers
+from fusioncell.proxies import ForwardedHeaders
 from fusioncell.scheduler.service import Scheduler, SchedulerLoop
 from fusioncell.schemas import document_no_nul
 from fusioncell.settings import Settings
@@ -166,6 +167,8 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, refusals={"/taxii2/": taxii_too_large})
     app.add_middleware(RequestLog, metrics=metrics)
+    # outermost: every layer below, the request log included, sees the client by the trusted-proxy rule
+    app.add_middleware(ForwardedHeaders, trusted=settings.trusted_proxies)
     return app
 
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
+from rich.markup import escape
 from rich.table import Table
 
 from fusioncell import terminal
@@ -51,8 +53,14 @@ def _cli_actor() -> Principal:
 def _settings(data: Path | None) -> Settings:
     try:
         return load_settings(data=data)
-    except Exception as exc:  # pydantic-settings reports bad environment values here
-        err.print(f"[bold red]bad setting:[/] {exc}")
+    except ValidationError as exc:  # one line per bad environment value, named as it is set
+        for error in exc.errors():
+            name = "FUSIONCELL_" + "_".join(str(part) for part in error["loc"]).upper()
+            reason = escape(str(error["msg"]).removeprefix("Value error, "))
+            err.print(f"[bold red]bad setting {name}:[/] {reason}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except Exception as exc:
+        err.print(f"[bold red]bad setting:[/] {escape(str(exc))}")
         raise typer.Exit(2) from None
 
 
@@ -169,8 +177,16 @@ def _serve(cell, host: str | None, port: int | None, workers: int | None = None)
         + (f" ({workers} workers)" if workers > 1 else "")
     )
     # no per-message compression on the stream: frames are small JSON, and each subscriber would compress
-    # the same frame again with its own context
-    options = {"host": host, "port": port, "log_config": None, "access_log": False, "ws_per_message_deflate": False}
+    # the same frame again with its own context. No proxy headers: uvicorn would believe X-Forwarded-For from
+    # any local process; the app believes it from FUSIONCELL_TRUSTED_PROXIES alone (fusioncell.proxies).
+    options = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "access_log": False,
+        "ws_per_message_deflate": False,
+        "proxy_headers": False,
+    }
     if workers == 1:
         app = create_app(cell)
         warm_pool(cell.settings.resolved_stix_workers())

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from fusioncell.proxies import IPNetwork, parse_trusted
 
 
 class Settings(BaseSettings):
@@ -48,8 +51,31 @@ class Settings(BaseSettings):
     )
     token_ttl: timedelta = timedelta(hours=12)
     max_body_bytes: int = 1_048_576
-    login_max_failures: int = 5
-    login_failure_window: timedelta = timedelta(minutes=15)
+    trusted_proxies: Annotated[tuple[IPNetwork, ...], NoDecode] = Field(
+        default=(),
+        description="Reverse proxies whose X-Forwarded-For is believed: addresses and CIDR networks separated by "
+        "commas (10.0.0.5, 10.1.0.0/16). Unset: none, and a request's client is its TCP peer (fusioncell.proxies).",
+    )
+    # sign-in throttling (fusioncell.auth.throttle states the rule)
+    login_max_failures: int = Field(
+        default=5, ge=1, le=1000, description="Failed logins of one account from one client before that client waits."
+    )
+    login_failure_window: timedelta = Field(
+        default=timedelta(minutes=15), description="How long a failure counts against its account and client."
+    )
+    login_account_max_failures: int = Field(
+        default=10,
+        ge=1,
+        le=100_000,
+        description="Failed logins of one account from every client before clients it has not signed in from "
+        "get one try per back-off.",
+    )
+    login_account_window: timedelta = Field(
+        default=timedelta(days=1), description="How long a failure counts against its account from every client."
+    )
+    login_backoff_max: timedelta = Field(
+        default=timedelta(minutes=5), description="The longest wait between tries the account-wide back-off imposes."
+    )
     scheduler_interval_seconds: float = 1.0
     scheduler_enabled: bool = True
     stream_heartbeat_seconds: float = 15.0
@@ -69,6 +95,18 @@ class Settings(BaseSettings):
                 "FUSIONCELL_DATABASE_URL must be a postgresql+psycopg://user@host/db URL "
                 "(or unset for SQLite under the data directory)"
             )
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, value: Any) -> tuple[IPNetwork, ...]:
+        return parse_trusted(value)
+
+    @field_validator("login_failure_window", "login_account_window", "login_backoff_max")
+    @classmethod
+    def _a_while(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= value <= timedelta(days=366):
+            raise ValueError("must be between one second and a year, as an ISO 8601 duration such as PT15M or P1D")
         return value
 
     @property

@@ -52,7 +52,8 @@ class TokenRevocations(Base):
 
 
 class LoginAttempt(Base):
-    """Failed logins, kept in the database so every app instance throttles alike."""
+    """Sign-in attempts, kept in the database so every app instance throttles alike (fusioncell.auth.throttle):
+    failures and attempts in flight, and for each account and client its latest sign-in (reason 'signed-in')."""
 
     __tablename__ = "login_attempts"
     __ledger_exempt__ = True

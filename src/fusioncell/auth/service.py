@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import math
 import re
 import secrets
 from collections.abc import Iterable
@@ -14,15 +13,13 @@ from typing import Any
 
 import pyotp
 from sqlalchemy import bindparam, delete, func, select, update
-from sqlalchemy.orm import Session
 
-from fusioncell.auth import revocations
+from fusioncell.auth import revocations, throttle
 from fusioncell.auth.models import AccessToken, LoginAttempt, User
 from fusioncell.auth.passwords import check_strength, hash_password, verify_password
 from fusioncell.cell import Cell
-from fusioncell.clock import as_utc
 from fusioncell.db import UnitOfWork
-from fusioncell.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from fusioncell.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from fusioncell.policy import Principal, Role, can_manage_account, check_roles, home_audience
 
 log = logging.getLogger(__name__)
@@ -173,10 +170,10 @@ def reset_password(*, cell: Cell, uow: UnitOfWork, actor: Principal, username: s
 def enroll_totp(*, cell: Cell, uow: UnitOfWork, actor: Principal, username: str) -> str:
     """Give the account a new TOTP secret; returns the provisioning URI. Login then needs the code, and every
     token and cached sign-in the account had ends."""
-    now = cell.clock.now()
     user = _get_user(uow, username)
     _may_manage(cell, actor, user.delegation)
     secret = pyotp.random_base32(length=32)
+    now = cell.clock.now()
     user.totp_secret = secret
     user.updated_at = now
     # sessions opened with the password alone end: tokens are revoked, and cached HTTP Basic sign-ins end because
@@ -214,83 +211,103 @@ class IssuedToken:
     principal: Principal
 
 
-def _throttle(cell: Cell, session: Session, username: str, client: str | None, now: datetime) -> None:
-    # Per account *and* client address: another delegation guessing at our liaison's password from its own
-    # terminal must not lock our liaison out in the middle of a crisis.
-    window = cell.settings.login_failure_window
-    since = now - window
-    count, oldest = session.execute(
-        select(func.count(LoginAttempt.id), func.min(LoginAttempt.attempted_at)).where(
-            LoginAttempt.username == username, LoginAttempt.client == client, LoginAttempt.attempted_at > since
-        )
-    ).one()
-    if count >= cell.settings.login_max_failures:
-        retry_after = max(1, math.ceil((as_utc(oldest) + window - now).total_seconds()))
-        log.warning(
-            "login throttled",
-            extra={"username": username, "client": client, "failures": count, "retry_after": retry_after},
-        )
-        raise TooManyRequests(
-            f"too many failed logins for {username!r}; try again in {retry_after} s", retry_after=retry_after
-        )
+@dataclass(frozen=True)
+class _Attempt:
+    """An attempt under way: its row (None if nothing was recorded), the account, and the hold it tries to pass
+    with a one-time code (`through` when the account may pass it so: rule 3 of fusioncell.auth.throttle)."""
+
+    id: int | None
+    user: User | None
+    held: throttle.Hold | None = None
+    through: bool = False
 
 
-def _reserve(cell: Cell, username: str, client: str | None, now: datetime) -> tuple[int, User | None]:
-    """Count the recent failures, then record this attempt before the slow hash: attempts in flight count
-    towards the limit too, so a burst of parallel guesses cannot outrun it."""
+def _reserve(cell: Cell, username: str, client: str | None, with_code: bool, now: datetime) -> _Attempt:
+    """Judge the holds and record this attempt before the slow hash, in one transaction per account: attempts in
+    flight count towards the limits too, so a burst of parallel guesses cannot outrun them."""
     with cell.command() as uow:
-        if cell.db.is_postgres:  # SQLite's single writer serialises this already
-            uow.session.execute(
-                select(func.pg_advisory_xact_lock(func.hashtextextended(f"login:{username}:{client}", 0)))
+        throttle.lock_account(uow, username)
+        throttle.prune(uow.session, cell.settings, username, now)
+        held = throttle.hold(uow.session, cell.settings, username, client, now)
+        if held is not None and not with_code:
+            log.warning(
+                "login throttled", extra={"username": username, "client": client, "retry_after": held.retry_after}
             )
-        _throttle(cell, uow.session, username, client, now)
-        attempt = LoginAttempt(username=username, attempted_at=now, client=client, reason="checking")
-        uow.session.add(attempt)
-        uow.session.flush()
+            raise held.error()
         user = uow.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-        return attempt.id, user
+        if held is None:
+            return _Attempt(throttle.start(uow.session, username, client, now), user)
+        through = bool(user is not None and user.totp_secret and not user.disabled)
+        if through and throttle.password_known_elsewhere(uow.session, cell.settings, username, now):
+            log.warning("second factor being guessed", extra={"username": username, "client": client})
+            through = False
+        attempt_id = (
+            throttle.start(uow.session, username, client, now, reason=throttle.CHECKING_CODE) if through else None
+        )
+        return _Attempt(attempt_id, user, held, through)
 
 
-def _fail(cell: Cell, attempt_id: int, username: str, client: str | None, reason: str) -> None:
-    """The reserved attempt failed: it stays, with its reason, and counts until the window passes."""
+def _fail(cell: Cell, attempt: _Attempt, username: str, client: str | None, reason: str) -> None:
+    """The reserved attempt failed: it stays, with its reason, and counts until the windows pass."""
     with cell.command() as uow:
-        uow.session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt_id).values(reason=reason))
-    log.warning("login failed", extra={"username": username, "client": client, "reason": reason})
+        uow.session.execute(update(LoginAttempt).where(LoginAttempt.id == attempt.id).values(reason=reason))
+    log.warning(
+        "login failed",
+        extra={"username": username, "client": client, "reason": reason, "through_hold": attempt.held is not None},
+    )
 
 
-def _withdraw(cell: Cell, attempt_id: int) -> None:
-    """The reserved attempt was neither a failure nor a login (the one-time code is still to come)."""
+def _withdraw(cell: Cell, attempt: _Attempt) -> None:
+    """The reserved attempt was neither a failure nor a sign-in (the one-time code is still to come, or a held
+    try that cannot pass: it is answered as held and not counted)."""
+    if attempt.id is None:
+        return
     with cell.command() as uow:
-        uow.session.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt_id))
+        uow.session.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt.id))
 
 
-def _checked_password(cell: Cell, username: str, password: str, client: str | None, now: datetime) -> tuple[int, User]:
-    """The reserved attempt and the enabled account the password opens; a failure is recorded and raised."""
-    attempt_id, user = _reserve(cell, username, client, now)
-    # the slow hash runs outside any write transaction: a login never holds up the cell's traffic
+def _checked_password(
+    cell: Cell, username: str, password: str, client: str | None, now: datetime, *, with_code: bool = False
+) -> _Attempt:
+    """The reserved attempt, whose account is enabled and opened by the password; a failure is recorded and raised.
+    Through a hold only the account of a right password with a one-time code comes back (its code still to check):
+    anything else gets the hold's answer, whatever was wrong, and is not counted."""
+    attempt = _reserve(cell, username, client, with_code, now)
+    user = attempt.user
+    # the slow hash runs outside any write transaction (a login never holds up the cell's traffic), and for a held
+    # try too, so that its time tells nothing either
     password_ok = verify_password(user.password_hash if user else None, password)
+    if attempt.held is not None:
+        if not (password_ok and attempt.through):
+            _withdraw(cell, attempt)
+            raise attempt.held.error()
+        return attempt
     if user is None or not password_ok:
-        _fail(cell, attempt_id, username, client, "bad-credentials")
+        _fail(cell, attempt, username, client, throttle.BAD_CREDENTIALS)
         raise Unauthorized("invalid username or password")
     if user.disabled:
-        _fail(cell, attempt_id, username, client, "disabled")
+        _fail(cell, attempt, username, client, throttle.DISABLED)
         raise Unauthorized("this account is disabled; ask your delegation's administrator")
-    return attempt_id, user
+    return attempt
 
 
 def login(*, cell: Cell, username: str, password: str, otp: str | None, client: str | None) -> IssuedToken:
+    """A bearer token for a username, password and (for an account with a second factor) one-time code, throttled
+    by the rule of fusioncell.auth.throttle; `client` is the address fusioncell.proxies found."""
     now = cell.clock.now()
-    attempt_id, user = _checked_password(cell, username, password, client, now)
+    attempt = _checked_password(cell, username, password, client, now, with_code=bool(otp))
+    user = attempt.user
+    assert user is not None
     step: int | None = None
     if user.totp_secret:
         if not otp:
-            _withdraw(cell, attempt_id)
+            _withdraw(cell, attempt)
             raise Unauthorized("this account needs a one-time code: send it as 'otp'", otp_required=True)
         totp = pyotp.TOTP(user.totp_secret)
         step = _matching_step(totp, otp, now)
         if step is None:
-            _fail(cell, attempt_id, username, client, "bad-otp")
-            raise Unauthorized("invalid one-time code", otp_required=True)
+            _fail(cell, attempt, username, client, throttle.BAD_OTP)
+            raise attempt.held.error() if attempt.held else Unauthorized("invalid one-time code", otp_required=True)
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     expires_at = now + cell.settings.token_ttl
     try:
@@ -309,13 +326,21 @@ def login(*, cell: Cell, username: str, password: str, otp: str | None, client: 
                 )
             )
             # the reserved attempt goes with the earlier failures from this client
-            uow.session.execute(
-                delete(LoginAttempt).where(LoginAttempt.username == username, LoginAttempt.client == client)
-            )
+            throttle.signed_in(uow.session, username, client, now)
     except Unauthorized:
-        _fail(cell, attempt_id, username, client, "otp-reused")
+        _fail(cell, attempt, username, client, throttle.OTP_REUSED)
+        if attempt.held is not None:
+            raise attempt.held.error() from None
         raise
-    log.info("login", extra={"username": username, "delegation": user.delegation, "client": client})
+    log.info(
+        "login",
+        extra={
+            "username": username,
+            "delegation": user.delegation,
+            "client": client,
+            "through_hold": attempt.held is not None,
+        },
+    )
     return IssuedToken(raw, expires_at, principal_of(user))
 
 
@@ -400,10 +425,15 @@ def password_principal(*, cell: Cell, username: str, password: str, client: str 
     """HTTP Basic (TAXII clients): the account behind a username and password, checked and throttled as a login
     is, with no token issued; with the password hash it was checked against. An account with a second factor
     cannot sign in this way: it uses a bearer token."""
-    attempt_id, user = _checked_password(cell, username, password, client, cell.clock.now())
-    _withdraw(cell, attempt_id)
+    now = cell.clock.now()
+    attempt = _checked_password(cell, username, password, client, now)
+    user = attempt.user
+    assert user is not None
     if user.totp_secret:
+        _withdraw(cell, attempt)
         raise Unauthorized("this account has a second factor: send a bearer token from POST /api/v1/auth/token instead")
+    with cell.command() as uow:
+        throttle.signed_in(uow.session, username, client, now)
     return principal_of(user), user.password_hash
 
 

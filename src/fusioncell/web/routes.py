@@ -147,6 +147,7 @@ def _login_page(
         next_path=local_path(fields.get("next_path") or request.query_params.get("next")),
         username=fields.get("username", ""),
         otp_required=fields.get("otp_required", False),
+        otp_offered=fields.get("otp_offered", False),
         session=None,
     )
     set_login_csrf(response, request, token)
@@ -180,9 +181,13 @@ def login(
     client = request.client.host if request.client else None
     try:
         issued = auth_service.login(cell=cell, username=username, password=password, otp=code, client=client)
-    except TooManyRequests:
-        message = lang.gettext("Too many failed attempts. Wait a few minutes, then try again.")
-        return _login_page(request, cell, status=429, error=message, **again)
+    except TooManyRequests as held:
+        message = lang.gettext(
+            "Too many failed attempts. Wait a few minutes, or add your one-time code if you have one."
+        )
+        response = _login_page(request, cell, status=429, error=message, otp_offered=True, **again)
+        response.headers["Retry-After"] = str(held.retry_after)
+        return response
     except Unauthorized as refused:
         otp_required = bool(refused.extensions.get("otp_required"))
         if otp_required and not otp:
