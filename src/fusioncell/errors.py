@@ -26,6 +26,10 @@ class InvalidInput(DomainError):
     status, slug, title = 422, "invalid-input", "Invalid input"
 
 
+class InvalidPageToken(DomainError):
+    status, slug, title = 400, "invalid-page-token", "Invalid page token"
+
+
 class Unauthorized(DomainError):
     status, slug, title = 401, "unauthorized", "Not authenticated"
 

@@ -230,14 +230,22 @@ def decline(item_id: ItemId, body: IntelDecline, cell: CellDep, principal: Curre
     name="intel_objects",
     summary="Released STIX objects in the audiences you read, in the order they were added",
     response_model=IntelObjectPage,
-    responses=ERRORS,
+    responses={**ERRORS, 400: {"description": "A page token that is not yours, was altered, or is not a token"}},
 )
 async def objects(
     cell: CellDep,
     principal: CurrentUser,
-    after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+    after: Annotated[
+        str | None,
+        Query(
+            max_length=100,  # a token is 50 characters
+            description="The previous page's next_after, an opaque token only you can use; leave it out (or send 0) "
+            "for the first page",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
-    rows = await run_in_threadpool(service.released_objects, cell=cell, principal=principal, after=after, limit=limit)
-    page = {"next_after": rows[-1].id if len(rows) == limit else None}
-    return Response(stix.with_objects(page, (r.raw for r in rows)), media_type="application/json")
+    page = await run_in_threadpool(service.released_objects, cell=cell, principal=principal, after=after, limit=limit)
+    return Response(
+        stix.with_objects({"next_after": page.next_after}, (r.raw for r in page.rows)), media_type="application/json"
+    )

@@ -93,4 +93,7 @@ class IntelItemPage(BaseModel):
 
 class IntelObjectPage(BaseModel):
     objects: list[dict[str, Any]]
-    next_after: int | None = Field(description="pass as ?after= for the next page; null when this is the last")
+    next_after: str | None = Field(
+        description="pass as ?after= for the next page; null when this is the last. An opaque token that only you "
+        "can use: it tells nothing of what other audiences hold"
+    )

@@ -9,6 +9,7 @@ already in the form they receive (the marking applied, the submitter's identity 
 from __future__ import annotations
 
 import json
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,7 @@ from fusioncell.errors import Conflict, InvalidInput, NotFound
 from fusioncell.intel import stix
 from fusioncell.intel.markings import Tlp, tlp_of, with_tlp
 from fusioncell.intel.models import IntelItem, IntelObject
+from fusioncell.pagetokens import bound_to, page_tokens
 from fusioncell.policy import (
     MEDIATED_PREFIX,
     MEDIATOR,
@@ -86,12 +88,26 @@ def checked(cell: Cell, body: Any) -> stix.Checked:
     return result
 
 
+ITEM_IDS = 2**31 - 1  # what the id column holds on either database
+
+
+def _fresh_item_id(uow: UnitOfWork) -> int:
+    """An id for a new item, drawn at random. Ids from one sequence would tell a delegation, from the gaps between
+    its own items' ids, how many items the others drafted, submitted or published in between, and the id of a
+    draft submitted later would date it against them."""
+    while True:
+        candidate = secrets.randbelow(ITEM_IDS) + 1
+        if uow.session.get(IntelItem, candidate) is None:
+            return candidate
+
+
 def _new_item(
     uow: UnitOfWork, principal: Principal, content: stix.Checked, now: datetime, **decision: Any
 ) -> IntelItem:
     """An item of the principal's delegation, holding the content, written now; `decision` sets its state and,
     for one decided as it is made, the release fields."""
     item = IntelItem(
+        id=_fresh_item_id(uow),
         submitted_by=principal.username,
         delegation=principal.delegation or "",
         submitted_at=now,
@@ -285,7 +301,8 @@ def get_item(*, cell: Cell, principal: Principal, item_id: int) -> IntelItem:
 
 def list_items(*, cell: Cell, principal: Principal, state: str | None, limit: int = 200) -> list[IntelItem]:
     """Newest first: the mediator's review queue, or a delegation's own submissions with their status."""
-    query = select(IntelItem).order_by(IntelItem.submitted_at.desc(), IntelItem.id.desc()).limit(limit)
+    # ties in time go by ledger index, the order of the entries (ids are random)
+    query = select(IntelItem).order_by(IntelItem.submitted_at.desc(), IntelItem.ledger_index.desc()).limit(limit)
     if not can_read(principal, resolve_audience(MEDIATOR, cell.charter.roster)):
         if principal.delegation is None or not _may_read_item(cell, principal, principal.delegation):
             return []
@@ -574,20 +591,34 @@ def decline(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, 
 # ---- what recipients read ------------------------------------------------------------------------------------
 
 
-def released_objects(*, cell: Cell, principal: Principal, after: int, limit: int) -> list[IntelObject]:
-    """Released objects in the audiences the principal may read, in the order they were added."""
+@dataclass(frozen=True)
+class ObjectPage:
+    rows: list[IntelObject]
+    next_after: str | None  # the page token for the next page (fusioncell.pagetokens); None: this is the last
+
+
+def released_objects(*, cell: Cell, principal: Principal, after: str | None, limit: int) -> ObjectPage:
+    """Released objects in the audiences the principal may read, in the order they were added, after the page
+    token `after` (None, or "0" as clients sent before tokens, for the first page). Rows are numbered across all
+    audiences, so the position goes out sealed: in the clear it would count what other audiences were given."""
+    tokens = page_tokens(cell)
+    bound = bound_to("intel.objects", principal.username)
+    position = 0 if after in (None, "", "0") else tokens.open(after, bound_to=bound)
     audiences = readable_audiences(principal, cell.charter.roster)
     if not audiences:
-        return []
+        return ObjectPage([], None)
     with cell.reading() as session:
-        return list(
+        rows = list(
             session.execute(
                 select(IntelObject)
-                .where(IntelObject.audience.in_(audiences), IntelObject.id > after)
+                .where(IntelObject.audience.in_(audiences), IntelObject.id > position)
                 .order_by(IntelObject.id)
-                .limit(limit)
+                .limit(limit + 1)
             ).scalars()
         )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return ObjectPage(rows, tokens.seal(rows[-1].id, bound_to=bound) if more else None)
 
 
 # ---- TAXII: a collection's objects, by the filters TAXII 2.1 defines -------------------------------------------
@@ -675,7 +706,8 @@ def withdraw(
         action="intel.withdrawn",
         actor=principal,
         audience=target,
-        subject=f"intel-object:{stix_id}",
+        # its own subject: one naming the object (its type and id) would tell those outside the audience of it
+        subject=f"intel-withdrawal:{uuid.uuid4()}",
         content={"object": stix_id, "versions": removed},
     )
     return len(ids)
@@ -718,7 +750,7 @@ def revoke(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, r
         action="intel.revoked",
         actor=principal,
         audience=resolve_audience(item.audience, cell.charter.roster),
-        subject=f"intel-release:{item.release_id}",
+        subject=f"intel-recall:{uuid.uuid4()}",  # its own: the release's would say which release was recalled
         content={
             "release": item.release_id,
             "reason": reason,

@@ -7,8 +7,9 @@ analysts also get a write-only "submissions" collection: what they add goes to t
 reaches no one else until released. Every read goes through `policy`: a collection the user may not read does not
 exist for them (404).
 
-Pages are keyset pages in the order objects were added; `next` carries the last row's key and a digest of the
-filters, so any instance serves the next page and a `next` used with other filters is refused.
+Pages are keyset pages in the order objects were added; `next` is a page token (fusioncell.pagetokens): the last
+row's key sealed for this reader and these filters, so any instance serves the next page, the token tells nothing
+of other collections, and one used by another user or with other filters is refused.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from fusioncell.cell import Cell
 from fusioncell.errors import DomainError, TooManyRequests, Unauthorized
 from fusioncell.intel import service, stix
 from fusioncell.intel.models import IntelStatus
+from fusioncell.pagetokens import bound_to, page_tokens
 from fusioncell.policy import (
     JOINT,
     MEDIATED_PREFIX,
@@ -283,40 +285,32 @@ def _filter_digest(collection: Collection, flt: service.ObjectFilter, stix_id: s
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
 
-def _after_id(request: Request, digest: str) -> int:
-    token = request.query_params.get("next")
-    if not token:
-        return 0
-    try:
-        key, _, tied = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().partition(".")
-        if tied != digest or not (key.isascii() and key.isdigit()) or int(key) > 2**63 - 1:
-            raise ValueError
-        return int(key)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise TaxiiError(
-            400, "Bad request", "this next token does not belong to these filters: start again without it"
-        ) from None
-
-
-def _next_token(last_id: int, digest: str) -> str:
-    return base64.urlsafe_b64encode(f"{last_id}.{digest}".encode()).decode().rstrip("=")
-
-
 def _stamp(moment: datetime) -> str:
     return stix.version_text(moment)
 
 
-def _page(request: Request, cell: Cell, collection: Collection, flt: service.ObjectFilter, stix_id: str | None = None):  # type: ignore[no-untyped-def]
-    """One page of rows and the envelope fields and headers that go with it."""
+def _page(  # type: ignore[no-untyped-def]
+    request: Request,
+    cell: Cell,
+    principal: Principal,
+    collection: Collection,
+    flt: service.ObjectFilter,
+    stix_id: str | None = None,
+):
+    """One page of rows and the envelope fields and headers that go with it. `next` is a page token
+    (fusioncell.pagetokens) made for this reader and these filters: the row it names is numbered across every
+    audience, so in the clear it would count what the collections this reader cannot read were given."""
     if not collection.can_read or collection.audience is None:
         raise TaxiiError(403, "Forbidden", "this collection takes objects for review; it cannot be read")
     limit = _limit(request)
-    digest = _filter_digest(collection, flt, stix_id)
+    tokens = page_tokens(cell)
+    bound = bound_to("taxii.objects", principal.username, _filter_digest(collection, flt, stix_id))
+    token = request.query_params.get("next")
     rows = service.collection_rows(
         cell=cell,
         audience=collection.audience,
         flt=flt,
-        after_id=_after_id(request, digest),
+        after_id=tokens.open(token, bound_to=bound) if token else 0,
         limit=limit + 1,
         stix_id=stix_id,
     )
@@ -324,7 +318,7 @@ def _page(request: Request, cell: Cell, collection: Collection, flt: service.Obj
     rows = rows[:limit]
     envelope: dict[str, Any] = {"more": more}
     if more:
-        envelope["next"] = _next_token(rows[-1].id, digest)
+        envelope["next"] = tokens.seal(rows[-1].id, bound_to=bound)
     headers = {}
     if rows:
         headers = {
@@ -416,8 +410,9 @@ async def collection(request: Request, collection_id: str) -> Response:
 @router.get(API_ROOT + "collections/{collection_id}/objects/", name="taxii_objects")
 async def get_objects(request: Request, collection_id: str) -> Response:
     def work(cell: Cell) -> Response:
-        found = _collection(cell, _principal(request, cell), collection_id)
-        rows, envelope, headers = _page(request, cell, found, _filters(request))
+        principal = _principal(request, cell)
+        found = _collection(cell, principal, collection_id)
+        rows, envelope, headers = _page(request, cell, principal, found, _filters(request))
         return _objects_envelope(envelope, rows, headers)
 
     return await _serve(request, work)
@@ -473,8 +468,9 @@ def _add(cell: Cell, principal: Principal, found: Collection, objects: list[Any]
 @router.get(API_ROOT + "collections/{collection_id}/manifest/", name="taxii_manifest")
 async def manifest(request: Request, collection_id: str) -> Response:
     def work(cell: Cell) -> Response:
-        found = _collection(cell, _principal(request, cell), collection_id)
-        rows, envelope, headers = _page(request, cell, found, _filters(request))
+        principal = _principal(request, cell)
+        found = _collection(cell, principal, collection_id)
+        rows, envelope, headers = _page(request, cell, principal, found, _filters(request))
         envelope["objects"] = [
             {"id": r.stix_id, "date_added": _stamp(r.date_added), "version": r.version, "media_type": STIX}
             for r in rows
@@ -487,8 +483,9 @@ async def manifest(request: Request, collection_id: str) -> Response:
 @router.get(API_ROOT + "collections/{collection_id}/objects/{object_id}/", name="taxii_object")
 async def get_object(request: Request, collection_id: str, object_id: str) -> Response:
     def work(cell: Cell) -> Response:
-        found = _collection(cell, _principal(request, cell), collection_id)
-        rows, envelope, headers = _page(request, cell, found, _filters(request), stix_id=object_id)
+        principal = _principal(request, cell)
+        found = _collection(cell, principal, collection_id)
+        rows, envelope, headers = _page(request, cell, principal, found, _filters(request), stix_id=object_id)
         if not rows:
             _must_hold(cell, found, object_id)
         return _objects_envelope(envelope, rows, headers)
@@ -516,11 +513,12 @@ async def delete_object(request: Request, collection_id: str, object_id: str) ->
 @router.get(API_ROOT + "collections/{collection_id}/objects/{object_id}/versions/", name="taxii_versions")
 async def versions(request: Request, collection_id: str, object_id: str) -> Response:
     def work(cell: Cell) -> Response:
-        found = _collection(cell, _principal(request, cell), collection_id)
+        principal = _principal(request, cell)
+        found = _collection(cell, principal, collection_id)
         if request.query_params.get("match[version]"):
             raise TaxiiError(400, "Bad request", "match[version] does not apply to versions")
         rows, envelope, headers = _page(
-            request, cell, found, _filters(request, versions_default=("all",)), stix_id=object_id
+            request, cell, principal, found, _filters(request, versions_default=("all",)), stix_id=object_id
         )
         if not rows:
             _must_hold(cell, found, object_id)
