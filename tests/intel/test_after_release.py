@@ -109,6 +109,8 @@ def test_a_sighting_reaches_the_audience_without_its_reporter(client, cell, crew
     assert client.get(f"/api/v1/ledger/entries/{index}/content", headers=crew["il"].headers).status_code == 404
     assert client.get(f"/api/v1/ledger/entries/{index}/content", headers=us.headers).status_code == 200
     headers = client.get(f"/api/v1/ledger/entries?start={index}", headers=crew["il"].headers).json()["items"]
+    assert [(e["action"], e["subject"]) for e in headers] == [(None, None)]
+    headers = client.get(f"/api/v1/ledger/entries?start={index}", headers=us.headers).json()["items"]
     assert [(e["action"], e["subject"]) for e in headers] == [("intel.submitted", f"intel-submission:{report['id']}")]
     # nothing reaches IL before the mediator releases it; the reporter's own delegation sees its item's state
     assert [o for o in released(client, crew["il"]) if o["type"] == "sighting"] == []
