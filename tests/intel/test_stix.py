@@ -105,3 +105,24 @@ def test_what_json_and_stix_allow_is_taken_as_sent() -> None:
     for extra in ({"confidence": 50.0}, {"created_by_ref": "identity--6BA7B810-9DAD-41D1-80B4-00C04FD430C8"}):
         obj = {**indicator(), **extra}
         assert stix.check_object(("stix", 0), obj) == (obj, []), extra
+
+
+def test_a_new_version_follows_whatever_is_stored() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 3, 2, 6, 0, 0, 123456, tzinfo=UTC)
+    assert stix.next_modified({"modified": "2026-03-01T00:00:00Z"}, now) == "2026-03-02T06:00:00.123Z"
+    assert stix.next_modified({"modified": "2026-03-02T06:00:00.123400Z"}, now) == "2026-03-02T06:00:00.124Z"
+    assert stix.next_modified({"modified": "9000-01-01T00:00:00Z"}, now) == "9000-01-01T00:00:00.001Z"
+    # the last millisecond STIX writes moves to its last microsecond; nothing follows that one
+    assert stix.next_modified({"modified": "9999-12-31T23:59:59.999Z"}, now) == "9999-12-31T23:59:59.999999Z"
+    assert stix.next_modified({"modified": "9999-12-31T23:59:59.999999Z"}, now) is None
+
+
+def test_what_a_new_version_changes() -> None:
+    before = {"id": "x", "name": "a", "labels": ["p"], "description": "d"}
+    after = {"id": "x", "name": "b", "labels": ["p"], "confidence": 40}
+    assert [(c.name, c.kind, c.before, c.after) for c in stix.differences(before, after)] == [
+        ("name", "changed", "a", "b"), ("confidence", "added", None, 40), ("description", "removed", "d", None),
+    ]  # fmt: skip
+    assert stix.differences(before, dict(before)) == []

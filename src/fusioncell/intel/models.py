@@ -68,6 +68,22 @@ class IntelObject(Base):
     raw: Mapped[str] = mapped_column(Text, nullable=False)  # the JSON served, stored so reads never re-encode
 
 
+class IntelVersion(Base):
+    """A version of a STIX object (one with created or modified) as an item brought it before the mediator: at
+    submission, or at once for the mediator's own. The first row of an id names the delegation that first
+    submitted the object, the only one whose new versions of it the cell accepts (with the mediator's); the rows
+    before an item's are the versions its own supersedes, which the mediator's review shows."""
+
+    __tablename__ = "intel_versions"
+    __table_args__ = (Index("ix_intel_versions_stix_id_id", "stix_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the order in which versions were submitted
+    stix_id: Mapped[str] = mapped_column(String(250), nullable=False)
+    version: Mapped[str] = mapped_column(String(32), nullable=False)  # as IntelObject.version spells it
+    item_id: Mapped[int] = mapped_column(ForeignKey("intel_items.id"), nullable=False, index=True)
+    delegation: Mapped[str] = mapped_column(String(16), nullable=False)  # the submitting delegation's
+
+
 class IntelStatus(Base):
     """A TAXII status resource: what became of one envelope of objects sent to a collection."""
 

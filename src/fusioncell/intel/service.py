@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, insert, or_, select, true
+from sqlalchemy import delete, exists, func, insert, or_, select, true
 
 from fusioncell.cell import Cell
 from fusioncell.db import UnitOfWork
 from fusioncell.errors import Conflict, InvalidInput, NotFound
 from fusioncell.intel import stix
 from fusioncell.intel.markings import Tlp, tlp_of, with_tlp
-from fusioncell.intel.models import IntelItem, IntelObject
+from fusioncell.intel.models import IntelItem, IntelObject, IntelVersion
 from fusioncell.pagetokens import bound_to, page_tokens
 from fusioncell.policy import (
     MEDIATED_PREFIX,
@@ -70,7 +70,8 @@ def mediator_identity(cell: Cell) -> dict[str, Any]:
 
 def checked(cell: Cell, body: Any) -> stix.Checked:
     """The content if it passes, else InvalidInput listing every problem (nothing is stored). Nobody submits a
-    version of the mediator's own identity: it would replace, for every reader, the source of its releases."""
+    version of the mediator's own identity: it would replace, for every reader, the source of its releases. Its
+    timestamps keep to the cell's range (stix.out_of_range)."""
     result, problems = stix.check_submission(body, workers=cell.settings.resolved_stix_workers())
     if result is not None:
         mediator = mediator_identity(cell)["id"]
@@ -80,6 +81,7 @@ def checked(cell: Cell, body: Any) -> stix.Checked:
             for i, o in enumerate(result.objects)
             if o["id"] == mediator
         ]
+        problems += stix.submission_out_of_range(body, result.objects, cell.clock.now())
     if result is None or problems:
         raise InvalidInput(
             f"{len(problems)} problem(s) in the STIX content; nothing was stored",
@@ -134,13 +136,17 @@ class Submission:
 DRAFT_STATES = ("draft", "discarded")  # the delegation's own, until it submits: not in the mediator's queue
 
 
+def _stored(item: IntelItem) -> stix.Checked:
+    """An item's content as it was checked when it came in."""
+    objects = json.loads(item.objects)
+    versions = [stix.version_of(o) for o in objects]
+    return stix.Checked(objects, Tlp(item.tlp), versions, item.objects, item.objects_sha256)
+
+
 def _submission_entry(item: IntelItem, content: stix.Checked | None = None) -> dict[str, Any]:
     """What the ledger keeps of an item's content: its marking, the identity choice, each object's version."""
     if content is None:
-        objects = json.loads(item.objects)
-        content = stix.Checked(
-            objects, Tlp(item.tlp), [stix.version_of(o) for o in objects], item.objects, item.objects_sha256
-        )
+        content = _stored(item)
     versions = [
         [o["id"], v or stix.version_text(item.submitted_at)]
         for o, v in zip(content.objects, content.versions, strict=True)
@@ -179,6 +185,7 @@ def submit(
     earlier = _earlier(uow, principal.delegation or "", content.sha256, share_identity, drafts=draft)
     if earlier is not None:
         return Submission(earlier, False, versions)
+    _only_own_versions(cell, uow, principal, body, content)
     if draft:
         _not_submitted_yet(uow, principal.delegation or "", content, share_identity)
     item = _new_item(
@@ -187,6 +194,7 @@ def submit(
     if draft:
         _record_draft(cell, uow, principal, item, "drafted", _submission_entry(item, content))
     else:
+        _record_versions(uow, item, content)
         uow.record(
             action="intel.submitted",
             actor=principal,
@@ -235,6 +243,7 @@ def revise_draft(
     """A draft's content replaced, checked as a submission is."""
     item = _own_draft(cell, uow, principal, item_id)
     content = checked(cell, body)
+    _only_own_versions(cell, uow, principal, body, content)
     _not_submitted_yet(uow, item.delegation, content, share_identity)
     item.tlp = int(content.tlp)
     item.objects = content.text
@@ -253,6 +262,9 @@ def submit_draft(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: 
     earlier = _earlier(uow, item.delegation, item.objects_sha256, item.share_identity, drafts=False)
     if earlier is not None:
         raise Conflict(f"exactly this content was submitted as item {earlier.id}; discard this draft", item=earlier.id)
+    content = _stored(item)
+    _only_own_versions(cell, uow, principal, content.objects, content)  # others may have submitted them since
+    _record_versions(uow, item, content)
     item.state = "submitted"
     item.submitted_by = principal.username
     item.submitted_at = cell.clock.now()
@@ -275,6 +287,138 @@ def discard_draft(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id:
     item.decided_by = principal.username
     _record_draft(cell, uow, principal, item, "discarded", {"item": item.id})
     return item
+
+
+# ---- who may version an object ------------------------------------------------------------------------------
+#
+# An object (a STIX id) is the delegation's that first submitted it: the cell accepts new versions of it from that
+# delegation and the mediator only, as STIX has only an object's creator version it. Another party that reads the
+# object (it was released to it) is refused at once. One that does not read it is not: the refusal would confirm
+# an object it may not read (ids are often made from a name, so it would learn what was submitted); its submission
+# goes on as one with a new id would, and the mediator, whose review shows whose object it is, cannot release it.
+# Observables have no versions, and two parties may well send the same one (its id is made from its value).
+
+
+def _is_mediator(cell: Cell, delegation: str | None) -> bool:
+    return delegation is not None and cell.charter.roster.kind(delegation) is DelegationKind.MEDIATOR
+
+
+def _first_submitters(session: Any, stix_ids: set[str]) -> dict[str, str]:
+    """The delegation that first submitted each of these objects, for those submitted before."""
+    if not stix_ids:
+        return {}
+    first = select(func.min(IntelVersion.id)).where(IntelVersion.stix_id.in_(stix_ids)).group_by(IntelVersion.stix_id)
+    return dict(
+        session.execute(select(IntelVersion.stix_id, IntelVersion.delegation).where(IntelVersion.id.in_(first))).all()
+    )
+
+
+def _only_own_versions(cell: Cell, uow: UnitOfWork, principal: Principal, body: Any, content: stix.Checked) -> None:
+    """Conflict, naming each object, for versions of objects another delegation first submitted that the principal
+    reads; nothing for those it does not read (see above)."""
+    if _is_mediator(cell, principal.delegation):
+        return
+    versioned = [(i, o["id"]) for i, (o, v) in enumerate(zip(content.objects, content.versions, strict=True)) if v]
+    first = _first_submitters(uow.session, {stix_id for _, stix_id in versioned})
+    others = {stix_id for stix_id, delegation in first.items() if delegation != principal.delegation}
+    audiences = readable_audiences(principal, cell.charter.roster)
+    if not others or not audiences:
+        return
+    read = set(
+        uow.session.execute(
+            select(_O.c.stix_id).where(_O.c.stix_id.in_(others), _O.c.audience.in_(audiences)).distinct()
+        ).scalars()
+    )
+    refused = [
+        stix.Problem(
+            (*stix.position_in(body, i), "id"),
+            stix_id,
+            "an object released to you that another delegation first submitted: only that delegation or the "
+            "mediator may submit versions of it; give yours an id of its own (a relationship or a note can refer "
+            "to this one)",
+        )
+        for i, stix_id in versioned
+        if stix_id in read
+    ]
+    if refused:
+        raise Conflict(
+            f"{len(refused)} object(s) belong to another delegation: a new version of an object is accepted only "
+            "from the delegation that first submitted it, or from the mediator; nothing was stored",
+            errors=[{**p.as_error(), "code": "another-delegations-object"} for p in refused],
+            objects=[p.stix_id for p in refused],
+        )
+
+
+def _record_versions(uow: UnitOfWork, item: IntelItem, content: stix.Checked) -> None:
+    """The item's object versions, now before the mediator (submitted, or published by the mediator)."""
+    rows = [
+        {"stix_id": o["id"], "version": v, "item_id": item.id, "delegation": item.delegation}
+        for o, v in zip(content.objects, content.versions, strict=True)
+        if v is not None
+    ]
+    if rows:
+        uow.session.execute(insert(IntelVersion), rows)
+
+
+def _others_objects(cell: Cell, session: Any, item: IntelItem) -> dict[str, str]:
+    """The item's objects that another delegation first submitted, each with that delegation (none for the
+    mediator's own items)."""
+    if _is_mediator(cell, item.delegation):
+        return {}
+    ids = set(session.execute(select(IntelVersion.stix_id).where(IntelVersion.item_id == item.id)).scalars())
+    return {k: d for k, d in _first_submitters(session, ids).items() if d != item.delegation}
+
+
+@dataclass(frozen=True)
+class Supersession:
+    """One of an item's objects that was submitted before, as the mediator's review shows it."""
+
+    stix_id: str
+    version: str  # the item's
+    first_by: str  # the delegation that first submitted the object
+    base_item: int  # the item holding the version this one is set against
+    base_version: str  # the newest version submitted before this one
+    order: str  # "newer", "same" or "older" than base_version
+    changes: list[stix.Change]  # from base_version to this one
+    not_theirs: bool  # another delegation's object: the item cannot be released
+
+
+def supersessions(*, cell: Cell, principal: Principal, item: IntelItem) -> list[Supersession]:
+    """For each of the item's objects submitted before it (by any delegation), whose it is and how it differs from
+    the newest version submitted before it; only where the principal may read both those items (the mediator
+    reads them all)."""
+    content = _stored(item)
+    mine = {o["id"]: (o, v) for o, v in zip(content.objects, content.versions, strict=True) if v is not None}
+    if not mine:
+        return []
+    result = []
+    with cell.reading() as session:
+        history: dict[str, list[IntelVersion]] = {}
+        for row in session.execute(
+            select(IntelVersion).where(IntelVersion.stix_id.in_(mine.keys())).order_by(IntelVersion.id)
+        ).scalars():
+            history.setdefault(row.stix_id, []).append(row)
+        held: dict[int, dict[tuple[str, str | None], dict[str, Any]]] = {}  # each earlier item's objects, read once
+        for stix_id, (obj, version) in mine.items():
+            rows = history.get(stix_id, [])
+            own = next((r.id for r in rows if r.item_id == item.id), None)
+            before = [r for r in rows if r.item_id != item.id and (own is None or r.id < own)]
+            if not before:
+                continue
+            first, base = before[0], max(before, key=lambda r: (r.version, r.id))
+            if not all(_may_read_item(cell, principal, r.delegation) for r in (first, base)):
+                continue
+            if base.item_id not in held:
+                objects = json.loads(session.get(IntelItem, base.item_id).objects)  # type: ignore[union-attr]
+                held[base.item_id] = {(o["id"], stix.version_of(o)): o for o in objects}
+            earlier = held[base.item_id].get((stix_id, base.version), {})
+            order = "newer" if version > base.version else "same" if version == base.version else "older"
+            changes = stix.differences(earlier, obj)
+            not_theirs = first.delegation != item.delegation and not _is_mediator(cell, item.delegation)
+            result.append(
+                Supersession(stix_id, version, first.delegation, base.item_id, base.version, order, changes, not_theirs)
+            )
+    return result
 
 
 # ---- reading the queue --------------------------------------------------------------------------------------
@@ -489,11 +633,15 @@ def _redact(objects: list[dict[str, Any]], redactions: dict[str, Redaction], now
     for obj in objects:
         redaction = redactions.get(obj["id"])
         if redaction is not None:
-            modified = stix.next_modified(obj, now)
+            # a version at the last instant STIX writes (stored before timestamps were bounded) keeps it
+            modified = stix.next_modified(obj, now) or obj["modified"]
             obj = {k: v for k, v in obj.items() if k not in redaction.remove}
             obj.update(redaction.replace or {})
             obj["modified"] = modified
             _, found = stix.check_object(("redactions", obj["id"]), obj)
+            if not found:  # a time put in by the mediator keeps to the range a submitted one does
+                at = ("redactions", obj["id"])
+                found = [p for p in stix.out_of_range(at, obj, now) if p.at[len(at)] in (redaction.replace or {})]
             if not found and not stix.encodable(obj):
                 found = [stix.Problem(("redactions", obj["id"]), obj["id"], stix.LONE_SURROGATE)]
             if found:
@@ -518,6 +666,15 @@ def release(
     if len(named) != len(redactions or []):
         raise InvalidInput("an object is named twice in redactions", field="redactions")
     item = _pending(uow, item_id)
+    others = _others_objects(cell, uow.session, item)
+    if others:
+        listed = [f"{stix_id} (first submitted by {by})" for stix_id, by in sorted(others.items())]
+        named_objects = ", ".join(listed[:10]) + (f" and {len(listed) - 10} more" if len(listed) > 10 else "")
+        raise Conflict(
+            f"item {item_id} holds new versions of objects another delegation first submitted: {named_objects}; only "
+            f"that delegation or the mediator may version an object, so the item cannot be released: decline it",
+            objects=others,
+        )
     submitted = Tlp(item.tlp)
     level = submitted if tlp is None else tlp
     if level < submitted:
@@ -567,6 +724,7 @@ def publish(*, cell: Cell, uow: UnitOfWork, principal: Principal, audience: str,
     if earlier is not None:  # the same envelope again: what it released then, nothing new
         return _rows(earlier.id, target.label, _as_released(cell, earlier, Tlp(earlier.released_tlp or 0)), now)
     item = _new_item(uow, principal, content, now, state="released", share_identity=True)
+    _record_versions(uow, item, content)
     return _write_release(cell, uow, principal, item, target, content.tlp)
 
 
@@ -736,9 +894,10 @@ def revoke(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, r
         obj = json.loads(row.raw)
         if obj["id"] == mediator or obj["type"] == "marking-definition":
             continue  # shared with other releases: not this item's to recall
-        if "modified" in obj:
-            revoked.append({**obj, "revoked": True, "modified": stix.next_modified(obj, now)})
-        else:
+        modified = stix.next_modified(obj, now) if "modified" in obj else None
+        if modified is not None:
+            revoked.append({**obj, "revoked": True, "modified": modified})
+        else:  # no versions, or (stored before timestamps were bounded) at the last instant STIX writes
             withdrawn.append(row.id)
     rows = _rows(item.id, item.audience, revoked, now)
     _store(uow, item.audience, rows)
@@ -814,9 +973,13 @@ def report_sighting(
     _, problems = stix.check_object(("sighting",), sighting)
     if problems:
         raise InvalidInput("the sighting is not valid STIX", errors=[p.as_error() for p in problems])
+    problems = stix.out_of_range((), sighting, now)  # first_seen and last_seen, where the request has them
+    if problems:
+        raise InvalidInput("a time of the sighting is out of range", errors=[p.as_error() for p in problems])
     text = stix.encode([sighting])
     content = stix.Checked([sighting], level, [stix.version_of(sighting)], text, stix.sha256(text))
     item = _new_item(uow, principal, content, now, state="submitted", share_identity=False, kind="sighting")
+    _record_versions(uow, item, content)
     uow.record(
         action="intel.submitted",  # as any submission: the header every member reads does not say "sighting"
         actor=principal,

@@ -19,10 +19,13 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import stix2
 import stix2.exceptions
+import stix2.properties
+from stix2.registry import class_for_type
 from stix2.utils import parse_into_datetime
 from stix2patterns.validator import run_validator
 
@@ -82,10 +85,17 @@ def stamp_text(moment: datetime) -> str:
     return f"{moment.year:04d}-{moment:%m-%dT%H:%M:%S}.{moment.microsecond // 1000:03d}Z"
 
 
-def next_modified(obj: dict[str, Any], now: datetime) -> str:
+LAST_INSTANT = datetime.max.replace(tzinfo=UTC)  # 9999-12-31T23:59:59.999999Z: STIX writes no later time
+
+
+def next_modified(obj: dict[str, Any], now: datetime) -> str | None:
     """`modified` for a new version of the object: now, or a millisecond past its current version if that is
-    later (a version must move forward)."""
-    return stamp_text(max(now, stix_time(obj["modified"]) + timedelta(milliseconds=1)))
+    later (a version must move forward). Whatever is stored: a version in the last millisecond STIX can write
+    moves to its last microsecond; None for one already there, which nothing can follow."""
+    current = stix_time(obj["modified"])
+    if current < LAST_INSTANT - timedelta(milliseconds=1):
+        return stamp_text(max(now, current + timedelta(milliseconds=1)))
+    return version_text(LAST_INSTANT) if current < LAST_INSTANT else None
 
 
 def version_of(obj: dict[str, Any]) -> str | None:
@@ -99,6 +109,160 @@ def version_of(obj: dict[str, Any]) -> str | None:
     if plain:
         return f"{plain.group(1)}.{(plain.group(8) or '').ljust(6, '0')}Z"
     return version_text(stix_time(stamp))
+
+
+# ---- the range of a timestamp -------------------------------------------------------------------------------
+
+# An object's version (created, modified) orders its versions and is what the cell moves on when it redacts or
+# recalls it: from 1970 to a day past the cell's clock (a day covers any clock's error and a local time written
+# as UTC). Any other time (valid_until, first_seen, a file's mtime, ...) is the object's own statement, stored and
+# served as sent: from 1900 to the last instant STIX writes, where standards give the far end a meaning (RFC 5280
+# dates a certificate that never expires 9999-12-31T23:59:59Z), while a date before 1900 is a placeholder for no
+# date (Go's zero time is 0001-01-01T00:00:00Z, .NET's MinValue the same), not a time.
+EARLIEST_VERSION = datetime(1970, 1, 1, tzinfo=UTC)
+VERSION_AHEAD = timedelta(days=1)
+EARLIEST_TIME = datetime(1900, 1, 1, tzinfo=UTC)
+_EARLIEST_VERSION_TEXT = version_text(EARLIEST_VERSION)
+_EARLIEST_TIME_TEXT = version_text(EARLIEST_TIME)
+
+
+def _may_hold_times(prop: Any) -> bool:
+    """Whether a property is a timestamp or may hold one (a list of them, an embedded object, extensions)."""
+    if isinstance(prop, stix2.properties.ListProperty):
+        contained = prop.contained
+        if isinstance(contained, stix2.properties.Property):
+            return _may_hold_times(contained)
+        return isinstance(contained, type) and bool(_time_properties(contained))
+    if isinstance(prop, stix2.properties.EmbeddedObjectProperty):
+        return bool(_time_properties(prop.type))
+    return isinstance(prop, stix2.properties.TimestampProperty | stix2.properties.ExtensionsProperty)
+
+
+@lru_cache(maxsize=256)
+def _time_properties(cls: Any) -> tuple[tuple[str, Any], ...]:
+    """The properties of a library class (an object type, an extension, an embedded type) that may hold a time."""
+    return tuple((name, prop) for name, prop in getattr(cls, "_properties", {}).items() if _may_hold_times(prop))
+
+
+@lru_cache(maxsize=256)
+def _time_shape(cls: Any) -> tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]:
+    """A type's timestamp properties, and those that may hold one deeper (read on every object: kept apart)."""
+    properties = _time_properties(cls)
+    top = tuple(n for n, p in properties if isinstance(p, stix2.properties.TimestampProperty))
+    return top, tuple((n, p) for n, p in properties if n not in top)
+
+
+def _times(value: Any, prop: Any, at: tuple[str | int, ...]) -> Iterable[tuple[tuple[str | int, ...], str]]:
+    """Every timestamp in a property's value, with where it sits."""
+    if isinstance(prop, stix2.properties.TimestampProperty):
+        if isinstance(value, str):
+            yield at, value
+    elif isinstance(prop, stix2.properties.ListProperty) and isinstance(value, list):
+        for index, each in enumerate(value):
+            if isinstance(prop.contained, stix2.properties.Property):
+                yield from _times(each, prop.contained, (*at, index))
+            elif isinstance(each, dict):
+                yield from _times_in(each, prop.contained, (*at, index))
+    elif isinstance(prop, stix2.properties.EmbeddedObjectProperty) and isinstance(value, dict):
+        yield from _times_in(value, prop.type, at)
+    elif isinstance(prop, stix2.properties.ExtensionsProperty) and isinstance(value, dict):
+        for name, extension in value.items():
+            cls = class_for_type(name, "2.1", "extensions")
+            if cls is not None and isinstance(extension, dict):
+                yield from _times_in(extension, cls, (*at, name))
+
+
+def _times_in(obj: dict[str, Any], cls: Any, at: tuple[str | int, ...]) -> Iterable[tuple[tuple[str | int, ...], str]]:
+    for name, prop in _time_properties(cls):
+        if name in obj:
+            yield from _times(obj[name], prop, (*at, name))
+
+
+def _class_of(stix_type: Any) -> Any:
+    if not isinstance(stix_type, str):
+        return None
+    return class_for_type(stix_type, "2.1", "objects") or class_for_type(stix_type, "2.1", "observables")
+
+
+def _sortable(text: str) -> str | None:
+    """A timestamp as version_of spells a version (text order is time order), or None if it is not one."""
+    plain = TIMESTAMP.fullmatch(text)
+    if plain:
+        return f"{plain.group(1)}.{(plain.group(8) or '').ljust(6, '0')}Z"
+    try:
+        return version_text(stix_time(text))  # another spelling the library reads, inside an extension
+    except ValueError:
+        return None  # not a time: check_object has said so
+
+
+@lru_cache(maxsize=4)
+def _latest_version(now: datetime) -> str:
+    return version_text(now + VERSION_AHEAD)
+
+
+def out_of_range(at: tuple[str | int, ...], obj: dict[str, Any], now: datetime) -> list[Problem]:
+    """Where the object's timestamps leave the cell's range (above), `now` being the cell's clock: none for an
+    object that passed check_object and keeps to it. Compared as text spelled as versions are (text order is time
+    order), not as a datetime per timestamp: this runs on every object of every submission."""
+    cls = _class_of(obj.get("type"))
+    if cls is None:
+        return []
+    latest = _latest_version(now)
+    problems = []
+    top, nested = _time_shape(cls)
+    found = [((name,), obj[name]) for name in top if isinstance(obj.get(name), str)]
+    for name, prop in nested:
+        if name in obj:
+            found += _times(obj[name], prop, (name,))
+    for where, text in found:
+        stamp = _sortable(text)
+        if stamp is None:
+            continue
+        if where in (("created",), ("modified",)):
+            if _EARLIEST_VERSION_TEXT <= stamp <= latest:
+                continue
+            field = where[0]
+            if stamp < _EARLIEST_VERSION_TEXT:
+                reason = f"{field} is before {stamp_text(EARLIEST_VERSION)}: no STIX object was made then"
+            else:
+                reason = (
+                    f"{field} is more than a day past the cell's clock (at most {stamp_text(now + VERSION_AHEAD)}): "
+                    "a version dated in the future would stay the newest for as long"
+                )
+        elif stamp >= _EARLIEST_TIME_TEXT:
+            continue
+        else:
+            field = ".".join(str(step) for step in where)
+            reason = (
+                f"{field} is before {stamp_text(EARLIEST_TIME)}: a placeholder for no date is not a time; leave the "
+                "property out"
+            )
+        problems.append(Problem((*at, *where), obj.get("id") if isinstance(obj.get("id"), str) else None, reason))
+    return problems
+
+
+def submission_out_of_range(body: Any, objects: list[dict[str, Any]], now: datetime) -> list[Problem]:
+    """out_of_range for every object of a submission that passed check_submission, placed in the request body."""
+    _, prefix = objects_of(body)
+    return [problem for i, o in enumerate(objects) for problem in out_of_range(_position(prefix, i), o, now)]
+
+
+@dataclass(frozen=True)
+class Change:
+    name: str  # the property
+    kind: str  # "changed", "added" or "removed"
+    before: Any  # its value in the earlier version (None if added)
+    after: Any  # in the later one (None if removed)
+
+
+def differences(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
+    """From one version of an object to another: the properties changed, then added, then removed, each by name."""
+    changed = [
+        Change(k, "changed", before[k], after[k]) for k in sorted(before.keys() & after.keys()) if before[k] != after[k]
+    ]
+    added = [Change(k, "added", None, after[k]) for k in sorted(after.keys() - before.keys())]
+    removed = [Change(k, "removed", before[k], None) for k in sorted(before.keys() - after.keys())]
+    return changed + added + removed
 
 
 def objects_of(body: Any) -> tuple[list[Any], tuple[str | int, ...]]:
@@ -210,6 +374,11 @@ def check_object(
 def _position(prefix: tuple[str | int, ...], index: int) -> tuple[str | int, ...]:
     """Where object `index` sits in the request body (a lone object sits at its root)."""
     return (*prefix, index) if prefix else ("stix",)
+
+
+def position_in(body: Any, index: int) -> tuple[str | int, ...]:
+    """Where object `index` of a submission sits in its request body."""
+    return _position(objects_of(body)[1], index)
 
 
 def _check_some(prefix: tuple[str | int, ...], some: list[tuple[int, Any]]) -> list[list[Problem]]:

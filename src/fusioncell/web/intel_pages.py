@@ -39,6 +39,25 @@ def _object_row(obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _supersession(found: service.Supersession) -> dict[str, Any]:
+    """A new version of an object submitted before, as the review shows it: each property's change, as JSON."""
+
+    def shown(value: Any) -> str:
+        return "" if value is None else json.dumps(value, ensure_ascii=False)
+
+    return {
+        "stix_id": found.stix_id,
+        "order": found.order,
+        "first_by": found.first_by,
+        "base_item": found.base_item,
+        "base_version": found.base_version,
+        "not_theirs": found.not_theirs,
+        "changes": [
+            {"name": c.name, "kind": c.kind, "before": shown(c.before), "after": shown(c.after)} for c in found.changes
+        ],
+    }
+
+
 def _not_found(request: Request, cell: Cell, session: SignedIn) -> Response:
     return render(request, "error.html", cell=cell, session=session, status=404,
                   message=translate(request, "No such item that you may read."))  # fmt: skip
@@ -70,6 +89,7 @@ def _item_page(
     request: Request, cell: Cell, session: SignedIn, item: IntelItem, *, status: int = 200, error: str | None = None
 ) -> Response:
     submitted = Tlp(item.tlp)
+    superseded = [_supersession(s) for s in service.supersessions(cell=cell, principal=session.principal, item=item)]
     return render(
         request,
         "intel_item.html",
@@ -79,6 +99,9 @@ def _item_page(
         item=item,
         error=error,
         objects=[_object_row(o) for o in json.loads(item.objects)],
+        superseded=superseded,
+        # another delegation's object in it: the release would be refused, so it is not offered
+        releasable=not any(s["not_theirs"] for s in superseded),
         deciding=_may_decide(cell, session) and item.state == "submitted",
         audiences=audience_labels(cell.charter.roster),
         levels=[level for level in Tlp if level >= submitted],

@@ -1,0 +1,290 @@
+"""Who may version an object, and the range of its timestamps: a party makes no new version of another party's
+object (refused where it reads that object, stopped at the mediator's release where it does not, so that the
+refusal confirms nothing it may not read); the mediator's review shows whose object a new version supersedes and
+what it changes; no version is dated past the cell's clock, and whatever is stored can still be recalled and
+redacted."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from fusioncell.intel import stix
+from fusioncell.intel.markings import Tlp
+from fusioncell.intel.models import IntelItem, IntelObject, IntelVersion
+from fusioncell.intel.stix import stamp_text
+from tests.conftest import add_user, bearer, ledger_size, login, table_count
+from tests.intel.stixdata import bundle, indicator
+from tests.intel.test_taxii import ROOT, TAXII, add, basic, collections
+from tests.web.pages import browser, signed_in
+
+END_OF_TIME = "9999-12-31T23:59:59.999Z"
+
+
+def submit(client, headers, stix_content, **extra):  # type: ignore[no-untyped-def]
+    return client.post("/api/v1/intel/items", json={"stix": stix_content, **extra}, headers=headers)
+
+
+def release(client, crew, item_id: int, audience: str = "joint", **extra):  # type: ignore[no-untyped-def]
+    return client.post(
+        f"/api/v1/intel/items/{item_id}/release", json={"audience": audience, **extra}, headers=crew["us"].headers
+    )
+
+
+def il_analyst(client, cell) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    add_user(cell, "il.analyst", "IL", "analyst")
+    return bearer(login(client, "il.analyst"))
+
+
+def released(client, headers) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    r = client.get("/api/v1/intel/objects?limit=1000", headers=headers)
+    assert r.status_code == 200, r.text
+    return {o["id"]: o for o in r.json()["objects"]}
+
+
+def later(obj: dict, minutes: int, **changes) -> dict:  # type: ignore[no-untyped-def]
+    """A new version of the object, `minutes` after its current one."""
+    moment = stix.stix_time(obj["modified"]) + timedelta(minutes=minutes)
+    return {k: v for k, v in {**obj, "modified": stamp_text(moment), **changes}.items() if v is not None}
+
+
+def written(cell) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
+    return tuple(table_count(cell, t) for t in (IntelItem, IntelVersion, IntelObject)) + (ledger_size(cell),)
+
+
+def test_a_party_cannot_version_an_object_released_to_it_by_another(client, cell, crew) -> None:
+    il, sy = il_analyst(client, cell), crew["sy_analyst"].headers
+    original = indicator(name="Launcher at grid 37S", description="Seen twice at dawn")
+    item = submit(client, il, [original]).json()
+    assert release(client, crew, item["id"]).status_code == 200
+    assert released(client, crew["sy"].headers)[original["id"]]["name"] == "Launcher at grid 37S"
+
+    hijack = later(original, 30, name="Launcher withdrawn", description=None)
+    before = written(cell)
+    for body, extra, where in (
+        ([hijack], {}, "/stix/0/id"),
+        (bundle(hijack), {}, "/stix/objects/0/id"),
+        ([indicator(), hijack], {"draft": True}, "/stix/1/id"),
+    ):
+        r = submit(client, sy, body, **extra)
+        assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json", r.text
+        [error] = r.json()["errors"]
+        assert error["pointer"] == where and error["code"] == "another-delegations-object"
+        assert original["id"] in error["reason"] and r.json()["objects"] == [original["id"]]
+        assert "IL" not in r.text and "il.analyst" not in r.text  # the first submitter stays unnamed
+    # over TAXII, and by revising a draft into it
+    submissions = collections(client, basic("sy.analyst"))["SY submissions"]["id"]
+    r = add(client, basic("sy.analyst"), submissions, [hijack])
+    assert r.status_code == 409 and r.headers["content-type"] == TAXII and original["id"] in r.text
+    draft = submit(client, sy, [indicator()], draft=True).json()
+    drafted = written(cell)
+    r = client.put(f"/api/v1/intel/items/{draft['id']}", json={"stix": [hijack]}, headers=sy)
+    assert r.status_code == 409 and original["id"] in r.text
+    assert written(cell) == drafted and drafted[0] == before[0] + 1  # the draft alone was written
+
+    # the delegation that first submitted it, and the mediator, may version it
+    own = later(original, 30, name="Launcher moved to grid 38S")
+    assert submit(client, il, [own]).status_code == 201
+    joint = collections(client, basic("us.mediator"))["Joint"]["id"]
+    assert add(client, basic("us.mediator"), joint, [later(original, 60, confidence=80)]).status_code == 202
+    current = released(client, crew["sy"].headers)[original["id"]]
+    assert current["confidence"] == 80 and current["name"] == "Launcher at grid 37S"
+
+
+def test_a_party_that_does_not_read_the_object_learns_nothing_and_the_mediator_cannot_release_it(
+    client, cell, crew
+) -> None:
+    il, sy = il_analyst(client, cell), crew["sy_analyst"].headers
+    hidden = indicator(name="Observation post east of the ridge")
+    il_item = submit(client, il, [hidden]).json()  # under review: SY reads nothing of it
+
+    # SY's version of it is answered as a new id would be: the answer says nothing of IL's object
+    guessed = later(hidden, 5, name="Observation post (our copy)")
+    fresh = indicator(name="Observation post (our copy)")
+    answers = [submit(client, sy, [o]) for o in (guessed, fresh)]
+    assert [a.status_code for a in answers] == [201, 201]
+    assert answers[0].json().keys() == answers[1].json().keys() and answers[0].json()["state"] == "submitted"
+    assert "IL" not in answers[0].text and "Observation post east" not in answers[0].text
+    item = answers[0].json()
+
+    # the mediator sees whose object it is, and cannot release it
+    before = written(cell)
+    r = release(client, crew, item["id"])
+    assert r.status_code == 409 and hidden["id"] in r.json()["detail"] and "first submitted by IL" in r.json()["detail"]
+    assert r.json()["objects"] == {hidden["id"]: "IL"}
+    assert written(cell) == before
+    page = signed_in(browser(client), "us.mediator").get(f"/intel/{item['id']}")
+    assert "New version of an object first submitted by IL" in page.text
+    assert 'data-testid="not-theirs"' in page.text and f'href="/intel/{il_item["id"]}"' in page.text
+    assert '<button type="submit" disabled>Release</button>' in page.text  # not offered: it would be refused
+    # SY's own page of its item shows nothing of IL's
+    own = signed_in(browser(client), "sy.analyst").get(f"/intel/{item['id']}")
+    assert own.status_code == 200 and 'data-testid="supersession"' not in own.text
+    assert "Observation post east" not in own.text and f'/intel/{il_item["id"]}"' not in own.text
+    # IL's own item is the object's first submission: released as usual
+    assert release(client, crew, il_item["id"]).status_code == 200
+
+
+def test_the_review_shows_what_a_new_version_changes_in_every_language(client, cell, crew) -> None:
+    sy = crew["sy_analyst"].headers
+    first = indicator(name="Convoy staging yard", description="Trucks at the quarry")
+    first_item = submit(client, sy, [first]).json()
+    assert release(client, crew, first_item["id"]).status_code == 200
+    second = later(first, 90, name="Convoy staging yard (empty)", description=None, confidence=40)
+    item = submit(client, sy, [second]).json()
+
+    us = signed_in(browser(client), "us.mediator")
+    page = us.get(f"/intel/{item['id']}").text
+    assert 'data-testid="supersession"' in page and 'data-order="newer"' in page
+    assert "New version of an object first submitted by SY" in page and 'data-testid="not-theirs"' not in page
+    assert '<button type="submit">Release</button>' in page
+    changes = set(re.findall(r'data-property="([^"]+)" data-change="([^"]+)"', page))
+    assert changes == {("name", "changed"), ("modified", "changed"), ("confidence", "added"),
+                       ("description", "removed")}  # fmt: skip
+    assert "&#34;Trucks at the quarry&#34;" in page and "2026-03-02T05:00:00.000000Z" in page
+    assert f'href="/intel/{first_item["id"]}"' in page
+    assert 'data-testid="supersession"' not in us.get(f"/intel/{first_item['id']}").text  # the first has none
+    for lang, notice, change in (
+        ("ar", "نسخة جديدة من كائن قدّمه أولًا SY", "حُذفت"),
+        ("he", "גרסה חדשה של אובייקט שהוגש לראשונה על ידי SY", "הוסר"),
+    ):
+        text = us.get(f"/intel/{item['id']}?lang={lang}").text
+        assert notice in text and change in text and "New version of" not in text, lang
+
+    # the same version again, in another item: said so, and nothing differs
+    again = submit(client, sy, [second, indicator()]).json()
+    page = us.get(f"/intel/{again['id']}").text
+    assert 'data-order="same"' in page and 'data-testid="no-changes"' in page
+
+
+def test_timestamps_keep_to_the_cells_range(client, cell, crew) -> None:
+    sy = crew["sy_analyst"].headers
+    now = cell.clock.now()
+    ahead = stamp_text(now + timedelta(days=1, minutes=1))
+    certificate = {
+        "type": "x509-certificate",
+        "spec_version": "2.1",
+        "id": f"x509-certificate--{uuid.uuid4()}",
+        "serial_number": "01",
+        "x509_v3_extensions": {"private_key_usage_period_not_before": "0001-01-01T00:00:00Z"},
+        "object_marking_refs": [Tlp.GREEN.marking_id],
+    }
+    cases = [
+        (indicator(modified=END_OF_TIME), "/stix/0/modified"),
+        (indicator(created=ahead, modified=ahead, valid_from=ahead), "/stix/0/created"),
+        (indicator(created="1969-12-31T23:59:59.000Z"), "/stix/0/created"),
+        (indicator(valid_from="0001-01-01T00:00:00Z"), "/stix/0/valid_from"),
+        (certificate, "/stix/0/x509_v3_extensions/private_key_usage_period_not_before"),
+    ]
+    before = written(cell)
+    for obj, pointer in cases:
+        for extra in ({}, {"draft": True}):
+            r = submit(client, sy, [obj], **extra)
+            assert r.status_code == 422, (obj, r.text)
+            assert pointer in [e["pointer"] for e in r.json()["errors"]], (pointer, r.text)
+    submissions = collections(client, basic("sy.analyst"))["SY submissions"]["id"]
+    r = add(client, basic("sy.analyst"), submissions, [indicator(modified=END_OF_TIME)])
+    assert r.status_code == 422 and r.headers["content-type"] == TAXII and "modified" in r.text
+    joint = collections(client, basic("us.mediator"))["Joint"]["id"]
+    assert add(client, basic("us.mediator"), joint, [indicator(modified=END_OF_TIME)]).status_code == 422
+    assert written(cell) == before
+
+    # within the range: a clock a few hours fast, a certificate that never expires (RFC 5280), a 1970 epoch
+    soon = stamp_text(now + timedelta(hours=23))
+    fine = [
+        indicator(created=soon, modified=soon, valid_from=soon),
+        indicator(valid_until="9999-12-31T23:59:59Z"),
+        indicator(created="1970-01-01T00:00:00Z", modified="1970-01-01T00:00:00Z", valid_from="1970-01-01T00:00:00Z"),
+        {**certificate, "id": f"x509-certificate--{uuid.uuid4()}",
+         "x509_v3_extensions": {"private_key_usage_period_not_before": "1900-01-01T00:00:00Z"}},
+    ]  # fmt: skip
+    for obj in fine:
+        assert submit(client, sy, [obj]).status_code == 201, obj
+
+
+def test_a_sightings_times_keep_to_the_range(client, cell, crew) -> None:
+    target = indicator()
+    item = submit(client, crew["sy_analyst"].headers, [target]).json()
+    assert release(client, crew, item["id"]).status_code == 200
+    before = written(cell)
+    r = client.post("/api/v1/intel/sightings", json={"sighting_of": target["id"], "first_seen": "1850-01-01T00:00:00Z"},
+                    headers=crew["sy_analyst"].headers)  # fmt: skip
+    assert r.status_code == 422 and "first_seen" in r.text, r.text
+    assert written(cell) == before
+
+
+def _store_at(cell, item_id: int, stix_id: str, modified: str) -> None:  # type: ignore[no-untyped-def]
+    """The object as a cell without bounded timestamps stored it: submitted, and released, at `modified`."""
+    with cell.db.engine.begin() as conn:
+        item = conn.execute(IntelItem.__table__.select().where(IntelItem.id == item_id)).one()
+        objects = [{**o, "modified": modified} if o["id"] == stix_id else o for o in json.loads(item.objects)]
+        text = stix.encode(objects)
+        conn.execute(
+            update(IntelItem).where(IntelItem.id == item_id).values(objects=text, objects_sha256=stix.sha256(text))
+        )
+        version = stix.version_of({"modified": modified})
+        for row in conn.execute(IntelObject.__table__.select().where(IntelObject.stix_id == stix_id)).all():
+            raw = json.dumps({**json.loads(row.raw), "modified": modified}, separators=(",", ":"))
+            conn.execute(update(IntelObject).where(IntelObject.id == row.id).values(raw=raw, version=version))
+
+
+def test_an_object_stored_at_the_end_of_time_can_still_be_recalled_and_redacted(client, cell, crew) -> None:
+    sy, il = crew["sy_analyst"].headers, crew["il"].headers
+    # recalled: a new version with revoked: true, in the last microsecond STIX writes
+    stuck = indicator(name="Stuck at the end of time")
+    item = submit(client, sy, [stuck]).json()
+    assert release(client, crew, item["id"]).status_code == 200
+    _store_at(cell, item["id"], stuck["id"], END_OF_TIME)
+    assert released(client, il)[stuck["id"]]["modified"] == END_OF_TIME
+    r = client.post(
+        f"/api/v1/intel/items/{item['id']}/revoke", json={"reason": "Wrong grid"}, headers=crew["us"].headers
+    )
+    assert r.status_code == 200, r.text
+    [current] = client.get(
+        f"{ROOT}collections/{collections(client, basic('il.liaison'))['Joint']['id']}/objects/{stuck['id']}/",
+        headers=basic("il.liaison"),
+    ).json()["objects"]
+    assert current["revoked"] is True and current["modified"] == "9999-12-31T23:59:59.999999Z"
+
+    # redacted on release: the new version is in that microsecond too
+    pending = indicator(name="Also stuck", description="From our post OP-7")
+    other = submit(client, sy, [pending]).json()
+    _store_at(cell, other["id"], pending["id"], END_OF_TIME)
+    r = release(client, crew, other["id"], redactions=[{"id": pending["id"], "remove": ["description"]}])
+    assert r.status_code == 200, r.text
+    got = released(client, il)[pending["id"]]
+    assert "description" not in got and got["modified"] == "9999-12-31T23:59:59.999999Z"
+
+    # at that very microsecond nothing can follow: a recall stops serving it, a redaction keeps its version
+    last = "9999-12-31T23:59:59.999999Z"
+    final = indicator(name="At the last instant", description="From OP-9")
+    third = submit(client, sy, [final]).json()
+    _store_at(cell, third["id"], final["id"], last)
+    r = release(client, crew, third["id"], redactions=[{"id": final["id"], "remove": ["description"]}])
+    assert r.status_code == 200, r.text
+    got = released(client, il)[final["id"]]
+    assert "description" not in got and got["modified"] == last
+    r = client.post(f"/api/v1/intel/items/{third['id']}/revoke", json={"reason": "Stale"}, headers=crew["us"].headers)
+    assert r.status_code == 200, r.text
+    assert final["id"] not in released(client, il)
+
+
+def test_objects_submitted_before_the_migration_keep_their_first_submitter(client, cell, crew) -> None:
+    from alembic import command
+
+    from fusioncell.migrate import alembic_config, upgrade
+
+    original = indicator(name="Bridge at the crossing")
+    il_item = submit(client, il_analyst(client, cell), [original]).json()
+    sy_item = submit(client, crew["sy_analyst"].headers, [later(original, 5, name="Bridge (ours)")]).json()
+    cell.db.dispose()
+    command.downgrade(alembic_config(str(cell.db.url)), "0007")
+    upgrade(cell.db)  # rebuilt from the items, in the order they were submitted
+    assert table_count(cell, IntelVersion) == 2
+    r = release(client, crew, sy_item["id"])
+    assert r.status_code == 409 and r.json()["objects"] == {original["id"]: "IL"}
+    assert release(client, crew, il_item["id"]).status_code == 200
