@@ -2,7 +2,7 @@
 
 from fusioncell.auth.models import AccessToken, LoginAttempt, TokenRevocations, User
 from fusioncell.db import Base
-from fusioncell.intel.models import IntelItem, IntelObject, IntelStatus
+from fusioncell.intel.models import IntelItem, IntelObject, IntelStatus, IntelVersion
 from fusioncell.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerEntry, LedgerHead, LedgerNode
 from fusioncell.scheduler.models import Job
 from fusioncell.traffic.models import Alert, Clarification, Delivery, Message
@@ -17,6 +17,7 @@ __all__ = [
     "IntelItem",
     "IntelObject",
     "IntelStatus",
+    "IntelVersion",
     "Job",
     "LedgerCheckpoint",
     "LedgerCosignature",
