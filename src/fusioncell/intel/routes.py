@@ -64,7 +64,14 @@ def item_read(item: IntelItem, *, with_objects: bool = False) -> IntelItemRead:
     "or keep it as a draft",
     status_code=status.HTTP_201_CREATED,
     response_model=IntelItemRead,
-    responses={**ERRORS, 200: {"description": "Exactly this content was submitted before: that item"}},
+    responses={
+        **ERRORS,
+        200: {"description": "Exactly this content was submitted before: that item"},
+        409: {
+            "description": "A version of an object released to you that another delegation first submitted (each "
+            "named in errors); a draft of content already submitted"
+        },
+    },
 )
 def submit(body: IntelSubmit, cell: CellDep, principal: CurrentUser, response: Response) -> IntelItemRead:
     with cell.command() as uow:
@@ -116,7 +123,13 @@ def get_item(item_id: ItemId, cell: CellDep, principal: CurrentUser) -> IntelIte
     name="intel_revise_draft",
     summary="Replace a draft's content (your delegation's analysts)",
     response_model=IntelItemRead,
-    responses={**ERRORS, 409: {"description": "Not a draft"}},
+    responses={
+        **ERRORS,
+        409: {
+            "description": "Not a draft, or a version of an object released to you that another delegation first "
+            "submitted"
+        },
+    },
 )
 def revise_draft(item_id: ItemId, body: IntelDraftRevise, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
     with cell.command() as uow:
@@ -131,7 +144,13 @@ def revise_draft(item_id: ItemId, body: IntelDraftRevise, cell: CellDep, princip
     name="intel_submit_draft",
     summary="Put a draft before the mediator",
     response_model=IntelItemRead,
-    responses={**ERRORS, 409: {"description": "Not a draft, or exactly its content is already submitted"}},
+    responses={
+        **ERRORS,
+        409: {
+            "description": "Not a draft, exactly its content is already submitted, or it holds a version of an "
+            "object released to you that another delegation first submitted"
+        },
+    },
 )
 def submit_draft(item_id: ItemId, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
     with cell.command() as uow:
@@ -157,7 +176,13 @@ def discard_draft(item_id: ItemId, cell: CellDep, principal: CurrentUser) -> Int
     name="intel_release",
     summary="Release an item to an audience, keeping or raising its marking (mediator)",
     response_model=IntelItemRead,
-    responses={**ERRORS, 409: {"description": "Already decided, a lowered marking, or TLP:RED to a wide audience"}},
+    responses={
+        **ERRORS,
+        409: {
+            "description": "Already decided, a lowered marking, TLP:RED to a wide audience, or new versions of "
+            "objects another delegation first submitted (each named with that delegation in objects)"
+        },
+    },
 )
 def release(item_id: ItemId, body: IntelRelease, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
     tlp = Tlp.parse(body.tlp) if body.tlp else None
