@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,13 +176,21 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         return
     template = request.getfixturevalue("pg_crew_template" if crew else "pg_template")
     shutil.copytree(template.data, data)
+    with pg_copy(template) as url:
+        yield Backend("postgres", _test_settings(data, url), template.tokens)
+
+
+@contextmanager
+def pg_copy(template: Template) -> Iterator[str]:
+    """A new PostgreSQL database copied from the template's (CREATE DATABASE … TEMPLATE), dropped afterwards."""
+    assert template.url is not None
     name = f"fc_t_{uuid.uuid4().hex[:12]}"
     template_name = make_url(template.url).database
     admin = _pg_admin()
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
     try:
-        yield Backend("postgres", _test_settings(data, _db_url(name)), template.tokens)
+        yield _db_url(name)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

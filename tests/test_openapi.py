@@ -1,4 +1,5 @@
-"""The OpenAPI schema and its docs page, and a bounded schemathesis run against the schema (SQLite)."""
+"""The OpenAPI schema and its docs page, and a bounded schemathesis run against the schema, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -28,6 +31,7 @@ from schemathesis.checks import (
     status_code_conformance,
     unsupported_method,
 )
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fusioncell.app import create_app
 from fusioncell.auth import passwords
@@ -35,8 +39,9 @@ from fusioncell.auth import service as auth_service
 from fusioncell.cell import Cell
 from fusioncell.clock import ManualClock
 from fusioncell.problems import PROBLEM_MEDIA_TYPE
+from fusioncell.schemas import ROW_ID_MAX
 from fusioncell.settings import Settings
-from tests.conftest import START, TEST_PASSWORD, Backend, Template, add_user, bearer, make_cell
+from tests.conftest import START, TEST_PASSWORD, Backend, Template, add_user, bearer, make_cell, pg_copy
 
 SCHEMA_URL = "/api/v1/openapi.json"
 DOCS_URL = "/api/v1/docs"
@@ -115,11 +120,23 @@ class Api:
         ).access_token
 
 
-@pytest.fixture(scope="module")
-def api(sqlite_template: Template, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def api(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    """One cell per database for the whole module: the fuzzer's findings differ by database (PostgreSQL's
+    columns are narrower than SQLite's), so every test here runs on both."""
+    template: Template = request.getfixturevalue("pg_template" if request.param == "postgres" else "sqlite_template")
     data = tmp_path_factory.mktemp("openapi") / "data"
-    shutil.copytree(sqlite_template.data, data)
-    cell = make_cell(Backend("sqlite", Settings(data=data, scheduler_enabled=False), {}), ManualClock(START))
+    shutil.copytree(template.data, data)
+    if request.param == "sqlite":
+        yield from _api(request.param, data, None)
+        return
+    with pg_copy(template) as url:
+        yield from _api(request.param, data, url)
+
+
+def _api(backend: str, data: Path, url: str | None) -> Iterator[Api]:
+    settings = Settings(data=data, database_url=url, scheduler_enabled=False)
+    cell = make_cell(Backend(backend, settings, {}), ManualClock(START))
     with pytest.MonkeyPatch.context() as mp:
         # Argon2id at its production cost takes ~0.3 s a login here, and the fuzzer logs in ~100 times:
         # use the cheapest parameters for this module (the same code path; only the cost differs).
@@ -139,8 +156,24 @@ def http(api: Api) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="module")
-def api_schema(api: Api):  # type: ignore[no-untyped-def]
-    return schemathesis.openapi.from_asgi(SCHEMA_URL, api.app)
+def api_schema(api: Api, http: TestClient):  # type: ignore[no-untyped-def]
+    # The app runs once for the module (the `http` client holds its lifespan); schemathesis would start and stop
+    # it again around every test, a second a time on PostgreSQL (its notification listener's wait).
+    return schemathesis.openapi.from_asgi(SCHEMA_URL, _running(api.app))
+
+
+def _running(app: FastAPI) -> ASGIApp:
+    """The app, answering lifespan events itself: requests reach the app that is already running."""
+
+    async def application(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await app(scope, receive, send)
+            return
+        while (await receive())["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+
+    return application
 
 
 # -- the schema ------------------------------------------------------------------------------------------
@@ -209,6 +242,63 @@ def test_error_responses_are_documented_as_problem_json(http):
             if set(content) != {PROBLEM_MEDIA_TYPE}:
                 wrong.append(f"{method.upper()} {path} {status}: {sorted(content) or 'no content'}")
     assert not wrong, "4xx responses not documented as application/problem+json:\n" + "\n".join(wrong)
+
+
+def _inputs(document: dict) -> Iterator[tuple[str, dict]]:
+    """Every schema of what a client sends, with where it is: parameters, and request bodies to their leaves."""
+
+    def leaves(where: str, schema: Any) -> Iterator[tuple[str, dict]]:
+        if isinstance(schema, dict):
+            if "$ref" in schema:
+                name = schema["$ref"].rsplit("/", 1)[1]
+                yield from leaves(name, document["components"]["schemas"][name])
+                return
+            yield where, schema
+            for key, value in schema.items():
+                if key in ("properties", "patternProperties"):
+                    for name, sub in value.items():
+                        yield from leaves(f"{where}.{name}", sub)
+                elif key in ("items", "additionalProperties", "propertyNames"):
+                    yield from leaves(f"{where}[]", value)
+                elif key in ("anyOf", "oneOf", "allOf"):
+                    for sub in value:
+                        yield from leaves(where, sub)
+
+    for method, path, operation in _operations(document):
+        for parameter in operation.get("parameters", []):
+            yield from leaves(f"{method.upper()} {path} {parameter['in']}:{parameter['name']}", parameter["schema"])
+        for media in (operation.get("requestBody") or {}).get("content", {}).values():
+            yield from leaves(f"{method.upper()} {path} body", media["schema"])
+
+
+def _bounded_pattern(pattern: str) -> bool:
+    return re._parser.parse(pattern).getwidth()[1] < re._constants.MAXREPEAT  # type: ignore[attr-defined]
+
+
+ROW_ID_INPUTS = ("path:message_id", "path:item_id", ".reply_to", "/messages query:after", "/alerts query:after")
+
+
+def test_inputs_are_bounded_by_what_their_columns_hold(http):
+    """PostgreSQL's columns are narrower than SQLite's: the schema bounds every number and string a client sends,
+    and every row id (path, query or body) by the 32-bit key it is looked up in, so a larger one is invalid input
+    to the client, the fuzzer and the server alike."""
+    document = http.get(SCHEMA_URL).json()
+    unbounded, row_ids = [], {}
+    for where, schema in _inputs(document):
+        kind = schema.get("type")
+        if kind == "integer" and "maximum" not in schema:
+            unbounded.append(where)
+        if kind == "string" and not (
+            "maxLength" in schema
+            or {"enum", "const", "format"} & schema.keys()
+            or _bounded_pattern(schema.get("pattern", ".*"))
+        ):
+            unbounded.append(where)
+        if kind == "integer" and where.endswith(ROW_ID_INPUTS):
+            row_ids[where] = schema["maximum"]
+    assert not unbounded, unbounded
+    assert len(row_ids) >= 12, row_ids
+    assert set(row_ids.values()) == {ROW_ID_MAX}, row_ids
 
 
 # -- the docs page ---------------------------------------------------------------------------------------

@@ -307,3 +307,61 @@ def test_a_password_with_a_nul_character_is_refused_when_set() -> None:
 
     assert check_strength("a long enough pass\x00phrase") is not None
     assert check_strength("a long enough passphrase") is None
+
+
+# -- identifiers bounded by their columns --------------------------------------------------------------------------
+
+BEYOND = 2**31  # one past what a row id column holds on PostgreSQL (INTEGER, 32-bit)
+
+
+def test_an_id_beyond_its_column_is_refused_on_either_database(client, cell, crew) -> None:
+    """Row ids (messages, alerts, intelligence items) are 32-bit on PostgreSQL, which answered 500 to a larger one in
+    a path, a query or a body: on either database it is a 422 naming it, and nothing is written. The largest id a row
+    can have is merely not found."""
+    from fusioncell.intel.models import IntelItem
+    from fusioncell.schemas import ROW_ID_MAX
+    from tests.traffic.helpers import draft
+
+    before = ledger_size(cell), table_count(cell, IntelItem)
+    us, analyst = crew["us"].headers, crew["sy_analyst"].headers
+    for method, path, body, headers, pointer in [
+        ("get", f"/api/v1/messages/{BEYOND}", None, us, "path:message_id"),
+        ("post", f"/api/v1/messages/{BEYOND}/ack", {}, us, "path:message_id"),
+        ("post", f"/api/v1/messages/{BEYOND}/readback-verdict", {"verdict": "confirmed"}, us, "path:message_id"),
+        ("get", f"/api/v1/messages?after={BEYOND}", None, us, "query:after"),
+        ("get", f"/api/v1/alerts?after={BEYOND}", None, us, "query:after"),
+        # a reply goes through the group commit, where PostgreSQL's refusal failed (and re-ran) the whole batch
+        ("post", "/api/v1/messages", draft(precedence="ROUTINE", reply_to=BEYOND), us, "/reply_to"),
+        ("get", f"/api/v1/intel/items/{BEYOND}", None, analyst, "path:item_id"),
+        ("post", f"/api/v1/intel/items/{BEYOND}/submit", None, analyst, "path:item_id"),
+        ("post", f"/api/v1/intel/items/{BEYOND}/release", {"audience": "joint"}, us, "path:item_id"),
+        ("post", f"/api/v1/intel/items/{BEYOND}/decline", {"reason": "no"}, us, "path:item_id"),
+    ]:
+        r = client.request(method, path, json=body, headers=headers)
+        assert pointer in pointers(assert_problem(r, 422, slug="validation-error")), (path, r.text)
+    assert (ledger_size(cell), table_count(cell, IntelItem)) == before
+    largest = ROW_ID_MAX
+    assert_problem(client.get(f"/api/v1/messages/{largest}", headers=us), 404)
+    assert_problem(client.get(f"/api/v1/intel/items/{largest}", headers=analyst), 404)
+    assert client.get(f"/api/v1/messages?after={largest}", headers=us).json()["items"] == []
+    assert client.get(f"/api/v1/alerts?after={largest}", headers=us).json()["items"] == []
+    r = client.post("/api/v1/messages", json=draft(precedence="ROUTINE", reply_to=largest), headers=us)
+    assert_problem(r, 422)  # a message no one can read, refused by the service as any unknown reply_to is
+    assert ledger_size(cell) == before[0]
+
+
+# -- a server error -------------------------------------------------------------------------------------------------
+
+
+def test_a_server_error_is_a_problem_that_tells_nothing(client, crew, monkeypatch) -> None:
+    """A bug in a route is a 500 problem, with nothing of the error in it (under /taxii2/ it is TAXII's error message:
+    tests/intel/test_taxii.py)."""
+    from fusioncell.traffic import service
+
+    def broken(**_: object) -> None:
+        raise RuntimeError("secret detail of a bug")
+
+    monkeypatch.setattr(service, "inbox", broken)
+    r = client.get("/api/v1/inbox", headers=crew["sy"].headers)
+    body = assert_problem(r, 500, slug="internal-error")
+    assert body["instance"] == "/api/v1/inbox" and "secret" not in r.text

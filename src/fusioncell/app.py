@@ -26,8 +26,8 @@ from fusioncell.deps import refuse_nul
 from fusioncell.events import EventBus
 from fusioncell.intel.routes import router as intel_router
 from fusioncell.intel.stix import close_pool
+from fusioncell.intel.taxii import error_message as taxii_error_message
 from fusioncell.intel.taxii import router as taxii_router
-from fusioncell.intel.taxii import too_large as taxii_too_large
 from fusioncell.ledger.log import Checkpointer
 from fusioncell.ledger.routes import router as ledger_router
 from fusioncell.ops import Metrics, RequestLog
@@ -153,7 +153,9 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     app.state.hub = hub
     app.state.receipts = receipts
 
-    install_problem_handlers(app)
+    # under /taxii2/ every error is TAXII's error message, whatever raised it
+    error_formats = {"/taxii2/": taxii_error_message}
+    install_problem_handlers(app, formats=error_formats)
     _install_openapi(app, cell)
     app.include_router(auth_router)
     app.include_router(traffic_router)
@@ -165,7 +167,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     _install_docs(app)
     web.install(app)
 
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, refusals={"/taxii2/": taxii_too_large})
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, formats=error_formats)
     app.add_middleware(RequestLog, metrics=metrics)
     # outermost: every layer below, the request log included, sees the client by the trusted-proxy rule
     app.add_middleware(ForwardedHeaders, trusted=settings.trusted_proxies)

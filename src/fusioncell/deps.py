@@ -13,7 +13,7 @@ from fusioncell.auth import service as auth_service
 from fusioncell.cell import Cell
 from fusioncell.errors import Unauthorized
 from fusioncell.policy import Principal
-from fusioncell.schemas import NUL_REFUSED
+from fusioncell.schemas import BIG_MAX, NUL_REFUSED, RowId
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
 
@@ -42,9 +42,9 @@ async def bearer_token(credentials: Annotated[HTTPAuthorizationCredentials | Non
     return credentials.credentials
 
 
-# Identifiers and indices fit a signed 64-bit column; anything larger is invalid input, not a server error.
-MAX_INT = 2**63 - 1
-MessageId = Annotated[int, Path(ge=1, le=MAX_INT, description="A message id")]
+# Identifiers and indices fit their columns (fusioncell.schemas); anything larger is invalid input, not a server error.
+MAX_INT = BIG_MAX
+MessageId = Annotated[RowId, Path(description="A message id")]
 LedgerIndex = Annotated[int, Path(ge=0, le=MAX_INT, description="A ledger index")]
 
 CellDep = Annotated[Cell, Depends(get_cell)]

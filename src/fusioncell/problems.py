@@ -1,15 +1,20 @@
-"""Rendering every error as RFC 9457 application/problem+json, and the request body size limit."""
+"""Rendering every error as RFC 9457 application/problem+json, and the request body size limit.
+
+A protocol with an error format of its own answers every error under its path prefix in that format instead
+(TAXII's error message under /taxii2/): each handler here describes the failure once, as a `Failure`, and the
+request's path picks how it is written, whatever raised it (a service, validation, routing, the body limit, a bug)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,6 +46,45 @@ def problem(
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
+@dataclass(frozen=True)
+class Failure:
+    """An error to answer, before it is written in the format of the path it answers."""
+
+    status: int
+    slug: str
+    title: str
+    detail: str
+    headers: dict[str, str] | None = None
+    extensions: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, error: DomainError) -> Failure:
+        headers = {"Retry-After": str(error.retry_after)} if isinstance(error, TooManyRequests) else None
+        if error.status == 401:
+            headers = {"WWW-Authenticate": "Bearer"}
+        return cls(error.status, error.slug, error.title, error.detail, headers, dict(error.extensions))
+
+
+# how a protocol writes a failure, by the path prefix it serves
+ErrorFormats = Mapping[str, Callable[[Failure], Response]]
+
+
+def answer(failure: Failure, path: str, formats: ErrorFormats) -> Response:
+    """The failure as the protocol serving `path` writes errors: a problem, unless a format claims the path."""
+    for prefix, write in formats.items():
+        if path.startswith(prefix):
+            return write(failure)
+    return problem(
+        failure.status,
+        slug=failure.slug,
+        title=failure.title,
+        detail=failure.detail,
+        instance=path,
+        headers=failure.headers,
+        **failure.extensions,
+    )
+
+
 def _pointer(loc: tuple[Any, ...]) -> str:
     """A JSON Pointer (RFC 6901) into the request body, or the parameter's location."""
     if not loc:
@@ -51,18 +95,12 @@ def _pointer(loc: tuple[Any, ...]) -> str:
     return f"{where}:" + ".".join(str(p) for p in rest)
 
 
-def _validation_problem(request: Request, exc: RequestValidationError) -> ProblemResponse:
+def _validation_failure(exc: RequestValidationError) -> Failure:
     errors = exc.errors()
     if any(e.get("type") == "json_invalid" for e in errors):
         first = next(e for e in errors if e.get("type") == "json_invalid")
         reason = (first.get("ctx") or {}).get("error", "the body is not valid JSON")
-        return problem(
-            400,
-            slug="malformed-json",
-            title="Malformed JSON",
-            detail=f"The request body is not valid JSON: {reason}",
-            instance=request.url.path,
-        )
+        return Failure(400, "malformed-json", "Malformed JSON", f"The request body is not valid JSON: {reason}")
     items = []
     for e in errors:
         loc = tuple(e.get("loc", ()))
@@ -75,79 +113,58 @@ def _validation_problem(request: Request, exc: RequestValidationError) -> Proble
             }
         )
     summary = "; ".join(f"{i['field'] or 'body'}: {i['reason']}" for i in items[:5])
-    return problem(
-        422,
-        slug="validation-error",
-        title="Invalid request",
-        detail=summary,
-        instance=request.url.path,
-        errors=items,
+    return Failure(422, "validation-error", "Invalid request", summary, extensions={"errors": items})
+
+
+def _http_failure(request: Request, exc: StarletteHTTPException) -> Failure:
+    phrase = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
+    detail = (
+        exc.detail
+        if isinstance(exc.detail, str) and exc.detail != phrase
+        else {
+            404: f"There is no resource at {request.url.path}",
+            405: f"{request.method} is not allowed on {request.url.path}",
+        }.get(exc.status_code, phrase)
     )
+    slug = phrase.lower().replace(" ", "-").replace("'", "")
+    return Failure(exc.status_code, slug, phrase, detail, getattr(exc, "headers", None))
 
 
-def install_problem_handlers(app: FastAPI) -> None:
+def install_problem_handlers(app: FastAPI, *, formats: ErrorFormats | None = None) -> None:
+    """Every error the app raises, answered as a problem or in the format of the protocol its path belongs to."""
+    formats = formats or {}
+
     @app.exception_handler(DomainError)
-    async def _domain(request: Request, exc: DomainError) -> ProblemResponse:
-        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
-        if exc.status == 401:
-            headers = {"WWW-Authenticate": "Bearer"}
-        return problem(
-            exc.status,
-            slug=exc.slug,
-            title=exc.title,
-            detail=exc.detail,
-            instance=request.url.path,
-            headers=headers,
-            **exc.extensions,
-        )
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        return answer(Failure.of(exc), request.url.path, formats)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> ProblemResponse:
-        return _validation_problem(request, exc)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return answer(_validation_failure(exc), request.url.path, formats)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> ProblemResponse:
-        phrase = HTTPStatus(exc.status_code).phrase if exc.status_code in HTTPStatus._value2member_map_ else "Error"
-        detail = (
-            exc.detail
-            if isinstance(exc.detail, str) and exc.detail != phrase
-            else {
-                404: f"There is no resource at {request.url.path}",
-                405: f"{request.method} is not allowed on {request.url.path}",
-            }.get(exc.status_code, phrase)
-        )
-        slug = phrase.lower().replace(" ", "-").replace("'", "")
-        return problem(
-            exc.status_code,
-            slug=slug,
-            title=phrase,
-            detail=detail,
-            instance=request.url.path,
-            headers=getattr(exc, "headers", None),
-        )
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        return answer(_http_failure(request, exc), request.url.path, formats)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"path": request.url.path, "method": request.method})
-        return problem(
+        failure = Failure(
             500,
-            slug="internal-error",
-            title="Internal Server Error",
-            detail="The server failed to handle this request; it has been logged.",
-            instance=request.url.path,
+            "internal-error",
+            "Internal Server Error",
+            "The server failed to handle this request; it has been logged.",
         )
+        return answer(failure, request.url.path, formats)
 
 
 class BodySizeLimit:
     """Refuse request bodies over the limit with 413, whether announced by Content-Length or streamed."""
 
-    def __init__(
-        self, app: ASGIApp, *, max_bytes: int, refusals: dict[str, Callable[[int], ASGIApp]] | None = None
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, formats: ErrorFormats | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        # a protocol with its own error format under a path prefix answers with its own refusal (TAXII's)
-        self.refusals = refusals or {}
+        self.formats = formats or {}  # the refusal is written as the path's protocol writes errors
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -190,20 +207,14 @@ class BodySizeLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = str(scope.get("path", ""))
-        for prefix, refusal in self.refusals.items():
-            if path.startswith(prefix):
-                await refusal(self.max_bytes)(scope, receive, send)
-                return
-        response = problem(
+        failure = Failure(
             413,
-            slug="payload-too-large",
-            title="Content Too Large",
-            detail=f"The request body exceeds the limit of {self.max_bytes} bytes.",
-            instance=scope.get("path"),
-            max_bytes=self.max_bytes,
+            "payload-too-large",
+            "Content Too Large",
+            f"The request body exceeds the limit of {self.max_bytes} bytes.",
+            extensions={"max_bytes": self.max_bytes},
         )
-        await response(scope, receive, send)
+        await answer(failure, str(scope.get("path", "")), self.formats)(scope, receive, send)
 
 
 class _BodyTooLarge(Exception):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 NUL_REFUSED = "text must not contain the NUL character (U+0000)"
 
@@ -55,3 +55,12 @@ def document_no_nul(openapi: dict[str, Any]) -> dict[str, Any]:
 
 def _input_models(cls: type[InputModel] = InputModel) -> set[str]:
     return {name for sub in cls.__subclasses__() for name in (sub.__name__, *_input_models(sub))}
+
+
+# What the key columns hold, so that a number no row can have is invalid input (422) on either database, not a
+# 500 on one: a row id (messages, alerts, intelligence items and objects, ...) is an Integer key, 32-bit on
+# PostgreSQL; a ledger index or tree size is a BigInteger. Every identifier a client sends is one of these types.
+ROW_ID_MAX = 2**31 - 1
+BIG_MAX = 2**63 - 1
+RowId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
+RowIdAfter = Annotated[int, Field(ge=0, le=ROW_ID_MAX)]  # a keyset cursor over row ids: 0 is before the first

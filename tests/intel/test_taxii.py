@@ -227,3 +227,55 @@ def test_a_cached_basic_sign_in_ends_with_the_account(client, cell, crew) -> Non
     with cell.command() as uow:
         auth_service.disable_user(cell=cell, uow=uow, actor=CLI_ACTOR, username="il.liaison")
     assert client.get(ROOT, headers=headers).status_code == 401
+
+
+def taxii_error(response, status: int) -> dict:  # type: ignore[no-untyped-def]
+    """The response is TAXII 2.1's error message (§3.6.1) with this status; its body is returned."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == TAXII, response.headers["content-type"]
+    body = response.json()
+    assert body["http_status"] == str(status), body
+    assert isinstance(body["title"], str) and body["title"] and isinstance(body["description"], str), body
+    return body
+
+
+def test_every_error_under_taxii2_is_a_taxii_error_message(client, cell, crew, analyst, monkeypatch) -> None:
+    """Whatever raises it (a bug in a route, an unknown path or method, an invalid parameter), a TAXII client reads
+    TAXII's error message, never problem+json; a server error tells nothing of itself."""
+    from fusioncell.intel import taxii
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("secret detail of a bug")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(taxii, "collections_for", broken)
+        r = client.get(ROOT + "collections/", headers=analyst)
+        taxii_error(r, 500)
+        assert "secret" not in r.text
+    assert client.get(ROOT + "collections/", headers=analyst).status_code == 200
+    taxii_error(client.get(ROOT + "no-such-resource/", headers=analyst), 404)
+    r = client.put(ROOT, headers=analyst)
+    taxii_error(r, 405)
+    assert "GET" in r.headers["allow"]
+    # U+0000 in a path parameter: refused before the route, naming it
+    body = taxii_error(client.get(ROOT + "collections/a%00b/", headers=analyst), 422)
+    assert [e["pointer"] for e in body["details"]["errors"]] == ["path:collection_id"]
+    # the API next to it keeps problem+json
+    r = client.get("/api/v1/no-such-resource", headers=crew["sy"].headers)
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_basic_username_longer_than_any_account_is_a_wrong_login(client, cell, crew) -> None:
+    """No account's name is longer than 64 characters (what its column holds): a longer one over HTTP Basic is
+    answered as a wrong password is, and nothing is recorded (PostgreSQL answered 500: the name overflowed the login
+    attempts' column)."""
+    from fusioncell.auth.models import LoginAttempt
+
+    wrong = client.get(ROOT, headers=basic("sy.analyst", "wrong"))
+    attempts = table_count(cell, LoginAttempt)
+    for name in ("a" * 65, "sy.analyst" + "x" * 500):
+        r = client.get(ROOT, headers=basic(name))
+        assert taxii_error(r, 401) == wrong.json()
+        assert "Basic" in r.headers["www-authenticate"]
+    assert table_count(cell, LoginAttempt) == attempts
+    assert client.get(ROOT, headers=basic("sy.analyst")).status_code == 200

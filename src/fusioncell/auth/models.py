@@ -9,12 +9,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from fusioncell.db import Base, UTCDateTime
 
+# What users.username and login_attempts.username hold: no account's name is longer, so no sign-in with a longer
+# name is looked up or recorded (the API and the web sign-in refuse it as input, TAXII's HTTP Basic as a wrong login).
+USERNAME_LENGTH = 64
+
 
 class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    username: Mapped[str] = mapped_column(String(USERNAME_LENGTH), unique=True, nullable=False)
     delegation: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
     roles: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
@@ -60,7 +64,7 @@ class LoginAttempt(Base):
     __table_args__ = (Index("ix_login_attempts_lookup", "username", "client", "attempted_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    username: Mapped[str] = mapped_column(String(USERNAME_LENGTH), nullable=False)
     attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     client: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(32), nullable=False)

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from fusioncell.deps import MAX_INT, CellDep, CurrentUser
+from fusioncell.deps import CellDep, CurrentUser
 from fusioncell.intel import service, stix
 from fusioncell.intel.markings import Tlp
 from fusioncell.intel.models import IntelItem
@@ -23,10 +23,11 @@ from fusioncell.intel.schemas import (
     IntelSubmit,
     SightingCreate,
 )
+from fusioncell.schemas import RowId
 
 router = APIRouter(prefix="/api/v1/intel", tags=["intel"])
 
-ItemId = Annotated[int, Path(ge=1, le=MAX_INT, description="An intelligence item id")]
+ItemId = Annotated[RowId, Path(description="An intelligence item id")]
 ERRORS = {
     401: {"description": "Not authenticated"},
     403: {"description": "Not permitted"},

@@ -31,6 +31,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from fusioncell.auth import service as auth_service
+from fusioncell.auth.models import USERNAME_LENGTH
 from fusioncell.cell import Cell
 from fusioncell.errors import DomainError, TooManyRequests, Unauthorized
 from fusioncell.intel import service, stix
@@ -45,6 +46,7 @@ from fusioncell.policy import (
     has_permission,
     readable_audiences,
 )
+from fusioncell.problems import Failure
 
 TAXII = "application/taxii+json;version=2.1"
 STIX = "application/stix+json;version=2.1"
@@ -66,27 +68,30 @@ class TaxiiError(Exception):
         self.status, self.title, self.description, self.details = status, title, description, details
 
     def response(self) -> Response:
-        body: dict[str, Any] = {"title": self.title, "description": self.description, "http_status": str(self.status)}
-        if self.details:
-            body["details"] = self.details
-        headers = {}
-        if self.status == 401:
-            headers["WWW-Authenticate"] = 'Basic realm="fusioncell TAXII", charset="UTF-8", Bearer'
-        return Response(
-            json.dumps(body, ensure_ascii=False), status_code=self.status, media_type=TAXII, headers=headers
-        )
+        return _error_message(self.status, self.title, self.description, self.details)
 
 
-def too_large(max_bytes: int) -> Response:
-    """The body-size limit's answer under /taxii2/: TAXII clients read TAXII's own error resource."""
-    return TaxiiError(
-        413, "Content too large", f"The request body exceeds {max_bytes} bytes: send the objects in several envelopes."
-    ).response()
+_DETAILS = ("errors", "field", "state")  # what of a failure's extensions a TAXII client is told
 
 
-def _from_domain(error: DomainError) -> TaxiiError:
-    details = {k: v for k, v in error.extensions.items() if k in ("errors", "field", "state")}
-    return TaxiiError(error.status, error.title, error.detail, **details)
+def error_message(failure: Failure) -> Response:
+    """Any failure under /taxii2/ that is not a TaxiiError (a service's refusal, an invalid parameter, an unknown
+    path or method, a body over the limit, a server error) as TAXII 2.1's error message (§3.6.1), as TAXII
+    clients expect every error, never as problem+json."""
+    details = {k: v for k, v in failure.extensions.items() if k in _DETAILS}
+    return _error_message(failure.status, failure.title, failure.detail, details, failure.headers)
+
+
+def _error_message(
+    status: int, title: str, description: str, details: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response:
+    body: dict[str, Any] = {"title": title, "description": description, "http_status": str(status)}
+    if details:
+        body["details"] = details
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Basic realm="fusioncell TAXII", charset="UTF-8", Bearer'
+    return Response(json.dumps(body, ensure_ascii=False), status_code=status, media_type=TAXII, headers=headers)
 
 
 def _objects_envelope(envelope: dict[str, Any], rows: list[Any], headers: dict[str, str]) -> Response:
@@ -153,6 +158,8 @@ def _basic(request: Request, cell: Cell, value: str) -> Principal:
         raise Unauthorized("the Basic credentials are not base64 of username:password") from None
     if not sep or not username or "\x00" in username + password:
         raise Unauthorized("the Basic credentials are not username:password")
+    if len(username) > USERNAME_LENGTH:  # no account's name is longer: nothing to look up, nor to record
+        raise Unauthorized("invalid username or password")
     cache: dict[bytes, _Verified] = cell.derived("taxii-basic", dict)
     key = hmac.new(_BASIC_KEY, f"{username}\x00{password}".encode(), "sha256").digest()
     known = cache.get(key)
@@ -350,7 +357,7 @@ def _run(request: Request, work) -> Response:  # type: ignore[no-untyped-def]
     except TaxiiError as error:
         return error.response()
     except DomainError as error:
-        return _from_domain(error).response()
+        return error_message(Failure.of(error))
 
 
 async def _serve(request: Request, work) -> Response:  # type: ignore[no-untyped-def]

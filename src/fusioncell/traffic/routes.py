@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
-from fusioncell.deps import MAX_INT, CellDep, CurrentUser, MessageId
+from fusioncell.deps import CellDep, CurrentUser, MessageId
+from fusioncell.schemas import RowIdAfter
 from fusioncell.traffic import service
 from fusioncell.traffic.schemas import (
     AckCreate,
@@ -66,7 +67,7 @@ def list_messages(
     cell: CellDep,
     principal: CurrentUser,
     track: Annotated[str | None, Query(max_length=64)] = None,
-    after: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Only messages with a larger id.")] = None,
+    after: Annotated[RowIdAfter | None, Query(description="Only messages with a larger id.")] = None,
     limit: PageLimit = 100,
 ) -> MessagePage:
     messages = service.list_messages(cell=cell, principal=principal, track=track, after=after, limit=limit)
@@ -147,7 +148,7 @@ def list_alerts(
     cell: CellDep,
     principal: CurrentUser,
     target: Annotated[str | None, Query(max_length=16, description="Only alerts to this delegation.")] = None,
-    after: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
+    after: Annotated[RowIdAfter | None, Query(description="Only alerts with a larger id.")] = None,
     limit: PageLimit = 100,
 ) -> AlertPage:
     alerts = service.list_alerts(cell=cell, principal=principal, target=target, after=after, limit=limit)

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from fusioncell.charter.model import Precedence
-from fusioncell.schemas import InputModel
+from fusioncell.schemas import InputModel, RowId
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
@@ -50,7 +50,7 @@ class MessageCreate(InputModel):
     lang: Lang
     translations: dict[Lang, Translation] = Field(default_factory=dict, max_length=8)
     readback_required: bool = False
-    reply_to: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    reply_to: RowId | None = Field(default=None, description="The id of a message this one answers")
     client_txn_id: TxnId | None = Field(
         default=None, description="Idempotency key: a resend with the same id returns the same message."
     )

@@ -10,19 +10,20 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from fusioncell.cell import Cell
-from fusioncell.deps import MAX_INT, CellDep
+from fusioncell.deps import CellDep
 from fusioncell.errors import DomainError, NotFound
 from fusioncell.intel import service
 from fusioncell.intel.markings import Tlp, tlp_of
 from fusioncell.intel.models import IntelItem
 from fusioncell.policy import Permission, audience_labels, has_permission
+from fusioncell.schemas import RowId
 from fusioncell.web.routes import render, translate
 from fusioncell.web.session import SignedIn, check_csrf
 
 router = APIRouter(include_in_schema=False)
 
 STATES = ("draft", "submitted", "released", "redacted", "declined", "revoked", "discarded")
-ItemId = Annotated[int, Path(ge=1, le=MAX_INT)]
+ItemId = Annotated[RowId, Path()]
 
 
 def _object_row(obj: dict[str, Any]) -> dict[str, Any]:
