@@ -119,3 +119,42 @@ def test_keys_and_chains() -> None:
     assert smt.chain([]) == smt.EMPTY
     assert smt.chain([1, 2]) != smt.chain([2, 1]) != smt.chain([1])
     assert smt.chain([1, 2, 3]) == hashlib.sha256(smt.chain([1, 2]) + (3).to_bytes(8, "big")).digest()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(MAPS, min_size=1, max_size=4), st.data())
+def test_a_map_moved_on_in_steps_is_the_map_built_at_once(steps: list[dict[bytes, bytes]], data) -> None:  # type: ignore[no-untyped-def]
+    """As a checkpoint moves the map on: new keys and new values of old keys, a batch at a time; the root and
+    every proof are those of the map built from scratch."""
+    moving = smt.SparseMerkleMap()
+    everything: dict[bytes, bytes] = {}
+    for step in steps:
+        if everything:  # some old keys get new values
+            old = data.draw(st.lists(st.sampled_from(sorted(everything)), max_size=3, unique=True))
+            step = {**step, **{k: near(everything[k], 7) for k in old}}
+        moving.update(step)
+        everything.update(step)
+        assert moving.root == reference_root(everything) == smt.SparseMerkleMap(everything).root
+        assert moving.items() == everything
+    for key, value in everything.items():
+        smt.verify(moving.root, key, value, moving.prove(key))
+
+
+def test_small_steps_on_a_large_map_hash_only_their_paths() -> None:
+    """A few keys at a time on a map of hundreds (the path a checkpoint takes in a busy cell), checked against
+    the reference after every step."""
+    import random
+
+    rng = random.Random(13)
+    everything = {rng.randbytes(32): rng.randbytes(32) for _ in range(600)}
+    moving = smt.SparseMerkleMap(everything)
+    for _ in range(40):
+        step = {rng.randbytes(32): rng.randbytes(32) for _ in range(rng.randint(0, 3))}
+        step.update({k: rng.randbytes(32) for k in rng.sample(sorted(everything), rng.randint(0, 3))})
+        if rng.random() < 0.3:  # a key that shares a long path with one already there
+            step[near(rng.choice(sorted(everything)), 250)] = rng.randbytes(32)
+        moving.update(step)
+        everything.update(step)
+        assert moving.root == reference_root(everything)
+    for key in rng.sample(sorted(everything), 30):
+        smt.verify(moving.root, key, everything[key], moving.prove(key))

@@ -70,65 +70,100 @@ class MapProof:
 
 
 class SparseMerkleMap:
-    """The map at one moment: built once from all its keys and values, it gives the root and a proof per key.
-    Building hashes about 1.4 nodes per key; each proof is then read from the remembered interior nodes."""
+    """The map at one moment, which can be moved on: built from all its keys and values, it gives the root and a
+    proof per key; `update` sets values (new keys or new values of old ones) and hashes again only the paths of
+    the keys it changed. Interior nodes are remembered by (depth, prefix of the key bits above that depth)."""
 
-    def __init__(self, items: Mapping[bytes, bytes]) -> None:
-        for key, value in items.items():
-            if len(key) != 32 or len(value) != 32:
-                raise ValueError("keys and values of the map are 32 bytes")
-        self._keys = sorted(int.from_bytes(k, "big") for k in items)
-        self._values = [items[k.to_bytes(32, "big")] for k in self._keys]
-        self._nodes: dict[tuple[int, int], bytes] = {}  # (depth, first key's position) -> interior node hash
-        self.root = self._build(0, len(self._keys), 0)
+    def __init__(self, items: Mapping[bytes, bytes] | None = None) -> None:
+        self._keys: list[int] = []  # sorted
+        self._values: dict[int, bytes] = {}
+        self._nodes: dict[tuple[int, int], bytes] = {}
+        self.root = EMPTY
+        if items:
+            self.update(items)
 
     def __len__(self) -> int:
         return len(self._keys)
 
-    def _split(self, lo: int, hi: int, depth: int) -> int:
-        """The position of the first key in [lo, hi) whose bit at `depth` is 1 (they all share the bits above)."""
-        prefix = (self._keys[lo] >> (BITS - depth)) << (BITS - depth) if depth else 0
-        return bisect_left(self._keys, prefix | (1 << (BITS - 1 - depth)), lo, hi)
+    def _range(self, depth: int, prefix: int) -> tuple[int, int]:
+        """Positions [lo, hi) of the keys whose first `depth` bits are `prefix`."""
+        shift = BITS - depth
+        return bisect_left(self._keys, prefix << shift), bisect_left(self._keys, (prefix + 1) << shift)
+
+    def _subtree(self, depth: int, prefix: int) -> bytes:
+        lo, hi = self._range(depth, prefix)
+        if hi == lo:
+            return EMPTY
+        if hi - lo == 1:
+            key = self._keys[lo]
+            return leaf_hash(key.to_bytes(32, "big"), self._values[key])
+        return self._nodes[(depth, prefix)]
+
+    def update(self, items: Mapping[bytes, bytes]) -> None:
+        """Set these values; the root and every remembered node on their paths are made again."""
+        changed = []
+        for key, value in items.items():
+            if len(key) != 32 or len(value) != 32:
+                raise ValueError("keys and values of the map are 32 bytes")
+            k = int.from_bytes(key, "big")
+            changed.append(k)
+            self._values[k] = value
+        new = set(changed) - set(self._keys) if len(changed) < 64 else None
+        if new is None or new:
+            self._keys = sorted(self._values)  # one merge for many new keys rather than an insert each
+        if len(changed) * 16 > len(self._keys):  # much of the tree changes: build it whole, in one pass
+            self._nodes = {}
+            self.root = self._build(0, len(self._keys), 0)
+            return
+        # every interior node on a changed key's path, deepest first: a node holds two or more keys
+        dirty: dict[int, set[int]] = {}
+        for k in changed:
+            depth = 0
+            while True:
+                lo, hi = self._range(depth, k >> (BITS - depth))
+                if hi - lo < 2:
+                    break
+                dirty.setdefault(depth, set()).add(k >> (BITS - depth))
+                depth += 1
+        for depth in sorted(dirty, reverse=True):
+            for prefix in dirty[depth]:
+                self._nodes[(depth, prefix)] = interior_hash(
+                    self._subtree(depth + 1, prefix << 1), self._subtree(depth + 1, (prefix << 1) | 1)
+                )
+        self.root = self._subtree(0, 0)
 
     def _build(self, lo: int, hi: int, depth: int) -> bytes:
         if hi == lo:
             return EMPTY
         if hi - lo == 1:
-            return leaf_hash(self._keys[lo].to_bytes(32, "big"), self._values[lo])
-        mid = self._split(lo, hi, depth)
+            key = self._keys[lo]
+            return leaf_hash(key.to_bytes(32, "big"), self._values[key])
+        prefix = self._keys[lo] >> (BITS - depth)
+        mid = bisect_left(self._keys, ((prefix << 1) | 1) << (BITS - depth - 1), lo, hi)
         node = interior_hash(self._build(lo, mid, depth + 1), self._build(mid, hi, depth + 1))
-        self._nodes[(depth, lo)] = node
+        self._nodes[(depth, prefix)] = node
         return node
 
-    def _hash(self, lo: int, hi: int, depth: int) -> bytes:
-        if hi == lo:
-            return EMPTY
-        if hi - lo == 1:
-            return leaf_hash(self._keys[lo].to_bytes(32, "big"), self._values[lo])
-        return self._nodes[(depth, lo)]
-
     def get(self, key: bytes) -> bytes | None:
-        k = int.from_bytes(key, "big")
-        at = bisect_left(self._keys, k)
-        return self._values[at] if at < len(self._keys) and self._keys[at] == k else None
+        return self._values.get(int.from_bytes(key, "big"))
+
+    def items(self) -> dict[bytes, bytes]:
+        return {k.to_bytes(32, "big"): v for k, v in self._values.items()}
 
     def prove(self, key: bytes) -> MapProof:
         """The proof for `key`, whether it is in the map or not."""
         k = int.from_bytes(key, "big")
-        lo, hi, depth = 0, len(self._keys), 0
         siblings: list[bytes] = []
-        while hi - lo > 1:
-            mid = self._split(lo, hi, depth)
-            if _bit(k, depth):
-                siblings.append(self._hash(lo, mid, depth + 1))
-                lo = mid
-            else:
-                siblings.append(self._hash(mid, hi, depth + 1))
-                hi = mid
+        depth = 0
+        while True:
+            lo, hi = self._range(depth, k >> (BITS - depth))
+            if hi - lo < 2:
+                break
+            siblings.append(self._subtree(depth + 1, (k >> (BITS - depth - 1)) ^ 1))
             depth += 1
         other = None
         if hi - lo == 1 and self._keys[lo] != k:
-            other = (self._keys[lo].to_bytes(32, "big"), self._values[lo])
+            other = (self._keys[lo].to_bytes(32, "big"), self._values[self._keys[lo]])
         return MapProof(tuple(siblings), other)
 
 
