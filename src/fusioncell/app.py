@@ -22,7 +22,7 @@ from fusioncell.cell import Cell
 from fusioncell.charter import Charter, load_charter
 from fusioncell.clock import Clock, SystemClock
 from fusioncell.db import Database
-from fusioncell.deps import refuse_nul
+from fusioncell.deps import refuse_bad_text
 from fusioncell.events import EventBus
 from fusioncell.intel.routes import router as intel_router
 from fusioncell.intel.stix import close_pool
@@ -36,7 +36,7 @@ from fusioncell.policy import audience_labels
 from fusioncell.problems import BodySizeLimit, document_problems, install_problem_handlers
 from fusioncell.proxies import ForwardedHeaders
 from fusioncell.scheduler.service import Scheduler, SchedulerLoop
-from fusioncell.schemas import document_no_nul
+from fusioncell.schemas import document_text_rule
 from fusioncell.settings import Settings
 from fusioncell.stream.hub import StreamHub
 from fusioncell.stream.routes import router as stream_router
@@ -133,7 +133,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
             stop_checkpoints()
 
     app = FastAPI(
-        dependencies=[Depends(refuse_nul)],
+        dependencies=[Depends(refuse_bad_text)],
         title="fusioncell",
         version=__version__,
         summary="The software of a mediated joint coordination cell.",
@@ -206,7 +206,7 @@ def _install_openapi(app: FastAPI, cell: Cell) -> None:
                 description=app.description,
                 routes=app.routes,
             )
-            app.openapi_schema = document_no_nul(document_charter(document_problems(schema), cell.charter))
+            app.openapi_schema = document_text_rule(document_charter(document_problems(schema), cell.charter))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

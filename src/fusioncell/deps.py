@@ -9,11 +9,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import HTTPConnection
 
+from fusioncell import text
 from fusioncell.auth import service as auth_service
 from fusioncell.cell import Cell
 from fusioncell.errors import Unauthorized
 from fusioncell.policy import Principal
-from fusioncell.schemas import BIG_MAX, NUL_REFUSED, RowId
+from fusioncell.schemas import BIG_MAX, RowId
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
 
@@ -23,14 +24,15 @@ async def get_cell(request: Request) -> Cell:
     return request.app.state.cell
 
 
-async def refuse_nul(connection: HTTPConnection) -> None:
-    """Every route, HTTP or WebSocket: no query or path parameter may hold U+0000 (PostgreSQL cannot take it in
-    text and SQLite would), answered as any invalid parameter is, a 422 naming it."""
+async def refuse_bad_text(connection: HTTPConnection) -> None:
+    """Every route, HTTP or WebSocket: no query or path parameter may hold what the text rule refuses in one line
+    (fusioncell.text: controls, NUL included, which PostgreSQL cannot take in text and SQLite would; bidirectional
+    overrides; invisible characters), answered as any invalid parameter is, a 422 naming it and the character."""
     errors = [
-        {"type": "value_error", "loc": (where, name), "msg": NUL_REFUSED, "input": value}
+        {"type": "text_refused", "loc": (where, name), "msg": str(found), "input": value}
         for where, items in (("query", connection.query_params.multi_items()), ("path", connection.path_params.items()))
         for name, value in items
-        if isinstance(value, str) and "\x00" in value
+        if isinstance(value, str) and (found := text.refusal(value, lines=False)) is not None
     ]
     if errors:
         raise RequestValidationError(errors)

@@ -1,48 +1,152 @@
-"""What every request body shares."""
+"""What every request body shares: unknown fields refused, and the text rule (fusioncell.text) on every string."""
 
 from __future__ import annotations
 
+import functools
+import typing
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError, core_schema
+
+from fusioncell import text
 
 NUL_REFUSED = "text must not contain the NUL character (U+0000)"
 
 
+class TextKind(StrEnum):
+    LINE = "line"  # one line: the default for every string
+    LINES = "lines"  # tabs and newlines allowed: a body, a read-back, a note, a reason
+    SECRET = "secret"  # a password: compared as typed and never shown, so only NUL is refused, nothing normalised
+    STIX = "stix"  # STIX content: checked by fusioncell.intel.stix, which points at the very value and never
+    # normalises (objects are served as sent)
+
+
+TEXT_KEY = "x-text"  # in the OpenAPI document: which text rule a string follows, where it is not one line
+
+
+@dataclass(frozen=True)
+class Text:
+    """In a field's type, which text rule its strings follow (without it: one line)."""
+
+    kind: TextKind
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> dict[str, Any]:
+        document = handler(schema)
+        document[TEXT_KEY] = self.kind.value
+        return document
+
+
+LINES = Text(TextKind.LINES)
+SECRET = Text(TextKind.SECRET)
+STIX = Text(TextKind.STIX)
+
+
 class InputModel(BaseModel):
-    """A request body: unknown fields refused, and no text holding U+0000, which PostgreSQL cannot store and
-    SQLite would: the same body gets the same answer, a 422 naming the field, on either database. (Query and
-    path parameters get the same rule from `deps.refuse_nul`, for every route.)"""
+    """A request body: unknown fields refused, and every string in it, keys included, held to the text rule
+    (fusioncell.text) and stored in NFC, or a 422 naming the field, the character and its position. The same body
+    gets the same answer on either database (PostgreSQL cannot store U+0000, SQLite would). Query and path
+    parameters get the rule from `deps.refuse_bad_text`, for every route.
+
+    A field's strings are one line unless its type carries `LINES` (or `SECRET`, `STIX`). Strings are checked
+    before the field's own constraints, so a length limit counts the text as stored."""
 
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _text_rule(cls, value: Any, info: ValidationInfo) -> Any:
+        kind, holds_models = _plan(cls, info.field_name or "")
+        return value if holds_models else _follow(value, kind, (info.field_name or "",))
+
     @field_validator("*", mode="after")
     @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError(NUL_REFUSED)
+    def _text_rule_around_models(cls, value: Any, info: ValidationInfo) -> Any:
+        """A field holding request models (each checks its own fields): the strings around them, such as keys."""
+        kind, holds_models = _plan(cls, info.field_name or "")
+        return _follow(value, kind, (info.field_name or "",)) if holds_models else value
+
+
+@functools.cache
+def _plan(model: type[BaseModel], name: str) -> tuple[TextKind, bool]:
+    """The text kind of a field's strings, and whether the field holds request models."""
+    field = model.model_fields.get(name)
+    if field is None:
+        return TextKind.LINE, False
+    marks = [m for m in (*field.metadata, *_metadata(field.annotation)) if isinstance(m, Text)]
+    return (marks[0].kind if marks else TextKind.LINE), _holds_models(field.annotation)
+
+
+def _metadata(annotation: Any) -> list[Any]:
+    if typing.get_origin(annotation) is Annotated:
+        return [*annotation.__metadata__, *_metadata(typing.get_args(annotation)[0])]
+    return [m for arg in typing.get_args(annotation) for m in _metadata(arg)]
+
+
+def _holds_models(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_holds_models(arg) for arg in typing.get_args(annotation))
+
+
+def _follow(value: Any, kind: TextKind, path: tuple[str | int, ...]) -> Any:
+    """The value with each string in it as stored, keys included; PydanticCustomError at the first refused."""
+    if isinstance(value, str):
+        return _one(value, kind, path)
+    if kind is TextKind.STIX or isinstance(value, BaseModel):
         return value
+    if isinstance(value, list | tuple):
+        return type(value)(_follow(v, kind, (*path, i)) for i, v in enumerate(value))
+    if isinstance(value, dict):
+        return {_one(k, kind, path) if isinstance(k, str) else k: _follow(v, kind, (*path, k))
+                for k, v in value.items()}  # fmt: skip
+    return value
 
 
-# The rule above, in the contract: every free-text string a client sends (body property or parameter) is
-# declared as holding no NUL. Strings with a pattern, a format or an enumeration already say what they hold.
-NO_NUL_PATTERN = r"^[^\x00]*$"
+def _one(value: str, kind: TextKind, path: tuple[str | int, ...]) -> str:
+    if kind is TextKind.STIX:
+        return value
+    where = f"{'/'.join(map(str, path))}: " if len(path) > 1 else ""  # a string inside the field: which one
+    if kind is TextKind.SECRET:
+        if "\x00" in value:
+            raise PydanticCustomError("text_refused", "{detail}", {"detail": where + NUL_REFUSED})
+        return value
+    try:
+        return text.accepted(value, lines=kind is TextKind.LINES)
+    except text.TextRefused as refused:
+        raise PydanticCustomError("text_refused", "{detail}", {"detail": where + str(refused)}) from None
 
 
-def _mark_strings(schema: Any) -> None:
+# The rule in the contract: every string a client sends (body property or parameter) is declared with the pattern
+# its text kind accepts. (NFC normalisation refuses nothing, so the pattern says all there is to refuse.) Strings
+# with a pattern, a format or an enumeration of their own already say what they hold.
+TEXT_PATTERNS = {
+    TextKind.LINE: text.pattern(lines=False),
+    TextKind.LINES: text.pattern(lines=True),
+    TextKind.SECRET: r"^[^\x00]*$",
+}
+
+
+def _mark_strings(schema: Any, kind: TextKind = TextKind.LINE) -> None:
     if isinstance(schema, dict):
-        if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & schema.keys():
-            schema["pattern"] = NO_NUL_PATTERN
+        kind = TextKind(schema.get(TEXT_KEY, kind))
+        own = {"pattern", "format", "enum", "const"} & schema.keys()
+        if schema.get("type") == "string" and not own and kind in TEXT_PATTERNS:
+            schema["pattern"] = TEXT_PATTERNS[kind]
         for value in schema.values():
-            _mark_strings(value)
+            _mark_strings(value, kind)
     elif isinstance(schema, list):
         for value in schema:
-            _mark_strings(value)
+            _mark_strings(value, kind)
 
 
-def document_no_nul(openapi: dict[str, Any]) -> dict[str, Any]:
-    """Declare in the OpenAPI document what `InputModel` and `deps.refuse_nul` enforce: the request bodies' schemas
-    and every parameter's. (Response shapes are left as they are.)"""
+def document_text_rule(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Declare in the OpenAPI document what `InputModel` and `deps.refuse_bad_text` enforce: the request bodies'
+    schemas and every parameter's. (Response shapes are left as they are.)"""
     bodies = _input_models()
     for name, component in openapi.get("components", {}).get("schemas", {}).items():
         if name in bodies:

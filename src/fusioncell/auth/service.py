@@ -95,7 +95,7 @@ def add_user(
     roles: Iterable[str],
     password: str,
 ) -> User:
-    if not USERNAME_RE.match(username):
+    if not USERNAME_RE.fullmatch(username):  # match() lets a final newline through: "$" matches before it
         raise InvalidInput(
             "a username is 2-64 characters: lower-case letters, digits, '.', '_' or '-', starting with a letter",
             field="username",

@@ -7,13 +7,15 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
-from fusioncell.schemas import InputModel
+from fusioncell.schemas import LINES, STIX, InputModel
 
+# STIX content follows the text rule as fusioncell.intel.stix checks it: refused, never normalised, with a pointer
+StixContent = Annotated[Any, STIX]
 TlpName = Annotated[str, StringConstraints(pattern=r"(?i)^(tlp:)?(clear|white|green|amber|amber\+strict|red)$")]
 
 
 class IntelSubmit(InputModel):
-    stix: Any = Field(description="A STIX 2.1 bundle, a list of objects, or one object; every object TLP-marked")
+    stix: StixContent = Field(description="A STIX 2.1 bundle, a list of objects or one object; every object TLP-marked")
     share_identity: bool = Field(
         default=False,
         description="Let recipients see your delegation as the source; otherwise the mediator's identity replaces "
@@ -27,7 +29,7 @@ class IntelSubmit(InputModel):
 
 
 class IntelDraftRevise(InputModel):
-    stix: Any = Field(description="The draft's new content: a bundle, a list of objects, or one object")
+    stix: StixContent = Field(description="The draft's new content: a bundle, a list of objects, or one object")
     share_identity: bool = Field(default=False, description="As on submission; the whole draft is replaced")
 
 
@@ -36,7 +38,9 @@ class RedactionIn(InputModel):
     remove: list[Annotated[str, StringConstraints(min_length=1, max_length=250)]] = Field(
         default_factory=list, max_length=100, description="properties left out of the released version"
     )
-    replace: dict[str, Any] = Field(default_factory=dict, max_length=50, description="properties given new values")
+    replace: Annotated[dict[str, Any], STIX] = Field(
+        default_factory=dict, max_length=50, description="properties given new values (checked as STIX content is)"
+    )
 
 
 class IntelRelease(InputModel):
@@ -50,7 +54,7 @@ class IntelRelease(InputModel):
 
 
 class IntelRevoke(InputModel):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000), LINES]
 
 
 class SightingCreate(InputModel):
@@ -60,11 +64,11 @@ class SightingCreate(InputModel):
     count: int | None = Field(default=None, ge=0, le=999_999_999)
     first_seen: AwareDatetime | None = Field(default=None, description="with its UTC offset")
     last_seen: AwareDatetime | None = Field(default=None, description="with its UTC offset")
-    description: Annotated[str, StringConstraints(max_length=4000)] | None = None
+    description: Annotated[str, StringConstraints(max_length=4000), LINES] | None = None
 
 
 class IntelDecline(InputModel):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000), LINES]
 
 
 class IntelItemRead(BaseModel):

@@ -642,6 +642,8 @@ def _redact(objects: list[dict[str, Any]], redactions: dict[str, Redaction], now
             if not found:  # a time put in by the mediator keeps to the range a submitted one does
                 at = ("redactions", obj["id"])
                 found = [p for p in stix.out_of_range(at, obj, now) if p.at[len(at)] in (redaction.replace or {})]
+            if not found:  # and the text the mediator puts in keeps to the text rule, as a submission's does
+                found = [p for p in stix.text_problems(at, obj) if p.at[len(at)] in (redaction.replace or {})]
             if not found and not stix.encodable(obj):
                 found = [stix.Problem(("redactions", obj["id"]), obj["id"], stix.LONE_SURROGATE)]
             if found:

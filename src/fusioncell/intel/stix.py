@@ -14,6 +14,7 @@ import os
 import re
 import threading
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -29,6 +30,7 @@ from stix2.registry import class_for_type
 from stix2.utils import parse_into_datetime
 from stix2patterns.validator import run_validator
 
+from fusioncell import text as text_rule
 from fusioncell.intel.markings import LEVEL_OF_ID, Tlp, tlp_of
 from fusioncell.intel.patterns import plainly_valid
 from fusioncell.intel.plain import TIMESTAMP, converted, plainly_valid_object
@@ -46,7 +48,7 @@ class Problem:
     def as_error(self) -> dict[str, Any]:
         """As the API lists any invalid field: a JSON Pointer into the body, the dotted field, why, a code."""
         return {
-            "pointer": "/" + "/".join(str(p) for p in self.at),
+            "pointer": "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in self.at),
             "field": ".".join(str(p) for p in self.at),
             "reason": f"{self.stix_id}: {self.reason}" if self.stix_id else self.reason,
             "code": "invalid-stix",
@@ -488,6 +490,10 @@ def check_submission(body: Any, *, workers: int = 1) -> tuple[Checked | None, li
             return None, [Problem((*prefix, index, "id"), obj["id"], problem)]
         seen.add((obj["id"], version))
     text = encode(checked_objects)
+    if _may_break_text_rule(text):  # one look at the whole text; object by object only to say where
+        found = [p for i, o in enumerate(checked_objects) for p in text_problems(_position(prefix, i), o)]
+        if found:
+            return None, found
     try:
         digest = sha256(text)
     except UnicodeEncodeError:  # checked once on the whole text, object by object only to say which
@@ -501,6 +507,66 @@ def check_submission(body: Any, *, workers: int = 1) -> tuple[Checked | None, li
 
 
 LONE_SURROGATE = "a text holds a lone UTF-16 surrogate, which is not a character"
+
+
+# ---- the text rule (fusioncell.text) in STIX content ---------------------------------------------------------------
+
+# In the stored JSON (json.dumps escapes C0 controls and writes every other character as it is): an escape other
+# than \" \\ \/ (a control, or a tab or newline, which a value may hold and a name may not), or a character the
+# rule refuses or checks the place of. Only text holding one, or not in NFC, is looked at string by string.
+_ESCAPE = re.compile(r'\\[^"\\/]')
+_CHECKED = re.compile(f"[{text_rule.checked_characters()}]")
+
+
+def _may_break_text_rule(text: str) -> bool:
+    if text.isascii():  # the common case, at memory speed
+        return ("\\" in text and _ESCAPE.search(text) is not None) or "\x7f" in text
+    return bool(_ESCAPE.search(text) or _CHECKED.search(text)) or not unicodedata.is_normalized("NFC", text)
+
+
+def text_problems(at: tuple[str | int, ...], obj: Any) -> list[Problem]:
+    """Every string in an object, property names and dictionary keys included, held to the text rule: a value may
+    hold lines, a name is one line; and each already in NFC. STIX content is refused, never normalised, unlike the
+    other text a client sends: objects are served byte for byte as submitted, under ids and versions that other
+    systems hold and hash too, so a normalised text would be another object under the same version."""
+    stix_id = obj.get("id") if isinstance(obj, dict) and isinstance(obj.get("id"), str) else None
+    found: list[tuple[tuple[str | int, ...], str]] = []
+    _refusals(obj, at, found)
+    return [Problem(where, stix_id, reason) for where, reason in found]
+
+
+def _refusals(value: Any, at: tuple[str | int, ...], found: list[tuple[tuple[str | int, ...], str]]) -> None:
+    # printable ASCII needs no closer look (most of it): the path to a string is built only for one that does
+    if isinstance(value, str):
+        if (reason := _text_refusal(value, lines=True)) is not None:
+            found.append((at, reason))
+        return
+    items: Iterable[tuple[str | int, Any]] = (
+        value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    )
+    for key, each in items:
+        if isinstance(key, str) and (reason := _text_refusal(key, lines=False)) is not None:
+            found.append(((*at, key), f"the name {reason}"))
+        if isinstance(each, str):
+            if (reason := _text_refusal(each, lines=True)) is not None:
+                found.append(((*at, key), reason))
+        elif isinstance(each, dict | list):
+            _refusals(each, (*at, key), found)
+
+
+def _text_refusal(value: str, *, lines: bool) -> str | None:
+    if value.isascii() and value.isprintable():
+        return None
+    found = text_rule.refusal(value, lines=lines)
+    if found is not None:
+        return str(found)
+    position = text_rule.not_nfc_at(value)
+    if position is not None:
+        return (
+            f"not in Unicode normalisation form C from position {position}: send it in NFC (objects are served as "
+            "sent, so the cell does not normalise them)"
+        )
+    return None
 
 
 def encodable(obj: Any) -> bool:

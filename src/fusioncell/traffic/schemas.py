@@ -9,12 +9,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from fusioncell.charter.model import Precedence
-from fusioncell.schemas import InputModel, RowId
+from fusioncell.schemas import LINES, InputModel, RowId
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Body = Annotated[str, StringConstraints(min_length=1, max_length=20_000)]
+Body = Annotated[str, StringConstraints(min_length=1, max_length=20_000), LINES]
 Lang = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
 TxnId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:\-]{1,100}$")]
+Readback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), LINES]
 
 
 class Marker(StrEnum):
@@ -57,14 +58,14 @@ class MessageCreate(InputModel):
 
 
 class AckCreate(InputModel):
-    readback: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)] | None = Field(
+    readback: Readback | None = Field(
         default=None, description="The receiver's restatement of the message, for the sender to confirm."
     )
 
 
 class VerdictCreate(InputModel):
     verdict: Verdict
-    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000)] | None = None
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000), LINES] | None = None
     delegation: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = Field(
         default=None, description="Whose read-back this judges; needed only when several are awaiting a verdict."
     )

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
 from fusioncell.cell import Cell
 from fusioncell.deps import CellDep
@@ -15,6 +16,7 @@ from fusioncell.errors import DomainError, NotFound
 from fusioncell.intel import service
 from fusioncell.intel.markings import Tlp, tlp_of
 from fusioncell.intel.models import IntelItem
+from fusioncell.intel.schemas import IntelDecline
 from fusioncell.policy import Permission, audience_labels, has_permission
 from fusioncell.schemas import RowId
 from fusioncell.web.routes import render, translate
@@ -155,10 +157,14 @@ def decline(
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     check_csrf(request, csrf, session.csrf)
-    if not reason.strip() or "\x00" in reason:
+    if not reason.strip():
         return _refused(
             request, cell, session, item_id, 422, translate(request, "Give the reason the submitter will read.")
         )
+    try:  # the text rule, as the API's body applies it (fusioncell.text): the reason as stored, or why not
+        reason = IntelDecline(reason=reason.strip()).reason
+    except ValidationError as invalid:
+        return _refused(request, cell, session, item_id, 422, invalid.errors()[0]["msg"])
     return _decide(
         request,
         cell,
