@@ -28,6 +28,7 @@ from fusioncell.ledger import log
 from fusioncell.ledger import service as ledger_service
 from fusioncell.ledger.note import LAST_TIMESTAMP
 from fusioncell.web import i18n
+from fusioncell.web.marks import visible
 from fusioncell.web.session import (
     LANG_COOKIE,
     SESSION_COOKIE,
@@ -71,6 +72,7 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_templates.filters["visible"] = visible  # text a client wrote, as the ledger holds it (web/marks.py)
 
 
 def vendor_root() -> Path:
