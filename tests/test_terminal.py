@@ -142,3 +142,77 @@ def test_time_left_reads_like_a_countdown() -> None:
     assert time_left("2026-03-02T06:04:10Z", now) == ("4m 10s left", False)
     assert time_left("2026-03-02T05:48:00Z", now) == ("12m 00s overdue", True)
     assert time_left("2026-03-02T09:30:00Z", now) == ("3h 30m left", False)
+
+
+def _send_as_before_the_text_rule(cell, subject: str) -> int:  # type: ignore[no-untyped-def]
+    """A message whose subject the API now refuses, written as one stored before the rule was (the service, with
+    the request checks skipped): the terminal must still show it as the ledger holds it."""
+    from fusioncell.charter.model import Precedence
+    from fusioncell.policy import Principal, Role
+    from fusioncell.traffic import service
+    from fusioncell.traffic.schemas import Marker, MessageCreate
+
+    draft = MessageCreate.model_construct(
+        track="de-escalation", audience="joint", precedence=Precedence.ROUTINE, marker=Marker.INFORMATION,
+        subject=subject, body="Routine.", lang="en", translations={}, readback_required=False, reply_to=None,
+        client_txn_id=None,
+    )  # fmt: skip
+    with cell.command() as uow:
+        sender = Principal(username="sy.duty", delegation="SY", roles=frozenset({Role.LIAISON}))
+        return service.send(cell=cell, uow=uow, sender=sender, draft=draft).id
+
+
+def test_old_text_is_shown_as_it_is_never_acted_on(server, cell, tmp_path) -> None:
+    """A subject that erases the line and prints a forged FLASH from the mediator, stored before the text rule:
+    `inbox` and `watch` print its control and override characters as codes, and a track name in brackets stays."""
+    forged = "Convoy\x1b[2K\r\x1b[1AFLASH #10 US \u2192 joint INSTRUCTION: withdraw to line \u202e0081\u202c"
+    message_id = _send_as_before_the_text_rule(cell, forged)
+    il = login(server, tmp_path, "il.duty")
+    table = runner.invoke(cli, ["inbox"], env={**il, "COLUMNS": "300"})
+    assert table.exit_code == 0, table.output
+    row = next(line for line in table.output.splitlines() if f"{message_id} " in line)
+    assert "Convoy\\x1b[2K\\r\\x1b[1AFLASH #10 US → joint INSTRUCTION: withdraw to line \\u202e0081\\u202c" in row
+    assert "\x1b" not in table.output and "\r" not in table.output and "\u202e" not in table.output
+
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "fusioncell.cli", "watch", "--after", "-1"],
+        env={**os.environ, **il, "COLUMNS": "300"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # bytes: read as text, a carriage return would end a line
+    )
+    try:
+        deadline = time.monotonic() + 15
+        lines: list[str] = []
+        while time.monotonic() < deadline and not any(f"#{message_id} SY" in line for line in lines):
+            line = watcher.stdout.readline().decode()  # type: ignore[union-attr]
+            if line:
+                lines.append(line)
+        text = "".join(lines)
+        [shown] = [line for line in lines if f"#{message_id} SY" in line]
+        assert shown.endswith(
+            f"ROUTINE #{message_id} SY → joint [de-escalation] INFORMATION: Convoy\\x1b[2K\\r\\x1b[1AFLASH #10 US → "
+            "joint INSTRUCTION: withdraw to line \\u202e0081\\u202c\n"
+        ), shown
+        assert "\x1b" not in text and "\r" not in text and "\u202e" not in text, text
+    finally:
+        watcher.kill()
+        watcher.wait()
+
+
+def test_every_line_the_terminal_prints_from_others_is_plain_text() -> None:
+    """Errors, charter names and event details go through the same rendering: brackets stay, nothing acts."""
+    from rich.console import Console
+
+    from fusioncell.cliutil import shown
+    from fusioncell.terminal import render_event
+
+    console = Console(record=True, width=300, force_terminal=True, color_system="truecolor")
+    console.print(shown("[de-escalation] [bold]x[/] a\x1b[2Kb\rc\nd \u2067e\u2069"), highlight=False)
+    note = {"message_id": 4, "delegation": "IL", "note": "fine\nFLASH #10 US → joint INSTRUCTION: forged"}
+    console.print(render_event({"content": note, "time": "2026-03-02T06:00:00Z", "action": "message.readback_negative",
+                                "audience": "joint", "subject": "message:4"}), highlight=False)  # fmt: skip
+    printed = console.export_text(styles=False)
+    assert printed.splitlines() == [
+        "[de-escalation] [bold]x[/] a\\x1b[2Kb\\rc\\nd \\u2067e\\u2069",
+        "06:00:00 readback_negative #4 delegation=IL, note=fine\\nFLASH #10 US → joint INSTRUCTION: forged",
+    ]

@@ -16,9 +16,10 @@ import typer
 from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from fusioncell import terminal
-from fusioncell.cliutil import console, err, friendly
+from fusioncell.cliutil import console, err, friendly, shown
 from fusioncell.ledger import commands as ledger_commands
 from fusioncell.policy import Principal
 from fusioncell.settings import Settings, load_settings
@@ -113,9 +114,13 @@ def init(
     cell = init_cell(settings, charter, actor=_cli_actor())
     c = cell.charter
     console.print(
-        f"[green]Initialised[/] {settings.data} for [bold]{c.mechanism.name.get('en')}[/] "
-        f"({len(c.delegations)} delegations, {len(c.tracks)} tracks, {len(c.glossary)} glossary terms) "
-        f"on {cell.db.url.get_backend_name()}."
+        Text.assemble(
+            ("Initialised", "green"),
+            f" {settings.data} for ",
+            shown(c.mechanism.name.get("en"), "bold"),
+            f" ({len(c.delegations)} delegations, {len(c.tracks)} tracks, {len(c.glossary)} glossary terms) "
+            f"on {cell.db.url.get_backend_name()}.",
+        )
     )
     console.print(f"Log key (give it to every witness): [bold]{log_signer(cell).verifier}[/]", highlight=False)
     console.print(
@@ -172,9 +177,12 @@ def _serve(cell, host: str | None, port: int | None, workers: int | None = None)
         )
         raise typer.Exit(2)
     console.print(
-        f"Serving [bold]{cell.charter.mechanism.name.get('en')}[/] at http://{host}:{port} "
-        f"(sign in there for the web pages) — API docs at http://{host}:{port}/api/v1/docs, health at /healthz"
-        + (f" ({workers} workers)" if workers > 1 else "")
+        Text.assemble(
+            "Serving ",
+            shown(cell.charter.mechanism.name.get("en"), "bold"),
+            f" at http://{host}:{port} (sign in there for the web pages) — API docs at "
+            f"http://{host}:{port}/api/v1/docs, health at /healthz" + (f" ({workers} workers)" if workers > 1 else ""),
+        )
     )
     # no per-message compression on the stream: frames are small JSON, and each subscriber would compress
     # the same frame again with its own context. No proxy headers: uvicorn would believe X-Forwarded-For from
@@ -277,7 +285,8 @@ def _print_demo_accounts(accounts_file: Path) -> None:
     for column in ("username", "delegation", "roles", "password"):
         table.add_column(column)
     for account in json.loads(accounts_file.read_text()):
-        table.add_row(account["username"], account["delegation"], ", ".join(account["roles"]), account["password"])
+        values = (account["username"], account["delegation"], ", ".join(account["roles"]), account["password"])
+        table.add_row(*map(shown, values))
     console.print(table)
 
 
@@ -340,9 +349,9 @@ def users_list(
         table.add_column(column)
     for r in rows:
         table.add_row(
-            r["username"],
-            r["delegation"],
-            ", ".join(r["roles"]),
+            shown(r["username"]),
+            shown(r["delegation"]),
+            shown(", ".join(r["roles"])),
             "TOTP" if r["totp"] else "-",
             "[red]disabled[/]" if r["disabled"] else "active",
         )

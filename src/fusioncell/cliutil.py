@@ -9,8 +9,9 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
+from fusioncell import text
 from fusioncell.charter.loader import CharterError
 from fusioncell.errors import DomainError, LogKeyError
 
@@ -18,6 +19,20 @@ console = Console()
 err = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def shown(value: object, style: str = "", *, lines: bool = False) -> Text:
+    """Text that came from a server, a charter or a file, as the terminal prints it: never read as markup (a track
+    named [de-escalation] stays so), never a control. What a reader could not see in it, a control character, a
+    direction mark or isolate, an invisible character, a tag, is printed as its code (\\x1b, \\u202e) in reverse
+    video, so that one party cannot rewrite the other's screen. `lines`: newlines and tabs are kept."""
+    out = Text(style=style)
+    for piece in text.segments(str(value), lines=lines):
+        if isinstance(piece, str):
+            out.append(piece)
+        else:
+            out.append(piece.code, style="reverse")
+    return out
 
 
 def friendly(func: F) -> F:
@@ -30,14 +45,14 @@ def friendly(func: F) -> F:
         except CharterError as exc:
             err.print("[bold red]The charter was refused:[/]")
             for problem in exc.problems:
-                err.print(f"  [red]{escape(exc.source)}[/]: {escape(problem)}", highlight=False)
+                err.print(Text.assemble("  ", shown(exc.source, "red"), ": ", shown(problem)), highlight=False)
             err.print("Fix the charter file and run the command again.")
             raise typer.Exit(2) from None
         except DomainError as exc:
-            err.print(f"[bold red]error:[/] {escape(exc.detail)}", highlight=False)
+            err.print(Text.assemble(("error:", "bold red"), " ", shown(exc.detail)), highlight=False)
             raise typer.Exit(1) from None
         except LogKeyError as exc:
-            err.print(f"[bold red]log key:[/] {escape(str(exc))}", highlight=False)
+            err.print(Text.assemble(("log key:", "bold red"), " ", shown(exc)), highlight=False)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]

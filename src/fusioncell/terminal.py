@@ -11,10 +11,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from fusioncell.client import AnswerLost, Api, ClientError, Credentials, Unreachable
+from fusioncell.cliutil import shown
 
 console = Console()
 err = Console(stderr=True)
@@ -24,7 +25,7 @@ PRECEDENCE_STYLE = {"FLASH": "bold white on red", "IMMEDIATE": "bold red", "PRIO
 
 
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    err.print(Text.assemble(("error:", "bold red"), " ", shown(message)), highlight=False)
     raise typer.Exit(1)
 
 
@@ -75,8 +76,12 @@ def register(app: typer.Typer) -> None:
             _fail(str(exc))
         path = Credentials(server, me["username"], me["delegation"], token["access_token"], token["expires_at"]).save()
         console.print(
-            f"[green]Logged in[/] as {me['username']} ({me['delegation']}: {', '.join(me['roles'])}) "
-            f"until {token['expires_at']}; token kept in {path}"
+            Text.assemble(
+                ("Logged in", "green"),
+                " as ",
+                shown(f"{me['username']} ({me['delegation']}: {', '.join(me['roles'])}) until {token['expires_at']}"),
+                f"; token kept in {path}",
+            )
         )
 
     @app.command()
@@ -120,8 +125,13 @@ def register(app: typer.Typer) -> None:
         message = response.json()
         left, _ = time_left(message["ack_due_at"])
         console.print(
-            f"[green]Sent[/] #{message['id']} ({message['precedence']}, {message['audience']}), "
-            f"ledger entry {message['ledger_index']}; acknowledgement due {message['ack_due_at']} ({left})"
+            Text.assemble(
+                ("Sent", "green"),
+                shown(
+                    f" #{message['id']} ({message['precedence']}, {message['audience']}), ledger entry "
+                    f"{message['ledger_index']}; acknowledgement due {message['ack_due_at']} ({left})"
+                ),
+            )
         )
 
     @app.command()
@@ -137,9 +147,9 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(messages))
             return
         if not messages:
-            console.print(f"Nothing awaits {creds.delegation}'s acknowledgement.")
+            console.print(shown(f"Nothing awaits {creds.delegation}'s acknowledgement."))
             return
-        table = Table(title=f"Inbox of {creds.delegation} ({len(messages)})")
+        table = Table(title=shown(f"Inbox of {creds.delegation} ({len(messages)})"))
         for column in ("#", "precedence", "from", "track", "subject", "to acknowledge"):
             table.add_column(column)
         for m in messages:
@@ -148,12 +158,12 @@ def register(app: typer.Typer) -> None:
             if mine and mine["state"] == "negative":
                 left, overdue = "read back again (rejected)", True
             table.add_row(
-                str(m["id"]),
-                f"[{PRECEDENCE_STYLE[m['precedence']]}]{m['precedence']}[/]",
-                m["sender_delegation"],
-                m["track"],
-                escape(m["subject"]) + (" [cyan](read-back)[/]" if m["readback_required"] else ""),
-                f"[bold red]{left}[/]" if overdue else left,
+                shown(m["id"]),
+                shown(m["precedence"], PRECEDENCE_STYLE.get(m["precedence"], "white")),
+                shown(m["sender_delegation"]),
+                shown(m["track"]),
+                Text.assemble(shown(m["subject"]), (" (read-back)", "cyan") if m["readback_required"] else ""),
+                shown(left, "bold red" if overdue else ""),
             )
         console.print(table)
 
@@ -170,7 +180,12 @@ def register(app: typer.Typer) -> None:
         except ClientError as exc:
             _fail(str(exc))
         mine = next(d for d in message["deliveries"] if d["delegation"] == creds.delegation)
-        console.print(f"[green]Acknowledged[/] #{message_id} for {creds.delegation}: {mine['state'].replace('_', ' ')}")
+        console.print(
+            Text.assemble(
+                ("Acknowledged", "green"),
+                shown(f" #{message_id} for {creds.delegation}: {mine['state'].replace('_', ' ')}"),
+            )
+        )
 
     @app.command()
     def verdict(
@@ -190,7 +205,7 @@ def register(app: typer.Typer) -> None:
             api.request("POST", f"/api/v1/messages/{message_id}/readback-verdict", json=body)
         except ClientError as exc:
             _fail(str(exc))
-        console.print(f"[green]Verdict recorded[/] on #{message_id}: {judgement}")
+        console.print(Text.assemble(("Verdict recorded", "green"), shown(f" on #{message_id}: {judgement}")))
 
     @app.command()
     def watch(
@@ -221,7 +236,7 @@ def register(app: typer.Typer) -> None:
                                 else frame["detail"]
                             )
                         if frame["type"] == "live":
-                            console.print(f"[dim]live from ledger index {frame['index']}[/]")
+                            console.print(shown(f"live from ledger index {frame['index']}", "dim"))
                         if frame["type"] in ("live", "heartbeat"):
                             cursor = frame["index"]
                         if frame["type"] == "event":
@@ -236,23 +251,27 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(0) from None
 
 
-def render_event(frame: dict[str, Any]) -> str:
+def render_event(frame: dict[str, Any]) -> Text:
+    """One line of `watch`. Everything in it came from the server and is shown, never read as markup or acted on as
+    a control (cliutil.shown): a party cannot make the other's screen show a line the ledger does not hold."""
     content = frame["content"]
-    when = frame["time"][11:19]
+    when = shown(frame["time"][11:19])
     action = frame["action"]
     if action == "message.sent":
         m = content["message"]
-        style = PRECEDENCE_STYLE.get(m["precedence"], "white")
-        return (
-            f"{when} [{style}]{m['precedence']}[/] #{m['id']} {m['sender_delegation']} → {frame['audience']} "
-            f"[{m['track']}] {m['marker']}: {escape(m['subject'])}"
+        return Text.assemble(
+            when,
+            " ",
+            shown(m["precedence"], PRECEDENCE_STYLE.get(m["precedence"], "white")),
+            shown(f" #{m['id']} {m['sender_delegation']} → {frame['audience']} [{m['track']}] {m['marker']}: "),
+            shown(m["subject"]),
         )
     if action == "message.delivered":
         ids = ", ".join(f"#{d['message_id']}" for d in content["deliveries"])
-        return f"{when} delivered to {content['delegation']}: {ids}"
+        return Text.assemble(when, shown(f" delivered to {content['delegation']}: {ids}"))
     if action.startswith("message."):
         detail = ", ".join(
             f"{k}={v}" for k, v in content.items() if k not in ("actor", "message_id") and v not in (None, "")
         )
-        return f"{when} {action.removeprefix('message.')} #{content.get('message_id')} {escape(detail)}"
-    return f"{when} {action} {escape(frame['subject'])}"
+        return Text.assemble(when, shown(f" {action.removeprefix('message.')} #{content.get('message_id')} {detail}"))
+    return Text.assemble(when, shown(f" {action} {frame['subject']}"))
