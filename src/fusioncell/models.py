@@ -3,7 +3,14 @@
 from fusioncell.auth.models import AccessToken, LoginAttempt, TokenRevocations, User
 from fusioncell.db import Base
 from fusioncell.intel.models import IntelItem, IntelObject, IntelStatus, IntelVersion
-from fusioncell.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerEntry, LedgerHead, LedgerNode
+from fusioncell.ledger.models import (
+    LedgerCheckpoint,
+    LedgerCosignature,
+    LedgerEntry,
+    LedgerHead,
+    LedgerMapValue,
+    LedgerNode,
+)
 from fusioncell.scheduler.models import Job
 from fusioncell.traffic.models import Alert, Clarification, Delivery, Message
 
@@ -23,6 +30,7 @@ __all__ = [
     "LedgerCosignature",
     "LedgerEntry",
     "LedgerHead",
+    "LedgerMapValue",
     "LedgerNode",
     "LoginAttempt",
     "Message",

@@ -177,3 +177,89 @@ def test_verify_refuses_what_is_not_a_bundle(tmp_path: Path) -> None:
         verify({"format": "fusioncell-evidence/1"})
     r = cli_verify(tmp_path / "missing.json")
     assert r.returncode == 2 and "cannot read" in flat(r.stderr)
+
+
+def test_a_bundle_proves_it_holds_every_entry_its_exporter_may_read(client, cell, crew, witnessed, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13.5: SY exports the evidence about its joint message and takes out IL's acknowledgement; an arbiter
+    must not be told that IL never acknowledged. The checkpoint's map lists every entry about the message in each
+    audience SY reads, and the log signed who exported the bundle, so every way of hiding the entry fails."""
+    sy, il = witnessed["keys"]
+    pins = [str(sy.verifier), str(il.verifier)]
+    subject = f"message:{witnessed['joint']}"
+    bundle = export(client, crew["sy"], subject)
+    result = verify(bundle, witness_keys=pins)
+    assert result.complete and result.exported_by == "sy.liaison (SY)"
+    audiences = {m["audience"] for m in bundle["map"]}
+    assert audiences == {"joint", "mediated:SY"}  # what SY reads; nothing of IL's home audience
+    [own] = [m for m in bundle["map"] if (m["audience"], m["subject"]) == ("joint", subject)]
+    assert own["indices"] and not [m for m in bundle["map"] if m["audience"] == "mediated:SY" and m["indices"]]
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    r = cli_verify(path, *(x for k in pins for x in ("--witness-key", k)))
+    assert r.returncode == 0 and "Complete: these are all the entries about" in flat(r.stdout), r.stdout + r.stderr
+
+    acked = next(json.loads(e["leaf"])["index"] for e in bundle["entries"]
+                 if '"@action":"message.acknowledged"' in e.get("content", ""))  # fmt: skip
+
+    def tampered(change) -> str:  # type: ignore[no-untyped-def]
+        b = json.loads(json.dumps(bundle))
+        change(b)
+        with pytest.raises(EvidenceError) as caught:
+            verify(b, witness_keys=pins)
+        return str(caught.value)
+
+    def drop_entry(b) -> None:  # type: ignore[no-untyped-def]
+        b["entries"] = [e for e in b["entries"] if json.loads(e["leaf"])["index"] != acked]
+
+    assert tampered(drop_entry).startswith(f"entry {acked} is missing from the bundle: the log's map")
+
+    def drop_entry_and_listing(b) -> None:  # type: ignore[no-untyped-def]
+        drop_entry(b)
+        for m in b["map"]:
+            m["indices"] = [i for i in m["indices"] if i != acked]
+
+    assert "does not hold exactly entries" in tampered(drop_entry_and_listing)
+    assert "leaves out entries about" in tampered(drop_entry_and_listing)
+
+    def drop_listing(b) -> None:  # type: ignore[no-untyped-def]
+        drop_entry(b)
+        b["map"] = [m for m in b["map"] if (m["audience"], m["subject"]) != ("joint", subject)]
+
+    assert f"does not account for the entries about {subject} in joint" in tampered(drop_listing)
+
+    def as_someone_else(b) -> None:  # type: ignore[no-untyped-def]
+        b["exported_by"]["username"] = "sy.duty-officer"
+
+    assert "statement: the log did not sign this bundle as it stands" in tampered(as_someone_else)
+
+    def at_another_time(b) -> None:  # type: ignore[no-untyped-def]
+        b["exported_at"] = "2026-01-01T00:00:00Z"
+
+    assert "statement: the log did not sign this bundle as it stands" in tampered(at_another_time)
+
+    def as_an_admin(b) -> None:  # type: ignore[no-untyped-def]  # who reads nothing, so owes no list at all
+        drop_entry(b)
+        b["exported_by"] = {"username": "sy.admin", "delegation": "SY", "roles": ["admin"]}
+        b["map"] = []
+
+    assert "is in the bundle but not in the map's lists" in tampered(as_an_admin)
+
+    def as_format_1(b) -> None:  # type: ignore[no-untyped-def]
+        drop_entry(b)
+        b["format"] = "fusioncell-evidence/1"
+        del b["map"], b["statement"]
+
+    assert "altered to say less" in tampered(as_format_1)
+
+    def forged_map_root(b) -> None:  # type: ignore[no-untyped-def]  # the checkpoint is signed: its map line too
+        lines = b["checkpoint"].split("\n")
+        lines[3] = "fusioncell-map " + base64.b64encode(bytes(32)).decode()
+        b["checkpoint"] = "\n".join(lines)
+
+    assert "checkpoint: the signature of" in tampered(forged_map_root)
+    bad = tmp_path / "bad.json"
+    b = json.loads(json.dumps(bundle))
+    drop_entry(b)
+    bad.write_text(json.dumps(b))
+    r = cli_verify(bad, *(x for k in pins for x in ("--witness-key", k)))
+    assert r.returncode == 1 and f"entry {acked} is missing from the bundle" in flat(r.stderr)

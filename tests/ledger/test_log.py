@@ -173,11 +173,14 @@ def test_log_key_file(cell, tmp_path: Path) -> None:
 
 def test_checkpoint_text_is_the_c2sp_format(cell) -> None:
     signed = log.sign_checkpoint(cell)
-    origin, size, root, blank, sig, end = signed.note.split("\n")
+    origin, size, root, mapped, blank, sig, end = signed.note.split("\n")
     assert (origin, int(size), base64.b64decode(root), blank, end) == (
         cell.charter.mechanism.log_origin, signed.size, signed.root, "", "")  # fmt: skip
     assert sig.startswith(f"— {origin} ")
-    assert Checkpoint.parse(f"{origin}\n{size}\n{root}\n").root == signed.root
+    # the verifiable map's root is the checkpoint's one extension line (C2SP tlog-checkpoint allows them)
+    assert mapped.startswith("fusioncell-map ") and len(base64.b64decode(mapped.split(" ")[1])) == 32
+    parsed = Checkpoint.parse(f"{origin}\n{size}\n{root}\n{mapped}\n")
+    assert parsed.root == signed.root and parsed.extensions == (mapped,)
 
 
 AWKWARD = [
@@ -360,3 +363,48 @@ def test_the_migration_gives_an_existing_ledger_the_tree_appends_would(cell) -> 
     for index in (0, 17, len(leaves) - 1):
         leaf, proof = log.inclusion(cell, index, checkpoint.size)
         merkle.verify_inclusion(index, checkpoint.size, leaf, proof, checkpoint.root)
+
+
+def map_from_scratch(cell, size: int) -> bytes:  # type: ignore[no-untyped-def]
+    """The map every entry below `size` makes, recomputed plainly from the stored rows."""
+    from collections import defaultdict
+
+    from fusioncell.ledger import smt
+
+    found: dict[bytes, list[int]] = defaultdict(list)
+    with cell.reading() as session:
+        rows = session.execute(select(LedgerEntry).where(LedgerEntry.index < size).order_by(LedgerEntry.index))
+        for e in rows.scalars():
+            found[smt.map_key(e.audience, e.subject)].append(e.index)
+    return smt.root_of({k: smt.chain(v) for k, v in found.items()})
+
+
+def test_each_checkpoint_carries_the_map_of_its_entries(client, cell, crew) -> None:
+    """The map's root in every signed note is the map of every entry below its size, however the checkpoints
+    fell: moved on in memory, or read afresh from the stored values by another instance."""
+    from fusioncell.ledger import map as ledger_map
+    from fusioncell.ledger.note import open_checkpoint
+
+    key = log.log_signer(cell).verifier
+    sizes = []
+    for round_ in range(4):
+        send_some(client, crew, 3 + round_, tag=f"r{round_}")
+        if round_ == 2:  # another instance signs this one: its keeper starts from the database
+            cell._derived.pop("ledger_map")
+        signed = log.sign_checkpoint(cell)
+        checkpoint, _ = open_checkpoint(signed.note, key)
+        assert ledger_map.root_of_extensions(checkpoint.extensions) == map_from_scratch(cell, signed.size)
+        sizes.append(signed.size)
+    with cell.reading() as session:
+        stored = session.execute(text("SELECT count(*) FROM ledger_map_values")).scalar_one()
+        keeper = ledger_map.MapKeeper()  # a fresh process proves against an older checkpoint from the database
+        from fusioncell.ledger import smt
+
+        subject_key = smt.map_key("joint", "message:1")
+        count, proof = keeper.proofs(session, sizes[1], [subject_key])[subject_key]
+    assert stored > 0 and count > 0
+    indices = []
+    with cell.reading() as session:
+        indices = ledger_map.indices(session, audience="joint", subject="message:1", below=sizes[1])
+    smt.verify(map_from_scratch(cell, sizes[1]), subject_key, smt.chain(indices), proof)
+    assert len(indices) == count

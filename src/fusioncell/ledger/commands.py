@@ -280,6 +280,19 @@ def verify_bundle(
         f"{', '.join(result.cosigned_by)}; {result.contents} contents match their commitments.",
         highlight=False,
     )
+    if result.complete:
+        console.print(
+            f"[green]Complete[/]: these are all the entries about {escape(result.subject)} up to that checkpoint "
+            f"in every audience its exporter, {escape(result.exported_by)}, reads; an entry not here did not happen "
+            "there.",
+            highlight=False,
+        )
+    else:
+        console.print(
+            "[yellow]Not shown complete[/]: this bundle was exported before the log kept its map of subjects, so it "
+            "proves that its entries are in the log, not that no other entry about its subject is.",
+            highlight=False,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -2,6 +2,13 @@
 final checkpoint, its cosignatures and the public keys — checked offline by `verify`, which trusts nothing in
 the bundle it cannot check.
 
+A bundle is complete, and proves it: for each audience its exporter reads, it lists the indices of every entry
+about the subject (and, for a message, about each delegation's delivery of it) up to its checkpoint, with the
+proof that the checkpoint's verifiable map (`ledger/map.py`) holds exactly that list, or no entry at all. So an
+arbiter can rely on an absence: a bundle with an entry left out fails `verify`, naming the entry. The log signs
+who exported the bundle, when, and a digest of everything else in it (`statement`), so the exporter's identity,
+which decides the audiences it must account for, cannot be changed either.
+
 The keys in a bundle are anchored in the log itself: the bundle always carries entry 0, the adopted charter,
 whose content names the log origin and (when the charter lists them) the witnesses' keys; `verify` compares the
 bundle's keys with it, and with keys the verifier pins on the command line.
@@ -10,6 +17,7 @@ bundle's keys with it, and with keys the verifier pins on the command line.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,13 +27,15 @@ from sqlalchemy import and_, or_, select
 
 from fusioncell.cell import Cell
 from fusioncell.errors import Conflict, InvalidInput
-from fusioncell.ledger import log, merkle, tree
-from fusioncell.ledger.entries import commitment_of, entry_leaf
+from fusioncell.ledger import log, merkle, smt, tree
+from fusioncell.ledger import map as ledger_map
+from fusioncell.ledger.entries import canonical, commitment_of, entry_leaf
 from fusioncell.ledger.models import LedgerEntry
-from fusioncell.ledger.note import Checkpoint, NoteError, Verifier, open_note, verify_cosignature
-from fusioncell.policy import Principal, readable_audiences
+from fusioncell.ledger.note import Checkpoint, NoteError, Verifier, open_note, sign_note, verify_cosignature
+from fusioncell.policy import DelegationInfo, DelegationKind, Principal, Role, Roster, readable_audiences
 
-FORMAT = "fusioncell-evidence/1"
+FORMAT = "fusioncell-evidence/2"
+FORMAT_1 = "fusioncell-evidence/1"  # bundles exported before the map: inclusion only, not completeness
 MAX_ENTRIES = 100_000
 
 
@@ -74,17 +84,44 @@ def related(cell: Cell, principal: Principal, subject: str) -> list[LedgerEntry]
     return rows
 
 
-def export(cell: Cell, principal: Principal, subject: str) -> dict[str, Any]:
-    entries = related(cell, principal, subject)
+def _delegations(cell: Cell) -> list[str]:
+    return [d.code for d in cell.charter.delegations]
+
+
+def _final_with_map(cell: Cell, newest: int) -> log.SignedCheckpoint:
     final = log.latest_final(cell)
-    newest = entries[-1].index
     if final is None or final.size <= newest:
         have = f"the newest final checkpoint has {final.size} entries" if final else "no checkpoint is final yet"
         raise Conflict(
             f"entry {newest} is not yet under a final checkpoint ({have}): every party's witness must cosign one "
             "first; try again in a few seconds"
         )
-    readable = set(readable_audiences(principal, cell.charter.roster))
+    if ledger_map.root_of_extensions(Checkpoint.parse(open_note_text(final.note)).extensions) is None:
+        raise Conflict(
+            f"the newest final checkpoint ({final.size} entries) was signed before the log kept its map of "
+            "subjects, so a bundle could not show it is complete: try again once a newer checkpoint is final"
+        )
+    return final
+
+
+def open_note_text(note: str) -> str:
+    """The signed text of a note (everything before the blank line and the signatures)."""
+    return note.split("\n\n", 1)[0] + "\n"
+
+
+def export(cell: Cell, principal: Principal, subject: str) -> dict[str, Any]:
+    entries = related(cell, principal, subject)
+    final = _final_with_map(cell, entries[-1].index)
+    readable = readable_audiences(principal, cell.charter.roster)
+    keys = [(a, s) for a in readable for s in ledger_map.family(subject, _delegations(cell))]
+    with cell.reading() as session:
+        listed = {(a, s): ledger_map.indices(session, audience=a, subject=s, below=final.size) for a, s in keys}
+        proofs = ledger_map.keeper(cell).proofs(session, final.size, [smt.map_key(a, s) for a, s in keys])
+    covered = {i for found in listed.values() for i in found}
+    have = {e.index for e in entries}
+    if not covered <= have:  # `related` and the map disagree: a bug, never a bundle that would not verify
+        raise RuntimeError(f"entries {sorted(covered - have)} are in the map about {subject} but not in the bundle")
+    entries = [e for e in entries if e.index < final.size]
     out = []
     with tree.NodeReader.open(cell.db) as reader:
         for e in entries:
@@ -95,13 +132,31 @@ def export(cell: Cell, principal: Principal, subject: str) -> dict[str, Any]:
             if e.audience in readable:
                 item["content"], item["salt"] = e.content, e.salt
             out.append(item)
+    mapped = []
+    for a, s in keys:
+        count, proof = proofs[smt.map_key(a, s)]
+        if count != len(listed[(a, s)]):
+            raise RuntimeError(f"the map counts {count} entries about {s} in {a}, the ledger {len(listed[(a, s)])}")
+        mapped.append(
+            {
+                "audience": a,
+                "subject": s,
+                "indices": listed[(a, s)],
+                "siblings": [_b64(h) for h in proof.siblings],
+                "other": None if proof.other is None else [_b64(proof.other[0]), _b64(proof.other[1])],
+            }
+        )
     cosigned = log.cosignatures(cell, final.size)
-    return {
+    bundle: dict[str, Any] = {
         "format": FORMAT,
         "subject": subject,
         "origin": cell.charter.mechanism.log_origin,
         "exported_at": cell.clock.now().isoformat().replace("+00:00", "Z"),
-        "exported_by": {"username": principal.username, "delegation": principal.delegation},
+        "exported_by": {
+            "username": principal.username,
+            "delegation": principal.delegation,
+            "roles": sorted(str(r) for r in principal.roles),
+        },
         "log_key": str(log.log_signer(cell).verifier),
         "parties": sorted(d.code for d in log.party_delegations(cell.charter)),
         "witnesses": [
@@ -109,7 +164,21 @@ def export(cell: Cell, principal: Principal, subject: str) -> dict[str, Any]:
         ],
         "checkpoint": log.with_cosignatures(final, cosigned),
         "entries": out,
+        "map": mapped,
     }
+    bundle["statement"] = str(sign_note(_statement_text(bundle), log.log_signer(cell)))
+    return bundle
+
+
+def _statement_text(bundle: dict[str, Any]) -> str:
+    """What the log signs of a bundle: who exported it and when, about what, and a digest of all the rest."""
+    body = {k: v for k, v in bundle.items() if k != "statement"}
+    who = bundle.get("exported_by") or {}
+    return (
+        f"{FORMAT}\n{bundle.get('origin')}\nsubject {bundle.get('subject')}\n"
+        f"exported by {who.get('username')} of {who.get('delegation')} ({','.join(who.get('roles') or [])})\n"
+        f"at {bundle.get('exported_at')}\nsha256 {hashlib.sha256(canonical(body)).hexdigest()}\n"
+    )
 
 
 # -- offline verification -----------------------------------------------------------------------------------
@@ -127,6 +196,8 @@ class Verified:
     entries: int
     contents: int
     cosigned_by: list[str] = field(default_factory=list)
+    complete: bool = False  # the map proves the bundle holds every entry about the subject its exporter may read
+    exported_by: str = ""
 
 
 def _need(bundle: dict[str, Any], key: str, kind: type) -> Any:
@@ -174,7 +245,7 @@ def verify(
     each revealed content against its commitment, each entry being about the subject; the keys anchored outside
     the bundle (the agreed charter file's hash against entry 0, or keys pinned here) and every party's witness
     cosignature by the witness the charter (or a pin) names. Raises EvidenceError with the place."""
-    if bundle.get("format") != FORMAT:
+    if bundle.get("format") not in (FORMAT, FORMAT_1):
         raise EvidenceError(f"bundle: not a {FORMAT} bundle")
     subject = _need(bundle, "subject", str)
     origin = _need(bundle, "origin", str)
@@ -202,6 +273,7 @@ def verify(
     contents = 0
     charter_content: dict[str, Any] | None = None
     exact = 0
+    seen: dict[int, tuple[dict[str, Any], dict[str, Any] | None]] = {}
     for n, item in enumerate(entries):
         try:
             leaf = item["leaf"].encode()
@@ -234,6 +306,7 @@ def verify(
                 f"entry {index} is not about {subject} (its subject is {entry_subject(header, parsed)!r})"
             )
         exact += entry_subject(header, parsed) == subject
+        seen[index] = (header, parsed)
         progress(n + 1, len(entries))
     if not exact:
         raise EvidenceError(f"bundle: no entry in it is about {subject}")
@@ -291,4 +364,100 @@ def verify(
         raise EvidenceError(
             f"checkpoint: not final — no valid cosignature from the witness of {', '.join(sorted(missing))}"
         )
-    return Verified(subject, origin, checkpoint.size, len(entries), contents, sorted(verified_by))
+    result = Verified(subject, origin, checkpoint.size, len(entries), contents, sorted(verified_by))
+    if bundle["format"] == FORMAT:
+        result.exported_by = _check_complete(bundle, subject, checkpoint, key, charter, seen)
+        result.complete = True
+    elif ledger_map.root_of_extensions(checkpoint.extensions) is not None:
+        # a genuine format-1 bundle was proven to a checkpoint signed before the map existed
+        raise EvidenceError(
+            f"bundle: its checkpoint carries the log's map of subjects, so it was exported as a {FORMAT} bundle "
+            "that proves it is complete; this one was altered to say less"
+        )
+    return result
+
+
+def _check_complete(
+    bundle: dict[str, Any],
+    subject: str,
+    checkpoint: Checkpoint,
+    key: Verifier,
+    charter: dict[str, Any],
+    seen: dict[int, tuple[dict[str, Any], dict[str, Any] | None]],
+) -> str:
+    """That the bundle holds every entry about its subject in every audience its exporter reads, as the
+    checkpoint's map lists them, and that the log signed who exported it. Returns the exporter, as signed."""
+    root = ledger_map.root_of_extensions(checkpoint.extensions)
+    if root is None:
+        raise EvidenceError("checkpoint: it carries no map of subjects, so nothing shows the bundle is complete")
+    who = _need(bundle, "exported_by", dict)
+    try:
+        roster = Roster.of(
+            DelegationInfo(d["code"], DelegationKind(d["kind"]), bool(d.get("joint_reader")))
+            for d in charter.get("delegations", [])
+        )
+        exporter = Principal(who["username"], who["delegation"], frozenset(Role(r) for r in who["roles"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EvidenceError(f"bundle: the exporter or the charter's delegations are malformed ({exc})") from None
+    codes = [str(d.get("code")) for d in charter.get("delegations", [])]
+    expected = [(a, s) for a in readable_audiences(exporter, roster) for s in ledger_map.family(subject, codes)]
+    lists: dict[tuple[str, str], list[int]] = {}
+    for n, item in enumerate(_need(bundle, "map", list)):
+        try:
+            where = (item["audience"], item["subject"])
+            found = item["indices"]
+            siblings = tuple(base64.b64decode(h, validate=True) for h in item["siblings"])
+            other = item["other"]
+            other_pair = None if other is None else tuple(base64.b64decode(h, validate=True) for h in other)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EvidenceError(f"map #{n}: malformed ({exc})") from None
+        if not (isinstance(found, list) and all(type(i) is int for i in found)) or found != sorted(set(found)):
+            raise EvidenceError(f"map #{n}: its indices are not a rising list of entry indices")
+        if found and not 0 <= found[0] <= found[-1] < checkpoint.size:
+            raise EvidenceError(f"map #{n}: an index is outside the checkpoint's {checkpoint.size} entries")
+        a, s = where
+        try:
+            smt.verify(
+                root,
+                smt.map_key(str(a), str(s)),
+                smt.chain(found) if found else None,
+                smt.MapProof(siblings, other_pair if other_pair is None or len(other_pair) == 2 else None),  # type: ignore[arg-type]
+            )
+        except (smt.MapProofError, ValueError):
+            raise EvidenceError(
+                f"map: the log's map at checkpoint {checkpoint.size} does not hold exactly "
+                f"{'entries ' + ', '.join(map(str, found)) if found else 'no entry'} about {s} in {a}: the bundle "
+                f"leaves out entries about {subject}, or lists some that are not"
+            ) from None
+        lists[(str(a), str(s))] = found
+    for a, s in expected:
+        if (a, s) not in lists:
+            raise EvidenceError(
+                f"bundle: it does not account for the entries about {s} in {a}, which {who['username']} reads"
+            )
+        for index in lists[(a, s)]:
+            if index not in seen:
+                raise EvidenceError(
+                    f"entry {index} is missing from the bundle: the log's map at checkpoint {checkpoint.size} "
+                    f"lists it among the entries about {s} in {a}"
+                )
+            header, parsed = seen[index]
+            if header.get("audience") != a or entry_subject(header, parsed) != s:
+                raise EvidenceError(f"entry {index}: not about {s} in {a}, as the map's list says")
+    listed = {i for found in lists.values() for i in found}
+    for index, (header, parsed) in seen.items():
+        receipt = str(entry_subject(header, parsed)).startswith("deliveries:")  # a batch naming the message
+        if index != 0 and index not in listed and not receipt:
+            raise EvidenceError(f"entry {index} is in the bundle but not in the map's lists about {subject}")
+    # last, so that what is missing is named first: the exporter (whose audiences decide what the bundle must
+    # account for), the time and everything else, as the log signed them at export
+    try:
+        statement, _ = open_note(_need(bundle, "statement", str), [key])
+    except NoteError as exc:
+        raise EvidenceError(f"statement: {exc}") from None
+    if statement.text != _statement_text(bundle):
+        raise EvidenceError(
+            "statement: the log did not sign this bundle as it stands: its exporter, its time or its contents "
+            "were changed after export"
+        )
+    return f"{who['username']} ({who['delegation']})"

@@ -27,8 +27,9 @@ from fusioncell.charter import Charter
 from fusioncell.charter.model import Witness
 from fusioncell.errors import InvalidInput, LogKeyError
 from fusioncell.files import write_owner_only
+from fusioncell.ledger import map as ledger_map
 from fusioncell.ledger import tree
-from fusioncell.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerHead
+from fusioncell.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerHead, LedgerMapValue
 from fusioncell.ledger.note import (
     ALG_ED25519,
     Checkpoint,
@@ -148,18 +149,25 @@ def sign_checkpoint(cell: Cell) -> SignedCheckpoint:
             return _row(row)
         with tree.NodeReader.within(session) as reader:
             root = reader.root(size)
-    note = str(sign_note(Checkpoint(cell.charter.mechanism.log_origin, size, root).text, log_signer(cell)))
+        mapped, values = ledger_map.keeper(cell).advance(session, size)
+    body = Checkpoint(cell.charter.mechanism.log_origin, size, root, (ledger_map.map_line(mapped.tree.root),))
+    note = str(sign_note(body.text, log_signer(cell)))
     signed = SignedCheckpoint(size, root, note, cell.clock.now())
     try:
         with cell.command() as uow:
+            if values:
+                uow.session.execute(insert(LedgerMapValue.__table__), values)
             uow.session.execute(
                 insert(LedgerCheckpoint.__table__),
-                {"size": size, "root": root, "note": note, "signed_at": signed.signed_at},
-            )
-    except IntegrityError:  # another instance signed this size first
+                {"size": size, "root": root, "note": note, "signed_at": signed.signed_at,
+                 "map_root": mapped.tree.root},
+            )  # fmt: skip
+    except IntegrityError:  # another instance signed this size first, with the same map (it is deterministic)
+        ledger_map.keeper(cell).keep(mapped)
         existing = at_size(cell, size)
         assert existing is not None
         return existing
+    ledger_map.keeper(cell).keep(mapped)
     return signed
 
 

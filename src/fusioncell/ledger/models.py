@@ -74,6 +74,22 @@ class LedgerCheckpoint(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
     note: Mapped[str] = mapped_column(Text, nullable=False)
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    # the verifiable map's root at this size, also an extension line of the note (null: signed before the map)
+    map_root: Mapped[bytes | None] = mapped_column(LargeBinary(32))
+
+
+class LedgerMapValue(Base):
+    """The verifiable map (`ledger/map.py`) as of each checkpoint: for each (audience, subject) key that the
+    checkpoint's new entries touched, the chain of all its entries' indices and their count. The map at a size is
+    every key's newest row at or below it. Append-only, like the checkpoints it belongs to."""
+
+    __tablename__ = "ledger_map_values"
+    __ledger_exempt__ = True
+
+    key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chain: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class LedgerCosignature(Base):

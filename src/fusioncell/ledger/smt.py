@@ -40,11 +40,15 @@ def map_key(audience: str, subject: str) -> bytes:
     return hashlib.sha256(f"fusioncell map key\n{audience}\n{subject}".encode()).digest()
 
 
+def chain_step(value: bytes, index: int) -> bytes:
+    return hashlib.sha256(value + index.to_bytes(8, "big")).digest()
+
+
 def chain(indices: Iterable[int]) -> bytes:
     """The map's value for a key: SHA-256 folded over the entries' indices, oldest first, each as 8 bytes."""
     value = EMPTY
     for index in indices:
-        value = hashlib.sha256(value + index.to_bytes(8, "big")).digest()
+        value = chain_step(value, index)
     return value
 
 
