@@ -35,6 +35,15 @@ def shown(value: object, style: str = "", *, lines: bool = False) -> Text:
     return out
 
 
+def plain(value: object) -> str:
+    """`shown` for a line written with Rich markup around it: markup escaped, and every character a reader could
+    not see (a control, a direction mark, a tag) written as its code (\\x1b, \\u202e), so that a bundle, a server's
+    answer or a file cannot rewrite the screen."""
+    from rich.markup import escape
+
+    return escape("".join(p if isinstance(p, str) else p.code for p in text.segments(str(value), lines=False)))
+
+
 def friendly(func: F) -> F:
     """Turn domain and charter errors into a red line and a non-zero exit, never a traceback."""
 

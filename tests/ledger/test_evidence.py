@@ -263,3 +263,11 @@ def test_a_bundle_proves_it_holds_every_entry_its_exporter_may_read(client, cell
     bad.write_text(json.dumps(b))
     r = cli_verify(bad, *(x for k in pins for x in ("--witness-key", k)))
     assert r.returncode == 1 and f"entry {acked} is missing from the bundle" in flat(r.stderr)
+    # a bundle is a file a party made: what it says is printed as codes, never as terminal control or markup
+    b = json.loads(json.dumps(bundle))
+    b["subject"] = "message:1\x1b[2K\r[green]Verified[/]"
+    bad.write_text(json.dumps(b))
+    r = cli_verify(bad, *(x for k in pins for x in ("--witness-key", k)))
+    assert r.returncode == 1 and "\x1b[2K" not in r.stderr and "\r" not in r.stderr
+    assert "message:1\\x1b[2K\\r[green]Verified[/]" in r.stderr
+

@@ -11,9 +11,8 @@ from typing import Annotated
 
 import httpx
 import typer
-from rich.markup import escape
 
-from fusioncell.cliutil import console, err, friendly
+from fusioncell.cliutil import console, err, friendly, plain
 
 
 @contextmanager
@@ -73,15 +72,15 @@ def keys_new(
             raise typer.Exit(2)
         name = load_charter(settings.charter_path).mechanism.log_origin
     if out.exists():
-        err.print(f"[bold red]{escape(str(out))} exists[/]: a key is never overwritten; choose another --out")
+        err.print(f"[bold red]{plain(str(out))} exists[/]: a key is never overwritten; choose another --out")
         raise typer.Exit(2)
     try:
         signer = Signer.generate(name, alg=ALG_COSIGNATURE_V1 if witness else ALG_ED25519)
     except NoteError as exc:
-        err.print(f"[bold red]{escape(str(exc))}[/]")
+        err.print(f"[bold red]{plain(str(exc))}[/]")
         raise typer.Exit(2) from None
     write_private_key(out, signer)
-    console.print(f"[green]Wrote[/] {escape(str(out))} (readable by you only). Verifier key:", highlight=False)
+    console.print(f"[green]Wrote[/] {plain(str(out))} (readable by you only). Verifier key:", highlight=False)
     print(signer.verifier)
 
 
@@ -116,13 +115,13 @@ def witness_serve(
     signer = read_private_key(key)
     if signer.alg != ALG_COSIGNATURE_V1:
         err.print(
-            f"[bold red]{escape(str(key))} is not a witness key[/]: make one with `fusioncell keys new --witness`"
+            f"[bold red]{plain(str(key))} is not a witness key[/]: make one with `fusioncell keys new --witness`"
         )
         raise typer.Exit(2)
     witness_state = WitnessState(state, max_evidence_bytes=max_evidence_bytes)
     logs = _trusted(state, log_url, log_key or [])
     console.print(
-        f"Witness [bold]{escape(signer.name)}[/] for {', '.join(sorted(logs))} at "
+        f"Witness [bold]{plain(signer.name)}[/] for {', '.join(sorted(logs))} at "
         f"http://{host}:{port}{SUBMISSION_PATH.removesuffix('/add-checkpoint')} — key {signer.verifier}",
         highlight=False,
     )
@@ -134,9 +133,9 @@ def _trusted(state: Path, log_url: str | None, log_keys: list[str]):  # type: ig
     from fusioncell.ledger.witness import TrustError, trusted_log_keys
 
     try:
-        return trusted_log_keys(state, log_url, log_keys, say=lambda text: console.print(f"[yellow]{escape(text)}[/]"))
+        return trusted_log_keys(state, log_url, log_keys, say=lambda text: console.print(f"[yellow]{plain(text)}[/]"))
     except TrustError as exc:
-        err.print(f"[bold red]{escape(str(exc))}[/]")
+        err.print(f"[bold red]{plain(str(exc))}[/]")
         raise typer.Exit(1) from None
 
 
@@ -165,7 +164,7 @@ def witness_mirror(
         try:
             saved = Credentials.load()
         except ClientError as exc:
-            err.print(f"[bold red]{escape(str(exc))}[/] (or give --log and --token)")
+            err.print(f"[bold red]{plain(str(exc))}[/] (or give --log and --token)")
             raise typer.Exit(2) from None
         token = token or saved.access_token
         log_url = log_url or saved.server
@@ -178,10 +177,10 @@ def witness_mirror(
         try:
             report = mirror(log_url=log_url, token=token, log_key=key, state=state, contents=contents, progress=step)
         except MirrorFailure as exc:
-            err.print(f"[bold red]the log fails the check:[/] {escape(str(exc))}")
+            err.print(f"[bold red]the log fails the check:[/] {plain(str(exc))}")
             raise typer.Exit(1) from None
         except httpx.HTTPError as exc:
-            err.print(f"[bold red]cannot read the log at {escape(log_url)}[/]: {escape(str(exc))}")
+            err.print(f"[bold red]cannot read the log at {plain(log_url)}[/]: {plain(str(exc))}")
             raise typer.Exit(2) from None
     console.print(
         f"[green]The log checks out[/]: {report.size:,} entries hash to the signed root "
@@ -207,7 +206,7 @@ def export_evidence(
         try:
             saved = Credentials.load()
         except ClientError as exc:
-            err.print(f"[bold red]{escape(str(exc))}[/] (or give --server and --token)")
+            err.print(f"[bold red]{plain(str(exc))}[/] (or give --server and --token)")
             raise typer.Exit(2) from None
         token, server = token or saved.access_token, server or saved.server
     try:
@@ -218,18 +217,18 @@ def export_evidence(
             timeout=120,
         )
     except httpx.HTTPError as exc:
-        err.print(f"[bold red]cannot reach {escape(server)}[/]: {escape(str(exc))}")
+        err.print(f"[bold red]cannot reach {plain(server)}[/]: {plain(str(exc))}")
         raise typer.Exit(2) from None
     if r.status_code != 200:
-        err.print(f"[bold red]no evidence:[/] {escape(problem_message(r))}")
+        err.print(f"[bold red]no evidence:[/] {plain(problem_message(r))}")
         raise typer.Exit(1)
     out.write_bytes(r.content)
     bundle = r.json()
     console.print(
-        f"[green]Wrote[/] {escape(str(out))}: {len(bundle['entries'])} entries about {escape(subject)}, "
+        f"[green]Wrote[/] {plain(str(out))}: {len(bundle['entries'])} entries about {plain(subject)}, "
         f"{sum('content' in e for e in bundle['entries'])} with their content, proven to a checkpoint of "
         f"{bundle['checkpoint'].split(chr(10))[1]} entries. "
-        f"Check it anywhere with `fusioncell verify {escape(str(out))}`.",
+        f"Check it anywhere with `fusioncell verify {plain(str(out))}`.",
         highlight=False,
     )
 
@@ -251,10 +250,10 @@ def verify_bundle(
     try:
         data = json.loads(bundle.read_bytes())
     except OSError as exc:
-        err.print(f"[bold red]cannot read {escape(str(bundle))}[/]: {escape(exc.strerror or str(exc))}")
+        err.print(f"[bold red]cannot read {plain(str(bundle))}[/]: {plain(exc.strerror or str(exc))}")
         raise typer.Exit(2) from None
     except ValueError:
-        err.print(f"[bold red]verification failed:[/] {escape(str(bundle))} is not JSON")
+        err.print(f"[bold red]verification failed:[/] {plain(str(bundle))} is not JSON")
         raise typer.Exit(1) from None
     if not isinstance(data, dict):
         err.print("[bold red]verification failed:[/] the bundle is not a JSON object")
@@ -266,24 +265,24 @@ def verify_bundle(
         try:
             digest = hashlib.sha256(charter.read_bytes()).hexdigest()
         except OSError as exc:
-            err.print(f"[bold red]cannot read {escape(str(charter))}[/]: {escape(exc.strerror or str(exc))}")
+            err.print(f"[bold red]cannot read {plain(str(charter))}[/]: {plain(exc.strerror or str(exc))}")
             raise typer.Exit(2) from None
     with entries_progress("verify", every=256) as step:
         try:
             result = verify(data, log_key=log_key, witness_keys=witness_key, charter_sha256=digest, progress=step)
         except EvidenceError as exc:
-            err.print(f"[bold red]verification failed:[/] {escape(str(exc))}")
+            err.print(f"[bold red]verification failed:[/] {plain(str(exc))}")
             raise typer.Exit(1) from None
     console.print(
-        f"[green]Verified[/]: {result.entries} entries about {escape(result.subject)} are in the log "
-        f"{escape(result.origin)} at its final checkpoint of {result.size} entries, cosigned by "
+        f"[green]Verified[/]: {result.entries} entries about {plain(result.subject)} are in the log "
+        f"{plain(result.origin)} at its final checkpoint of {result.size} entries, cosigned by "
         f"{', '.join(result.cosigned_by)}; {result.contents} contents match their commitments.",
         highlight=False,
     )
     if result.complete:
         console.print(
-            f"[green]Complete[/]: these are all the entries about {escape(result.subject)} up to that checkpoint "
-            f"in every audience its exporter, {escape(result.exported_by)}, reads; an entry not here did not happen "
+            f"[green]Complete[/]: these are all the entries about {plain(result.subject)} up to that checkpoint "
+            f"in every audience its exporter, {plain(result.exported_by)}, reads; an entry not here did not happen "
             "there.",
             highlight=False,
         )
