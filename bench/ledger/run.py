@@ -278,6 +278,12 @@ def run_ledger(*, quick: bool, output: Path | None = None) -> int:
         from fusioncell.ledger import log
 
         log.sign_checkpoint(cell)
+        # the first checkpoint over every entry at once: the map of subjects is built whole (one key per entry here)
+        results["checkpoint_catch_up_ms"] = round((time.perf_counter() - t) * 1000, 2)
+        append(cell, 2_000, label="a checkpoint interval's entries")
+        t = time.perf_counter()
+        log.sign_checkpoint(cell)
+        # as the signer runs in service: a few seconds of entries since the last checkpoint, the map moved on
         results["checkpoint_sign_ms"] = round((time.perf_counter() - t) * 1000, 2)
         results["proofs"] = proofs(cell, 2_000 if quick else 5_000)
         console.print(f"    inclusion proofs at {results['proofs']['size']:,}: {results['proofs']}", highlight=False)
@@ -331,8 +337,12 @@ def print_table(r: dict[str, Any]) -> None:
     )  # fmt: skip
     h = r["proofs_http"]
     table.add_row("  the same over HTTP (p50 / p99)", f"{h['p50_ms']:.2f} / {h['p99_ms']:.2f} ms", "", "", "")
-    table.add_row("signing a checkpoint", f"{r['checkpoint_sign_ms']:.2f} ms",
-                  f"{limits['ed25519_signatures_per_s']:,} Ed25519 signatures/s", "", "")  # fmt: skip
+    table.add_row("signing a checkpoint 2,000 entries after the last (root, map, Ed25519)",
+                  f"{r['checkpoint_sign_ms']:.2f} ms", f"{limits['ed25519_signatures_per_s']:,} Ed25519 signatures/s",
+                  "", "")  # fmt: skip
+    if "checkpoint_catch_up_ms" in r:
+        table.add_row(f"the first checkpoint over all {r['proofs']['size'] - 2_000:,} entries (map built whole)",
+                      f"{r['checkpoint_catch_up_ms'] / 1000:.1f} s", "", "", "")  # fmt: skip
     m, mc = r["mirror"], r["mirror_contents"]
     table.add_row(
         f"mirror catch-up over {m['entries']:,} entries (leaves, root)", f"{m['entries_per_s']:,}/s",

@@ -159,8 +159,9 @@ def test_each_party_gets_only_what_it_may_read(client, cell, crew, witnessed) ->
 
 
 def test_export_refusals(client, cell, crew) -> None:
-    r = client.get("/api/v1/ledger/evidence", params={"subject": "message:999999"}, headers=crew["sy"].headers)
-    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    for subject in ("message:999999", "message:\u00b2", "message:" + "9" * 40):  # ² is a digit to str.isdigit
+        r = client.get("/api/v1/ledger/evidence", params={"subject": subject}, headers=crew["sy"].headers)
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
     sent = client.post("/api/v1/messages", json=draft(), headers=crew["sy"].headers).json()["id"]
     r = client.get("/api/v1/ledger/evidence", params={"subject": f"message:{sent}"}, headers=crew["sy"].headers)
     assert r.status_code == 409 and "final" in r.json()["detail"]  # no witness has cosigned anything
@@ -193,6 +194,31 @@ def test_a_bundle_proves_it_holds_every_entry_its_exporter_may_read(client, cell
     assert audiences == {"joint", "mediated:SY"}  # what SY reads; nothing of IL's home audience
     [own] = [m for m in bundle["map"] if (m["audience"], m["subject"]) == ("joint", subject)]
     assert own["indices"] and not [m for m in bundle["map"] if m["audience"] == "mediated:SY" and m["indices"]]
+    # nothing in SY's proofs is a hash of IL's home audience's map: not its root, a node or a leaf of it, which SY
+    # could test guesses of IL's subjects and entries against (its salted root in the top map is all there is)
+    from fusioncell.ledger import map as ledger_map
+    from fusioncell.ledger import smt
+
+    with cell.reading() as session:
+        state = ledger_map._load(session, result.size, ledger_map.keeper(cell).salt)
+    hidden = state.audiences["mediated:IL"]
+    assert len(hidden) > 0
+    pairs = hidden.items()
+    secret = {hidden.root, *hidden._nodes.values(), *(smt.leaf_hash(k, v) for k, v in pairs.items()),
+              *pairs.keys(), *pairs.values(), ledger_map.keeper(cell).salt("mediated:IL")}  # fmt: skip
+
+    def hashes(value):  # type: ignore[no-untyped-def]
+        if isinstance(value, dict):
+            return {h for v in value.values() for h in hashes(v)}
+        if isinstance(value, list):
+            return {h for v in value for h in hashes(v)}
+        try:
+            raw = base64.b64decode(value, validate=True) if isinstance(value, str) else b""
+        except ValueError:
+            return set()
+        return {raw} if len(raw) == 32 else set()
+
+    assert not secret & hashes(bundle["map"])
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(bundle))
     r = cli_verify(path, *(x for k in pins for x in ("--witness-key", k)))

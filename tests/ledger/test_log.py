@@ -366,17 +366,25 @@ def test_the_migration_gives_an_existing_ledger_the_tree_appends_would(cell) -> 
 
 
 def map_from_scratch(cell, size: int) -> bytes:  # type: ignore[no-untyped-def]
-    """The map every entry below `size` makes, recomputed plainly from the stored rows."""
+    """The map every entry below `size` makes, recomputed plainly from the stored rows: each audience's map of its
+    subjects, and the top map of the audiences' salted roots."""
     from collections import defaultdict
 
+    from fusioncell.ledger import map as ledger_map
     from fusioncell.ledger import smt
 
-    found: dict[bytes, list[int]] = defaultdict(list)
+    found: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     with cell.reading() as session:
         rows = session.execute(select(LedgerEntry).where(LedgerEntry.index < size).order_by(LedgerEntry.index))
         for e in rows.scalars():
-            found[smt.map_key(e.audience, e.subject)].append(e.index)
-    return smt.root_of({k: smt.chain(v) for k, v in found.items()})
+            found[e.audience][e.subject].append(e.index)
+    seed = log.log_signer(cell).seed
+    top = {}
+    for audience, subjects in found.items():
+        inner = smt.root_of({ledger_map.subject_key(s): smt.chain(v) for s, v in subjects.items()})
+        salt = ledger_map.audience_salt(seed, audience)
+        top[ledger_map.audience_key(audience)] = ledger_map.audience_value(salt, inner)
+    return smt.root_of(top)
 
 
 def test_each_checkpoint_carries_the_map_of_its_entries(client, cell, crew) -> None:
@@ -397,14 +405,13 @@ def test_each_checkpoint_carries_the_map_of_its_entries(client, cell, crew) -> N
         sizes.append(signed.size)
     with cell.reading() as session:
         stored = session.execute(text("SELECT count(*) FROM ledger_map_values")).scalar_one()
-        keeper = ledger_map.MapKeeper()  # a fresh process proves against an older checkpoint from the database
-        from fusioncell.ledger import smt
-
-        subject_key = smt.map_key("joint", "message:1")
-        count, proof = keeper.proofs(session, sizes[1], [subject_key])[subject_key]
-    assert stored > 0 and count > 0
-    indices = []
-    with cell.reading() as session:
+        # a fresh process proves against an older checkpoint from the stored values
+        keeper = ledger_map.MapKeeper(log.log_signer(cell).seed)
+        proof = keeper.proofs(session, sizes[1], [("joint", "message:1")])[("joint", "message:1")]
         indices = ledger_map.indices(session, audience="joint", subject="message:1", below=sizes[1])
-    smt.verify(map_from_scratch(cell, sizes[1]), subject_key, smt.chain(indices), proof)
-    assert len(indices) == count
+    assert stored > 0 and proof.count == len(indices) > 0
+    from fusioncell.ledger import smt
+
+    smt.verify(proof.audience_root, ledger_map.subject_key("message:1"), smt.chain(indices), proof.inner)
+    value = ledger_map.audience_value(proof.salt, proof.audience_root)
+    smt.verify(map_from_scratch(cell, sizes[1]), ledger_map.audience_key("joint"), value, proof.outer)

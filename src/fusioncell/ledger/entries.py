@@ -222,7 +222,6 @@ def _leaf_text(
 # actor's delegation and the subject are committed inside the content (as "@action", "@actor_delegation",
 # "@subject"), revealed with it to the audience alone. A log is never rewritten: format-1 leaves stay as they are.
 LEAF_FORMAT = 2
-HEADER_KEYS = ("@action", "@actor_delegation", "@subject")
 
 
 def _leaf_text_v2(index: int, iso: str, audience: str, commitment: str) -> str:
@@ -427,9 +426,9 @@ def entry_row(
     a row in ENTRY_COLUMNS order (its time in SQLite's stored form when `sqlite`), its content as plain JSON, and
     its Merkle leaf hash. The leaf is format 2: action, actor and subject are committed inside the content."""
     plain, content_bytes = canonical_pair(
-        {"@action": action, "@actor_delegation": actor.delegation, "@subject": subject, "actor": actor.username,
-         **content}
-    )  # fmt: skip
+        {**content, "@action": action, "@actor_delegation": actor.delegation, "@subject": subject,
+         "actor": actor.username}
+    )  # fmt: skip (the server's own keys last: no content can stand in for them)
     salt = new_salt()
     commitment = hashlib.sha256(salt + content_bytes).hexdigest()
     iso = _iso(now)  # the one spelling of the time: the leaf's, and SQLite's stored form cut from it

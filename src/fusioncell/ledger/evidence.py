@@ -3,8 +3,8 @@ final checkpoint, its cosignatures and the public keys — checked offline by `v
 the bundle it cannot check.
 
 A bundle is complete, and proves it: for each audience its exporter reads, it lists the indices of every entry
-about the subject (and, for a message, about each delegation's delivery of it) up to its checkpoint, with the
-proof that the checkpoint's verifiable map (`ledger/map.py`) holds exactly that list, or no entry at all. So an
+about the subject up to its checkpoint, with the proof that the checkpoint's verifiable map (`ledger/map.py`)
+holds exactly that list, or no entry at all. So an
 arbiter can rely on an absence: a bundle with an entry left out fails `verify`, naming the entry. The log signs
 who exported the bundle, when, and a digest of everything else in it (`statement`), so the exporter's identity,
 which decides the audiences it must account for, cannot be changed either.
@@ -44,23 +44,21 @@ def _b64(h: bytes) -> str:
 
 
 def related(cell: Cell, principal: Principal, subject: str) -> list[LedgerEntry]:
-    """Entry 0 and the entries about `subject` that the requester may read: its own subject, and for a message its
-    per-delegation delivery entries and the batched receipts whose content lists the message. (Entries of other
-    audiences are left out: that a hidden entry is about the subject, and when, is itself what its audience
-    alone may know.)"""
+    """Entry 0 and the entries about `subject` that the requester may read, and for a message the batched receipts
+    whose content lists it. (Entries of other audiences are left out: that a hidden entry is about the subject,
+    and when, is itself what its audience alone may know.)"""
     if not subject or len(subject) > 160:
         raise InvalidInput("subject is a ledger subject such as message:17", field="subject")
-    conditions = [LedgerEntry.subject == subject]
-    message_id = None
-    if subject.startswith("message:") and subject[8:].isdigit():
-        message_id = int(subject[8:])
-        conditions.append(LedgerEntry.subject.like(f"delivery:{message_id}:%"))
+    message_id = ledger_map.message_id_of(subject)
     readable = set(readable_audiences(principal, cell.charter.roster))
     with cell.reading() as session:
         rows = list(
             session.execute(
                 select(LedgerEntry).where(
-                    or_(LedgerEntry.index == 0, and_(or_(*conditions), LedgerEntry.audience.in_(readable)))
+                    or_(
+                        LedgerEntry.index == 0,
+                        and_(LedgerEntry.subject == subject, LedgerEntry.audience.in_(readable)),
+                    )
                 )
             ).scalars()
         )
@@ -82,10 +80,6 @@ def related(cell: Cell, principal: Principal, subject: str) -> list[LedgerEntry]
     if len(rows) > MAX_ENTRIES:
         raise InvalidInput(f"more than {MAX_ENTRIES} entries are about {subject!r}", field="subject")
     return rows
-
-
-def _delegations(cell: Cell) -> list[str]:
-    return [d.code for d in cell.charter.delegations]
 
 
 def _final_with_map(cell: Cell, newest: int) -> log.SignedCheckpoint:
@@ -113,10 +107,10 @@ def export(cell: Cell, principal: Principal, subject: str) -> dict[str, Any]:
     entries = related(cell, principal, subject)
     final = _final_with_map(cell, entries[-1].index)
     readable = readable_audiences(principal, cell.charter.roster)
-    keys = [(a, s) for a in readable for s in ledger_map.family(subject, _delegations(cell))]
+    keys = [(a, subject) for a in readable]
     with cell.reading() as session:
         listed = {(a, s): ledger_map.indices(session, audience=a, subject=s, below=final.size) for a, s in keys}
-        proofs = ledger_map.keeper(cell).proofs(session, final.size, [smt.map_key(a, s) for a, s in keys])
+        proofs = ledger_map.keeper(cell).proofs(session, final.size, keys)
     covered = {i for found in listed.values() for i in found}
     have = {e.index for e in entries}
     if not covered <= have:  # `related` and the map disagree: a bug, never a bundle that would not verify
@@ -134,16 +128,18 @@ def export(cell: Cell, principal: Principal, subject: str) -> dict[str, Any]:
             out.append(item)
     mapped = []
     for a, s in keys:
-        count, proof = proofs[smt.map_key(a, s)]
-        if count != len(listed[(a, s)]):
-            raise RuntimeError(f"the map counts {count} entries about {s} in {a}, the ledger {len(listed[(a, s)])}")
+        proof = proofs[(a, s)]
+        if proof.count != len(listed[(a, s)]):
+            raise RuntimeError(f"the map counts {proof.count} entries about {s} in {a}, not {len(listed[(a, s)])}")
         mapped.append(
             {
                 "audience": a,
                 "subject": s,
                 "indices": listed[(a, s)],
-                "siblings": [_b64(h) for h in proof.siblings],
-                "other": None if proof.other is None else [_b64(proof.other[0]), _b64(proof.other[1])],
+                "proof": _proof_json(proof.inner),
+                "audience_salt": _b64(proof.salt),
+                "audience_root": _b64(proof.audience_root),
+                "audience_proof": _proof_json(proof.outer),
             }
         )
     cosigned = log.cosignatures(cell, final.size)
@@ -168,6 +164,23 @@ def export(cell: Cell, principal: Principal, subject: str) -> dict[str, Any]:
     }
     bundle["statement"] = str(sign_note(_statement_text(bundle), log.log_signer(cell)))
     return bundle
+
+
+def _proof_json(proof: smt.MapProof) -> dict[str, Any]:
+    return {
+        "siblings": [_b64(h) for h in proof.siblings],
+        "other": None if proof.other is None else [_b64(proof.other[0]), _b64(proof.other[1])],
+    }
+
+
+def _proof_of(data: Any) -> smt.MapProof:
+    """A map proof read from a bundle (ValueError, KeyError or TypeError when malformed)."""
+    siblings = tuple(base64.b64decode(h, validate=True) for h in data["siblings"])
+    other = data["other"]
+    if other is None:
+        return smt.MapProof(siblings)
+    key, value = (base64.b64decode(h, validate=True) for h in other)
+    return smt.MapProof(siblings, (key, value))
 
 
 def _statement_text(bundle: dict[str, Any]) -> str:
@@ -224,12 +237,9 @@ def _about(subject: str, header: dict[str, Any], content: dict[str, Any] | None)
     own = str(entry_subject(header, content))
     if header.get("index") == 0 or own == subject:
         return True
-    if subject.startswith("message:") and subject[8:].isdigit():
-        message_id = int(subject[8:])
-        if own.startswith(f"delivery:{message_id}:"):
-            return True
-        if own.startswith("deliveries:") and content is not None:
-            return any(d.get("message_id") == message_id for d in content.get("deliveries", []))
+    message_id = ledger_map.message_id_of(subject)
+    if message_id is not None and own.startswith("deliveries:") and content is not None:
+        return any(d.get("message_id") == message_id for d in content.get("deliveries", []))
     return False
 
 
@@ -399,37 +409,35 @@ def _check_complete(
         exporter = Principal(who["username"], who["delegation"], frozenset(Role(r) for r in who["roles"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise EvidenceError(f"bundle: the exporter or the charter's delegations are malformed ({exc})") from None
-    codes = [str(d.get("code")) for d in charter.get("delegations", [])]
-    expected = [(a, s) for a in readable_audiences(exporter, roster) for s in ledger_map.family(subject, codes)]
+    expected = [(a, subject) for a in readable_audiences(exporter, roster)]
     lists: dict[tuple[str, str], list[int]] = {}
     for n, item in enumerate(_need(bundle, "map", list)):
         try:
-            where = (item["audience"], item["subject"])
+            a, s = str(item["audience"]), str(item["subject"])
             found = item["indices"]
-            siblings = tuple(base64.b64decode(h, validate=True) for h in item["siblings"])
-            other = item["other"]
-            other_pair = None if other is None else tuple(base64.b64decode(h, validate=True) for h in other)
+            inner = _proof_of(item["proof"])
+            outer = _proof_of(item["audience_proof"])
+            salt = base64.b64decode(item["audience_salt"], validate=True)
+            audience_root = base64.b64decode(item["audience_root"], validate=True)
         except (KeyError, TypeError, ValueError) as exc:
             raise EvidenceError(f"map #{n}: malformed ({exc})") from None
         if not (isinstance(found, list) and all(type(i) is int for i in found)) or found != sorted(set(found)):
             raise EvidenceError(f"map #{n}: its indices are not a rising list of entry indices")
         if found and not 0 <= found[0] <= found[-1] < checkpoint.size:
             raise EvidenceError(f"map #{n}: an index is outside the checkpoint's {checkpoint.size} entries")
-        a, s = where
         try:
-            smt.verify(
-                root,
-                smt.map_key(str(a), str(s)),
-                smt.chain(found) if found else None,
-                smt.MapProof(siblings, other_pair if other_pair is None or len(other_pair) == 2 else None),  # type: ignore[arg-type]
-            )
+            # the subject in its audience's map, then that audience's salted root in the top map
+            smt.verify(audience_root, ledger_map.subject_key(s), smt.chain(found) if found else None, inner)
+            empty = audience_root == smt.EMPTY
+            value = None if empty else ledger_map.audience_value(salt, audience_root)
+            smt.verify(root, ledger_map.audience_key(a), value, outer)
         except (smt.MapProofError, ValueError):
             raise EvidenceError(
                 f"map: the log's map at checkpoint {checkpoint.size} does not hold exactly "
                 f"{'entries ' + ', '.join(map(str, found)) if found else 'no entry'} about {s} in {a}: the bundle "
                 f"leaves out entries about {subject}, or lists some that are not"
             ) from None
-        lists[(str(a), str(s))] = found
+        lists[(a, s)] = found
     for a, s in expected:
         if (a, s) not in lists:
             raise EvidenceError(

@@ -150,7 +150,7 @@ def sign_checkpoint(cell: Cell) -> SignedCheckpoint:
         with tree.NodeReader.within(session) as reader:
             root = reader.root(size)
         mapped, values = ledger_map.keeper(cell).advance(session, size)
-    body = Checkpoint(cell.charter.mechanism.log_origin, size, root, (ledger_map.map_line(mapped.tree.root),))
+    body = Checkpoint(cell.charter.mechanism.log_origin, size, root, (ledger_map.map_line(mapped.root),))
     note = str(sign_note(body.text, log_signer(cell)))
     signed = SignedCheckpoint(size, root, note, cell.clock.now())
     try:
@@ -160,7 +160,7 @@ def sign_checkpoint(cell: Cell) -> SignedCheckpoint:
             uow.session.execute(
                 insert(LedgerCheckpoint.__table__),
                 {"size": size, "root": root, "note": note, "signed_at": signed.signed_at,
-                 "map_root": mapped.tree.root},
+                 "map_root": mapped.root},
             )  # fmt: skip
     except IntegrityError:  # another instance signed this size first, with the same map (it is deterministic)
         ledger_map.keeper(cell).keep(mapped)

@@ -3,15 +3,20 @@
 Why: an evidence bundle must prove that it holds *every* entry about its subject up to its checkpoint, so that an
 arbiter can rely on an absence ("IL never acknowledged message 17"). Inclusion proofs show that what a bundle
 holds is in the log; they cannot show that nothing was left out. So at each checkpoint the log also commits to a
-sparse Merkle map (`smt.py`) whose key is `map_key(audience, subject)` and whose value is `chain(indices)`, the
-hash chain of the indices of every entry about that subject in that audience, in log order. The map's root is an
-extension line of the signed checkpoint (`fusioncell-map <base64 root>`), so the witnesses cosign it with the
-tree: the log cannot show two parties two maps for one checkpoint. A bundle then carries, for each audience its
-exporter reads, the indices of the entries about its subject and the map's proof of exactly that chain (or of
-no entry at all), and `verify` names any entry the bundle lacks.
+map whose root is an extension line of the signed checkpoint (`fusioncell-map <base64 root>`): the witnesses
+cosign it with the tree, so the log cannot show two parties two maps for one checkpoint. A bundle carries, for
+each audience its exporter reads, the indices of the entries about its subject with the map's proof of exactly
+that list (or of no entry at all), and `verify` names any entry the bundle lacks.
 
-The map is keyed by audience as well as subject so that a proof is only ever about what its reader may read:
-which entries of another audience concern a subject, or that there are any, is that audience's to know.
+Two levels, so that a proof is only ever about what its reader may read:
+- **each audience's map** (`smt.py`, a sparse Merkle tree): key `SHA-256(subject)`, value `chain(indices)`, the
+  hash chain of the indices of every entry about that subject in that audience, in log order;
+- **the top map**: key `SHA-256(audience)`, value `SHA-256(0x02 ‖ salt ‖ audience root)`, the salt the audience's
+  own (derived from the log's secret key, revealed only in bundles of that audience's readers).
+
+A proof in a bundle is the path inside the exporter's own audience (whose entries it reads) and the path of that
+audience in the top map, whose siblings are other audiences' salted roots: nothing a reader outside an audience
+could test a guess of its subjects or entries against.
 
 The values are written once per checkpoint for the keys its new entries touched (`ledger_map_values`); each
 process keeps the newest map in memory and moves it on, hashing only the paths of the keys that changed.
@@ -20,16 +25,20 @@ process keeps the newest map in memory and moves it on, hashing only the paths o
 from __future__ import annotations
 
 import base64
+import hashlib
 import threading
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from fusioncell.cell import Cell
 from fusioncell.ledger import smt
-from fusioncell.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerMapValue
+from fusioncell.ledger.models import LedgerCheckpoint, LedgerEntry
 
 MAP_LINE = "fusioncell-map "
 
@@ -50,37 +59,72 @@ def root_of_extensions(extensions: tuple[str, ...] | list[str]) -> bytes | None:
     return None
 
 
-def family(subject: str, delegations: list[str]) -> list[str]:
-    """The subjects whose entries a bundle about `subject` must hold all of: the subject itself and, for a
-    message, each delegation's delivery of it."""
-    if subject.startswith("message:") and subject[8:].isdigit():
-        return [subject, *(f"delivery:{subject[8:]}:{code}" for code in sorted(delegations))]
-    return [subject]
+def message_id_of(subject: str) -> int | None:
+    """The message a `message:N` subject names (N a plain decimal number), else None."""
+    digits = subject[8:]
+    if subject.startswith("message:") and 0 < len(digits) <= 10 and digits.isascii() and digits.isdigit():
+        return int(digits)
+    return None
+
+
+def subject_key(subject: str) -> bytes:
+    return hashlib.sha256(f"fusioncell map subject\n{subject}".encode()).digest()
+
+
+def audience_key(audience: str) -> bytes:
+    return hashlib.sha256(f"fusioncell map audience\n{audience}".encode()).digest()
+
+
+def audience_value(salt: bytes, root: bytes) -> bytes:
+    return hashlib.sha256(b"\x02" + salt + root).digest()
+
+
+def audience_salt(secret: bytes, audience: str) -> bytes:
+    """An audience's salt: fixed for the log, derived from its secret key, known to no one else until a bundle
+    for a reader of that audience reveals it."""
+    info = f"fusioncell map salt\n{audience}".encode()
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
 
 
 @dataclass
 class MapState:
-    """The map as of a checkpoint size, with each key's entry count beside its chain."""
+    """The map as of a checkpoint size: each audience's tree and entry counts, and the top map over them."""
 
     size: int
-    tree: smt.SparseMerkleMap
-    counts: dict[bytes, int]
+    audiences: dict[str, smt.SparseMerkleMap] = field(default_factory=dict)
+    counts: dict[tuple[str, bytes], int] = field(default_factory=dict)
+    top: smt.SparseMerkleMap = field(default_factory=smt.SparseMerkleMap)
+
+    @property
+    def root(self) -> bytes:
+        return self.top.root
+
+    def move_on(self, changes: dict[str, dict[bytes, bytes]], salts: Callable[[str], bytes]) -> None:
+        for audience, values in changes.items():
+            self.audiences.setdefault(audience, smt.SparseMerkleMap()).update(values)
+        self.top.update(
+            {audience_key(a): audience_value(salts(a), self.audiences[a].root) for a in changes}
+        )
 
 
 _LATEST_VALUES = text(
-    "SELECT key, chain, count FROM (SELECT key, chain, count, "
-    "row_number() OVER (PARTITION BY key ORDER BY size DESC) AS newest "
+    "SELECT audience, key, chain, count FROM (SELECT audience, key, chain, count, "
+    "row_number() OVER (PARTITION BY audience, key ORDER BY size DESC) AS newest "
     "FROM ledger_map_values WHERE size <= :size) AS v WHERE newest = 1"
 )
 
 
-def _load(session: Session, size: int) -> MapState:
+def _load(session: Session, size: int, salts: Callable[[str], bytes]) -> MapState:
     """The map at `size` (a checkpoint that carries one, or 0), read from the stored values."""
+    state = MapState(size)
     if size == 0:
-        return MapState(0, smt.SparseMerkleMap(), {})
-    rows = session.execute(_LATEST_VALUES, {"size": size}).all()
-    tree = smt.SparseMerkleMap({bytes(r.key): bytes(r.chain) for r in rows})
-    return MapState(size, tree, {bytes(r.key): r.count for r in rows})
+        return state
+    changes: dict[str, dict[bytes, bytes]] = defaultdict(dict)
+    for r in session.execute(_LATEST_VALUES, {"size": size}):
+        changes[r.audience][bytes(r.key)] = bytes(r.chain)
+        state.counts[(r.audience, bytes(r.key))] = r.count
+    state.move_on(changes, salts)
+    return state
 
 
 def _mapped_size(session: Session, at_most: int) -> int:
@@ -93,12 +137,31 @@ def _mapped_size(session: Session, at_most: int) -> int:
     return size or 0
 
 
+@dataclass(frozen=True)
+class SubjectProof:
+    """What a bundle carries for one audience: the entry count, the path of the subject in the audience's map,
+    the audience's salt and root, and the path of the audience in the top map."""
+
+    count: int
+    inner: smt.MapProof
+    salt: bytes
+    audience_root: bytes
+    outer: smt.MapProof
+
+
 class MapKeeper:
     """One per cell and process: the newest map in memory, moved on in place as checkpoints are signed."""
 
-    def __init__(self) -> None:
+    def __init__(self, secret: bytes) -> None:
         self._lock = threading.Lock()
         self._state: MapState | None = None
+        self._salts: dict[str, bytes] = {}
+        self._secret = secret
+
+    def salt(self, audience: str) -> bytes:
+        if audience not in self._salts:
+            self._salts[audience] = audience_salt(self._secret, audience)
+        return self._salts[audience]
 
     def advance(self, session: Session, size: int) -> tuple[MapState, list[dict[str, object]]]:
         """The map at `size` and the value rows to store with its checkpoint: from the newest mapped checkpoint
@@ -109,25 +172,27 @@ class MapKeeper:
             state = self._state if self._state is not None and self._state.size == base else None
             self._state = None
         if state is None:
-            state = _load(session, base)
+            state = _load(session, base, self.salt)
         rows = session.execute(
             select(LedgerEntry.index, LedgerEntry.audience, LedgerEntry.subject)
             .where(LedgerEntry.index >= base, LedgerEntry.index < size)
             .order_by(LedgerEntry.index)
         ).all()
-        touched: dict[bytes, list[int]] = defaultdict(list)
+        touched: dict[tuple[str, bytes], list[int]] = defaultdict(list)
         for index, audience, subject in rows:
-            touched[smt.map_key(audience, subject)].append(index)
-        changes: dict[bytes, bytes] = {}
-        for key, found in touched.items():
-            value = state.tree.get(key) or smt.EMPTY
+            touched[(audience, subject_key(subject))].append(index)
+        changes: dict[str, dict[bytes, bytes]] = defaultdict(dict)
+        values = []
+        for (audience, key), found in touched.items():
+            tree = state.audiences.get(audience)
+            value = (tree.get(key) if tree is not None else None) or smt.EMPTY
             for index in found:
                 value = smt.chain_step(value, index)
-            changes[key] = value
-            state.counts[key] = state.counts.get(key, 0) + len(found)
-        state.tree.update(changes)
+            changes[audience][key] = value
+            count = state.counts[(audience, key)] = state.counts.get((audience, key), 0) + len(found)
+            values.append({"audience": audience, "key": key, "size": size, "chain": value, "count": count})
+        state.move_on(changes, self.salt)
         state.size = size
-        values = [{"key": k, "size": size, "chain": v, "count": state.counts[k]} for k, v in changes.items()]
         return state, values
 
     def keep(self, state: MapState) -> None:
@@ -136,18 +201,30 @@ class MapKeeper:
             if self._state is None or state.size >= self._state.size:
                 self._state = state
 
-    def proofs(self, session: Session, size: int, keys: list[bytes]) -> dict[bytes, tuple[int, smt.MapProof]]:
-        """For each key, its entry count and the map's proof at the checkpoint of `size` (which carries a map)."""
+    def proofs(self, session: Session, size: int, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], SubjectProof]:
+        """For each (audience, subject): its proof in the map of the checkpoint of `size` (which carries one)."""
         with self._lock:
             state = self._state if self._state is not None and self._state.size == size else None
             if state is not None:
-                return {k: (state.counts.get(k, 0), state.tree.prove(k)) for k in keys}
-        state = _load(session, size)
-        return {k: (state.counts.get(k, 0), state.tree.prove(k)) for k in keys}
+                return self._prove(state, wanted)
+        return self._prove(_load(session, size, self.salt), wanted)
+
+    def _prove(self, state: MapState, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], SubjectProof]:
+        out = {}
+        for audience, subject in wanted:
+            tree = state.audiences.get(audience) or smt.SparseMerkleMap()
+            key = subject_key(subject)
+            out[(audience, subject)] = SubjectProof(
+                state.counts.get((audience, key), 0), tree.prove(key), self.salt(audience), tree.root,
+                state.top.prove(audience_key(audience)),
+            )  # fmt: skip
+        return out
 
 
 def keeper(cell: Cell) -> MapKeeper:
-    return cell.derived("ledger_map", MapKeeper)
+    from fusioncell.ledger.log import log_signer
+
+    return cell.derived("ledger_map", lambda: MapKeeper(log_signer(cell).seed))
 
 
 def indices(session: Session, *, audience: str, subject: str, below: int) -> list[int]:
@@ -161,4 +238,3 @@ def indices(session: Session, *, audience: str, subject: str, below: int) -> lis
     )
 
 
-__all__ = ["LedgerMapValue", "MapKeeper", "MapState", "family", "indices", "keeper", "map_line", "root_of_extensions"]

@@ -79,13 +79,14 @@ class LedgerCheckpoint(Base):
 
 
 class LedgerMapValue(Base):
-    """The verifiable map (`ledger/map.py`) as of each checkpoint: for each (audience, subject) key that the
-    checkpoint's new entries touched, the chain of all its entries' indices and their count. The map at a size is
-    every key's newest row at or below it. Append-only, like the checkpoints it belongs to."""
+    """The verifiable map (`ledger/map.py`) as of each checkpoint: for each audience and subject (`key`, the
+    subject's hash) that the checkpoint's new entries touched, the chain of all its entries' indices and their
+    count. The map at a size is every key's newest row at or below it. Append-only, like the checkpoints."""
 
     __tablename__ = "ledger_map_values"
     __ledger_exempt__ = True
 
+    audience: Mapped[str] = mapped_column(String(64), primary_key=True)
     key: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     chain: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)

@@ -1,9 +1,8 @@
 """A verifiable map: a sparse Merkle tree over 256-bit keys, pure functions and no I/O.
 
-What it is for: each checkpoint commits, beside the log's root, to the map from every (audience, subject) to the
-entries about that subject in that audience, so that an evidence bundle can prove it holds *every* entry about
-its subject that its exporter may read, and an arbiter can rely on an absence (issue 13.5). The map's value for a
-key is `chain(indices)`, a hash chain over the indices of those entries in log order.
+What it is for: each checkpoint commits, beside the log's root, to a map of every audience's subjects to the
+entries about them (`map.py`), so that an evidence bundle can prove it holds *every* entry about its subject
+that its exporter may read, and an arbiter can rely on an absence.
 
 The tree is the 256-level binary trie of the keys' bits, with the usual shortcut (as in Diem's sparse Merkle tree
 and Trillian's HStar3): a subtree holding one key is that key's leaf, wherever it sits, and an empty subtree is 32
@@ -27,17 +26,10 @@ from dataclasses import dataclass
 
 EMPTY = bytes(32)
 BITS = 256
-_TOP = 1 << BITS
 
 
 class MapProofError(ValueError):
     """The proof does not show what it claims."""
-
-
-def map_key(audience: str, subject: str) -> bytes:
-    """The map's key for the entries about `subject` in `audience` (neither holds a newline: both are the
-    server's own labels)."""
-    return hashlib.sha256(f"fusioncell map key\n{audience}\n{subject}".encode()).digest()
 
 
 def chain_step(value: bytes, index: int) -> bytes:

@@ -21,11 +21,12 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "ledger_map_values",
+        sa.Column("audience", sa.String(length=64), nullable=False),
         sa.Column("key", sa.LargeBinary(length=32), nullable=False),
         sa.Column("size", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("chain", sa.LargeBinary(length=32), nullable=False),
         sa.Column("count", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("key", "size", name=op.f("pk_ledger_map_values")),
+        sa.PrimaryKeyConstraint("audience", "key", "size", name=op.f("pk_ledger_map_values")),
     )
     op.add_column("ledger_checkpoints", sa.Column("map_root", sa.LargeBinary(length=32), nullable=True))
     # append-only, as the checkpoints are (the function is migration 0001's)
