@@ -176,6 +176,37 @@ def test_guesses_from_many_addresses_slow_down_without_holding_the_owner(proxied
         assert sign_in(proxy, "il.liaison", WRONG, **via(next(clients))).status_code == 401
 
 
+def test_the_back_off_tells_nothing_of_the_owners_own_sign_ins(proxied, proxy) -> None:
+    """Issue 13.9, the review: the account-wide back-off counted the owner's own failures at the addresses it signs
+    in from, so a party holding it open could watch Retry-After move with the owner's typos and sign-ins. Only
+    failures from addresses the account is not known at count now."""
+    settings = proxied.settings
+    add_user(proxied, "il.liaison", "IL", "liaison")
+    owner = via("192.0.2.10")
+    assert sign_in(proxy, "il.liaison", **owner).status_code == 200
+    clients = (f"203.0.113.{i}" for i in range(1, 200))
+    failed = 0
+    while failed < settings.login_account_max_failures + 3:  # past the limit, the last try a counted failure
+        r = sign_in(proxy, "il.liaison", WRONG, **via(next(clients)))
+        if r.status_code == 429:
+            proxied.clock.advance(timedelta(seconds=int(r.headers["Retry-After"])))
+        else:
+            failed += 1
+    watcher = via("203.0.113.250")
+
+    def seen() -> str:
+        r = sign_in(proxy, "il.liaison", WRONG, **watcher)
+        assert r.status_code == 429, r.text
+        return r.headers["Retry-After"]
+
+    proxied.clock.advance(timedelta(milliseconds=10))
+    before = seen()
+    assert sign_in(proxy, "il.liaison", WRONG, **owner).status_code == 401  # the owner mistypes at his desk
+    assert seen() == before
+    assert sign_in(proxy, "il.liaison", **owner).status_code == 200  # and signs in
+    assert seen() == before
+
+
 # ---- the same NAT: a lock caused by others ----------------------------------------------------------------------
 
 

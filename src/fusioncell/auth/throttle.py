@@ -10,8 +10,9 @@ no more tries than one at a time; an attempt refused by a hold is not recorded, 
    FUSIONCELL_LOGIN_FAILURE_WINDOW, that client waits (429) until the oldest of them leaves the window. No other
    client is held: a party guessing at a liaison's password from its own addresses locks only itself out.
 2. Per account, from every client. Once an account has FUSIONCELL_LOGIN_ACCOUNT_MAX_FAILURES failures within
-   FUSIONCELL_LOGIN_ACCOUNT_WINDOW, wherever they came from, a client the account has not signed in from in the last
-   KNOWN_CLIENT_DAYS days gets one try per back-off: 1 s after the latest failure, doubling with each failure past
+   FUSIONCELL_LOGIN_ACCOUNT_WINDOW from clients it has not signed in from in the last KNOWN_CLIENT_DAYS days (its
+   owner's own typos at its own desks are not counted here, so what a held client is told never moves with
+   them), such a client gets one try per back-off: 1 s after the latest failure, doubling with each failure past
    the limit, up to FUSIONCELL_LOGIN_BACKOFF_MAX. Guessing from many addresses is slowed to that pace; the clients
    the account has signed in from are held by rule 1 alone, so no one else can keep its owner out.
 3. Through either hold. The right password with the account's current one-time code signs in whatever holds the
@@ -125,9 +126,18 @@ def hold(session: Session, settings: Settings, username: str, client: str | None
         wait = _seconds(as_utc(oldest) + window - now)
         holds.append(Hold(f"too many failed logins for {username!r} from this address; try again in {wait} s", wait))
 
+    # failures from clients the account is known at are its owner's own (typos, a sign-in in flight): they are
+    # rule 1's alone, so that neither they nor the sign-ins that clear them move what other clients are told
+    known = select(LoginAttempt.client).where(
+        LoginAttempt.username == username,
+        LoginAttempt.reason == SIGNED_IN,
+        LoginAttempt.attempted_at > now - timedelta(days=KNOWN_CLIENT_DAYS),
+        LoginAttempt.client.is_not(None),
+    )
     count, latest = session.execute(
         select(func.count(LoginAttempt.id), func.max(LoginAttempt.attempted_at)).where(
-            *_failures(username, now - settings.login_account_window)
+            *_failures(username, now - settings.login_account_window),
+            or_(LoginAttempt.client.is_(None), LoginAttempt.client.not_in(known)),
         )
     ).one()
     past = count - settings.login_account_max_failures
