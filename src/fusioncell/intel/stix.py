@@ -119,7 +119,7 @@ def version_of(obj: dict[str, Any]) -> str | None:
 # recalls it: from 1970 to a day past the cell's clock (a day covers any clock's error and a local time written
 # as UTC). Any other time (valid_until, first_seen, a file's mtime, ...) is the object's own statement, stored and
 # served as sent: from 1900 to the last instant STIX writes, where standards give the far end a meaning (RFC 5280
-# dates a certificate that never expires 9999-12-31T23:59:59Z), while a date before 1900 is a placeholder for no
+# dates a certificate that never expires 9999-12-31T23:59:59Z), while a date before 1900 is what tools write for no
 # date (Go's zero time is 0001-01-01T00:00:00Z, .NET's MinValue the same), not a time.
 EARLIEST_VERSION = datetime(1970, 1, 1, tzinfo=UTC)
 VERSION_AHEAD = timedelta(days=1)
@@ -236,7 +236,7 @@ def out_of_range(at: tuple[str | int, ...], obj: dict[str, Any], now: datetime) 
         else:
             field = ".".join(str(step) for step in where)
             reason = (
-                f"{field} is before {stamp_text(EARLIEST_TIME)}: a placeholder for no date is not a time; leave the "
+                f"{field} is before {stamp_text(EARLIEST_TIME)}: tools write such a date for no date at all; leave the "
                 "property out"
             )
         problems.append(Problem((*at, *where), obj.get("id") if isinstance(obj.get("id"), str) else None, reason))
