@@ -216,3 +216,18 @@ def test_every_line_the_terminal_prints_from_others_is_plain_text() -> None:
         "[de-escalation] [bold]x[/] a\\x1b[2Kb\\rc\\nd \\u2067e\\u2069",
         "06:00:00 readback_negative #4 delegation=IL, note=fine\\nFLASH #10 US → joint INSTRUCTION: forged",
     ]
+
+
+def test_watch_shows_what_was_done_not_the_entrys_own_header() -> None:
+    """Since leaf format 2 an entry's content also carries its own header (@action, @actor_delegation,
+    @subject); `watch` already says those in its own words."""
+    from rich.console import Console
+
+    from fusioncell.terminal import render_event
+
+    content = {"@action": "message.acknowledged", "@actor_delegation": "IL", "@subject": "message:4",
+               "actor": "il.liaison", "message_id": 4, "delegation": "IL"}  # fmt: skip
+    console = Console(record=True, width=300)
+    console.print(render_event({"content": content, "time": "2026-03-02T06:00:00Z", "action": "message.acknowledged",
+                                "audience": "joint", "subject": "message:4"}), highlight=False)  # fmt: skip
+    assert console.export_text(styles=False).splitlines() == ["06:00:00 acknowledged #4 delegation=IL"]

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from fusioncell.client import AnswerLost, Api, ClientError, Credentials, Unreachable
 from fusioncell.cliutil import shown
+from fusioncell.ledger.entries import HEADER_PREFIX
 
 console = Console()
 err = Console(stderr=True)
@@ -271,7 +272,9 @@ def render_event(frame: dict[str, Any]) -> Text:
         return Text.assemble(when, shown(f" delivered to {content['delegation']}: {ids}"))
     if action.startswith("message."):
         detail = ", ".join(
-            f"{k}={v}" for k, v in content.items() if k not in ("actor", "message_id") and v not in (None, "")
+            f"{k}={v}"
+            for k, v in content.items()
+            if k not in ("actor", "message_id") and not k.startswith(HEADER_PREFIX) and v not in (None, "")
         )
         return Text.assemble(when, shown(f" {action.removeprefix('message.')} #{content.get('message_id')} {detail}"))
     return Text.assemble(when, shown(f" {action} {frame['subject']}"))

@@ -408,7 +408,15 @@ def test_each_checkpoint_carries_the_map_of_its_entries(client, cell, crew) -> N
         # a fresh process proves against an older checkpoint from the stored values
         keeper = ledger_map.MapKeeper(log.log_signer(cell).seed)
         proof = keeper.proofs(session, sizes[1], [("joint", "message:1")])[("joint", "message:1")]
-        indices = ledger_map.indices(session, audience="joint", subject="message:1", below=sizes[1])
+        indices = list(
+            session.execute(
+                select(LedgerEntry.index)
+                .where(
+                    LedgerEntry.audience == "joint", LedgerEntry.subject == "message:1", LedgerEntry.index < sizes[1]
+                )
+                .order_by(LedgerEntry.index)
+            ).scalars()
+        )
     assert stored > 0 and proof.count == len(indices) > 0
     from fusioncell.ledger import smt
 

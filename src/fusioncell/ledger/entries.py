@@ -222,6 +222,7 @@ def _leaf_text(
 # actor's delegation and the subject are committed inside the content (as "@action", "@actor_delegation",
 # "@subject"), revealed with it to the audience alone. A log is never rewritten: format-1 leaves stay as they are.
 LEAF_FORMAT = 2
+HEADER_PREFIX = "@"  # the content keys that carry an entry's own header ("@action", ...), not what the command did
 
 
 def _leaf_text_v2(index: int, iso: str, audience: str, commitment: str) -> str:

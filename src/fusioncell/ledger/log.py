@@ -110,10 +110,11 @@ class SignedCheckpoint:
     root: bytes
     note: str
     signed_at: datetime
+    map_root: bytes | None = None  # the verifiable map's root (None: signed before the log kept the map)
 
 
 def _row(r: LedgerCheckpoint) -> SignedCheckpoint:
-    return SignedCheckpoint(r.size, bytes(r.root), r.note, r.signed_at)
+    return SignedCheckpoint(r.size, bytes(r.root), r.note, r.signed_at, bytes(r.map_root) if r.map_root else None)
 
 
 def latest(cell: Cell) -> SignedCheckpoint | None:
@@ -152,7 +153,7 @@ def sign_checkpoint(cell: Cell) -> SignedCheckpoint:
         mapped, values = ledger_map.keeper(cell).advance(session, size)
     body = Checkpoint(cell.charter.mechanism.log_origin, size, root, (ledger_map.map_line(mapped.root),))
     note = str(sign_note(body.text, log_signer(cell)))
-    signed = SignedCheckpoint(size, root, note, cell.clock.now())
+    signed = SignedCheckpoint(size, root, note, cell.clock.now(), mapped.root)
     try:
         with cell.command() as uow:
             if values:

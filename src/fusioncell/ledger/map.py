@@ -225,16 +225,3 @@ def keeper(cell: Cell) -> MapKeeper:
     from fusioncell.ledger.log import log_signer
 
     return cell.derived("ledger_map", lambda: MapKeeper(log_signer(cell).seed))
-
-
-def indices(session: Session, *, audience: str, subject: str, below: int) -> list[int]:
-    """The indices of the entries about `subject` in `audience` before `below`, in log order."""
-    return list(
-        session.execute(
-            select(LedgerEntry.index)
-            .where(LedgerEntry.audience == audience, LedgerEntry.subject == subject, LedgerEntry.index < below)
-            .order_by(LedgerEntry.index)
-        ).scalars()
-    )
-
-
