@@ -218,6 +218,15 @@ def test_sign_in(client, crew) -> None:
     assert client.get(ROOT, headers=bearer).status_code == 200
 
 
+def test_a_throttled_basic_sign_in_says_when_to_try_again(client, cell) -> None:
+    """TAXII clients are told how long to wait, as the API's clients are (Retry-After), in a TAXII error message."""
+    for _ in range(cell.settings.login_max_failures):
+        assert client.get(ROOT, headers=basic("sy.analyst", "wrong")).status_code == 401
+    r = client.get(ROOT, headers=basic("sy.analyst"))
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert r.headers["content-type"] == TAXII and taxii_error(r, 429)["description"]
+
+
 def test_a_cached_basic_sign_in_ends_with_the_account(client, cell, crew) -> None:
     from fusioncell.auth import service as auth_service
     from tests.conftest import CLI_ACTOR

@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 from fusioncell.auth import service as auth_service
 from fusioncell.auth.models import USERNAME_LENGTH
 from fusioncell.cell import Cell
-from fusioncell.errors import DomainError, TooManyRequests, Unauthorized
+from fusioncell.errors import DomainError, Unauthorized
 from fusioncell.intel import service, stix
 from fusioncell.intel.models import IntelStatus
 from fusioncell.pagetokens import bound_to, page_tokens
@@ -137,18 +137,14 @@ _BASIC_CACHE_MAX = 4096
 
 
 def _principal(request: Request, cell: Cell) -> Principal:
+    # a refusal (401, or 429 with its Retry-After) goes out as any failure under /taxii2/ does: error_message
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
-    try:
-        if scheme.lower() == "bearer" and value:
-            return auth_service.authenticate(cell=cell, raw_token=value.strip())
-        if scheme.lower() == "basic" and value:
-            return _basic(request, cell, value.strip())
-    except TooManyRequests as throttled:
-        raise TaxiiError(429, "Too many requests", throttled.detail) from None
-    except Unauthorized as refused:
-        raise TaxiiError(401, "Unauthorized", refused.detail) from None
-    raise TaxiiError(401, "Unauthorized", "sign in with HTTP Basic (username, password) or a bearer token")
+    if scheme.lower() == "bearer" and value:
+        return auth_service.authenticate(cell=cell, raw_token=value.strip())
+    if scheme.lower() == "basic" and value:
+        return _basic(request, cell, value.strip())
+    raise Unauthorized("sign in with HTTP Basic (username, password) or a bearer token")
 
 
 def _basic(request: Request, cell: Cell, value: str) -> Principal:
