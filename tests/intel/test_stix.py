@@ -126,3 +126,34 @@ def test_what_a_new_version_changes() -> None:
         ("name", "changed", "a", "b"), ("confidence", "added", None, 40), ("description", "removed", "d", None),
     ]  # fmt: skip
     assert stix.differences(before, dict(before)) == []
+
+
+def test_the_timestamp_checks_keep_no_trace_of_what_was_submitted() -> None:
+    """Every type's timestamp properties are read at import: checking an object of any type adds nothing to the
+    caches, so how long a check takes never tells whether another party's submission held that type before."""
+    from datetime import UTC, datetime
+
+    from fusioncell.intel import stix
+
+    before = stix._time_shape.cache_info().currsize, stix._time_properties.cache_info().currsize
+    certificate = {"type": "x509-certificate", "spec_version": "2.1", "id": "x509-certificate--" + "1" * 8 + "-1111-"
+                   "4111-8111-" + "1" * 12, "validity_not_after": "9999-12-31T23:59:59Z",
+                   "x509_v3_extensions": {"private_key_usage_period_not_before": "2026-01-01T00:00:00Z"}}  # fmt: skip
+    process = {"type": "process", "spec_version": "2.1", "id": "process--" + "2" * 8 + "-2222-4222-8222-" + "2" * 12,
+               "created_time": "2026-01-01T00:00:00Z"}  # fmt: skip
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    for obj in (certificate, process):
+        assert stix.out_of_range(("stix", 0), obj, now) == []
+    assert (stix._time_shape.cache_info().currsize, stix._time_properties.cache_info().currsize) == before
+
+
+def test_every_type_is_read_before_any_submission() -> None:
+    """In a fresh process, before anything is checked, every type the library knows is already read."""
+    import subprocess
+    import sys
+
+    code = ("import stix2.registry as r, fusioncell.intel.stix as s; m = r.STIX2_OBJ_MAPS['2.1']; "
+            "known = {c for k in ('objects', 'observables', 'extensions') for c in m[k].values()}; "
+            "print(s._time_shape.cache_info().currsize, len(known))")  # fmt: skip
+    cached, known = map(int, subprocess.check_output([sys.executable, "-c", code], text=True).split())
+    assert cached == known > 40

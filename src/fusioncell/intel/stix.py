@@ -20,12 +20,13 @@ from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import stix2
 import stix2.exceptions
 import stix2.properties
+import stix2.registry
 from stix2.registry import class_for_type
 from stix2.utils import parse_into_datetime
 from stix2patterns.validator import run_validator
@@ -105,12 +106,15 @@ def version_of(obj: dict[str, Any]) -> str | None:
     have passed stix2's check, so the common spellings are normalised as text (a datetime round trip per object
     was a twentieth of an ingest)."""
     stamp = obj.get("modified") or obj.get("created")
-    if not stamp:
-        return None
+    return sortable_time(stamp) if stamp else None
+
+
+def sortable_time(stamp: str) -> str:
+    """A timestamp spelled as a version is (text order is time order); ValueError if it is not one."""
     plain = TIMESTAMP.fullmatch(stamp)
     if plain:
         return f"{plain.group(1)}.{(plain.group(8) or '').ljust(6, '0')}Z"
-    return version_text(stix_time(stamp))
+    return version_text(stix_time(stamp))  # another spelling the library reads
 
 
 # ---- the range of a timestamp -------------------------------------------------------------------------------
@@ -140,13 +144,13 @@ def _may_hold_times(prop: Any) -> bool:
     return isinstance(prop, stix2.properties.TimestampProperty | stix2.properties.ExtensionsProperty)
 
 
-@lru_cache(maxsize=256)
+@cache
 def _time_properties(cls: Any) -> tuple[tuple[str, Any], ...]:
     """The properties of a library class (an object type, an extension, an embedded type) that may hold a time."""
     return tuple((name, prop) for name, prop in getattr(cls, "_properties", {}).items() if _may_hold_times(prop))
 
 
-@lru_cache(maxsize=256)
+@cache
 def _time_shape(cls: Any) -> tuple[tuple[str, ...], tuple[tuple[str, Any], ...]]:
     """A type's timestamp properties, and those that may hold one deeper (read on every object: kept apart)."""
     properties = _time_properties(cls)
@@ -180,6 +184,13 @@ def _times_in(obj: dict[str, Any], cls: Any, at: tuple[str | int, ...]) -> Itera
             yield from _times(obj[name], prop, (*at, name))
 
 
+# every type the library knows, read once at import: what submissions have held leaves no trace in these caches
+# (the time a check takes never tells whether another party's submission held a type before)
+for _kind in ("objects", "observables", "extensions"):
+    for _cls in stix2.registry.STIX2_OBJ_MAPS["2.1"][_kind].values():
+        _time_shape(_cls)
+
+
 def _class_of(stix_type: Any) -> Any:
     if not isinstance(stix_type, str):
         return None
@@ -187,14 +198,11 @@ def _class_of(stix_type: Any) -> Any:
 
 
 def _sortable(text: str) -> str | None:
-    """A timestamp as version_of spells a version (text order is time order), or None if it is not one."""
-    plain = TIMESTAMP.fullmatch(text)
-    if plain:
-        return f"{plain.group(1)}.{(plain.group(8) or '').ljust(6, '0')}Z"
+    """`sortable_time`, or None for what is not a time (check_object has said so)."""
     try:
-        return version_text(stix_time(text))  # another spelling the library reads, inside an extension
+        return sortable_time(text)
     except ValueError:
-        return None  # not a time: check_object has said so
+        return None
 
 
 @lru_cache(maxsize=4)
