@@ -14,12 +14,11 @@ from typing import Annotated
 
 import typer
 from pydantic import ValidationError
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from fusioncell import terminal
-from fusioncell.cliutil import console, err, friendly, shown
+from fusioncell.cliutil import console, err, friendly, plain, shown
 from fusioncell.ledger import commands as ledger_commands
 from fusioncell.policy import Principal
 from fusioncell.settings import Settings, load_settings
@@ -57,11 +56,11 @@ def _settings(data: Path | None) -> Settings:
     except ValidationError as exc:  # one line per bad environment value, named as it is set
         for error in exc.errors():
             name = "FUSIONCELL_" + "_".join(str(part) for part in error["loc"]).upper()
-            reason = escape(str(error["msg"]).removeprefix("Value error, "))
+            reason = plain(str(error["msg"]).removeprefix("Value error, "))
             err.print(f"[bold red]bad setting {name}:[/] {reason}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     except Exception as exc:
-        err.print(f"[bold red]bad setting:[/] {escape(str(exc))}")
+        err.print(f"[bold red]bad setting:[/] {plain(str(exc))}")
         raise typer.Exit(2) from None
 
 

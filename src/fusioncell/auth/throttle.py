@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from fusioncell.auth.models import LoginAttempt
@@ -128,12 +128,7 @@ def hold(session: Session, settings: Settings, username: str, client: str | None
 
     # failures from clients the account is known at are its owner's own (typos, a sign-in in flight): they are
     # rule 1's alone, so that neither they nor the sign-ins that clear them move what other clients are told
-    known = select(LoginAttempt.client).where(
-        LoginAttempt.username == username,
-        LoginAttempt.reason == SIGNED_IN,
-        LoginAttempt.attempted_at > now - timedelta(days=KNOWN_CLIENT_DAYS),
-        LoginAttempt.client.is_not(None),
-    )
+    known = _known_clients(session, username, now)
     count, latest = session.execute(
         select(func.count(LoginAttempt.id), func.max(LoginAttempt.attempted_at)).where(
             *_failures(username, now - settings.login_account_window),
@@ -141,7 +136,7 @@ def hold(session: Session, settings: Settings, username: str, client: str | None
         )
     ).one()
     past = count - settings.login_account_max_failures
-    if past >= 0 and not _known(session, username, key, now):
+    if past >= 0 and key not in known:
         backoff = min(settings.login_backoff_max, timedelta(seconds=2 ** min(past, _BACKOFF_DOUBLINGS)))
         if now < as_utc(latest) + backoff:
             wait = _seconds(as_utc(latest) + backoff - now)
@@ -161,18 +156,18 @@ def hold(session: Session, settings: Settings, username: str, client: str | None
     )
 
 
-def _known(session: Session, username: str, key: str | None, now: datetime) -> bool:
-    since = now - timedelta(days=KNOWN_CLIENT_DAYS)
-    return session.execute(
-        select(
-            exists().where(
+def _known_clients(session: Session, username: str, now: datetime) -> set[str]:
+    """The clients the account has signed in from in the last KNOWN_CLIENT_DAYS days."""
+    return set(
+        session.execute(
+            select(LoginAttempt.client).where(
                 LoginAttempt.username == username,
-                LoginAttempt.client == key,
                 LoginAttempt.reason == SIGNED_IN,
-                LoginAttempt.attempted_at > since,
+                LoginAttempt.attempted_at > now - timedelta(days=KNOWN_CLIENT_DAYS),
+                LoginAttempt.client.is_not(None),
             )
-        )
-    ).scalar_one()
+        ).scalars()
+    )
 
 
 def password_known_elsewhere(session: Session, settings: Settings, username: str, now: datetime) -> bool:

@@ -37,6 +37,7 @@ from fusioncell.policy import (
     readable_audiences,
     resolve_audience,
 )
+from fusioncell.schemas import ROW_ID_MAX
 
 # Identity objects get ids from the log's origin and the delegation: the same on every instance and every release.
 _IDENTITY_NAMESPACE = uuid.UUID("0f6b1c4e-3a52-4c55-9d1e-5b7e7f3b9a10")
@@ -90,7 +91,6 @@ def checked(cell: Cell, body: Any) -> stix.Checked:
     return result
 
 
-ITEM_IDS = 2**31 - 1  # what the id column holds on either database
 
 
 def _fresh_item_id(uow: UnitOfWork) -> int:
@@ -98,7 +98,7 @@ def _fresh_item_id(uow: UnitOfWork) -> int:
     its own items' ids, how many items the others drafted, submitted or published in between, and the id of a
     draft submitted later would date it against them."""
     while True:
-        candidate = secrets.randbelow(ITEM_IDS) + 1
+        candidate = secrets.randbelow(ROW_ID_MAX) + 1  # 1..ROW_ID_MAX, what the id column holds
         if uow.session.get(IntelItem, candidate) is None:
             return candidate
 
@@ -741,7 +741,7 @@ def decline(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id: int, 
         action="intel.declined",
         actor=principal,
         audience=home_audience(item.delegation, cell.charter.roster),
-        # its own subject: a public header naming the submission would tell everyone which items are still open
+        # its own subject, never the item's: a decision is the mediator's act, not a step of the submission
         subject=f"intel-decision:{uuid.uuid4()}",
         content={"item": item.id, "reason": reason},
     )

@@ -348,7 +348,7 @@ def leaf_lines(session: Session, start: int, end: int) -> bytes:
         if _unescaped(text, count, int(v2)):
             return text + b"\n"
     # some leaf needs escaping (or its time another reading): the page is formatted here, row by row, by
-    # `_leaf_text`, which takes its own no-escape path for the clean ones
+    # `_leaf_of_row` in its format, which takes its own no-escape path for the clean ones
     rows = _fetch(session, f'{_LEAF_COLUMNS} WHERE {_RANGE.format(mark=mark)} ORDER BY "index"', start, end)
     return "".join([_leaf_of_row(row, sqlite) + "\n" for row in rows]).encode()
 

@@ -39,7 +39,7 @@ router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 @router.get(
     "/entries",
     name="ledger_entries",
-    summary="Public entry headers in [start, end)",
+    summary="Entry headers in [start, end): what every delegation reads, and the rest to the audience",
     response_model=EntryHeaderPage,
     responses={401: {"description": "Not authenticated"}},
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 
 class EntryHeader(BaseModel):
@@ -14,13 +14,14 @@ class EntryHeader(BaseModel):
     public. Of a format-2 entry, action, actor_delegation and subject are given only to its audience (they are
     committed inside its content); to anyone else they are null."""
 
-    model_config = ConfigDict(from_attributes=True)
-
     index: int
     recorded_at: datetime
     format: int = Field(description="the leaf format: 1 (public action and subject) or 2")
     action: str | None = Field(description="null when the entry is format 2 and you are not in its audience")
-    actor_delegation: str | None
+    actor_delegation: str | None = Field(
+        description="the actor's delegation; null for the system, and when the entry is format 2 and you are not in "
+        "its audience"
+    )
     audience: str
     subject: str | None = Field(description="null when the entry is format 2 and you are not in its audience")
     commitment: str = Field(description="hex SHA-256(salt || content)")

@@ -21,6 +21,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from fusioncell.auth import service as auth_service
+from fusioncell.auth.models import USERNAME_LENGTH
 from fusioncell.cell import Cell
 from fusioncell.deps import MAX_INT, CellDep
 from fusioncell.errors import TooManyRequests, Unauthorized
@@ -165,7 +166,7 @@ def login_form(request: Request, cell: CellDep) -> Response:
 def login(
     request: Request,
     cell: CellDep,
-    username: Annotated[str, Form(max_length=64)],
+    username: Annotated[str, Form(max_length=USERNAME_LENGTH)],
     password: Annotated[str, Form(max_length=1024)],
     csrf: Annotated[str, Form(max_length=200)],
     otp: Annotated[str, Form(max_length=16)] = "",
