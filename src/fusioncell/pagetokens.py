@@ -17,13 +17,12 @@ import json
 import secrets
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from fusioncell.cell import Cell
 from fusioncell.errors import InvalidPageToken
 from fusioncell.ledger.log import log_signer
+from fusioncell.ledger.note import derive_key
 
 _VERSION = b"\x01"
 _NONCE_BYTES = 12
@@ -40,8 +39,7 @@ class PageTokens:
 
     @classmethod
     def derived_from(cls, secret: bytes) -> PageTokens:
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret)
-        return cls(key)
+        return cls(derive_key(secret, _INFO))
 
     def seal(self, position: int, *, bound_to: str) -> str:
         """A token for `position` (a row id from 0 to 2**63 - 1) that opens only with the same `bound_to`."""

@@ -31,14 +31,13 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from fusioncell.cell import Cell
 from fusioncell.ledger import smt
 from fusioncell.ledger.models import LedgerCheckpoint, LedgerEntry
+from fusioncell.ledger.note import derive_key
 
 MAP_LINE = "fusioncell-map "
 
@@ -82,8 +81,7 @@ def audience_value(salt: bytes, root: bytes) -> bytes:
 def audience_salt(secret: bytes, audience: str) -> bytes:
     """An audience's salt: fixed for the log, derived from its secret key, known to no one else until a bundle
     for a reader of that audience reveals it."""
-    info = f"fusioncell map salt\n{audience}".encode()
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
+    return derive_key(secret, f"fusioncell map salt\n{audience}".encode())
 
 
 @dataclass

@@ -20,8 +20,9 @@ import struct
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 ALG_ED25519 = 0x01
 ALG_COSIGNATURE_V1 = 0x04
@@ -145,6 +146,12 @@ class Signer:
 
     def sign(self, message: bytes) -> bytes:
         return self._key().sign(message)
+
+
+def derive_key(secret: bytes, purpose: bytes) -> bytes:
+    """A 32-byte key for one purpose, derived (HKDF-SHA256) from a signing key's seed: what every instance of a cell
+    that holds the log key can make alike, and no one without it (page tokens, the map's audience salts)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(secret)
 
 
 # -- signed notes ---------------------------------------------------------------------------------------------
