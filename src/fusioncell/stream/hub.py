@@ -102,6 +102,14 @@ def stream_event(entry: Any) -> StreamEvent:
     return StreamEvent(entry.index, entry.audience, frame, sent["id"], tuple(sent["addressed"]))
 
 
+def position(cell: Cell) -> tuple[int, int]:
+    """The ledger's size, and the count of token revocations read in the same snapshot after it: any revocation
+    committed before one of those entries is counted."""
+    with cell.reading() as session:
+        size = session.execute(select(LedgerHead.size)).scalar_one()
+        return size, revocations.generation(session)
+
+
 class StreamHub:
     def __init__(self, cell: Cell) -> None:
         self.cell = cell
@@ -126,7 +134,7 @@ class StreamHub:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         try:
-            size, self.generation = await asyncio.to_thread(self._position)
+            size, self.generation = await asyncio.to_thread(position, self.cell)
             self.tail = size - 1
         except Exception:
             # the database is down at start: serve anyway (health says so); read the head when it returns
@@ -189,12 +197,6 @@ class StreamHub:
 
     # -- the reader --
 
-    def _position(self) -> tuple[int, int]:
-        """The ledger's size and the count of token revocations."""
-        with self.cell.reading() as session:
-            size = session.execute(select(LedgerHead.size)).scalar_one()
-            return size, revocations.generation(session)
-
     def _fetch(self, after: int) -> tuple[list[StreamEvent], int]:
         """New entries, and the count of token revocations read after them: any revocation committed before one
         of these entries is counted."""
@@ -226,7 +228,7 @@ class StreamHub:
             self._wake.clear()
             try:
                 if self._unknown_tail:
-                    size, generation = await asyncio.to_thread(self._position)
+                    size, generation = await asyncio.to_thread(position, self.cell)
                     await self._recheck(generation)
                     self.tail = size - 1
                     self._unknown_tail = False

@@ -14,7 +14,7 @@ from fusioncell.cell import Cell
 from fusioncell.errors import Unauthorized
 from fusioncell.ledger import service as ledger_service
 from fusioncell.policy import Principal, readable_audiences
-from fusioncell.stream.hub import StreamEvent, StreamHub, Subscription, stream_event
+from fusioncell.stream.hub import StreamEvent, StreamHub, Subscription, position, stream_event
 from fusioncell.traffic.receipts import ReceiptRecorder
 from fusioncell.traffic.service import Receipt
 
@@ -87,14 +87,6 @@ def _authenticated(cell: Cell, token: str) -> tuple[Principal, int]:
     return auth_service.authenticate(cell=cell, raw_token=token), generation
 
 
-def _position(cell: Cell) -> tuple[int, int]:
-    """The ledger's size, and the count of revocations read after it: any revocation committed before one of
-    those entries is counted."""
-    size = ledger_service.size(cell)
-    with cell.reading() as session:
-        return size, revocations.generation(session)
-
-
 class _Revoked(Exception):
     pass
 
@@ -129,7 +121,7 @@ class _Subscriber:
     async def run(self) -> None:
         await self.websocket.send_json({"type": "hello", "after": self.cursor, "username": self.principal.username})
         # everything committed before this connection, even what the hub has not read yet, comes before 'live'
-        head, generation = await run_in_threadpool(_position, self.cell)
+        head, generation = await run_in_threadpool(position, self.cell)
         await self._drain(target=head - 1, generation=generation)
         # the replay is done: from here on, events arrive as they are committed
         await self.websocket.send_json({"type": "live", "index": self.cursor})
