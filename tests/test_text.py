@@ -148,5 +148,10 @@ def test_marks_say_what_a_reader_could_not_see() -> None:
         ("escaped", "\\x1b"),
     ]
     assert [p.code for p in pieces if isinstance(p, Mark)][-2:] == ["\\U000e0068\\U000e0069", "\\x1b"]
+    # tag characters that spell nothing (unassigned U+E0000, LANGUAGE TAG, CANCEL TAG) are shown by their code
+    assert [p.label for p in segments("a\U000e0000b\U000e0001\U000e007f", lines=False) if isinstance(p, Mark)] == [
+        "\\U000e0000",
+        "\\U000e0001\\U000e007f",
+    ]
     assert [p for p in segments("a\nb\tc", lines=True)] == ["a\nb\tc"]
     assert [p.code for p in segments("a\nb\tc", lines=False) if isinstance(p, Mark)] == ["\\n", "\\t"]

@@ -280,7 +280,9 @@ class Mark:
         """What a page shows in the mark: LRI, RLM, ZWSP; a refused character's abbreviation or code; the text tags
         spell."""
         if self.kind == "tags":
-            return "".join(chr(ord(c) - 0xE0000) if 0xE0020 <= ord(c) <= 0xE007E else "" for c in self.chars)
+            # the text they spell; a run that spells nothing (LANGUAGE TAG, CANCEL TAG, unassigned U+E0000) by code
+            spelled = "".join(chr(ord(c) - 0xE0000) if 0xE0020 <= ord(c) <= 0xE007E else "" for c in self.chars)
+            return spelled or self.code
         return ABBREVIATIONS.get(ord(self.chars[0]), self.code)
 
     @property
