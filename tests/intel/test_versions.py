@@ -18,7 +18,7 @@ from fusioncell.intel.markings import Tlp
 from fusioncell.intel.models import IntelItem, IntelObject, IntelVersion
 from fusioncell.intel.stix import stamp_text
 from tests.conftest import add_user, bearer, ledger_size, login, table_count
-from tests.intel.stixdata import bundle, indicator
+from tests.intel.stixdata import CREATED, bundle, indicator
 from tests.intel.test_taxii import ROOT, TAXII, add, basic, collections
 from tests.web.pages import browser, signed_in
 
@@ -111,22 +111,89 @@ def test_a_party_that_does_not_read_the_object_learns_nothing_and_the_mediator_c
     assert "IL" not in answers[0].text and "Observation post east" not in answers[0].text
     item = answers[0].json()
 
-    # the mediator sees whose object it is, and cannot release it
+    # neither is released: the object is no one's yet, and the mediator's review of each names the other
+    us = signed_in(browser(client), "us.mediator")
+    for mine, theirs, by in ((item, il_item, "IL"), (il_item, item, "SY")):
+        page = us.get(f"/intel/{mine['id']}").text
+        assert "none of its submissions is released yet" in page and 'data-testid="not-theirs"' not in page
+        assert f'data-testid="rival" data-delegation="{by}"' in page and f'href="/intel/{theirs["id"]}"' in page
+        assert '<button type="submit">Release</button>' in page
+
+    # the mediator releases IL's: the object is IL's, and SY's version of it can no longer be released
+    assert release(client, crew, il_item["id"], audience="mediated:IL").status_code == 200
     before = written(cell)
     r = release(client, crew, item["id"])
     assert r.status_code == 409 and hidden["id"] in r.json()["detail"] and "first submitted by IL" in r.json()["detail"]
     assert r.json()["objects"] == {hidden["id"]: "IL"}
     assert written(cell) == before
-    page = signed_in(browser(client), "us.mediator").get(f"/intel/{item['id']}")
-    assert "New version of an object first submitted by IL" in page.text
+    page = us.get(f"/intel/{item['id']}")
+    assert "New version of an object first submitted by IL" in page.text and 'data-testid="rival"' not in page.text
     assert 'data-testid="not-theirs"' in page.text and f'href="/intel/{il_item["id"]}"' in page.text
     assert '<button type="submit" disabled>Release</button>' in page.text  # not offered: it would be refused
     # SY's own page of its item shows nothing of IL's
     own = signed_in(browser(client), "sy.analyst").get(f"/intel/{item['id']}")
     assert own.status_code == 200 and 'data-testid="supersession"' not in own.text
     assert "Observation post east" not in own.text and f'/intel/{il_item["id"]}"' not in own.text
-    # IL's own item is the object's first submission: released as usual
-    assert release(client, crew, il_item["id"]).status_code == 200
+
+
+def test_a_submission_claims_no_object_until_it_is_released(client, cell, crew) -> None:
+    """A party cannot hold an id the other party will use by submitting it first: a pending or declined
+    submission makes the object no one's."""
+    il, sy = il_analyst(client, cell), crew["sy_analyst"].headers
+    # identities are often given ids made from their names, so the other party can send one first
+    unit = {
+        "type": "identity", "spec_version": "2.1", "id": f"identity--{uuid.uuid5(uuid.NAMESPACE_DNS, 'golani')}",
+        "created": CREATED, "modified": CREATED, "name": "Golani Brigade", "identity_class": "organization",
+        "object_marking_refs": [Tlp.GREEN.marking_id],
+    }  # fmt: skip
+    squatted = submit(client, sy, [later(unit, 1, name="Golani Brigade (withdrawn)")]).json()
+    first = submit(client, il, [unit]).json()
+    r = client.post(f"/api/v1/intel/items/{squatted['id']}/decline", json={"reason": "Not SY's to describe"},
+                    headers=crew["us"].headers)  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert release(client, crew, first["id"], audience="mediated:IL").status_code == 200
+    assert released(client, crew["il"].headers)[unit["id"]]["name"] == "Golani Brigade"
+    # and the first released decides, whoever submitted first: here SY's later one is now refused
+    again = submit(client, sy, [later(unit, 2, name="Golani Brigade (moved)")]).json()
+    assert release(client, crew, again["id"]).json()["objects"] == {unit["id"]: "IL"}
+
+
+def test_a_party_may_send_another_partys_object_unchanged(client, cell, crew) -> None:
+    il, sy = il_analyst(client, cell), crew["sy_analyst"].headers
+    original = indicator(name="Rocket cache near the dam")
+    assert release(client, crew, submit(client, il, [original]).json()["id"]).status_code == 200
+    as_read = released(client, sy)[original["id"]]  # as SY received it: the mediator's, marked
+    relationship = {
+        "type": "relationship", "spec_version": "2.1", "id": f"relationship--{uuid.uuid4()}",
+        "created": as_read["modified"], "modified": as_read["modified"], "relationship_type": "related-to",
+        "source_ref": as_read["id"], "target_ref": as_read["id"], "object_marking_refs": [Tlp.GREEN.marking_id],
+    }  # fmt: skip
+    item = submit(client, sy, bundle(as_read, relationship))
+    assert item.status_code == 201, item.text
+    page = signed_in(browser(client), "us.mediator").get(f"/intel/{item.json()['id']}").text
+    assert 'data-order="same"' in page and 'data-testid="no-changes"' in page and 'data-testid="not-theirs"' not in page
+    assert release(client, crew, item.json()["id"]).status_code == 200
+    # the same version with anything changed is a new version under an old name: refused
+    before = written(cell)
+    for changed in ({**as_read, "name": "Rocket cache (empty)"}, {**as_read, "confidence": 5}):
+        r = submit(client, sy, [changed])
+        assert r.status_code == 409 and r.json()["errors"][0]["code"] == "another-delegations-object", r.text
+    assert written(cell) == before
+
+
+def test_the_review_compares_with_what_readers_hold(client, cell, crew) -> None:
+    il, sy = il_analyst(client, cell), crew["sy_analyst"].headers
+    first = indicator(name="Checkpoint on route 98", description="Two vehicles")
+    first_item = submit(client, sy, [first]).json()
+    assert release(client, crew, first_item["id"], audience="mediated:SY").status_code == 200
+    # IL does not read it, so its guessed version goes before the mediator, dated later than SY's next one
+    guessed = submit(client, il, [later(first, 60, name="Checkpoint removed")]).json()
+    item = submit(client, sy, [later(first, 30, description="Four vehicles")]).json()
+    page = signed_in(browser(client), "us.mediator").get(f"/intel/{item['id']}").text
+    assert 'data-order="newer"' in page and 'data-testid="base-state"' in page and "not released" not in page
+    assert f'href="/intel/{first_item["id"]}"' in page and f'href="/intel/{guessed["id"]}"' not in page
+    changes = set(re.findall(r'data-property="([^"]+)" data-change="([^"]+)"', page))
+    assert changes == {("description", "changed"), ("modified", "changed")}
 
 
 def test_the_review_shows_what_a_new_version_changes_in_every_language(client, cell, crew) -> None:
@@ -155,7 +222,8 @@ def test_the_review_shows_what_a_new_version_changes_in_every_language(client, c
         text = us.get(f"/intel/{item['id']}?lang={lang}").text
         assert notice in text and change in text and "New version of" not in text, lang
 
-    # the same version again, in another item: said so, and nothing differs
+    # the same version again, in another item, once the first is released: said so, and nothing differs
+    assert release(client, crew, item["id"]).status_code == 200
     again = submit(client, sy, [second, indicator()]).json()
     page = us.get(f"/intel/{again['id']}").text
     assert 'data-order="same"' in page and 'data-testid="no-changes"' in page
@@ -280,6 +348,7 @@ def test_objects_submitted_before_the_migration_keep_their_first_submitter(clien
 
     original = indicator(name="Bridge at the crossing")
     il_item = submit(client, il_analyst(client, cell), [original]).json()
+    assert release(client, crew, il_item["id"], audience="mediated:IL").status_code == 200
     sy_item = submit(client, crew["sy_analyst"].headers, [later(original, 5, name="Bridge (ours)")]).json()
     cell.db.dispose()
     command.downgrade(alembic_config(str(cell.db.url)), "0007")
@@ -287,4 +356,3 @@ def test_objects_submitted_before_the_migration_keep_their_first_submitter(clien
     assert table_count(cell, IntelVersion) == 2
     r = release(client, crew, sy_item["id"])
     assert r.status_code == 409 and r.json()["objects"] == {original["id"]: "IL"}
-    assert release(client, crew, il_item["id"]).status_code == 200

@@ -296,4 +296,3 @@ def test_a_bundle_proves_it_holds_every_entry_its_exporter_may_read(client, cell
     r = cli_verify(bad, *(x for k in pins for x in ("--witness-key", k)))
     assert r.returncode == 1 and "\x1b[2K" not in r.stderr and "\r" not in r.stderr
     assert "message:1\\x1b[2K\\r[green]Verified[/]" in r.stderr
-

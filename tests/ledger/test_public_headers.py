@@ -73,8 +73,9 @@ def test_what_the_other_party_did_is_not_in_the_headers_it_reads(client, cell, c
     committed = json.loads(content["content"])
     assert committed["@action"] == "message.readback_negative" and committed["@subject"] == f"message:{sent['id']}"
     assert committed["@actor_delegation"] == "IL"
-    assert hashlib.sha256(bytes.fromhex(content["salt"]) + content["content"].encode()).hexdigest() == (
-        negative["commitment"]
+    assert (
+        hashlib.sha256(bytes.fromhex(content["salt"]) + content["content"].encode()).hexdigest()
+        == (negative["commitment"])
     )
     assert client.get(f"/api/v1/ledger/entries/{negative['index']}/content", headers=sy.headers).status_code == 404
 

@@ -91,8 +91,6 @@ def checked(cell: Cell, body: Any) -> stix.Checked:
     return result
 
 
-
-
 def _fresh_item_id(uow: UnitOfWork) -> int:
     """An id for a new item, drawn at random. Ids from one sequence would tell a delegation, from the gaps between
     its own items' ids, how many items the others drafted, submitted or published in between, and the id of a
@@ -291,36 +289,64 @@ def discard_draft(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id:
 
 # ---- who may version an object ------------------------------------------------------------------------------
 #
-# An object (a STIX id) is the delegation's that first submitted it: the cell accepts new versions of it from that
-# delegation and the mediator only, as STIX has only an object's creator version it. Another party that reads the
-# object (it was released to it) is refused at once. One that does not read it is not: the refusal would confirm
-# an object it may not read (ids are often made from a name, so it would learn what was submitted); its submission
-# goes on as one with a new id would, and the mediator, whose review shows whose object it is, cannot release it.
-# Observables have no versions, and two parties may well send the same one (its id is made from its value).
+# An object (a STIX id) is the delegation's whose submission of it the mediator released first (the mediator's own
+# when it published it first): the cell accepts new versions of it from that delegation and the mediator only, as
+# STIX has only an object's creator version it. Until a submission of it is released, the object is no one's: a
+# submission that is pending or was declined claims nothing, so a party cannot hold an id the other party will use
+# (ids made from a name are common) by submitting it first; the mediator, whose review shows every submission of
+# the object, decides which is released, and with it whose the object is.
+#
+# Another party that reads the object is refused at once, unless what it sends is a copy of a version it read,
+# unchanged (a bundle may carry others' objects it refers to: that versions nothing). One that does not read it is
+# not refused: the refusal would confirm an object it may not read; its submission goes on as one with a new id
+# would, and the mediator, whose review shows whose object it is, cannot release it. Observables have no versions,
+# and two parties may well send the same one (its id is made from its value).
 
 
 def _is_mediator(cell: Cell, delegation: str | None) -> bool:
     return delegation is not None and cell.charter.roster.kind(delegation) is DelegationKind.MEDIATOR
 
 
-def _first_submitters(session: Any, stix_ids: set[str]) -> dict[str, str]:
-    """The delegation that first submitted each of these objects, for those submitted before."""
+def _owners(session: Any, stix_ids: set[str]) -> dict[str, str]:
+    """Whose each of these objects is: the delegation whose submission of it was released first, for those
+    released. (Versions are numbered as submitted; once one delegation's is released, another's can no longer be,
+    so the first released is also the first, in that order, of those released.)"""
     if not stix_ids:
         return {}
-    first = select(func.min(IntelVersion.id)).where(IntelVersion.stix_id.in_(stix_ids)).group_by(IntelVersion.stix_id)
+    first = (
+        select(func.min(IntelVersion.id))
+        .join(IntelItem, IntelItem.id == IntelVersion.item_id)
+        .where(IntelVersion.stix_id.in_(stix_ids), IntelItem.release_id.is_not(None))
+        .group_by(IntelVersion.stix_id)
+    )
     return dict(
         session.execute(select(IntelVersion.stix_id, IntelVersion.delegation).where(IntelVersion.id.in_(first))).all()
     )
 
 
+def _copies(session: Any, objects: dict[str, dict[str, Any]], audiences: list[str] | None) -> set[str]:
+    """The ids of those objects that are, property for property, a version released to one of the audiences (to
+    any, for None)."""
+    if not objects:
+        return set()
+    query = select(_O.c.stix_id, _O.c.version, _O.c.raw).where(_O.c.stix_id.in_(objects.keys()))
+    if audiences is not None:
+        query = query.where(_O.c.audience.in_(audiences))
+    return {
+        row.stix_id
+        for row in session.execute(query)
+        if row.version == stix.version_of(objects[row.stix_id]) and json.loads(row.raw) == objects[row.stix_id]
+    }
+
+
 def _only_own_versions(cell: Cell, uow: UnitOfWork, principal: Principal, body: Any, content: stix.Checked) -> None:
-    """Conflict, naming each object, for versions of objects another delegation first submitted that the principal
-    reads; nothing for those it does not read (see above)."""
+    """Conflict, naming each object, for versions of another delegation's objects that the principal reads, other
+    than unchanged copies; nothing for those it does not read (see above)."""
     if _is_mediator(cell, principal.delegation):
         return
     versioned = [(i, o["id"]) for i, (o, v) in enumerate(zip(content.objects, content.versions, strict=True)) if v]
-    first = _first_submitters(uow.session, {stix_id for _, stix_id in versioned})
-    others = {stix_id for stix_id, delegation in first.items() if delegation != principal.delegation}
+    owners = _owners(uow.session, {stix_id for _, stix_id in versioned})
+    others = {stix_id for stix_id, delegation in owners.items() if delegation != principal.delegation}
     audiences = readable_audiences(principal, cell.charter.roster)
     if not others or not audiences:
         return
@@ -329,13 +355,15 @@ def _only_own_versions(cell: Cell, uow: UnitOfWork, principal: Principal, body: 
             select(_O.c.stix_id).where(_O.c.stix_id.in_(others), _O.c.audience.in_(audiences)).distinct()
         ).scalars()
     )
+    sent = {o["id"]: o for o in content.objects if o["id"] in read}
+    read -= _copies(uow.session, sent, audiences)
     refused = [
         stix.Problem(
             (*stix.position_in(body, i), "id"),
             stix_id,
-            "an object released to you that another delegation first submitted: only that delegation or the "
-            "mediator may submit versions of it; give yours an id of its own (a relationship or a note can refer "
-            "to this one)",
+            "a new version of an object released to you that another delegation first submitted: only that "
+            "delegation or the mediator may version it; send it unchanged, or give yours an id of its own (a "
+            "relationship or a note can refer to this one)",
         )
         for i, stix_id in versioned
         if stix_id in read
@@ -361,12 +389,24 @@ def _record_versions(uow: UnitOfWork, item: IntelItem, content: stix.Checked) ->
 
 
 def _others_objects(cell: Cell, session: Any, item: IntelItem) -> dict[str, str]:
-    """The item's objects that another delegation first submitted, each with that delegation (none for the
-    mediator's own items)."""
+    """The item's new versions of objects that are another delegation's, each with that delegation (none for the
+    mediator's own items; unchanged copies of released versions are no new versions)."""
     if _is_mediator(cell, item.delegation):
         return {}
     ids = set(session.execute(select(IntelVersion.stix_id).where(IntelVersion.item_id == item.id)).scalars())
-    return {k: d for k, d in _first_submitters(session, ids).items() if d != item.delegation}
+    others = {k: d for k, d in _owners(session, ids).items() if d != item.delegation}
+    held = {o["id"]: o for o in json.loads(item.objects) if o["id"] in others}
+    for stix_id in _copies(session, held, None):
+        del others[stix_id]
+    return others
+
+
+@dataclass(frozen=True)
+class Rival:
+    """Another delegation's submission of the same object, not released: the mediator's choice between them."""
+
+    delegation: str
+    item: int
 
 
 @dataclass(frozen=True)
@@ -375,48 +415,81 @@ class Supersession:
 
     stix_id: str
     version: str  # the item's
-    first_by: str  # the delegation that first submitted the object
+    owner: str | None  # the delegation whose object it is (its submission was released first); None: none released
     base_item: int  # the item holding the version this one is set against
-    base_version: str  # the newest version submitted before this one
+    base_version: str  # the newest released version before this one; else the newest submitted before it
+    base_released: bool
     order: str  # "newer", "same" or "older" than base_version
     changes: list[stix.Change]  # from base_version to this one
-    not_theirs: bool  # another delegation's object: the item cannot be released
+    rivals: list[Rival]  # other delegations' submissions of the object, pending, when none is released
+    not_theirs: bool  # a new version of another delegation's object: the item cannot be released
 
 
 def supersessions(*, cell: Cell, principal: Principal, item: IntelItem) -> list[Supersession]:
     """For each of the item's objects submitted before it (by any delegation), whose it is and how it differs from
-    the newest version submitted before it; only where the principal may read both those items (the mediator
-    reads them all)."""
+    the version its readers hold (the newest released before it; else the newest submitted before it); only where
+    the principal may read the items concerned (the mediator reads them all)."""
     content = _stored(item)
     mine = {o["id"]: (o, v) for o, v in zip(content.objects, content.versions, strict=True) if v is not None}
     if not mine:
         return []
     result = []
     with cell.reading() as session:
-        history: dict[str, list[IntelVersion]] = {}
+        history: dict[str, list[Any]] = {}
         for row in session.execute(
-            select(IntelVersion).where(IntelVersion.stix_id.in_(mine.keys())).order_by(IntelVersion.id)
-        ).scalars():
-            history.setdefault(row.stix_id, []).append(row)
+            select(IntelVersion, IntelItem.state, IntelItem.release_id)
+            .join(IntelItem, IntelItem.id == IntelVersion.item_id)
+            .where(IntelVersion.stix_id.in_(mine.keys()))
+            .order_by(IntelVersion.id)
+        ):
+            history.setdefault(row.IntelVersion.stix_id, []).append(row)
+        copies = _copies(session, {k: o for k, (o, _) in mine.items()}, None)
         held: dict[int, dict[tuple[str, str | None], dict[str, Any]]] = {}  # each earlier item's objects, read once
         for stix_id, (obj, version) in mine.items():
             rows = history.get(stix_id, [])
-            own = next((r.id for r in rows if r.item_id == item.id), None)
-            before = [r for r in rows if r.item_id != item.id and (own is None or r.id < own)]
-            if not before:
+            own = next((r.IntelVersion.id for r in rows if r.IntelVersion.item_id == item.id), None)
+            others = [r for r in rows if r.IntelVersion.item_id != item.id]
+            before = [r for r in others if own is None or r.IntelVersion.id < own]
+            released = [r for r in rows if r.release_id is not None]  # this item's own release included
+            owner = released[0].IntelVersion.delegation if released else None
+            rivals = [
+                Rival(r.IntelVersion.delegation, r.IntelVersion.item_id)
+                for r in others
+                if not released and r.state == "submitted" and r.IntelVersion.delegation != item.delegation
+            ]
+            chosen = [r for r in before if r.release_id is not None] or before
+            if not chosen and not rivals:
                 continue
-            first, base = before[0], max(before, key=lambda r: (r.version, r.id))
-            if not all(_may_read_item(cell, principal, r.delegation) for r in (first, base)):
+            candidates = chosen or [r for r in others if r.IntelVersion.item_id in {v.item for v in rivals}]
+            newest = max(candidates, key=lambda r: (r.IntelVersion.version, r.IntelVersion.id))
+            base, base_released = newest.IntelVersion, newest.release_id is not None
+            concerned = [base.delegation, *([owner] if owner else []), *(r.delegation for r in rivals)]
+            if not all(_may_read_item(cell, principal, d) for d in concerned):
                 continue
             if base.item_id not in held:
                 objects = json.loads(session.get(IntelItem, base.item_id).objects)  # type: ignore[union-attr]
                 held[base.item_id] = {(o["id"], stix.version_of(o)): o for o in objects}
             earlier = held[base.item_id].get((stix_id, base.version), {})
             order = "newer" if version > base.version else "same" if version == base.version else "older"
-            changes = stix.differences(earlier, obj)
-            not_theirs = first.delegation != item.delegation and not _is_mediator(cell, item.delegation)
+            not_theirs = (
+                owner is not None
+                and owner != item.delegation
+                and not _is_mediator(cell, item.delegation)
+                and stix_id not in copies
+            )
             result.append(
-                Supersession(stix_id, version, first.delegation, base.item_id, base.version, order, changes, not_theirs)
+                Supersession(
+                    stix_id,
+                    version,
+                    owner,
+                    base.item_id,
+                    base.version,
+                    base_released,
+                    order,
+                    stix.differences(earlier, obj),
+                    rivals,
+                    not_theirs,
+                )  # fmt: skip
             )
     return result
 

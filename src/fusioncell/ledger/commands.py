@@ -114,9 +114,7 @@ def witness_serve(
 
     signer = read_private_key(key)
     if signer.alg != ALG_COSIGNATURE_V1:
-        err.print(
-            f"[bold red]{plain(str(key))} is not a witness key[/]: make one with `fusioncell keys new --witness`"
-        )
+        err.print(f"[bold red]{plain(str(key))} is not a witness key[/]: make one with `fusioncell keys new --witness`")
         raise typer.Exit(2)
     witness_state = WitnessState(state, max_evidence_bytes=max_evidence_bytes)
     logs = _trusted(state, log_url, log_key or [])

@@ -301,7 +301,7 @@ _PAGE_SQL = {
     f'leaf_format = 2 AS v2 FROM ledger_entries WHERE {_RANGE.format(mark="?")} ORDER BY "index")',
     "%s": f"SELECT string_agg(leaf, E'\\n' ORDER BY i), count(*), count(leaf), count(*) FILTER (WHERE v2) FROM "
     f'(SELECT {_POSTGRES_LEAF} AS leaf, "index" AS i, leaf_format = 2 AS v2 FROM ledger_entries '
-    f'WHERE {_RANGE.format(mark="%s")}) AS page',
+    f"WHERE {_RANGE.format(mark='%s')}) AS page",
 }
 # What a fast-path page may hold besides printable text: newlines between leaves and the quotes of its structure.
 # Everything else is deleted, in C, before counting: a backslash or another control character left over means a
@@ -427,9 +427,14 @@ def entry_row(
     a row in ENTRY_COLUMNS order (its time in SQLite's stored form when `sqlite`), its content as plain JSON, and
     its Merkle leaf hash. The leaf is format 2: action, actor and subject are committed inside the content."""
     plain, content_bytes = canonical_pair(
-        {**content, "@action": action, "@actor_delegation": actor.delegation, "@subject": subject,
-         "actor": actor.username}
-    )  # fmt: skip (the server's own keys last: no content can stand in for them)
+        {
+            **content,
+            "@action": action,
+            "@actor_delegation": actor.delegation,
+            "@subject": subject,
+            "actor": actor.username,
+        }
+    )  # the server's own keys last: no content can stand in for them
     salt = new_salt()
     commitment = hashlib.sha256(salt + content_bytes).hexdigest()
     iso = _iso(now)  # the one spelling of the time: the leaf's, and SQLite's stored form cut from it

@@ -100,9 +100,7 @@ class MapState:
     def move_on(self, changes: dict[str, dict[bytes, bytes]], salts: Callable[[str], bytes]) -> None:
         for audience, values in changes.items():
             self.audiences.setdefault(audience, smt.SparseMerkleMap()).update(values)
-        self.top.update(
-            {audience_key(a): audience_value(salts(a), self.audiences[a].root) for a in changes}
-        )
+        self.top.update({audience_key(a): audience_value(salts(a), self.audiences[a].root) for a in changes})
 
 
 _LATEST_VALUES = text(

@@ -51,9 +51,11 @@ def _supersession(found: service.Supersession) -> dict[str, Any]:
     return {
         "stix_id": found.stix_id,
         "order": found.order,
-        "first_by": found.first_by,
+        "owner": found.owner,
         "base_item": found.base_item,
         "base_version": found.base_version,
+        "base_released": found.base_released,
+        "rivals": found.rivals,
         "not_theirs": found.not_theirs,
         "changes": [
             {"name": c.name, "kind": c.kind, "before": shown(c.before), "after": shown(c.after)} for c in found.changes
