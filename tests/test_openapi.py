@@ -39,7 +39,7 @@ from fusioncell.auth import service as auth_service
 from fusioncell.cell import Cell
 from fusioncell.clock import ManualClock
 from fusioncell.problems import PROBLEM_MEDIA_TYPE
-from fusioncell.schemas import ROW_ID_MAX
+from fusioncell.schemas import BIG_MAX, ROW_ID_MAX
 from fusioncell.settings import Settings
 from tests.conftest import START, TEST_PASSWORD, Backend, Template, add_user, bearer, make_cell, pg_copy
 
@@ -275,7 +275,8 @@ def _bounded_pattern(pattern: str) -> bool:
     return re._parser.parse(pattern).getwidth()[1] < re._constants.MAXREPEAT  # type: ignore[attr-defined]
 
 
-ROW_ID_INPUTS = ("path:message_id", "path:item_id", ".reply_to", "/messages query:after", "/alerts query:after")
+ROW_ID_INPUTS = ("path:message_id", "path:item_id", ".reply_to")
+LEDGER_CURSORS = ("/messages query:after", "/alerts query:after")  # lists of what is recorded page by ledger index
 
 
 def test_inputs_are_bounded_by_what_their_columns_hold(http):
@@ -283,7 +284,7 @@ def test_inputs_are_bounded_by_what_their_columns_hold(http):
     and every row id (path, query or body) by the 32-bit key it is looked up in, so a larger one is invalid input
     to the client, the fuzzer and the server alike."""
     document = http.get(SCHEMA_URL).json()
-    unbounded, row_ids = [], {}
+    unbounded, row_ids, cursors = [], {}, {}
     for where, schema in _inputs(document):
         kind = schema.get("type")
         if kind == "integer" and "maximum" not in schema:
@@ -296,9 +297,12 @@ def test_inputs_are_bounded_by_what_their_columns_hold(http):
             unbounded.append(where)
         if kind == "integer" and where.endswith(ROW_ID_INPUTS):
             row_ids[where] = schema["maximum"]
+        if kind == "integer" and where.endswith(LEDGER_CURSORS):
+            cursors[where] = (schema["minimum"], schema["maximum"])
     assert not unbounded, unbounded
-    assert len(row_ids) >= 12, row_ids
+    assert len(row_ids) >= 10, row_ids
     assert set(row_ids.values()) == {ROW_ID_MAX}, row_ids
+    assert len(cursors) == 2 and set(cursors.values()) == {(-1, BIG_MAX)}, cursors
 
 
 # -- the docs page ---------------------------------------------------------------------------------------

@@ -328,8 +328,10 @@ def test_an_id_beyond_its_column_is_refused_on_either_database(client, cell, cre
         ("get", f"/api/v1/messages/{BEYOND}", None, us, "path:message_id"),
         ("post", f"/api/v1/messages/{BEYOND}/ack", {}, us, "path:message_id"),
         ("post", f"/api/v1/messages/{BEYOND}/readback-verdict", {"verdict": "confirmed"}, us, "path:message_id"),
-        ("get", f"/api/v1/messages?after={BEYOND}", None, us, "query:after"),
-        ("get", f"/api/v1/alerts?after={BEYOND}", None, us, "query:after"),
+        # lists page by ledger index (BigInteger): a cursor past it, or before -1, is as bad
+        ("get", f"/api/v1/messages?after={2**63}", None, us, "query:after"),
+        ("get", f"/api/v1/alerts?after={2**63}", None, us, "query:after"),
+        ("get", "/api/v1/messages?after=-2", None, us, "query:after"),
         # a reply goes through the group commit, where PostgreSQL's refusal failed (and re-ran) the whole batch
         ("post", "/api/v1/messages", draft(precedence="ROUTINE", reply_to=BEYOND), us, "/reply_to"),
         ("get", f"/api/v1/intel/items/{BEYOND}", None, analyst, "path:item_id"),
@@ -343,8 +345,8 @@ def test_an_id_beyond_its_column_is_refused_on_either_database(client, cell, cre
     largest = ROW_ID_MAX
     assert_problem(client.get(f"/api/v1/messages/{largest}", headers=us), 404)
     assert_problem(client.get(f"/api/v1/intel/items/{largest}", headers=analyst), 404)
-    assert client.get(f"/api/v1/messages?after={largest}", headers=us).json()["items"] == []
-    assert client.get(f"/api/v1/alerts?after={largest}", headers=us).json()["items"] == []
+    assert client.get(f"/api/v1/messages?after={2**63 - 1}", headers=us).json()["items"] == []
+    assert client.get(f"/api/v1/alerts?after={2**63 - 1}", headers=us).json()["items"] == []
     r = client.post("/api/v1/messages", json=draft(precedence="ROUTINE", reply_to=largest), headers=us)
     assert_problem(r, 422)  # a message no one can read, refused by the service as any unknown reply_to is
     assert ledger_size(cell) == before[0]

@@ -35,6 +35,16 @@ NAMING_CONVENTION = {
 }
 
 
+def fresh_id(session: Session, model: type[Any]) -> int:
+    """An id for a new row of the model: random (schemas.random_row_id), and none of its rows has it yet."""
+    from fusioncell.schemas import random_row_id
+
+    while True:
+        candidate = random_row_id()
+        if session.get(model, candidate) is None:
+            return candidate
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     # Tables that are a command's bookkeeping rather than shared state (tokens, login attempts, jobs,

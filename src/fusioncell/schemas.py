@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import secrets
 import typing
 from dataclasses import dataclass
 from enum import StrEnum
@@ -166,5 +167,16 @@ def _input_models(cls: type[InputModel] = InputModel) -> set[str]:
 # PostgreSQL; a ledger index or tree size is a BigInteger. Every identifier a client sends is one of these types.
 ROW_ID_MAX = 2**31 - 1
 BIG_MAX = 2**63 - 1
+
+
+def random_row_id() -> int:
+    """A new row's id, drawn at random from what an id column holds. Ids from one sequence would tell a reader,
+    from the gaps between the ids of the rows it reads, how many rows went in between to audiences it may not read;
+    the caller retries on the rare id already taken."""
+    return secrets.randbelow(ROW_ID_MAX) + 1
+
+
 RowId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
-RowIdAfter = Annotated[int, Field(ge=0, le=ROW_ID_MAX)]  # a keyset cursor over row ids: 0 is before the first
+# A position in the ledger, as a list's cursor: the items after it (-1: from the start). Lists of what is recorded
+# page by it, never by row id: ledger indexes are public (every delegation witnesses the whole log), row ids are not.
+LedgerAfter = Annotated[int, Field(ge=-1, le=BIG_MAX)]

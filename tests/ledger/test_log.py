@@ -407,19 +407,23 @@ def test_each_checkpoint_carries_the_map_of_its_entries(client, cell, crew) -> N
         stored = session.execute(text("SELECT count(*) FROM ledger_map_values")).scalar_one()
         # a fresh process proves against an older checkpoint from the stored values
         keeper = ledger_map.MapKeeper(log.log_signer(cell).seed)
-        proof = keeper.proofs(session, sizes[1], [("joint", "message:1")])[("joint", "message:1")]
+        first = session.execute(
+            select(LedgerEntry.subject)
+            .where(LedgerEntry.audience == "joint", LedgerEntry.subject.like("message:%"))
+            .order_by(LedgerEntry.index)
+            .limit(1)
+        ).scalar_one()  # the first message sent
+        proof = keeper.proofs(session, sizes[1], [("joint", first)])[("joint", first)]
         indices = list(
             session.execute(
                 select(LedgerEntry.index)
-                .where(
-                    LedgerEntry.audience == "joint", LedgerEntry.subject == "message:1", LedgerEntry.index < sizes[1]
-                )
+                .where(LedgerEntry.audience == "joint", LedgerEntry.subject == first, LedgerEntry.index < sizes[1])
                 .order_by(LedgerEntry.index)
             ).scalars()
         )
     assert stored > 0 and proof.count == len(indices) > 0
     from fusioncell.ledger import smt
 
-    smt.verify(proof.audience_root, ledger_map.subject_key("message:1"), smt.chain(indices), proof.inner)
+    smt.verify(proof.audience_root, ledger_map.subject_key(first), smt.chain(indices), proof.inner)
     value = ledger_map.audience_value(proof.salt, proof.audience_root)
     smt.verify(map_from_scratch(cell, sizes[1]), ledger_map.audience_key("joint"), value, proof.outer)

@@ -18,7 +18,7 @@ from fusioncell.auth import revocations, throttle
 from fusioncell.auth.models import AccessToken, LoginAttempt, User
 from fusioncell.auth.passwords import check_strength, hash_password, verify_password
 from fusioncell.cell import Cell
-from fusioncell.db import UnitOfWork
+from fusioncell.db import UnitOfWork, fresh_id
 from fusioncell.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from fusioncell.policy import Principal, Role, can_manage_account, check_roles, home_audience
 
@@ -54,7 +54,7 @@ def _parse_roles(roles: Iterable[str]) -> list[Role]:
 
 
 def account_subject(user: User) -> str:
-    # Public headers name the account by number only: its name is content, for its delegation and the mediator.
+    # By its (random) number: its name is content, for its delegation and the mediator.
     return f"account:{user.id}"
 
 
@@ -109,6 +109,7 @@ def add_user(
         raise Conflict(f"an account named {username!r} already exists", username=username)
     now = cell.clock.now()
     user = User(
+        id=fresh_id(uow.session, User),  # random: a sequence would count the accounts other delegations opened
         username=username,
         delegation=delegation,
         roles=[r.value for r in parsed],

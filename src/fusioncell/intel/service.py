@@ -9,7 +9,6 @@ already in the form they receive (the marking applied, the submitter's identity 
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,7 @@ from typing import Any
 from sqlalchemy import delete, exists, func, insert, or_, select, true
 
 from fusioncell.cell import Cell
-from fusioncell.db import UnitOfWork
+from fusioncell.db import UnitOfWork, fresh_id
 from fusioncell.errors import Conflict, InvalidInput, NotFound
 from fusioncell.intel import stix
 from fusioncell.intel.markings import Tlp, tlp_of, with_tlp
@@ -37,7 +36,6 @@ from fusioncell.policy import (
     readable_audiences,
     resolve_audience,
 )
-from fusioncell.schemas import ROW_ID_MAX
 
 # Identity objects get ids from the log's origin and the delegation: the same on every instance and every release.
 _IDENTITY_NAMESPACE = uuid.UUID("0f6b1c4e-3a52-4c55-9d1e-5b7e7f3b9a10")
@@ -91,23 +89,13 @@ def checked(cell: Cell, body: Any) -> stix.Checked:
     return result
 
 
-def _fresh_item_id(uow: UnitOfWork) -> int:
-    """An id for a new item, drawn at random. Ids from one sequence would tell a delegation, from the gaps between
-    its own items' ids, how many items the others drafted, submitted or published in between, and the id of a
-    draft submitted later would date it against them."""
-    while True:
-        candidate = secrets.randbelow(ROW_ID_MAX) + 1  # 1..ROW_ID_MAX, what the id column holds
-        if uow.session.get(IntelItem, candidate) is None:
-            return candidate
-
-
 def _new_item(
     uow: UnitOfWork, principal: Principal, content: stix.Checked, now: datetime, **decision: Any
 ) -> IntelItem:
     """An item of the principal's delegation, holding the content, written now; `decision` sets its state and,
     for one decided as it is made, the release fields."""
     item = IntelItem(
-        id=_fresh_item_id(uow),
+        id=fresh_id(uow.session, IntelItem),  # random: a sequence would count, and date, others' items
         submitted_by=principal.username,
         delegation=principal.delegation or "",
         submitted_at=now,

@@ -15,7 +15,9 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         UniqueConstraint("sender", "client_txn_id", name="uq_messages_sender_client_txn_id"),
-        Index("ix_messages_track_id", "track", "id"),
+        # lists page in the order recorded (ids are random): by ledger index, on one track or all
+        Index("ix_messages_track_ledger_index", "track", "ledger_index"),
+        Index("ix_messages_ledger_index", "ledger_index"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -40,7 +42,7 @@ class Message(Base):
         back_populates="message", order_by="Delivery.delegation", lazy="selectin"
     )
     clarifications: Mapped[list[Clarification]] = relationship(
-        back_populates="message", order_by="Clarification.id", lazy="selectin"
+        back_populates="message", order_by="(Clarification.opened_at, Clarification.id)", lazy="selectin"
     )
 
 
@@ -91,7 +93,10 @@ class Alert(Base):
     """A notice to a delegation's duty officer or the mediator; readable by the audience of what it is about."""
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_target_id", "target", "id"),)
+    __table_args__ = (
+        Index("ix_alerts_target_ledger_index", "target", "ledger_index"),
+        Index("ix_alerts_ledger_index", "ledger_index"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), nullable=False)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from fusioncell.deps import CellDep, CurrentUser, MessageId
-from fusioncell.schemas import RowIdAfter
+from fusioncell.schemas import LedgerAfter
 from fusioncell.traffic import service
 from fusioncell.traffic.schemas import (
     AckCreate,
@@ -59,7 +59,7 @@ async def send_message(body: MessageCreate, cell: CellDep, principal: CurrentUse
 @router.get(
     "/messages",
     name="messages_list",
-    summary="Messages you may read, oldest first, by track and after an id",
+    summary="Messages you may read, in the order recorded, by track and after a ledger index",
     response_model=MessagePage,
     responses=ERRORS,
 )
@@ -67,13 +67,16 @@ def list_messages(
     cell: CellDep,
     principal: CurrentUser,
     track: Annotated[str | None, Query(max_length=64)] = None,
-    after: Annotated[RowIdAfter | None, Query(description="Only messages with a larger id.")] = None,
+    after: Annotated[
+        LedgerAfter | None,
+        Query(description="Only messages recorded after this ledger index: the last page's `next_after`."),
+    ] = None,
     limit: PageLimit = 100,
 ) -> MessagePage:
     messages = service.list_messages(cell=cell, principal=principal, track=track, after=after, limit=limit)
     messages = service.received(cell=cell, principal=principal, messages=messages)
     items = [message_read(cell, m, principal) for m in messages]
-    return MessagePage(items=items, next_after=items[-1].id if len(items) == limit else None)
+    return MessagePage(items=items, next_after=items[-1].ledger_index if len(items) == limit else None)
 
 
 @router.get(
@@ -140,7 +143,7 @@ def readback_verdict(message_id: MessageId, body: VerdictCreate, cell: CellDep, 
 @router.get(
     "/alerts",
     name="alerts_list",
-    summary="Alerts you may read (escalations, rejected read-backs), oldest first",
+    summary="Alerts you may read (escalations, rejected read-backs), in the order recorded",
     response_model=AlertPage,
     responses=ERRORS,
 )
@@ -148,9 +151,12 @@ def list_alerts(
     cell: CellDep,
     principal: CurrentUser,
     target: Annotated[str | None, Query(max_length=16, description="Only alerts to this delegation.")] = None,
-    after: Annotated[RowIdAfter | None, Query(description="Only alerts with a larger id.")] = None,
+    after: Annotated[
+        LedgerAfter | None,
+        Query(description="Only alerts recorded after this ledger index: the last page's `next_after`."),
+    ] = None,
     limit: PageLimit = 100,
 ) -> AlertPage:
     alerts = service.list_alerts(cell=cell, principal=principal, target=target, after=after, limit=limit)
     items = [AlertRead.model_validate(a) for a in alerts]
-    return AlertPage(items=items, next_after=items[-1].id if len(items) == limit else None)
+    return AlertPage(items=items, next_after=items[-1].ledger_index if len(items) == limit else None)

@@ -138,7 +138,10 @@ class MessageRead(BaseModel):
 
 class MessagePage(BaseModel):
     items: list[MessageRead]
-    next_after: int | None = Field(description="Pass as `after` for the next page; null when this page is the last.")
+    next_after: int | None = Field(
+        description="The last item's ledger index: pass it as `after` for the next page; null when this page is the "
+        "last."
+    )
 
 
 class AlertRead(BaseModel):
@@ -158,4 +161,7 @@ class AlertRead(BaseModel):
 
 class AlertPage(BaseModel):
     items: list[AlertRead]
-    next_after: int | None
+    next_after: int | None = Field(
+        description="The last item's ledger index: pass it as `after` for the next page; null when this page is the "
+        "last."
+    )

@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fusioncell.cell import Cell
 from fusioncell.charter.model import EscalationTarget, count_words
-from fusioncell.db import UnitOfWork
+from fusioncell.db import UnitOfWork, fresh_id
 from fusioncell.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fusioncell.policy import (
     Audience,
@@ -32,6 +33,7 @@ from fusioncell.policy import (
 )
 from fusioncell.scheduler.models import Job
 from fusioncell.scheduler.service import schedule, schedule_many
+from fusioncell.schemas import random_row_id
 from fusioncell.traffic.models import Alert, Clarification, Delivery, Message
 from fusioncell.traffic.schemas import MessageCreate, Verdict
 
@@ -189,11 +191,17 @@ def send(*, cell: Cell, uow: UnitOfWork, sender: Principal, draft: MessageCreate
         "ledger_index": uow.next_ledger_index(),  # the entry recorded below names it; no update afterwards
     }
     # The hot path of the cell: plain inserts, no unit-of-work bookkeeping. (The unit of work still sees them as
-    # shared-state writes and insists on the entry.)
-    try:
-        message_id = session.execute(_INSERT_MESSAGE, fields).scalar_one()
-    except IntegrityError:
-        raise ConcurrentResend(draft.client_txn_id) from None
+    # shared-state writes and insists on the entry.) The id is random, as every row id others may read: the gaps in
+    # a sequence would count the messages sent meanwhile to audiences the reader may not read. One taken already
+    # inserts nothing, and another is drawn; a client_txn_id taken already is a concurrent resend.
+    insert_message = _INSERT_MESSAGE[session.get_bind().dialect.name]
+    message_id = None
+    while message_id is None:
+        fields["id"] = random_row_id()
+        try:
+            message_id = session.execute(insert_message, fields).scalar_one_or_none()
+        except IntegrityError:
+            raise ConcurrentResend(draft.client_txn_id) from None
     addressed = addressed_delegations(cell, audience, fields["sender_delegation"])
     deliveries = [
         {"message_id": message_id, "delegation": code, "state": "pending", "renotified": 0, "escalation_level": 0}
@@ -202,7 +210,7 @@ def send(*, cell: Cell, uow: UnitOfWork, sender: Principal, draft: MessageCreate
     if deliveries:
         session.execute(insert(Delivery.__table__), deliveries)
     # the committed message answers the sender as it stands, without reading it back
-    message = Message(id=message_id, **fields)
+    message = Message(**fields)
     message.deliveries = [Delivery(**row) for row in deliveries]
     message.clarifications = []
     entry = uow.record(
@@ -288,7 +296,7 @@ def inbox(*, cell: Cell, principal: Principal, limit: int = 200) -> list[Message
                     Delivery.delegation == principal.delegation,
                     Delivery.state.in_(("pending", "delivered", "negative")),
                 )
-                .order_by(Message.ack_due_at, Message.id)
+                .order_by(Message.ack_due_at, Message.ledger_index)
                 .limit(limit)
             ).scalars()
         )
@@ -372,7 +380,13 @@ class Delivered:
 
 
 # built once: the statements of the hot path
-_INSERT_MESSAGE = insert(Message.__table__).returning(Message.__table__.c.id)
+# by dialect: an id that is taken inserts nothing (and returns no id); any other conflict is an error
+_INSERT_MESSAGE = {
+    dialect.dialect.name: dialect.insert(Message.__table__)
+    .on_conflict_do_nothing(index_elements=["id"])
+    .returning(Message.__table__.c.id)
+    for dialect in (postgresql, sqlite)
+}
 _STILL_PENDING = (
     select(Delivery.message_id)
     .join(Message, Message.id == Delivery.message_id)
@@ -382,7 +396,7 @@ _STILL_PENDING = (
         Delivery.state == "pending",
         Message.audience == bindparam("audience"),
     )
-    .order_by(Delivery.message_id)
+    .order_by(Message.ledger_index)  # the order they were sent (ids are random)
 )
 # SKIP LOCKED: waiting for a row here, inside a group commit that already holds the ledger head, could deadlock
 # against the transaction holding the row (an acknowledgement, a verdict, an escalation) waiting for the head.
@@ -564,6 +578,7 @@ def judge_readback(
     delivery.state = "negative"
     if open_clarification is None:
         clarification = Clarification(
+            id=fresh_id(uow.session, Clarification),
             message_id=message.id,
             delegation=delivery.delegation,
             readback=delivery.readback or "",
@@ -576,6 +591,7 @@ def judge_readback(
     else:
         clarification = open_clarification
     alert = Alert(
+        id=fresh_id(uow.session, Alert),
         kind="readback_negative",
         target=cell.charter.mediator_code,
         role="mediator",
@@ -631,6 +647,7 @@ def handle_ack_overdue(cell: Cell, uow: UnitOfWork, job: Job) -> None:
             else (charter.mediator_code, step.notify.value)
         )
         alert = Alert(
+            id=fresh_id(uow.session, Alert),
             kind="ack_overdue",
             target=target,
             role=role,
@@ -697,12 +714,13 @@ def _visible_page(
     after: int | None,
     limit: int,
 ) -> list[Any]:
-    """One page, oldest first, of the items whose audience `policy` lets the principal read."""
+    """One page, in the order recorded, of the items whose audience `policy` lets the principal read, after a
+    ledger index (public: ids are random, and a sequence would count what others were sent)."""
     audiences = readable_audiences(principal, cell.charter.roster)
     if not audiences:
         return []
-    query = select(model).where(model.audience.in_(audiences), *conditions).order_by(model.id).limit(limit)
+    query = select(model).where(model.audience.in_(audiences), *conditions).order_by(model.ledger_index).limit(limit)
     if after is not None:
-        query = query.where(model.id > after)
+        query = query.where(model.ledger_index > after)
     with cell.reading() as session:
         return list(session.execute(query).scalars())
