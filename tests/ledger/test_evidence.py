@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from fusioncell.auth.service import authenticate
 from fusioncell.ledger import log
 from fusioncell.ledger.evidence import EvidenceError, verify
 from fusioncell.ledger.log import Checkpointer
+from fusioncell.traffic.service import Receipt, record_receipts
 from tests.ledger.test_witness_flow import with_witnesses, witness_process
 from tests.traffic.helpers import draft
 
@@ -31,7 +33,8 @@ def flat(text: str) -> str:
 
 @pytest.fixture
 def witnessed(client, cell, crew, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """SY sends a joint FLASH and a mediated:SY message, IL acknowledges, and both parties' witnesses cosign."""
+    """SY sends a joint FLASH and a mediated:SY message, IL's client receives the FLASH in a batch with another
+    message, IL acknowledges, and both parties' witnesses cosign."""
     vkey = str(log.log_signer(cell).verifier)
     with witness_process(tmp_path, "sy.witness.example", vkey) as (sy_url, sy, _), \
          witness_process(tmp_path, "il.witness.example", vkey) as (il_url, il, _):  # fmt: skip
@@ -39,6 +42,14 @@ def witnessed(client, cell, crew, tmp_path: Path):  # type: ignore[no-untyped-de
         joint = client.post("/api/v1/messages", json=draft(), headers=crew["sy"].headers).json()["id"]
         private = client.post("/api/v1/messages", json=draft(audience="mediated:SY", precedence="ROUTINE"),
                               headers=crew["sy"].headers).json()["id"]  # fmt: skip
+        # IL's screen receives it with another joint message: one batch of receipts names both
+        other = client.post("/api/v1/messages", json=draft(subject="Second convoy"), headers=crew["sy"].headers)
+        screen = authenticate(cell=cell, raw_token=crew["il"].token)
+        at = cell.clock.now()
+        received = [
+            Receipt(message_id=m, audience="joint", principal=screen, at=at) for m in (joint, other.json()["id"])
+        ]
+        assert sorted(record_receipts(cell=cell, receipts=received)) == sorted(r.message_id for r in received)
         r = client.post(f"/api/v1/messages/{joint}/ack", json={}, headers=crew["il"].headers)
         assert r.status_code == 200, r.text
         checkpointer = Checkpointer(cell)
@@ -238,6 +249,15 @@ def test_a_bundle_proves_it_holds_every_entry_its_exporter_may_read(client, cell
         b["entries"] = [e for e in b["entries"] if json.loads(e["leaf"])["index"] != acked]
 
     assert tampered(drop_entry).startswith(f"entry {acked} is missing from the bundle: the log's map")
+    # the batch of receipts that shows when IL's screen received the message is accounted for the same way
+    batch = next(json.loads(e["leaf"])["index"] for e in bundle["entries"]
+                 if '"@subject":"deliveries:IL"' in e.get("content", ""))  # fmt: skip
+    assert batch in own["indices"]
+
+    def drop_receipts(b) -> None:  # type: ignore[no-untyped-def]
+        b["entries"] = [e for e in b["entries"] if json.loads(e["leaf"])["index"] != batch]
+
+    assert tampered(drop_receipts).startswith(f"entry {batch} is missing from the bundle: the log's map")
 
     def drop_entry_and_listing(b) -> None:  # type: ignore[no-untyped-def]
         drop_entry(b)
@@ -296,3 +316,37 @@ def test_a_bundle_proves_it_holds_every_entry_its_exporter_may_read(client, cell
     r = cli_verify(bad, *(x for k in pins for x in ("--witness-key", k)))
     assert r.returncode == 1 and "\x1b[2K" not in r.stderr and "\r" not in r.stderr
     assert "message:1\\x1b[2K\\r[green]Verified[/]" in r.stderr
+
+
+def test_the_evidence_about_a_release_accounts_for_its_recall(client, cell, crew, tmp_path: Path) -> None:
+    """A recall has its own subject (`intel-recall:<uuid>`), so that its header names no release; the map lists it
+    under the release it recalls too, so a bundle about the release that leaves the recall out fails."""
+    from fusioncell.intel.models import IntelItem
+    from tests.intel.stixdata import indicator
+
+    vkey = str(log.log_signer(cell).verifier)
+    with witness_process(tmp_path, "sy.witness.example", vkey) as (sy_url, sy, _), \
+         witness_process(tmp_path, "il.witness.example", vkey) as (il_url, il, _):  # fmt: skip
+        with_witnesses(cell, ("SY", sy_url, sy), ("IL", il_url, il))
+        item = client.post("/api/v1/intel/items", json={"stix": [indicator(name="Launcher at grid 37S")]},
+                           headers=crew["sy_analyst"].headers).json()  # fmt: skip
+        us = crew["us"].headers
+        assert client.post(
+            f"/api/v1/intel/items/{item['id']}/release", json={"audience": "joint"}, headers=us
+        ).is_success
+        r = client.post(f"/api/v1/intel/items/{item['id']}/revoke", json={"reason": "Wrong grid"}, headers=us)
+        assert r.status_code == 200, r.text
+        checkpointer = Checkpointer(cell)
+        checkpointer.tick()
+        checkpointer.witnesses.close()
+    with cell.reading() as session:
+        release = session.get(IntelItem, item["id"]).release_id  # type: ignore[union-attr]
+    pins = [str(sy.verifier), str(il.verifier)]
+    bundle = export(client, crew["il"], f"intel-release:{release}")
+    actions = [json.loads(e["content"])["@action"] for e in bundle["entries"][1:]]
+    assert actions == ["intel.released", "intel.revoked"]
+    assert verify(bundle, witness_keys=pins).complete
+    recall = json.loads(bundle["entries"][-1]["leaf"])["index"]
+    bundle["entries"] = bundle["entries"][:-1]
+    with pytest.raises(EvidenceError, match=f"entry {recall} is missing from the bundle"):
+        verify(bundle, witness_keys=pins)

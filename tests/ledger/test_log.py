@@ -365,22 +365,31 @@ def test_the_migration_gives_an_existing_ledger_the_tree_appends_would(cell) -> 
         merkle.verify_inclusion(index, checkpoint.size, leaf, proof, checkpoint.root)
 
 
-def map_from_scratch(cell, size: int) -> bytes:  # type: ignore[no-untyped-def]
-    """The map every entry below `size` makes, recomputed plainly from the stored rows: each audience's map of its
-    subjects, and the top map of the audiences' salted roots."""
+def plain_lists(cell, size: int) -> dict[str, dict[str, list[int]]]:  # type: ignore[no-untyped-def]
+    """For each audience and subject, the indices of the entries below `size` about it, read plainly from the rows:
+    an entry is about its own subject, and a batch of receipts about each message it names too."""
     from collections import defaultdict
-
-    from fusioncell.ledger import map as ledger_map
-    from fusioncell.ledger import smt
 
     found: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
     with cell.reading() as session:
         rows = session.execute(select(LedgerEntry).where(LedgerEntry.index < size).order_by(LedgerEntry.index))
         for e in rows.scalars():
             found[e.audience][e.subject].append(e.index)
+            if e.subject.startswith("deliveries:"):
+                for message in {d["message_id"] for d in json.loads(e.content)["deliveries"]}:
+                    found[e.audience][f"message:{message}"].append(e.index)
+    return found
+
+
+def map_from_scratch(cell, size: int) -> bytes:  # type: ignore[no-untyped-def]
+    """The map every entry below `size` makes, recomputed plainly: each audience's map of its subjects, and the
+    top map of the audiences' salted roots."""
+    from fusioncell.ledger import map as ledger_map
+    from fusioncell.ledger import smt
+
     seed = log.log_signer(cell).seed
     top = {}
-    for audience, subjects in found.items():
+    for audience, subjects in plain_lists(cell, size).items():
         inner = smt.root_of({ledger_map.subject_key(s): smt.chain(v) for s, v in subjects.items()})
         salt = ledger_map.audience_salt(seed, audience)
         top[ledger_map.audience_key(audience)] = ledger_map.audience_value(salt, inner)
@@ -395,8 +404,20 @@ def test_each_checkpoint_carries_the_map_of_its_entries(client, cell, crew) -> N
 
     key = log.log_signer(cell).verifier
     sizes = []
+    from fusioncell.auth.service import authenticate
+    from fusioncell.traffic.service import Receipt, record_receipts
+
+    us = authenticate(cell=cell, raw_token=crew["us"].token)
     for round_ in range(4):
         send_some(client, crew, 3 + round_, tag=f"r{round_}")
+        # the mediator's screen receives this round's messages: a batch of receipts, listed under each of them
+        with cell.reading() as session:
+            fresh = session.execute(
+                select(LedgerEntry.subject).where(LedgerEntry.subject.like("message:%")).order_by(LedgerEntry.index)
+            ).scalars()
+            sent = sorted({int(s.split(":")[1]) for s in fresh})
+        receipts = [Receipt(message_id=m, audience="joint", principal=us, at=cell.clock.now()) for m in sent]
+        record_receipts(cell=cell, receipts=receipts)
         if round_ == 2:  # another instance signs this one: its keeper starts from the database
             cell._derived.pop("ledger_map")
         signed = log.sign_checkpoint(cell)
@@ -414,14 +435,8 @@ def test_each_checkpoint_carries_the_map_of_its_entries(client, cell, crew) -> N
             .limit(1)
         ).scalar_one()  # the first message sent
         proof = keeper.proofs(session, sizes[1], [("joint", first)])[("joint", first)]
-        indices = list(
-            session.execute(
-                select(LedgerEntry.index)
-                .where(LedgerEntry.audience == "joint", LedgerEntry.subject == first, LedgerEntry.index < sizes[1])
-                .order_by(LedgerEntry.index)
-            ).scalars()
-        )
-    assert stored > 0 and proof.count == len(indices) > 0
+    indices = plain_lists(cell, sizes[1])["joint"][first]
+    assert stored > 0 and proof.count == len(indices) > 1  # the message, and the batch of receipts naming it
     from fusioncell.ledger import smt
 
     smt.verify(proof.audience_root, ledger_map.subject_key(first), smt.chain(indices), proof.inner)

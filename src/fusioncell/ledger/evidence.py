@@ -44,13 +44,13 @@ def _b64(h: bytes) -> str:
 
 
 def related(cell: Cell, principal: Principal, subject: str) -> list[LedgerEntry]:
-    """Entry 0 and the entries about `subject` that the requester may read, and for a message the batched receipts
-    whose content lists it. (Entries of other audiences are left out: that a hidden entry is about the subject,
-    and when, is itself what its audience alone may know.)"""
+    """Entry 0 and the entries about `subject` that the requester may read: those under its name, and those whose
+    content names it (a message's batched receipts, a release's recall: `ledger_map.ALSO_ABOUT`). Entries of other
+    audiences are left out: that a hidden entry is about the subject, and when, is its audience's alone to know."""
     if not subject or len(subject) > 160:
         raise InvalidInput("subject is a ledger subject such as message:17", field="subject")
-    message_id = ledger_map.message_id_of(subject)
     readable = set(readable_audiences(principal, cell.charter.roster))
+    naming = ledger_map.named_by(subject)
     with cell.reading() as session:
         rows = list(
             session.execute(
@@ -62,18 +62,11 @@ def related(cell: Cell, principal: Principal, subject: str) -> list[LedgerEntry]
                 )
             ).scalars()
         )
-        if message_id is not None and readable:
-            batches = session.execute(
-                select(LedgerEntry).where(
-                    LedgerEntry.action == "message.delivered",
-                    LedgerEntry.subject.like("deliveries:%"),
-                    LedgerEntry.audience.in_(readable),
-                )
+        if naming is not None and readable:
+            candidates = session.execute(
+                select(LedgerEntry).where(LedgerEntry.subject.like(naming + "%"), LedgerEntry.audience.in_(readable))
             ).scalars()
-            for entry in batches:
-                listed = json.loads(entry.content).get("deliveries", [])
-                if any(d.get("message_id") == message_id for d in listed):
-                    rows.append(entry)
+            rows += [e for e in candidates if subject in ledger_map.subjects_of(e.subject, json.loads(e.content))]
     rows.sort(key=lambda e: e.index)
     if len(rows) <= 1 and not any(r.subject == subject for r in rows):
         raise InvalidInput(f"the ledger has no entry about {subject!r} that you may read", field="subject")
@@ -104,11 +97,11 @@ def export(cell: Cell, principal: Principal, subject: str) -> dict[str, Any]:
     readable = readable_audiences(principal, cell.charter.roster)
     keys = [(a, subject) for a in readable]
     entries = [e for e in entries if e.index < final.size]
-    # the entries the map lists for each audience are those `related` found with the subject's own name
+    # the entries the map lists for each audience: those `related` found under the subject (entry 0 aside)
     listed: dict[tuple[str, str], list[int]] = {k: [] for k in keys}
     for e in entries:
-        if (e.audience, e.subject) in listed:
-            listed[(e.audience, e.subject)].append(e.index)
+        if e.index != 0 or e.subject == subject:
+            listed[(e.audience, subject)].append(e.index)
     with cell.reading() as session:
         proofs = ledger_map.keeper(cell).proofs(session, final.size, keys)
     out = []
@@ -228,14 +221,10 @@ def entry_subject(header: dict[str, Any], content: dict[str, Any] | None) -> str
 
 
 def _about(subject: str, header: dict[str, Any], content: dict[str, Any] | None) -> bool:
-    """Whether an entry belongs in a bundle about `subject` (as `related` chose it)."""
-    own = str(entry_subject(header, content))
-    if header.get("index") == 0 or own == subject:
-        return True
-    message_id = ledger_map.message_id_of(subject)
-    if message_id is not None and own.startswith("deliveries:") and content is not None:
-        return any(d.get("message_id") == message_id for d in content.get("deliveries", []))
-    return False
+    """Whether an entry belongs in a bundle about `subject`: entry 0 (the charter), and every entry the map lists
+    under it (its own subject, or a batch of receipts naming the message)."""
+    own = entry_subject(header, content)
+    return header.get("index") == 0 or (own is not None and subject in ledger_map.subjects_of(str(own), content))
 
 
 def verify(
@@ -445,12 +434,11 @@ def _check_complete(
                     f"lists it among the entries about {s} in {a}"
                 )
             header, parsed = seen[index]
-            if header.get("audience") != a or entry_subject(header, parsed) != s:
+            if header.get("audience") != a or not _about(s, header, parsed):
                 raise EvidenceError(f"entry {index}: not about {s} in {a}, as the map's list says")
     listed = {i for found in lists.values() for i in found}
-    for index, (header, parsed) in seen.items():
-        receipt = str(entry_subject(header, parsed)).startswith("deliveries:")  # a batch naming the message
-        if index != 0 and index not in listed and not receipt:
+    for index in seen:
+        if index != 0 and index not in listed:
             raise EvidenceError(f"entry {index} is in the bundle but not in the map's lists about {subject}")
     # last, so that what is missing is named first: the exporter (whose audiences decide what the bundle must
     # account for), the time and everything else, as the log signed them at export

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from fusioncell.cell import Cell
@@ -58,12 +59,41 @@ def root_of_extensions(extensions: tuple[str, ...] | list[str]) -> bytes | None:
     return None
 
 
-def message_id_of(subject: str) -> int | None:
-    """The message a `message:N` subject names (N a plain decimal number), else None."""
-    digits = subject[8:]
-    if subject.startswith("message:") and 0 < len(digits) <= 10 and digits.isascii() and digits.isdigit():
-        return int(digits)
-    return None
+def _named_messages(content: dict[str, object]) -> set[str]:
+    listed = content.get("deliveries")
+    return {
+        f"message:{d['message_id']}"
+        for d in (listed if isinstance(listed, list) else [])
+        if isinstance(d, dict) and type(d.get("message_id")) is int
+    }
+
+
+def _recalled_release(content: dict[str, object]) -> set[str]:
+    release = content.get("release")
+    return {f"intel-release:{release}"} if isinstance(release, str) else set()
+
+
+# Entries about other subjects besides their own, by the prefix of their own subject: a batch of receipts
+# (`deliveries:<delegation>`) is about each message it names; a recall (`intel-recall:<uuid>`) about the release
+# it recalls. The evidence about a message accounts for every receipt of it, and about a release for its recall.
+ALSO_ABOUT: dict[str, Callable[[dict[str, object]], set[str]]] = {
+    "deliveries:": _named_messages,
+    "intel-recall:": _recalled_release,
+}
+_NAMED_BY = {"message:": "deliveries:", "intel-release:": "intel-recall:"}  # the subjects those entries name
+
+
+def subjects_of(subject: str, content: dict[str, object] | None) -> list[str]:
+    """The subjects the map lists an entry under: its own, and those ALSO_ABOUT finds in its content."""
+    for prefix, named in ALSO_ABOUT.items():
+        if subject.startswith(prefix) and content is not None:
+            return [subject, *sorted(named(content) - {subject})]
+    return [subject]
+
+
+def named_by(subject: str) -> str | None:
+    """The prefix of the subjects of entries that may be about `subject` too (see ALSO_ABOUT), if any."""
+    return next((by for prefix, by in _NAMED_BY.items() if subject.startswith(prefix)), None)
 
 
 def subject_key(subject: str) -> bytes:
@@ -169,14 +199,24 @@ class MapKeeper:
             self._state = None
         if state is None:
             state = _load(session, base, self.salt)
+        in_range = (LedgerEntry.index >= base, LedgerEntry.index < size)
         rows = session.execute(
             select(LedgerEntry.index, LedgerEntry.audience, LedgerEntry.subject)
-            .where(LedgerEntry.index >= base, LedgerEntry.index < size)
+            .where(*in_range)
             .order_by(LedgerEntry.index)
         ).all()
+        naming = dict(  # the entries whose content names other subjects (few: read them alone)
+            session.execute(
+                select(LedgerEntry.index, LedgerEntry.content).where(
+                    *in_range, or_(*(LedgerEntry.subject.like(prefix + "%") for prefix in ALSO_ABOUT))
+                )
+            ).all()
+        )
         touched: dict[tuple[str, bytes], list[int]] = defaultdict(list)
         for index, audience, subject in rows:
-            touched[(audience, subject_key(subject))].append(index)
+            content = json.loads(naming[index]) if index in naming else None
+            for about in subjects_of(subject, content):
+                touched[(audience, subject_key(about))].append(index)
         changes: dict[str, dict[bytes, bytes]] = defaultdict(dict)
         values = []
         for (audience, key), found in touched.items():
