@@ -2,7 +2,7 @@
 
 from fusioncell.auth.models import AccessToken, LoginAttempt, TokenRevocations, User
 from fusioncell.db import Base
-from fusioncell.intel.models import IntelItem, IntelObject, IntelStatus, IntelVersion
+from fusioncell.intel.models import IntelItem, IntelObject, IntelOwner, IntelStatus, IntelVersion
 from fusioncell.ledger.models import (
     LedgerCheckpoint,
     LedgerCosignature,
@@ -24,6 +24,7 @@ __all__ = [
     "IntelItem",
     "IntelObject",
     "IntelStatus",
+    "IntelOwner",
     "IntelVersion",
     "Job",
     "LedgerCheckpoint",

@@ -143,7 +143,7 @@ def register(app: typer.Typer) -> None:
             messages = api.request("GET", "/api/v1/inbox").json()
         except ClientError as exc:
             _fail(str(exc))
-        messages.sort(key=lambda m: (PRECEDENCE_RANK[m["precedence"]], m["ack_due_at"], m["id"]))
+        messages.sort(key=lambda m: (PRECEDENCE_RANK[m["precedence"]], m["ack_due_at"], m["ledger_index"]))
         if as_json:
             typer.echo(json.dumps(messages))
             return

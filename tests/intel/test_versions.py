@@ -15,7 +15,7 @@ from sqlalchemy import update
 
 from fusioncell.intel import stix
 from fusioncell.intel.markings import Tlp
-from fusioncell.intel.models import IntelItem, IntelObject, IntelVersion
+from fusioncell.intel.models import IntelItem, IntelObject, IntelOwner, IntelVersion
 from fusioncell.intel.stix import stamp_text
 from tests.conftest import add_user, bearer, ledger_size, login, table_count
 from tests.intel.stixdata import CREATED, bundle, indicator
@@ -190,7 +190,7 @@ def test_the_review_compares_with_what_readers_hold(client, cell, crew) -> None:
     guessed = submit(client, il, [later(first, 60, name="Checkpoint removed")]).json()
     item = submit(client, sy, [later(first, 30, description="Four vehicles")]).json()
     page = signed_in(browser(client), "us.mediator").get(f"/intel/{item['id']}").text
-    assert 'data-order="newer"' in page and 'data-testid="base-state"' in page and "not released" not in page
+    assert 'data-order="newer"' in page and 'data-testid="base-state" data-state="released"' in page
     assert f'href="/intel/{first_item["id"]}"' in page and f'href="/intel/{guessed["id"]}"' not in page
     changes = set(re.findall(r'data-property="([^"]+)" data-change="([^"]+)"', page))
     assert changes == {("description", "changed"), ("modified", "changed")}
@@ -356,3 +356,78 @@ def test_objects_submitted_before_the_migration_keep_their_first_submitter(clien
     assert table_count(cell, IntelVersion) == 2
     r = release(client, crew, sy_item["id"])
     assert r.status_code == 409 and r.json()["objects"] == {original["id"]: "IL"}
+
+
+def test_a_copy_released_later_does_not_take_the_object(client, cell, crew) -> None:
+    """Whose an object is is written once, by its first release: a copy from the other party, released after it,
+    changes nothing (objects from a shared feed reach both parties with the same ids and timestamps)."""
+    il, sy = il_analyst(client, cell), crew["sy_analyst"].headers
+    feed = indicator(name="Known launcher pattern")
+    sy_item = submit(client, sy, [feed]).json()  # first submitted by SY, left pending
+    il_item = submit(client, il, [feed]).json()
+    assert release(client, crew, il_item["id"]).status_code == 200  # the first release: the object is IL's
+    assert release(client, crew, sy_item["id"]).status_code == 200  # SY's is a copy: it versions nothing
+    with cell.reading() as session:
+        assert session.get(IntelOwner, feed["id"]).delegation == "IL"  # type: ignore[union-attr]
+    # IL still versions its object, and SY still cannot
+    assert release(client, crew, submit(client, il, [later(feed, 10, confidence=70)]).json()["id"]).status_code == 200
+    r = submit(client, sy, [later(feed, 20, name="Not a launcher")])
+    assert r.status_code == 409 and r.json()["objects"] == [feed["id"]]
+
+
+def test_each_version_in_a_submission_is_judged_on_its_own(client, cell, crew) -> None:
+    """A copy of an object beside a new version of it, in one submission, does not pass the new version off."""
+    il, sy = il_analyst(client, cell), crew["sy_analyst"].headers
+    shown = indicator(name="Crossing point north")
+    assert release(client, crew, submit(client, il, [shown]).json()["id"]).status_code == 200
+    as_read = released(client, sy)[shown["id"]]
+    before = written(cell)
+    r = submit(client, sy, [later(as_read, 5, name="Crossing closed"), as_read])
+    assert r.status_code == 409 and [e["pointer"] for e in r.json()["errors"]] == ["/stix/0/id"], r.text
+    # a number written another way is another version under the same name: 1 is not 1.0
+    r = submit(client, sy, [{**as_read, "confidence": 1}])
+    assert r.status_code == 409, r.text
+    assert written(cell) == before
+
+    # where SY does not read the object, the mediator's release stops the new version, not the copy beside it
+    hidden = indicator(name="Depot south of the ridge")
+    assert release(client, crew, submit(client, il, [hidden]).json()["id"], audience="mediated:IL").status_code == 200
+    item = submit(client, sy, [hidden, later(hidden, 5, name="Depot empty")]).json()
+    r = release(client, crew, item["id"])
+    assert r.status_code == 409 and r.json()["objects"] == {hidden["id"]: "IL"}
+    page = signed_in(browser(client), "us.mediator").get(f"/intel/{item['id']}").text
+    assert page.count('data-testid="supersession"') == 2 and page.count('data-testid="not-theirs"') == 1
+
+
+def test_a_partys_pages_show_nothing_of_what_others_do_with_the_same_id(client, cell, crew) -> None:
+    il, sy = il_analyst(client, cell), crew["sy_analyst"].headers
+    mine = indicator(name="Patrol route B")
+    submit(client, il, [mine])
+    second = submit(client, il, [later(mine, 10, name="Patrol route B (night)")]).json()
+    il_pages = signed_in(browser(client), "il.analyst")
+
+    def sections() -> list[str]:
+        page = il_pages.get(f"/intel/{second['id']}").text
+        return re.findall(r'<section class="card supersession".*?</section>', page, re.S)
+
+    seen = sections()
+    assert len(seen) == 1 and "your delegation submitted before" in seen[0] and 'data-testid="rival"' not in seen[0]
+    # SY sends the same id; the mediator releases SY's: nothing of it shows on IL's page
+    theirs = submit(client, sy, [later(mine, 20, name="SY's route")]).json()
+    assert sections() == seen
+    assert release(client, crew, theirs["id"], audience="mediated:SY").status_code == 200
+    assert sections() == seen
+
+
+def test_the_review_says_when_the_version_compared_with_was_recalled(client, cell, crew) -> None:
+    sy = crew["sy_analyst"].headers
+    first = indicator(name="Launcher at the quarry")
+    item = submit(client, sy, [first]).json()
+    assert release(client, crew, item["id"]).status_code == 200
+    r = client.post(
+        f"/api/v1/intel/items/{item['id']}/revoke", json={"reason": "Wrong grid"}, headers=crew["us"].headers
+    )
+    assert r.status_code == 200, r.text
+    again = submit(client, sy, [first, indicator()]).json()  # the recalled version again, with another object
+    page = signed_in(browser(client), "us.mediator").get(f"/intel/{again['id']}").text
+    assert 'data-order="same"' in page and 'data-testid="base-state" data-state="revoked"' in page

@@ -367,7 +367,8 @@ def test_the_migration_gives_an_existing_ledger_the_tree_appends_would(cell) -> 
 
 def plain_lists(cell, size: int) -> dict[str, dict[str, list[int]]]:  # type: ignore[no-untyped-def]
     """For each audience and subject, the indices of the entries below `size` about it, read plainly from the rows:
-    an entry is about its own subject, and a batch of receipts about each message it names too."""
+    an entry is about its own subject, a batch of receipts about each message it names too, and a recall about the
+    release it recalls."""
     from collections import defaultdict
 
     found: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -378,6 +379,8 @@ def plain_lists(cell, size: int) -> dict[str, dict[str, list[int]]]:  # type: ig
             if e.subject.startswith("deliveries:"):
                 for message in {d["message_id"] for d in json.loads(e.content)["deliveries"]}:
                     found[e.audience][f"message:{message}"].append(e.index)
+            if e.subject.startswith("intel-recall:"):
+                found[e.audience][f"intel-release:{json.loads(e.content)['release']}"].append(e.index)
     return found
 
 
@@ -418,6 +421,15 @@ def test_each_checkpoint_carries_the_map_of_its_entries(client, cell, crew) -> N
             sent = sorted({int(s.split(":")[1]) for s in fresh})
         receipts = [Receipt(message_id=m, audience="joint", principal=us, at=cell.clock.now()) for m in sent]
         record_receipts(cell=cell, receipts=receipts)
+        if round_ == 1:  # a release and its recall, listed under the release too
+            from tests.intel.stixdata import indicator
+
+            item = client.post("/api/v1/intel/items", json={"stix": [indicator()]}, headers=crew["sy_analyst"].headers)
+            done = [
+                client.post(f"/api/v1/intel/items/{item.json()['id']}/{verb}", json=body, headers=crew["us"].headers)
+                for verb, body in (("release", {"audience": "joint"}), ("revoke", {"reason": "Wrong grid"}))
+            ]
+            assert [r.status_code for r in done] == [200, 200]
         if round_ == 2:  # another instance signs this one: its keeper starts from the database
             cell._derived.pop("ledger_map")
         signed = log.sign_checkpoint(cell)

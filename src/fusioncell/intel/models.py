@@ -84,6 +84,19 @@ class IntelVersion(Base):
     delegation: Mapped[str] = mapped_column(String(16), nullable=False)  # the submitting delegation's
 
 
+class IntelOwner(Base):
+    """Whose an object (a STIX id) is: the delegation whose submission of it the mediator released first (the
+    mediator's own, if it published the object first). Written once, at that release, under the ledger head's lock
+    (so two releases cannot both claim it), and never changed: the cell accepts new versions of the object from
+    that delegation and the mediator only."""
+
+    __tablename__ = "intel_owners"
+
+    stix_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    delegation: Mapped[str] = mapped_column(String(16), nullable=False)
+    item_id: Mapped[int] = mapped_column(ForeignKey("intel_items.id"), nullable=False)  # the release that claimed it
+
+
 class IntelStatus(Base):
     """A TAXII status resource: what became of one envelope of objects sent to a collection."""
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, or_, select, true
+from sqlalchemy import delete, exists, insert, or_, select, true
 
 from fusioncell.cell import Cell
 from fusioncell.db import UnitOfWork, fresh_id
 from fusioncell.errors import Conflict, InvalidInput, NotFound
 from fusioncell.intel import stix
 from fusioncell.intel.markings import Tlp, tlp_of, with_tlp
-from fusioncell.intel.models import IntelItem, IntelObject, IntelVersion
+from fusioncell.intel.models import IntelItem, IntelObject, IntelOwner, IntelVersion
 from fusioncell.pagetokens import bound_to, page_tokens
 from fusioncell.policy import (
     MEDIATED_PREFIX,
@@ -279,16 +279,18 @@ def discard_draft(*, cell: Cell, uow: UnitOfWork, principal: Principal, item_id:
 #
 # An object (a STIX id) is the delegation's whose submission of it the mediator released first (the mediator's own
 # when it published it first): the cell accepts new versions of it from that delegation and the mediator only, as
-# STIX has only an object's creator version it. Until a submission of it is released, the object is no one's: a
-# submission that is pending or was declined claims nothing, so a party cannot hold an id the other party will use
-# (ids made from a name are common) by submitting it first; the mediator, whose review shows every submission of
-# the object, decides which is released, and with it whose the object is.
+# STIX has only an object's creator version it. The claim is written once, by that release, under the ledger
+# head's lock (IntelOwner), and nothing later changes it. Until then the object is no one's: a submission that is
+# pending or was declined claims nothing, so a party cannot hold an id the other party will use (ids made from a
+# name are common) by submitting it first; the mediator, whose review shows every submission of the object,
+# decides which is released, and with it whose the object is.
 #
 # Another party that reads the object is refused at once, unless what it sends is a copy of a version it read,
-# unchanged (a bundle may carry others' objects it refers to: that versions nothing). One that does not read it is
-# not refused: the refusal would confirm an object it may not read; its submission goes on as one with a new id
-# would, and the mediator, whose review shows whose object it is, cannot release it. Observables have no versions,
-# and two parties may well send the same one (its id is made from its value).
+# property for property (a bundle may carry others' objects it refers to: that versions nothing). One that does
+# not read it is not refused: the refusal would confirm an object it may not read; its submission goes on as one
+# with a new id would, and the mediator, whose review shows whose object it is, cannot release it. Everything here
+# goes by (id, version): one submission may hold several versions of an object, each judged on its own.
+# Observables have no versions, and two parties may well send the same one (its id is made from its value).
 
 
 def _is_mediator(cell: Cell, delegation: str | None) -> bool:
@@ -296,44 +298,51 @@ def _is_mediator(cell: Cell, delegation: str | None) -> bool:
 
 
 def _owners(session: Any, stix_ids: set[str]) -> dict[str, str]:
-    """Whose each of these objects is: the delegation whose submission of it was released first, for those
-    released. (Versions are numbered as submitted; once one delegation's is released, another's can no longer be,
-    so the first released is also the first, in that order, of those released.)"""
+    """Whose each of these objects is, for those released (see above)."""
     if not stix_ids:
         return {}
-    first = (
-        select(func.min(IntelVersion.id))
-        .join(IntelItem, IntelItem.id == IntelVersion.item_id)
-        .where(IntelVersion.stix_id.in_(stix_ids), IntelItem.release_id.is_not(None))
-        .group_by(IntelVersion.stix_id)
-    )
-    return dict(
-        session.execute(select(IntelVersion.stix_id, IntelVersion.delegation).where(IntelVersion.id.in_(first))).all()
-    )
+    query = select(IntelOwner.stix_id, IntelOwner.delegation).where(IntelOwner.stix_id.in_(stix_ids))
+    return dict(session.execute(query).all())
 
 
-def _copies(session: Any, objects: dict[str, dict[str, Any]], audiences: list[str] | None) -> set[str]:
-    """The ids of those objects that are, property for property, a version released to one of the audiences (to
-    any, for None)."""
-    if not objects:
+def _claim(uow: UnitOfWork, item: IntelItem) -> None:
+    """The item is being released: the objects it versions that are no one's yet become its delegation's. The
+    caller holds the ledger head's lock, which every release takes first, so no two releases claim one object."""
+    versioned = set(uow.session.execute(select(IntelVersion.stix_id).where(IntelVersion.item_id == item.id)).scalars())
+    fresh = versioned - _owners(uow.session, versioned).keys()
+    if fresh:
+        rows = [{"stix_id": i, "delegation": item.delegation, "item_id": item.id} for i in sorted(fresh)]
+        uow.session.execute(insert(IntelOwner), rows)
+
+
+def _canonical(obj: Any) -> str:
+    """An object's properties as one text, so that 1 and 1.0, or true and 1, are not the same copy."""
+    return json.dumps(obj, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _copies(session: Any, objects: list[dict[str, Any]], audiences: list[str] | None) -> set[tuple[str, str]]:
+    """The (id, version) of those objects that are, property for property, a version released to one of the
+    audiences (to any, for None)."""
+    sent = {(o["id"], stix.version_of(o)): _canonical(o) for o in objects}
+    if not sent:
         return set()
-    query = select(_O.c.stix_id, _O.c.version, _O.c.raw).where(_O.c.stix_id.in_(objects.keys()))
+    query = select(_O.c.stix_id, _O.c.version, _O.c.raw).where(_O.c.stix_id.in_({i for i, _ in sent}))
     if audiences is not None:
         query = query.where(_O.c.audience.in_(audiences))
     return {
-        row.stix_id
+        (row.stix_id, row.version)
         for row in session.execute(query)
-        if row.version == stix.version_of(objects[row.stix_id]) and json.loads(row.raw) == objects[row.stix_id]
+        if sent.get((row.stix_id, row.version)) == _canonical(json.loads(row.raw))
     }
 
 
 def _only_own_versions(cell: Cell, uow: UnitOfWork, principal: Principal, body: Any, content: stix.Checked) -> None:
-    """Conflict, naming each object, for versions of another delegation's objects that the principal reads, other
-    than unchanged copies; nothing for those it does not read (see above)."""
+    """Conflict, naming each object, for new versions of another delegation's objects that the principal reads
+    (copies of what it read are none); nothing for those it does not read (see above)."""
     if _is_mediator(cell, principal.delegation):
         return
-    versioned = [(i, o["id"]) for i, (o, v) in enumerate(zip(content.objects, content.versions, strict=True)) if v]
-    owners = _owners(uow.session, {stix_id for _, stix_id in versioned})
+    versioned = [(i, o, v) for i, (o, v) in enumerate(zip(content.objects, content.versions, strict=True)) if v]
+    owners = _owners(uow.session, {o["id"] for _, o, _ in versioned})
     others = {stix_id for stix_id, delegation in owners.items() if delegation != principal.delegation}
     audiences = readable_audiences(principal, cell.charter.roster)
     if not others or not audiences:
@@ -343,25 +352,25 @@ def _only_own_versions(cell: Cell, uow: UnitOfWork, principal: Principal, body: 
             select(_O.c.stix_id).where(_O.c.stix_id.in_(others), _O.c.audience.in_(audiences)).distinct()
         ).scalars()
     )
-    sent = {o["id"]: o for o in content.objects if o["id"] in read}
-    read -= _copies(uow.session, sent, audiences)
+    theirs = [(i, o, v) for i, o, v in versioned if o["id"] in read]
+    copies = _copies(uow.session, [o for _, o, _ in theirs], audiences)
     refused = [
         stix.Problem(
             (*stix.position_in(body, i), "id"),
-            stix_id,
+            o["id"],
             "a new version of an object released to you that another delegation first submitted: only that "
             "delegation or the mediator may version it; send it unchanged, or give yours an id of its own (a "
             "relationship or a note can refer to this one)",
         )
-        for i, stix_id in versioned
-        if stix_id in read
+        for i, o, v in theirs
+        if (o["id"], v) not in copies
     ]
     if refused:
         raise Conflict(
             f"{len(refused)} object(s) belong to another delegation: a new version of an object is accepted only "
             "from the delegation that first submitted it, or from the mediator; nothing was stored",
             errors=[{**p.as_error(), "code": "another-delegations-object"} for p in refused],
-            objects=[p.stix_id for p in refused],
+            objects=sorted({p.stix_id for p in refused if p.stix_id}),
         )
 
 
@@ -377,16 +386,16 @@ def _record_versions(uow: UnitOfWork, item: IntelItem, content: stix.Checked) ->
 
 
 def _others_objects(cell: Cell, session: Any, item: IntelItem) -> dict[str, str]:
-    """The item's new versions of objects that are another delegation's, each with that delegation (none for the
-    mediator's own items; unchanged copies of released versions are no new versions)."""
+    """The objects the item holds new versions of that are another delegation's, each with that delegation (none
+    for the mediator's own items; a copy of a released version is no new version)."""
     if _is_mediator(cell, item.delegation):
         return {}
-    ids = set(session.execute(select(IntelVersion.stix_id).where(IntelVersion.item_id == item.id)).scalars())
-    others = {k: d for k, d in _owners(session, ids).items() if d != item.delegation}
-    held = {o["id"]: o for o in json.loads(item.objects) if o["id"] in others}
-    for stix_id in _copies(session, held, None):
-        del others[stix_id]
-    return others
+    content = _stored(item)
+    versioned = [(o, v) for o, v in zip(content.objects, content.versions, strict=True) if v is not None]
+    owners = _owners(session, {o["id"] for o, _ in versioned})
+    theirs = [(o, v) for o, v in versioned if owners.get(o["id"], item.delegation) != item.delegation]
+    copies = _copies(session, [o for o, _ in theirs], None)
+    return {o["id"]: owners[o["id"]] for o, v in theirs if (o["id"], v) not in copies}
 
 
 @dataclass(frozen=True)
@@ -399,61 +408,66 @@ class Rival:
 
 @dataclass(frozen=True)
 class Supersession:
-    """One of an item's objects that was submitted before, as the mediator's review shows it."""
+    """One of an item's object versions, where the object was submitted before, as the item's page shows it."""
 
     stix_id: str
     version: str  # the item's
-    owner: str | None  # the delegation whose object it is (its submission was released first); None: none released
+    owner: str | None  # whose the object is (its submission was released first); None: none released, or partial
     base_item: int  # the item holding the version this one is set against
     base_version: str  # the newest released version before this one; else the newest submitted before it
-    base_released: bool
+    base_state: str  # that item's state: released, redacted, revoked (recalled), submitted, declined
     order: str  # "newer", "same" or "older" than base_version
     changes: list[stix.Change]  # from base_version to this one
     rivals: list[Rival]  # other delegations' submissions of the object, pending, when none is released
     not_theirs: bool  # a new version of another delegation's object: the item cannot be released
+    partial: bool  # the reader sees its own delegation's submissions only: nothing of whose the object is
 
 
 def supersessions(*, cell: Cell, principal: Principal, item: IntelItem) -> list[Supersession]:
-    """For each of the item's objects submitted before it (by any delegation), whose it is and how it differs from
-    the version its readers hold (the newest released before it; else the newest submitted before it); only where
-    the principal may read the items concerned (the mediator reads them all)."""
+    """For each of the item's object versions whose object was submitted before, how it differs from the version
+    its readers hold (the newest released before it; else the newest submitted before it), whose the object is and
+    who else submitted it. The mediator sees every submission; a delegation sees its own only, so that nothing the
+    other party does, or the mediator decides about it, shows on its pages."""
     content = _stored(item)
-    mine = {o["id"]: (o, v) for o, v in zip(content.objects, content.versions, strict=True) if v is not None}
+    mine = [(o, v) for o, v in zip(content.objects, content.versions, strict=True) if v is not None]
     if not mine:
         return []
+    sees_all = can_read(principal, resolve_audience(MEDIATOR, cell.charter.roster))
     result = []
     with cell.reading() as session:
         history: dict[str, list[Any]] = {}
-        for row in session.execute(
+        query = (
             select(IntelVersion, IntelItem.state, IntelItem.release_id)
             .join(IntelItem, IntelItem.id == IntelVersion.item_id)
-            .where(IntelVersion.stix_id.in_(mine.keys()))
+            .where(IntelVersion.stix_id.in_({o["id"] for o, _ in mine}))
             .order_by(IntelVersion.id)
-        ):
+        )
+        if not sees_all:
+            query = query.where(IntelVersion.delegation == item.delegation)
+        for row in session.execute(query):
             history.setdefault(row.IntelVersion.stix_id, []).append(row)
-        copies = _copies(session, {k: o for k, (o, _) in mine.items()}, None)
+        owners = _owners(session, set(history)) if sees_all else {}
+        copies = _copies(session, [o for o, _ in mine], None)
         held: dict[int, dict[tuple[str, str | None], dict[str, Any]]] = {}  # each earlier item's objects, read once
-        for stix_id, (obj, version) in mine.items():
+        for obj, version in mine:
+            stix_id = obj["id"]
             rows = history.get(stix_id, [])
-            own = next((r.IntelVersion.id for r in rows if r.IntelVersion.item_id == item.id), None)
+            own = next((r.IntelVersion.id for r in rows if (r.IntelVersion.item_id, r.IntelVersion.version) ==
+                        (item.id, version)), None)  # fmt: skip
             others = [r for r in rows if r.IntelVersion.item_id != item.id]
             before = [r for r in others if own is None or r.IntelVersion.id < own]
-            released = [r for r in rows if r.release_id is not None]  # this item's own release included
-            owner = released[0].IntelVersion.delegation if released else None
+            owner = owners.get(stix_id)
             rivals = [
                 Rival(r.IntelVersion.delegation, r.IntelVersion.item_id)
                 for r in others
-                if not released and r.state == "submitted" and r.IntelVersion.delegation != item.delegation
+                if owner is None and r.state == "submitted" and r.IntelVersion.delegation != item.delegation
             ]
             chosen = [r for r in before if r.release_id is not None] or before
             if not chosen and not rivals:
                 continue
             candidates = chosen or [r for r in others if r.IntelVersion.item_id in {v.item for v in rivals}]
             newest = max(candidates, key=lambda r: (r.IntelVersion.version, r.IntelVersion.id))
-            base, base_released = newest.IntelVersion, newest.release_id is not None
-            concerned = [base.delegation, *([owner] if owner else []), *(r.delegation for r in rivals)]
-            if not all(_may_read_item(cell, principal, d) for d in concerned):
-                continue
+            base = newest.IntelVersion
             if base.item_id not in held:
                 objects = json.loads(session.get(IntelItem, base.item_id).objects)  # type: ignore[union-attr]
                 held[base.item_id] = {(o["id"], stix.version_of(o)): o for o in objects}
@@ -463,7 +477,7 @@ def supersessions(*, cell: Cell, principal: Principal, item: IntelItem) -> list[
                 owner is not None
                 and owner != item.delegation
                 and not _is_mediator(cell, item.delegation)
-                and stix_id not in copies
+                and (stix_id, version) not in copies
             )
             result.append(
                 Supersession(
@@ -472,11 +486,12 @@ def supersessions(*, cell: Cell, principal: Principal, item: IntelItem) -> list[
                     owner,
                     base.item_id,
                     base.version,
-                    base_released,
+                    newest.state,
                     order,
                     stix.differences(earlier, obj),
                     rivals,
                     not_theirs,
+                    not sees_all,
                 )  # fmt: skip
             )
     return result
@@ -630,6 +645,7 @@ def _write_release(
     """Put the item's objects in the audience's collection as recipients receive them (redacted where the
     mediator says), decide the item, and record the release."""
     uow.next_ledger_index()  # the ledger head first: commands that add objects commit in the order they add them
+    _claim(uow, item)
     now = cell.clock.now()
     objects = _as_released(cell, item, level)
     if item.kind == "sighting":
@@ -729,6 +745,7 @@ def release(
     if len(named) != len(redactions or []):
         raise InvalidInput("an object is named twice in redactions", field="redactions")
     item = _pending(uow, item_id)
+    uow.next_ledger_index()  # the head's lock first: whose an object is cannot change before this release claims
     others = _others_objects(cell, uow.session, item)
     if others:
         listed = [f"{stix_id} (first submitted by {by})" for stix_id, by in sorted(others.items())]

@@ -54,7 +54,8 @@ def _supersession(found: service.Supersession) -> dict[str, Any]:
         "owner": found.owner,
         "base_item": found.base_item,
         "base_version": found.base_version,
-        "base_released": found.base_released,
+        "base_state": found.base_state,
+        "partial": found.partial,
         "rivals": found.rivals,
         "not_theirs": found.not_theirs,
         "changes": [
