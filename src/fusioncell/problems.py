@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fusioncell.errors import PROBLEM_BASE, DomainError, TooManyRequests
@@ -127,7 +128,20 @@ def _http_failure(request: Request, exc: StarletteHTTPException) -> Failure:
         }.get(exc.status_code, phrase)
     )
     slug = phrase.lower().replace(" ", "-").replace("'", "")
-    return Failure(exc.status_code, slug, phrase, detail, getattr(exc, "headers", None))
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:  # RFC 9110 §15.5.6: Allow lists every method the resource supports
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+    return Failure(exc.status_code, slug, phrase, detail, headers)
+
+
+_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves at this request's path: each is tried against the routes (the
+    router's own 405 names the methods of the first route that matched the path only)."""
+    routes = request.app.router.routes
+    return [m for m in _METHODS if any(r.matches({**request.scope, "method": m})[0] is Match.FULL for r in routes)]
 
 
 def install_problem_handlers(app: FastAPI, *, formats: ErrorFormats | None = None) -> None:

@@ -80,7 +80,7 @@ def test_invalid_stix_adds_nothing(client, cell, crew, analyst, bad) -> None:
     r = add(client, analyst, submissions, [indicator(), indicator(**bad)])
     assert r.status_code == 422 and r.headers["content-type"] == TAXII, r.text
     [error] = r.json()["details"]["errors"]
-    assert error["pointer"].startswith("/stix/1")
+    assert error["pointer"].startswith("/objects/1")  # where it sits in the envelope sent
     assert (ledger_size(cell), table_count(cell, IntelItem), table_count(cell, IntelStatus)) == before
 
 

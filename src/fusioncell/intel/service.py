@@ -931,13 +931,15 @@ def withdraw(
     Readers who fetched it keep what they fetched: this stops serving it, and the ledger says so."""
     authorize(principal, Permission.RELEASE_INTEL, cell.charter.roster)
     target = resolve_audience(audience, cell.charter.roster)
-    found = uow.session.execute(
-        select(_O.c.id, _O.c.version)
-        .where(_O.c.audience == target.label, _O.c.stix_id == stix_id, _version_clause(flt.versions))
-        .order_by(_O.c.version)
-    ).all()
+    held = (_O.c.audience == target.label, _O.c.stix_id == stix_id)
+    query = select(_O.c.id, _O.c.version).where(*held, _version_clause(flt.versions)).order_by(_O.c.version)
+    if flt.spec_versions:  # TAXII 2.1 §5.7: versions of those specification versions only
+        query = query.where(_O.c.spec_version.in_(flt.spec_versions))
+    found = uow.session.execute(query).all()
     if not found:
-        raise NotFound(f"no object {stix_id} in this collection")
+        if uow.session.execute(select(_O.c.id).where(*held).limit(1)).first() is None:
+            raise NotFound(f"no object {stix_id} in this collection")
+        return 0  # the object is there, and no version of it matches: nothing is taken out, nothing recorded
     ids, removed = [r.id for r in found], [r.version for r in found]
     uow.session.execute(delete(_O).where(_O.c.id.in_(ids)))
     uow.record(

@@ -191,6 +191,9 @@ for _kind in ("objects", "observables", "extensions"):
         _time_shape(_cls)
 
 
+_OBSERVABLE_TYPES = frozenset(stix2.registry.STIX2_OBJ_MAPS["2.1"]["observables"])  # spec_version may be left out
+
+
 def _class_of(stix_type: Any) -> Any:
     if not isinstance(stix_type, str):
         return None
@@ -348,6 +351,10 @@ def check_object(
     stix_id = obj.get("id") if isinstance(obj.get("id"), str) else None
     if obj.get("spec_version", "2.1") != "2.1":
         return None, [Problem((*at, "spec_version"), stix_id, "only STIX 2.1 objects are accepted")]
+    if "spec_version" not in obj and obj.get("type") not in _OBSERVABLE_TYPES:
+        # STIX 2.1 §3.2: without spec_version an object is STIX 2.0 (a cyber-observable, new in 2.1, excepted)
+        reason = 'without spec_version this object is STIX 2.0; only 2.1 is accepted: add "spec_version": "2.1"'
+        return None, [Problem((*at, "spec_version"), stix_id, reason)]
     if not isinstance(obj.get("id"), str):  # the library makes one up for null or []; a shared object keeps its own
         return None, [Problem((*at, "id"), None, "every object needs its id, as text: <type>--<UUID>")]
     if not (plainly_valid_object(obj) if plain is None else plain):

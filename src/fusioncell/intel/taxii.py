@@ -95,7 +95,10 @@ def _error_message(
 
 
 def _objects_envelope(envelope: dict[str, Any], rows: list[Any], headers: dict[str, str]) -> Response:
-    """An envelope of stored objects: their JSON as stored, spliced in, never decoded and encoded again."""
+    """An envelope of stored objects: their JSON as stored, spliced in, never decoded and encoded again. Without
+    any, the envelope has no `objects` at all: TAXII sends no empty list (§2)."""
+    if not rows:
+        return _json(envelope, headers=headers)
     return Response(stix.with_objects(envelope, (r.raw for r in rows)), 200, headers, media_type=TAXII)
 
 
@@ -446,6 +449,19 @@ def _add(cell: Cell, principal: Principal, found: Collection, objects: list[Any]
     """Add an envelope's objects: all of them, or (any invalid) none, with every problem listed."""
     status_id = str(uuid.uuid4())
     now = cell.clock.now()
+    try:
+        return _added(cell, principal, found, objects, status_id, now)
+    except DomainError as refused:  # its pointers name places in the envelope a TAXII client sent
+        for error in refused.extensions.get("errors") or []:
+            pointer = error.get("pointer") if isinstance(error, dict) else None
+            if isinstance(pointer, str) and (pointer == "/stix" or pointer.startswith("/stix/")):
+                error["pointer"] = "/objects" + pointer[len("/stix") :]
+        raise
+
+
+def _added(
+    cell: Cell, principal: Principal, found: Collection, objects: list[Any], status_id: str, now: datetime
+) -> dict[str, Any]:
     with cell.command() as uow:
         if found.audience is None:
             submission = service.submit(cell=cell, uow=uow, principal=principal, body=objects, share_identity=False)
@@ -460,10 +476,11 @@ def _add(cell: Cell, principal: Principal, found: Collection, objects: list[Any]
             "request_timestamp": _stamp(now),
             "total_count": len(objects),
             "success_count": len(added),
-            "successes": added,
             "failure_count": 0,
             "pending_count": 0,
         }
+        if added:  # no empty list (§2)
+            status["successes"] = added
         uow.session.add(IntelStatus(id=status_id, username=principal.username, created_at=now, body=json.dumps(status)))
     return status
 
@@ -474,10 +491,11 @@ async def manifest(request: Request, collection_id: str) -> Response:
         principal = _principal(request, cell)
         found = _collection(cell, principal, collection_id)
         rows, envelope, headers = _page(request, cell, principal, found, _filters(request))
-        envelope["objects"] = [
-            {"id": r.stix_id, "date_added": _stamp(r.date_added), "version": r.version, "media_type": STIX}
-            for r in rows
-        ]
+        if rows:  # no empty list (§2): an empty page has no `objects`
+            envelope["objects"] = [
+                {"id": r.stix_id, "date_added": _stamp(r.date_added), "version": r.version, "media_type": STIX}
+                for r in rows
+            ]
         return _json(envelope, headers=headers)
 
     return await _serve(request, work)
@@ -525,7 +543,8 @@ async def versions(request: Request, collection_id: str, object_id: str) -> Resp
         )
         if not rows:
             _must_hold(cell, found, object_id)
-        envelope["versions"] = [r.version for r in rows]
+        if rows:  # no empty list (§2)
+            envelope["versions"] = [r.version for r in rows]
         return _json(envelope, headers=headers)
 
     return await _serve(request, work)
