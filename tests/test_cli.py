@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import stat
 import time
 
@@ -59,7 +60,12 @@ def test_init_refuses_a_broken_charter_naming_the_field(tmp_path) -> None:
 
 def test_init_refuses_a_different_charter_on_an_initialised_directory(tmp_path) -> None:
     data = tmp_path / "d"
-    assert runner.invoke(cli, ["init", "--charter", str(EXAMPLE_CHARTER), "--data", str(data)]).exit_code == 0
+    made = runner.invoke(cli, ["init", "--charter", str(EXAMPLE_CHARTER), "--data", str(data)])
+    assert made.exit_code == 0
+    # the log key comes out whole on one line, whatever the width (issue 14.12: it was wrapped at 80 columns)
+    [line] = [x for x in made.output.splitlines() if x.startswith("Log key")]
+    key = line.split(": ", 1)[1]
+    assert re.fullmatch(r"[^+\s]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]{40,}={0,2}", key) and len(line) > 80, line
     other = tmp_path / "other.yaml"
     other.write_text(EXAMPLE_CHARTER.read_text(encoding="utf-8").replace("PT5M", "PT6M"), encoding="utf-8")
     result = runner.invoke(cli, ["init", "--charter", str(other), "--data", str(data)])

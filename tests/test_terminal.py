@@ -137,6 +137,68 @@ def test_errors_say_what_to_do(server, tmp_path) -> None:
     assert exposed.exit_code == 1 and "chmod 600" in exposed.output
 
 
+def test_a_newcomers_mistakes_get_one_line_saying_what_to_do(server, cell, tmp_path) -> None:
+    """Issue 14.8 and 14.11: a broken credentials file, an address without its scheme, a resend, an act the role
+    may not do, an inbox that is not the account's to answer."""
+    broken = tmp_path / "broken.json"
+    for content, says in (("not json at all", "cannot be read"), ("{}", "lack access_token, delegation"),
+                          ('["a list"]', "lack everything"), ('{"server": 7}', "lack access_token")):  # fmt: skip
+        broken.write_text(content)
+        os.chmod(broken, 0o600)
+        result = runner.invoke(cli, ["inbox"], env={"FUSIONCELL_CREDENTIALS": str(broken)})
+        assert result.exit_code == 1 and says in result.output and "fusioncell login" in result.output, result.output
+        assert "Traceback" not in result.output and result.output.count("\n") == 1, result.output
+
+    # the address as people type it: host and port, no scheme
+    bare = server.url.split("://", 1)[1]
+    sy = as_user(tmp_path, "sy.duty")
+    result = runner.invoke(cli, ["login", "sy.duty", "--server", bare, "--password-stdin"],
+                           input=TEST_PASSWORD + "\n", env=sy)  # fmt: skip
+    assert result.exit_code == 0 and "Logged in" in result.output, result.output
+    assert json.loads((tmp_path / "sy.duty.json").read_text())["server"] == server.url
+    wrong = runner.invoke(cli, ["login", "sy.duty", "--server", "ftp://cell"], env=as_user(tmp_path, "x"))
+    assert wrong.exit_code == 1 and "http(s)://HOST[:PORT]" in wrong.output and "Password" not in wrong.output
+
+    # a resend finds the message sent before, and says so
+    send = ["send", "-s", "Convoy at 0600Z", "-b", "Four vehicles.", "--txn", "shift-7-convoy"]
+    first = runner.invoke(cli, send, env=sy)
+    again = runner.invoke(cli, send, env=sy)
+    number = re.search(r"Sent #(\d+)", first.output).group(1)  # type: ignore[union-attr]
+    assert again.exit_code == 0 and f"Already sent as #{number}" in again.output and "nothing new" in again.output
+
+    # what a role may not do, in a sentence
+    refused = runner.invoke(cli, ["send", "-s", "Halt", "-b", "Halt now.", "-m", "INSTRUCTION"], env=sy)
+    assert refused.exit_code == 1 and "may not send an INSTRUCTION: only the mediator may" in refused.output
+
+    # an analyst's inbox says what an analyst does
+    add_user(cell, "sy.analyst2", "SY", "analyst")
+    analyst = login(server, tmp_path, "sy.analyst2")
+    told = runner.invoke(cli, ["inbox"], env=analyst)
+    assert told.exit_code == 0 and "submit intelligence" in told.output and "liaison officers" in told.output
+    as_json = runner.invoke(cli, ["inbox", "--json"], env=analyst)
+    assert json.loads(as_json.stdout) == []
+
+
+def test_a_negative_verdict_says_what_was_wrong(server, tmp_path) -> None:
+    """Issue 14.10: the note is required, and the receiver's inbox shows it beside "read back again"."""
+    sy, il = login(server, tmp_path, "sy.duty"), login(server, tmp_path, "il.duty")
+    sent = runner.invoke(cli, ["send", "-s", "Convoy", "-b", "Four vehicles at 0600Z.", "--readback-required"], env=sy)
+    number = re.search(r"Sent #(\d+)", sent.output).group(1)  # type: ignore[union-attr]
+    assert runner.invoke(cli, ["ack", number, "--readback", "Four vehicles at 0700Z."], env=il).exit_code == 0
+    bare = runner.invoke(cli, ["verdict", number, "negative"], env=sy)
+    assert bare.exit_code == 1 and "needs --note" in bare.output
+    creds = json.loads((tmp_path / "sy.duty.json").read_text())
+    import httpx
+
+    r = httpx.post(f"{server.url}/api/v1/messages/{number}/readback-verdict", json={"verdict": "negative"},
+                   headers={"Authorization": f"Bearer {creds['access_token']}"})  # fmt: skip
+    assert r.status_code == 422 and r.json()["field"] == "note", r.text
+    judged = runner.invoke(cli, ["verdict", number, "negative", "--note", "0600Z, not 0700Z"], env=sy)
+    assert judged.exit_code == 0, judged.output
+    table = runner.invoke(cli, ["inbox"], env={**il, "COLUMNS": "200"})
+    assert "read back again (rejected: 0600Z, not 0700Z)" in table.output, table.output
+
+
 def test_time_left_reads_like_a_countdown() -> None:
     from datetime import UTC, datetime
 

@@ -33,6 +33,27 @@ def credentials_path() -> Path:
     return base / "fusioncell" / "credentials.json"
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+
+
+def server_address(typed: str) -> str:
+    """The cell's address as the user typed it, made a URL: `127.0.0.1:8000` is http://127.0.0.1:8000 (this
+    machine), `cell.example.org` is https://cell.example.org; anything but http(s) is refused, saying what to type."""
+    value = typed.strip().rstrip("/")
+    if "://" not in value:
+        host = value.split("/", 1)[0].rsplit(":", 1)[0] if not value.startswith("[") else value.split("]")[0] + "]"
+        value = ("http://" if host in _LOOPBACK else "https://") + value
+    try:
+        parts = httpx.URL(value) if value.split("://", 1)[0] in ("http", "https") else None
+    except httpx.InvalidURL:
+        parts = None
+    if parts is None or not parts.host:
+        raise ClientError(
+            f"{typed!r} is not a cell's address: give it as http(s)://HOST[:PORT], for example http://127.0.0.1:8000"
+        )
+    return value
+
+
 @dataclass
 class Credentials:
     server: str
@@ -54,7 +75,16 @@ class Credentials:
         mode = path.stat().st_mode & 0o077
         if mode:
             raise ClientError(f"{path} is readable by others: run `chmod 600 {path}` (or log in again)")
-        return cls(**json.loads(path.read_text()))
+        again = f"log in again to replace it: `fusioncell login --server URL USERNAME` (it is {path})"
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise ClientError(f"the stored credentials cannot be read ({exc.__class__.__name__}): {again}") from None
+        fields = {name: stored.get(name) for name in cls.__dataclass_fields__} if isinstance(stored, dict) else {}
+        missing = sorted(name for name, value in fields.items() if not isinstance(value, str) or not value)
+        if not fields or missing:
+            raise ClientError(f"the stored credentials lack {', '.join(missing) or 'everything'}: {again}")
+        return cls(**fields)
 
 
 def problem_message(response: httpx.Response) -> str:

@@ -3,6 +3,7 @@ red line with what to do next."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -15,8 +16,19 @@ from fusioncell import text
 from fusioncell.charter.loader import CharterError
 from fusioncell.errors import DomainError, LogKeyError
 
-console = Console()
-err = Console(stderr=True)
+
+def _console(*, stderr: bool = False) -> Console:
+    """A line is never broken where the screen ends (a key, a token, a path, an error stays one line that can be
+    copied whole); and off a terminal (a pipe, a file, a script) the width is what is printed, so that tables come
+    out whole too. On a terminal, tables fit its width."""
+    out = Console(stderr=stderr, soft_wrap=True)
+    if not out.is_terminal and not os.environ.get("COLUMNS"):
+        out.width = 1000
+    return out
+
+
+console = _console()
+err = _console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

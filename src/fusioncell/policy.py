@@ -69,6 +69,28 @@ PERMISSION_ROLES: Mapping[Permission, frozenset[Role]] = {
     Permission.SIGN: frozenset({Role.SIGNATORY}),
 }
 
+# Each act as a refusal names it, and who may do it, in a sentence a duty officer reads (the permission's code
+# goes along for programs).
+ACTS: Mapping[Permission, str] = {
+    Permission.MANAGE_ACCOUNTS: "manage accounts",
+    Permission.SEND_MESSAGE: "send messages",
+    Permission.SEND_INSTRUCTION: "send an INSTRUCTION",
+    Permission.ACKNOWLEDGE: "acknowledge messages",
+    Permission.SUBMIT_INTEL: "submit intelligence",
+    Permission.RELEASE_INTEL: "release, decline or recall intelligence",
+    Permission.NOTIFY_ACTIVITY: "notify activity",
+    Permission.DECIDE_DISPUTE: "decide a dispute",
+    Permission.SIGN: "sign an agreement",
+}
+ROLE_NAMES: Mapping[Role, str] = {
+    Role.LIAISON: "liaison officers",
+    Role.ANALYST: "analysts",
+    Role.SIGNATORY: "signatories",
+    Role.MEDIATOR: "the mediator",
+    Role.OBSERVER: "observers",
+    Role.ADMIN: "a delegation's admins",
+}
+
 # Acts reserved to the mediator's delegation whatever roles a person elsewhere were given.
 MEDIATOR_DELEGATION_ONLY: frozenset[Permission] = frozenset(
     {Permission.SEND_INSTRUCTION, Permission.RELEASE_INTEL, Permission.DECIDE_DISPUTE}
@@ -199,12 +221,19 @@ def authorize(
 ) -> None:
     """Raise Forbidden unless the principal may perform the act (into the given audience)."""
     if not has_permission(principal, permission, roster):
-        raise Forbidden(f"{principal.username} may not {permission.value}", permission=permission.value)
+        raise Forbidden(refusal(principal, permission), permission=permission.value)
     if audience is not None and not can_read(principal, audience):
         raise Forbidden(
             f"{principal.username} cannot write into audience {audience.label!r}, which they cannot read",
             audience=audience.label,
         )
+
+
+def refusal(principal: Principal, permission: Permission) -> str:
+    """Why the principal may not: 'sy.liaison may not send an INSTRUCTION: only the mediator may'."""
+    holders = sorted(PERMISSION_ROLES[permission], key=list(Role).index)
+    who = " and ".join(ROLE_NAMES[r] for r in holders)
+    return f"{principal.username} may not {ACTS[permission]}: only {who} may"
 
 
 def can_manage_account(principal: Principal, target_delegation: str, roster: Roster) -> bool:

@@ -10,16 +10,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fusioncell.client import AnswerLost, Api, ClientError, Credentials, Unreachable
-from fusioncell.cliutil import shown
+from fusioncell.client import AnswerLost, Api, ClientError, Credentials, Unreachable, server_address
+from fusioncell.cliutil import console, err, shown
 from fusioncell.ledger.entries import HEADER_PREFIX
-
-console = Console()
-err = Console(stderr=True)
+from fusioncell.policy import PERMISSION_ROLES, Permission
 
 PRECEDENCE_RANK = {"FLASH": 0, "IMMEDIATE": 1, "PRIORITY": 2, "ROUTINE": 3}
 PRECEDENCE_STYLE = {"FLASH": "bold white on red", "IMMEDIATE": "bold red", "PRIORITY": "yellow", "ROUTINE": "white"}
@@ -36,6 +33,26 @@ def _api() -> tuple[Api, Credentials]:
     except ClientError as exc:
         _fail(str(exc))
     return Api(creds.server, creds.access_token), creds
+
+
+ACKNOWLEDGING = {role.value for role in PERMISSION_ROLES[Permission.ACKNOWLEDGE]}  # whose the inbox is
+_ROLE_WORK = {
+    "analyst": "submit intelligence for the mediator's review: on the web at {server}/intel, or over TAXII at "
+    "{server}/taxii2/",
+    "admin": "manage your delegation's accounts (on the server: `fusioncell users --help`)",
+    "observer": "read the joint traffic as it happens: `fusioncell watch`",
+    "signatory": "sign agreements for your delegation",
+}
+
+
+def _what_you_do(roles: set[str], creds: Credentials) -> str:
+    work = "; and ".join(_ROLE_WORK[r].format(server=creds.server) for r in sorted(roles) if r in _ROLE_WORK)
+    return (
+        f"The inbox holds what awaits {creds.delegation}'s acknowledgement, which liaison officers give. As "
+        f"{creds.username} ({', '.join(sorted(roles)) or 'no role'}) you "
+        + (work or "have no role yet: ask your delegation's admin for one")
+        + "."
+    )
 
 
 def _parse_time(value: str) -> datetime:
@@ -65,6 +82,10 @@ def register(app: typer.Typer) -> None:
         """Log in and keep the token in a file only you can read."""
         import getpass
 
+        try:
+            server = server_address(server)  # before the password is asked for: a wrong address is said at once
+        except ClientError as exc:
+            _fail(str(exc))
         password = sys.stdin.readline().rstrip("\r\n") if password_stdin else getpass.getpass("Password: ")
         body: dict[str, Any] = {"username": username, "password": password}
         if otp:
@@ -125,6 +146,17 @@ def register(app: typer.Typer) -> None:
             _fail(str(exc))
         message = response.json()
         left, _ = time_left(message["ack_due_at"])
+        if response.headers.get("Idempotent-Replayed") == "true":  # sent before: this is that message, not a new one
+            console.print(
+                Text.assemble(
+                    ("Already sent", "yellow"),
+                    shown(
+                        f" as #{message['id']} ({message['precedence']}, {message['audience']}) at "
+                        f"{message['sent_at']} with transaction id {draft['client_txn_id']}: nothing new was sent"
+                    ),
+                )
+            )
+            return
         console.print(
             Text.assemble(
                 ("Sent", "green"),
@@ -140,9 +172,15 @@ def register(app: typer.Typer) -> None:
         """What awaits your delegation's acknowledgement, by precedence, with the time left."""
         api, creds = _api()
         try:
-            messages = api.request("GET", "/api/v1/inbox").json()
+            roles = set(api.request("GET", "/api/v1/me").json()["roles"])
+            messages = api.request("GET", "/api/v1/inbox").json() if roles & ACKNOWLEDGING else []
         except ClientError as exc:
             _fail(str(exc))
+        if not roles & ACKNOWLEDGING:  # the inbox is theirs who acknowledge: say what this account does instead
+            (err if as_json else console).print(shown(_what_you_do(roles, creds)))
+            if as_json:
+                typer.echo("[]")
+            return
         messages.sort(key=lambda m: (PRECEDENCE_RANK[m["precedence"]], m["ack_due_at"], m["ledger_index"]))
         if as_json:
             typer.echo(json.dumps(messages))
@@ -157,7 +195,8 @@ def register(app: typer.Typer) -> None:
             mine = next((d for d in m["deliveries"] if d["delegation"] == creds.delegation), None)
             left, overdue = time_left(m["ack_due_at"])
             if mine and mine["state"] == "negative":
-                left, overdue = "read back again (rejected)", True
+                why = f": {mine['verdict_note']}" if mine.get("verdict_note") else ""
+                left, overdue = f"read back again (rejected{why})", True
             table.add_row(
                 shown(m["id"]),
                 shown(m["precedence"], PRECEDENCE_STYLE.get(m["precedence"], "white")),
@@ -192,10 +231,14 @@ def register(app: typer.Typer) -> None:
     def verdict(
         message_id: int,
         judgement: Annotated[str, typer.Argument(help="confirmed or negative")],
-        note: Annotated[str | None, typer.Option("--note")] = None,
+        note: Annotated[
+            str | None, typer.Option("--note", help="What the read-back got wrong (needed for negative).")
+        ] = None,
         delegation: Annotated[str | None, typer.Option("--delegation", help="Whose read-back, if several.")] = None,
     ) -> None:
         """Confirm or reject a read-back of your message (negative alerts the mediator)."""
+        if judgement == "negative" and not (note or "").strip():
+            _fail('a negative verdict needs --note saying what the read-back got wrong, e.g. --note "0600Z, not 0700Z"')
         api, _ = _api()
         body: dict[str, Any] = {"verdict": judgement}
         if note:

@@ -137,6 +137,25 @@ def test_signing_in_again_ends_the_session_before(client, crew) -> None:
     assert client.get("/ledger", follow_redirects=False).status_code == 200
 
 
+def test_signing_in_after_the_session_was_revoked(client, cell, crew) -> None:
+    """Issue 14.6: a session revoked elsewhere (signed out from another device, disabled, TOTP enrolled) left a
+    dead cookie; every later sign-in in that browser answered raw JSON 401 and issued a token no one held."""
+    page = signed_in(browser(client), "il.liaison")
+    dead = page.cookies[SESSION_COOKIE]
+    [domain] = {c.domain for c in page.cookies.jar if c.name == SESSION_COOKIE}
+    auth_service.logout(cell=cell, raw_token=dead)  # ended elsewhere
+    r = page.get("/ledger", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert f"{SESSION_COOKIE}=" in r.headers["set-cookie"] and "Max-Age=0" in r.headers["set-cookie"]
+    # a browser that kept the cookie anyway (a page open since before) signs in normally
+    page.cookies.set(SESSION_COOKIE, dead, domain=domain)
+    before = table_count(cell, AccessToken)
+    r = web_login(page, "il.liaison")
+    assert r.status_code == 303 and r.headers["location"] == "/ledger", r.text
+    assert table_count(cell, AccessToken) == before + 1 and page.cookies[SESSION_COOKIE] != dead
+    assert page.get("/ledger").status_code == 200  # the one token issued is the one the browser holds
+
+
 def test_one_time_codes_as_typed(client, cell, crew) -> None:
     with cell.command() as uow:
         uri = auth_service.enroll_totp(cell=cell, uow=uow, actor=CLI_ACTOR, username="us.mediator")

@@ -525,6 +525,12 @@ def judge_readback(
     authorize(principal, Permission.SEND_MESSAGE, roster, audience=audience)
     if principal.delegation != message.sender_delegation:
         raise Forbidden("only the sending delegation judges the read-back of its message")
+    if verdict is Verdict.NEGATIVE and not note:
+        raise InvalidInput(
+            "a negative verdict needs a note saying what the read-back got wrong, so that the receiver can read it "
+            "back right: send it in 'note'",
+            field="note",
+        )
     locked = [_delivery_for_update(uow, message.id, d.delegation) for d in message.deliveries]
     awaiting = [d for d in locked if d is not None and d.state == "read_back"]
     if delegation is not None:

@@ -8,6 +8,7 @@ may show.
 from __future__ import annotations
 
 import base64
+import contextlib
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -202,7 +203,8 @@ def login(
         return _login_page(request, cell, status=401, error=message, otp_required=otp_required, **again)
     previous = request.cookies.get(SESSION_COOKIE)
     if previous and "\x00" not in previous:  # the session this browser had ends with the new one
-        auth_service.logout(cell=cell, raw_token=previous)
+        with contextlib.suppress(Unauthorized):  # it had ended already (signed out elsewhere, revoked): no matter
+            auth_service.logout(cell=cell, raw_token=previous)
     response = RedirectResponse(local_path(next_path), status_code=303)
     set_session(response, request, issued.access_token, issued.expires_at, cell.clock.now())
     return response
@@ -356,8 +358,12 @@ def install(app: FastAPI) -> None:
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         target = "/login?" + urlencode({"next": exc.next_path})
         if request.headers.get("hx-request"):  # htmx follows HX-Redirect, not a 303 into its swap target
-            return Response(status_code=401, headers={"HX-Redirect": target})
-        return RedirectResponse(target, status_code=303)
+            response: Response = Response(status_code=401, headers={"HX-Redirect": target})
+        else:
+            response = RedirectResponse(target, status_code=303)
+        if SESSION_COOKIE in request.cookies:  # a session that has ended: the browser forgets it
+            clear_session(response, request)
+        return response
 
     @app.exception_handler(CsrfRefused)
     async def _csrf_refused(request: Request, exc: CsrfRefused) -> Response:
