@@ -165,14 +165,14 @@ def test_each_party_gets_only_what_it_may_read(client, cell, crew, witnessed) ->
     # IL learns nothing of SY's proximity message from a bundle: not its content, not even which entries of
     # mediated:SY are about it, nor when they were written
     r = client.get("/api/v1/ledger/evidence", params={"subject": subject}, headers=crew["il"].headers)
-    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"  # as for no subject
     assert "Four vehicles" not in r.text and "mediated:SY" not in r.text
 
 
 def test_export_refusals(client, cell, crew) -> None:
     for subject in ("message:999999", "message:\u00b2", "message:" + "9" * 40):  # ² is a digit to str.isdigit
         r = client.get("/api/v1/ledger/evidence", params={"subject": subject}, headers=crew["sy"].headers)
-        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+        assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", r.text
     sent = client.post("/api/v1/messages", json=draft(), headers=crew["sy"].headers).json()["id"]
     r = client.get("/api/v1/ledger/evidence", params={"subject": f"message:{sent}"}, headers=crew["sy"].headers)
     assert r.status_code == 409 and "final" in r.json()["detail"]  # no witness has cosigned anything
@@ -350,3 +350,31 @@ def test_the_evidence_about_a_release_accounts_for_its_recall(client, cell, crew
     bundle["entries"] = bundle["entries"][:-1]
     with pytest.raises(EvidenceError, match=f"entry {recall} is missing from the bundle"):
         verify(bundle, witness_keys=pins)
+
+
+def test_export_evidence_on_the_command_line(client, cell, crew, witnessed, tmp_path: Path) -> None:
+    """Issue 14.9: the bundle is written readable by its owner only, the command printed to check it is one that
+    works, and an unknown subject is said to be unknown."""
+    import shlex
+    import stat
+
+    from typer.testing import CliRunner
+
+    from fusioncell.cli import app as cli
+    from tests.server import serving
+
+    runner = CliRunner()
+    with serving(client.app) as url:
+        out = tmp_path / "evidence.json"
+        args = ["export-evidence", "--subject", f"message:{witnessed['joint']}", "--out", str(out),
+                "--server", url, "--token", crew["il"].token]  # fmt: skip
+        made = runner.invoke(cli, args)
+        assert made.exit_code == 0, made.output
+        assert stat.S_IMODE(out.stat().st_mode) == 0o600
+        printed = [line.strip() for line in made.output.splitlines() if line.strip().startswith("fusioncell verify")]
+        assert [p.endswith("--charter CHARTER.yaml") for p in printed] == [True, False]
+        checked = runner.invoke(cli, shlex.split(printed[1])[1:])
+        assert checked.exit_code == 0 and "Complete" in flat(checked.output), checked.output
+        args[2] = "message:999999"
+        unknown = runner.invoke(cli, args)
+        assert unknown.exit_code == 1 and "no entry about 'message:999999'" in unknown.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ import httpx
 import typer
 
 from fusioncell.cliutil import console, err, friendly, plain
+from fusioncell.files import write_owner_only
 
 
 @contextmanager
@@ -220,15 +222,24 @@ def export_evidence(
     if r.status_code != 200:
         err.print(f"[bold red]no evidence:[/] {plain(problem_message(r))}")
         raise typer.Exit(1)
-    out.write_bytes(r.content)
+    write_owner_only(out, r.content.decode("utf-8"))  # what it holds is for its audiences: readable by you only
     bundle = r.json()
     console.print(
-        f"[green]Wrote[/] {plain(str(out))}: {len(bundle['entries'])} entries about {plain(subject)}, "
-        f"{sum('content' in e for e in bundle['entries'])} with their content, proven to a checkpoint of "
-        f"{bundle['checkpoint'].split(chr(10))[1]} entries. "
-        f"Check it anywhere with `fusioncell verify {plain(str(out))}`.",
+        f"[green]Wrote[/] {plain(str(out))} (readable by you only): {len(bundle['entries'])} entries about "
+        f"{plain(subject)}, {sum('content' in e for e in bundle['entries'])} with their content, proven to a "
+        f"checkpoint of {bundle['checkpoint'].split(chr(10))[1]} entries.",
         highlight=False,
     )
+    # verify trusts no key the bundle carries: the witnesses' keys come from the agreed charter, or are pinned
+    pins = " ".join(f"--witness-key {shlex.quote(w['key'])}" for w in bundle.get("witnesses", []))
+    console.print("Check it anywhere, with the charter the parties agreed:", highlight=False)
+    console.print(f"  fusioncell verify {plain(shlex.quote(str(out)))} --charter CHARTER.yaml", highlight=False)
+    if pins:
+        console.print(
+            "or with the witnesses' keys, as each party published them (these are the ones the bundle names):",
+            highlight=False,
+        )
+        console.print(f"  fusioncell verify {plain(shlex.quote(str(out)))} {plain(pins)}", highlight=False)
 
 
 def verify_bundle(

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from fusioncell.cell import Cell
-from fusioncell.errors import Conflict, InvalidInput
+from fusioncell.errors import Conflict, InvalidInput, NotFound
 from fusioncell.ledger import log, merkle, smt, tree
 from fusioncell.ledger import map as ledger_map
 from fusioncell.ledger.entries import canonical, commitment_of, entry_leaf
@@ -69,7 +69,7 @@ def related(cell: Cell, principal: Principal, subject: str) -> list[LedgerEntry]
             rows += [e for e in candidates if subject in ledger_map.subjects_of(e.subject, json.loads(e.content))]
     rows.sort(key=lambda e: e.index)
     if len(rows) <= 1 and not any(r.subject == subject for r in rows):
-        raise InvalidInput(f"the ledger has no entry about {subject!r} that you may read", field="subject")
+        raise NotFound(f"the ledger has no entry about {subject!r} that you may read")
     if len(rows) > MAX_ENTRIES:
         raise InvalidInput(f"more than {MAX_ENTRIES} entries are about {subject!r}", field="subject")
     return rows

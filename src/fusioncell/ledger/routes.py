@@ -223,7 +223,7 @@ def contents(
         200: {"content": {"application/json": {}}, "description": "Verify it offline with `fusioncell verify`"},
         401: {"description": "Not authenticated"},
         409: {"description": "The entries are not yet under a final checkpoint"},
-        422: {"description": "No entry about that subject"},
+        404: {"description": "No entry about that subject that you may read"},
     },
 )
 def evidence_bundle(
