@@ -67,6 +67,19 @@ def refusals(cell) -> list[dict]:  # type: ignore[no-untyped-def]
     return [json.loads(r.content) for r in rows]
 
 
+def test_a_witness_is_reached_by_its_base_address_or_its_submission_path(client, cell, crew, tmp_path) -> None:
+    """Issue 14.13: the charter's `url` for a witness may be the address `witness serve` prints or the full
+    add-checkpoint path; either way the checkpoint becomes final."""
+    vkey = str(log.log_signer(cell).verifier)
+    with witness_process(tmp_path, "sy.witness.example", vkey) as (sy_url, sy, _), \
+         witness_process(tmp_path, "il.witness.example", vkey) as (il_url, il, _):  # fmt: skip
+        with_witnesses(cell, ("SY", sy_url + "/add-checkpoint/", sy), ("IL", il_url, il))
+        send_some(client, crew, 3)
+        Checkpointer(cell).tick()
+        r = client.get("/api/v1/ledger/checkpoint", headers=crew["il"].headers)
+        assert r.headers["fusioncell-final"] == "yes", r.text
+
+
 def test_two_party_witnesses_make_checkpoints_final(client, cell, crew, tmp_path: Path) -> None:
     vkey = str(log.log_signer(cell).verifier)
     with witness_process(tmp_path, "sy.witness.example", vkey) as (sy_url, sy, sy_state), \

@@ -294,7 +294,8 @@ class WitnessClient:
 
     def submit(self, witness: Witness, checkpoint: SignedCheckpoint) -> Submission:
         old = min(_cosigned_size(self.cell, witness.name), checkpoint.size)
-        url = witness.url.rstrip("/") + "/add-checkpoint"
+        # the charter may give the witness's base address or its submission path itself: both reach it
+        url = witness.url.rstrip("/").removesuffix("/add-checkpoint") + "/add-checkpoint"
         for _ in range(2):  # a 409 with a size tells us what the witness has: once more from there
             try:
                 status, ctype, answer = self._post(url, self._request(old, checkpoint))
