@@ -44,6 +44,15 @@ def test_demo_initialises_once_and_prints_the_accounts(tmp_path) -> None:
     assert json.loads((data / "demo-accounts.json").read_text()) == accounts
     listed = json.loads(runner.invoke(cli, ["users", "list", "--json", "--data", str(data)]).output)
     assert len(listed) == len(DEMO_ACCOUNTS)
+    # a password reset since: the old one is not printed as if it still worked (issue 14.15)
+    reset = runner.invoke(cli, ["users", "reset-password", "sy.liaison", "--password-stdin", "--data", str(data)],
+                          input="a brand new night passphrase\n")  # fmt: skip
+    assert reset.exit_code == 0, reset.output
+    third = runner.invoke(cli, ["demo", "--data", str(data), "--no-serve"])
+    [row] = [line for line in third.output.splitlines() if "sy.liaison" in line]
+    old = next(a["password"] for a in accounts if a["username"] == "sy.liaison")
+    assert old not in third.output and "changed since" in row
+    assert next(a["password"] for a in accounts if a["username"] == "il.liaison") in third.output
 
 
 def test_init_refuses_a_broken_charter_naming_the_field(tmp_path) -> None:
@@ -110,26 +119,26 @@ def test_reset_password_and_totp_through_the_cli(tmp_path) -> None:
     assert missing.exit_code == 1 and "no account named 'ghost'" in missing.output
 
 
-def test_demo_drill_keeps_traffic_flowing(cell) -> None:
-    from fusioncell.demo import SCENES, DemoDrill
-    from tests.conftest import add_user
+def test_demo_drill_keeps_traffic_flowing_from_accounts_of_its_own(cell) -> None:
+    """Issue 14.15: a newcomer signed in as sy.liaison must not see messages it never wrote."""
+    from fusioncell.demo import SCENES, DemoDrill, ensure_drill_accounts
 
-    for username, delegation, roles in (
-        ("sy.liaison", "SY", ["liaison"]),
-        ("il.liaison", "IL", ["liaison"]),
-        ("us.mediator", "US", ["mediator", "liaison"]),
-    ):
-        add_user(cell, username, delegation, *roles)
+    ensure_drill_accounts(cell)
+    ensure_drill_accounts(cell)  # once: a second start opens none
     drill = DemoDrill(cell)
     for _ in range(len(SCENES) + 1):
         drill.step()
+    from fusioncell.auth.models import User
     from fusioncell.traffic.models import Delivery, Message
 
     with cell.reading() as session:
         messages = session.query(Message).all()
-        acknowledged = session.query(Delivery).filter(Delivery.acknowledged_at.isnot(None)).count()
+        acknowledged = session.query(Delivery).filter(Delivery.acknowledged_at.isnot(None)).all()
+        drillers = {u.username for u in session.query(User).filter(User.username.like("%.drill")).all()}
     assert len(messages) == len(SCENES) + 1
-    assert 0 < acknowledged < len(messages)
+    assert 0 < len(acknowledged) < len(messages)
+    assert {m.sender for m in messages} <= drillers == {"sy.drill", "il.drill", "us.drill"}
+    assert {d.acknowledged_by for d in acknowledged} <= drillers
 
 
 def test_demo_witnesses_make_checkpoints_final(tmp_path) -> None:

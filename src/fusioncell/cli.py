@@ -237,9 +237,9 @@ def demo(
     else:
         cell = open_cell(settings)
         upgrade(cell.db)
-    _print_demo_accounts(accounts_file)
+    _print_demo_accounts(cell, accounts_file)
     if serve:
-        from fusioncell.demo import DemoDrill, start_demo_witnesses
+        from fusioncell.demo import DemoDrill, ensure_drill_accounts, start_demo_witnesses
 
         if start_demo_witnesses(cell):
             console.print(
@@ -247,8 +247,12 @@ def demo(
                 "final when both cosign (GET /api/v1/ledger/checkpoints)."
             )
         if drill:
+            ensure_drill_accounts(cell)
             DemoDrill(cell).start()
-            console.print("Demo drill on: the parties send a message every 45 s (watch it with `fusioncell watch`).")
+            console.print(
+                "Demo drill on: the parties' drill accounts (sy.drill, il.drill, us.drill) send a message every 45 s "
+                "(watch it with `fusioncell watch`)."
+            )
         _serve(cell, host, port)
 
 
@@ -276,15 +280,26 @@ def _create_demo_accounts(cell, accounts_file: Path) -> None:  # type: ignore[no
     write_owner_only(accounts_file, json.dumps(accounts, indent=2))
 
 
-def _print_demo_accounts(accounts_file: Path) -> None:
+def _print_demo_accounts(cell, accounts_file: Path) -> None:  # type: ignore[no-untyped-def]
     if not accounts_file.exists():
         console.print(f"(no demo accounts file at {accounts_file}: this data directory was not made by `demo`)")
         return
     table = Table(title="Demo accounts (log in at POST /api/v1/auth/token or the docs page)")
     for column in ("username", "delegation", "roles", "password"):
         table.add_column(column)
+    from sqlalchemy import select
+
+    from fusioncell.auth.models import User
+    from fusioncell.auth.passwords import verify_password
+
+    with cell.reading() as session:
+        hashes = dict(session.execute(select(User.username, User.password_hash)).all())
     for account in json.loads(accounts_file.read_text()):
-        values = (account["username"], account["delegation"], ", ".join(account["roles"]), account["password"])
+        # a password reset since the demo was made: the one written down then no longer opens the account
+        password = account["password"]
+        if not verify_password(hashes.get(account["username"]), password):
+            password = "(changed since: use yours)"
+        values = (account["username"], account["delegation"], ", ".join(account["roles"]), password)
         table.add_row(*map(shown, values))
     console.print(table)
 

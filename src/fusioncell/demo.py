@@ -143,10 +143,43 @@ def seed_traffic(cell: Cell) -> int:
     return len(SCENES)
 
 
+# The drill's own accounts, one per delegation that talks: a newcomer signed in as sy.liaison sees the drill's
+# messages as another officer's, never as messages they seem to have written themselves.
+DRILL_ACCOUNTS: dict[str, Principal] = {
+    "SY": _person("sy.drill", "SY", "liaison"),
+    "IL": _person("il.drill", "IL", "liaison"),
+    "US": _person("us.drill", "US", "mediator", "liaison"),
+}
+
+
+def ensure_drill_accounts(cell: Cell) -> None:
+    """Open the drill's accounts if this demo has none yet (a directory made before they existed too). Their
+    passwords are random and kept nowhere: no one signs in as the drill."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from fusioncell.auth import service as accounts
+    from fusioncell.auth.models import User
+
+    with cell.reading() as session:
+        present = set(session.execute(select(User.username)).scalars())
+    for person in DRILL_ACCOUNTS.values():
+        if person.username in present:
+            continue
+        with cell.command() as uow:
+            accounts.add_user(
+                cell=cell, uow=uow, actor=Principal.system("demo"), username=person.username,
+                delegation=person.delegation or "", roles=[r.value for r in person.roles],
+                password=secrets.token_urlsafe(24),
+            )  # fmt: skip
+
+
 class DemoDrill:
     """While the demo serves, the parties keep talking: a scene every `interval` seconds, acknowledged later.
 
-    It goes through the same commands as real traffic, so the stream, the inbox and escalation all move.
+    It goes through the same commands as real traffic, so the stream, the inbox and escalation all move. It talks
+    from accounts of its own (DRILL_ACCOUNTS), one per delegation.
     """
 
     def __init__(self, cell: Cell, *, interval: float = 45.0) -> None:
@@ -179,13 +212,15 @@ class DemoDrill:
         self._turn += 1
         stamp = self.cell.clock.now().strftime("%H%MZ")
         draft = MessageCreate(lang="en", **{**scene.draft, "subject": f"{scene.draft['subject']} ({stamp})"})
+        sender = DRILL_ACCOUNTS[scene.sender.delegation or ""]
         with self.cell.command() as uow:
-            message = service.send(cell=self.cell, uow=uow, sender=scene.sender, draft=draft)
+            message = service.send(cell=self.cell, uow=uow, sender=sender, draft=draft)
         # every other message is acknowledged at once; the rest wait, so the inbox and escalation have work
         if scene.ack_by is not None and self._turn % 2 == 0:
+            by = DRILL_ACCOUNTS[scene.ack_by.delegation or ""]
             with self.cell.command() as uow:
                 service.acknowledge(
-                    cell=self.cell, uow=uow, principal=scene.ack_by, message_id=message.id, readback=scene.readback
+                    cell=self.cell, uow=uow, principal=by, message_id=message.id, readback=scene.readback
                 )
 
 
