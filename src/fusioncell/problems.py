@@ -7,7 +7,7 @@ request's path picks how it is written, whatever raised it (a service, validatio
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -86,13 +86,18 @@ def answer(failure: Failure, path: str, formats: ErrorFormats) -> Response:
     )
 
 
+def json_pointer(parts: Iterable[Any]) -> str:
+    """A JSON Pointer (RFC 6901) to the value at these keys and indices ("" for the whole document)."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
 def _pointer(loc: tuple[Any, ...]) -> str:
-    """A JSON Pointer (RFC 6901) into the request body, or the parameter's location."""
+    """A JSON Pointer into the request body, or the parameter's location."""
     if not loc:
         return ""
     where, *rest = loc
     if where == "body":
-        return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in rest) if rest else ""
+        return json_pointer(rest)
     return f"{where}:" + ".".join(str(p) for p in rest)
 
 

@@ -277,7 +277,7 @@ def test_evidence_bundles_carry_an_item_only_to_its_audience(client, cell, crew,
     assert mine.status_code == 200, mine.text
     assert secret["id"] in mine.text  # the mediator's bundle opens the entry
     theirs = client.get(f"/api/v1/ledger/evidence?subject={subject}", headers=crew["il"].headers)
-    assert theirs.status_code == 422, theirs.text  # no entry about it IL may read: not even their indices
+    assert theirs.status_code == 404, theirs.text  # no entry about it IL may read: not even their indices
     for secret_text in (secret["id"], author["id"], "sy.analyst", "Hidden launcher"):
         assert secret_text not in theirs.text, secret_text
 

@@ -52,6 +52,11 @@ def test_an_object_without_spec_version_is_stix_2_0_and_refused(client, cell, cr
                                          "modified": "2026-03-02T05:30:00.000Z"}]), 422)  # fmt: skip
     served = client.get(f"{ROOT}collections/{joint}/objects/{current['id']}/", headers=us).json()["objects"]
     assert served == [current]
+    # whatever the type holds (a list, a number), the answer is a 422, never a server error
+    for odd in (["indicator"], 7, None):
+        r = client.post("/api/v1/intel/items", json={"stix": [{**legacy, "type": odd}]},
+                        headers=crew["sy_analyst"].headers)  # fmt: skip
+        assert r.status_code == 422, (odd, r.text)
     # a cyber-observable may leave it out: it is 2.1
     address = {"type": "ipv4-addr", "id": f"ipv4-addr--{uuid.uuid4()}", "value": "198.51.100.9",
                "object_marking_refs": [current["object_marking_refs"][0]]}  # fmt: skip

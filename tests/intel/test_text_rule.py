@@ -86,7 +86,7 @@ def test_taxii_answers_a_taxii_error_pointing_at_the_value(client, cell, crew) -
     assert r.status_code == 422 and r.headers["content-type"] == TAXII, r.text
     assert r.json()["http_status"] == "422"
     [error] = r.json()["details"]["errors"]
-    assert error["pointer"] == "/stix/1/description", error
+    assert error["pointer"] == "/objects/1/description", error  # in the envelope sent
     assert "U+202E RIGHT-TO-LEFT OVERRIDE at position 17" in error["reason"], error
     # the mediator's own collection (publishing straight to an audience) is held to the same rule
     joint = collections(client, basic("us.mediator"))["Joint"]["id"]

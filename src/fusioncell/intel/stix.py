@@ -35,6 +35,7 @@ from fusioncell import text as text_rule
 from fusioncell.intel.markings import LEVEL_OF_ID, Tlp, tlp_of
 from fusioncell.intel.patterns import plainly_valid
 from fusioncell.intel.plain import TIMESTAMP, converted, plainly_valid_object
+from fusioncell.problems import json_pointer
 
 MAX_OBJECTS = 10_000
 _FIELD = re.compile(r"(?:property|properties) '?([\w\-]+)'?|'([\w\-]+)' (?:property|is)|^([\w\-]+):")
@@ -49,7 +50,7 @@ class Problem:
     def as_error(self) -> dict[str, Any]:
         """As the API lists any invalid field: a JSON Pointer into the body, the dotted field, why, a code."""
         return {
-            "pointer": "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in self.at),
+            "pointer": json_pointer(self.at),
             "field": ".".join(str(p) for p in self.at),
             "reason": f"{self.stix_id}: {self.reason}" if self.stix_id else self.reason,
             "code": "invalid-stix",
@@ -351,7 +352,7 @@ def check_object(
     stix_id = obj.get("id") if isinstance(obj.get("id"), str) else None
     if obj.get("spec_version", "2.1") != "2.1":
         return None, [Problem((*at, "spec_version"), stix_id, "only STIX 2.1 objects are accepted")]
-    if "spec_version" not in obj and obj.get("type") not in _OBSERVABLE_TYPES:
+    if "spec_version" not in obj and not (isinstance(obj.get("type"), str) and obj["type"] in _OBSERVABLE_TYPES):
         # STIX 2.1 §3.2: without spec_version an object is STIX 2.0 (a cyber-observable, new in 2.1, excepted)
         reason = 'without spec_version this object is STIX 2.0; only 2.1 is accepted: add "spec_version": "2.1"'
         return None, [Problem((*at, "spec_version"), stix_id, reason)]
