@@ -199,6 +199,34 @@ def test_a_negative_verdict_says_what_was_wrong(server, tmp_path) -> None:
     assert "read back again (rejected: 0600Z, not 0700Z)" in table.output, table.output
 
 
+def test_a_cells_address_as_people_type_it() -> None:
+    from fusioncell.client import ClientError, server_address
+
+    for typed, url in (("127.0.0.1:8000", "http://127.0.0.1:8000"), ("LOCALHOST:8000", "http://LOCALHOST:8000"),
+                       ("0.0.0.0:8000", "http://0.0.0.0:8000"), ("[::1]:8000", "http://[::1]:8000"),
+                       (" cell.example.org/ ", "https://cell.example.org"), ("HTTP://cell.example", "http://cell.example"),
+                       ("https://cell.example/base/", "https://cell.example/base")):  # fmt: skip
+        assert server_address(typed) == url, typed
+    for typed in ("http://", "ftp://cell", "user:pw@cell.example", "https://cell.example/?x=1", "cell.example#top", ""):
+        with pytest.raises(ClientError, match="http\\(s\\)://HOST"):
+            server_address(typed)
+
+
+def test_credentials_that_cannot_be_read_are_one_line(tmp_path) -> None:
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 50_000)  # under the size cap: deep enough to exhaust the parser
+    stored = tmp_path / "ftp.json"
+    stored.write_text(json.dumps({"server": "ftp://cell", "username": "sy.duty", "delegation": "SY",
+                                  "access_token": "t", "expires_at": "2099-01-01T00:00:00Z"}))  # fmt: skip
+    folder = tmp_path / "folder.json"
+    folder.mkdir(mode=0o700)
+    for path, says in ((nested, "cannot be read"), (stored, "no cell's address"), (folder, "not a file")):
+        if path.is_file():
+            os.chmod(path, 0o600)
+        result = runner.invoke(cli, ["inbox"], env={"FUSIONCELL_CREDENTIALS": str(path)})
+        assert result.exit_code == 1 and says in result.output and "Traceback" not in result.output, result.output
+
+
 def test_time_left_reads_like_a_countdown() -> None:
     from datetime import UTC, datetime
 

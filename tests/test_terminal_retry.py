@@ -22,6 +22,7 @@ MESSAGE = {
     "audience": "joint",
     "ledger_index": 12,
     "ack_due_at": "2099-01-01T00:00:00Z",
+    "sent_at": "2098-12-31T23:50:00Z",
 }
 
 
@@ -51,3 +52,6 @@ def test_send_retries_once_with_the_same_txn_after_a_lost_answer(tmp_path, monke
     )
     assert result.exit_code == 0, (result.output, result.exception)
     assert len(seen) == 2 and seen[0] == seen[1]
+    # the retry found the first try's message: said so, with its deadline, and not as a resend the user made
+    assert "retry with the same transaction id found it" in result.output and "Sent #7" in result.output
+    assert "Already sent" not in result.output

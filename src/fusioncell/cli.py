@@ -265,7 +265,7 @@ def _create_demo_accounts(cell, accounts_file: Path) -> None:  # type: ignore[no
     for username, delegation, roles in track(DEMO_ACCOUNTS, description="Creating demo accounts", console=console):
         password = "-".join(secrets.token_urlsafe(4) for _ in range(3))
         with cell.command() as uow:
-            service.add_user(
+            user = service.add_user(
                 cell=cell,
                 uow=uow,
                 actor=_cli_actor(),
@@ -274,7 +274,9 @@ def _create_demo_accounts(cell, accounts_file: Path) -> None:  # type: ignore[no
                 roles=roles,
                 password=password,
             )
-        accounts.append({"username": username, "delegation": delegation, "roles": roles, "password": password})
+        # the hash as made, to tell later whether the password was reset since (without hashing it again)
+        accounts.append({"username": username, "delegation": delegation, "roles": roles, "password": password,
+                         "password_hash": user.password_hash})  # fmt: skip
     from fusioncell.files import write_owner_only
 
     write_owner_only(accounts_file, json.dumps(accounts, indent=2))
@@ -296,8 +298,11 @@ def _print_demo_accounts(cell, accounts_file: Path) -> None:  # type: ignore[no-
         hashes = dict(session.execute(select(User.username, User.password_hash)).all())
     for account in json.loads(accounts_file.read_text()):
         # a password reset since the demo was made: the one written down then no longer opens the account
-        password = account["password"]
-        if not verify_password(hashes.get(account["username"]), password):
+        password, now = account["password"], hashes.get(account["username"])
+        made = account.get("password_hash")  # files written before it was kept: hash the password again
+        if now is None:
+            password = "(no such account now)"
+        elif (now != made) if made else not verify_password(now, password):
             password = "(changed since: use yours)"
         values = (account["username"], account["delegation"], ", ".join(account["roles"]), password)
         table.add_row(*map(shown, values))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -25,6 +26,9 @@ class AnswerLost(ClientError):
     """The request went out but no answer came back (timeout, reset): it may have been carried out."""
 
 
+MAX_CREDENTIALS_BYTES = 64 * 1024  # what login writes is well under 1 KiB
+
+
 def credentials_path() -> Path:
     explicit = os.environ.get("FUSIONCELL_CREDENTIALS")
     if explicit:
@@ -33,25 +37,49 @@ def credentials_path() -> Path:
     return base / "fusioncell" / "credentials.json"
 
 
-_LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+def _on_this_machine(host: str) -> bool:
+    """localhost, a loopback address (127.0.0.0/8, ::1) or the unspecified one a local server listens on."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 def server_address(typed: str) -> str:
     """The cell's address as the user typed it, made a URL: `127.0.0.1:8000` is http://127.0.0.1:8000 (this
-    machine), `cell.example.org` is https://cell.example.org; anything but http(s) is refused, saying what to type."""
-    value = typed.strip().rstrip("/")
-    if "://" not in value:
-        host = value.split("/", 1)[0].rsplit(":", 1)[0] if not value.startswith("[") else value.split("]")[0] + "]"
-        value = ("http://" if host in _LOOPBACK else "https://") + value
+    machine), `cell.example.org` is https://cell.example.org. Anything else than http(s)://HOST[:PORT][/PATH] (a
+    user name or password in it, a query, a fragment, another scheme) is refused, saying what to type."""
+    value = typed.strip()
+    scheme, sep, rest = value.partition("://")
+    if sep:
+        value = f"{scheme.lower()}://{rest}"
+    else:
+        try:
+            host = httpx.URL("http://" + value).host
+        except httpx.InvalidURL:
+            host = ""
+        value = ("http://" if _on_this_machine(host) else "https://") + value
     try:
-        parts = httpx.URL(value) if value.split("://", 1)[0] in ("http", "https") else None
+        parts = httpx.URL(value)
     except httpx.InvalidURL:
         parts = None
-    if parts is None or not parts.host:
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.host
+        or parts.userinfo
+        or parts.query
+        or parts.fragment
+        or "#" in value
+        or "?" in value
+    ):
         raise ClientError(
             f"{typed!r} is not a cell's address: give it as http(s)://HOST[:PORT], for example http://127.0.0.1:8000"
         )
-    return value
+    return value.rstrip("/")
 
 
 @dataclass
@@ -70,20 +98,30 @@ class Credentials:
     @classmethod
     def load(cls, path: Path | None = None) -> Credentials:
         path = path or credentials_path()
-        if not path.exists():
-            raise ClientError("not logged in: run `fusioncell login --server URL USERNAME` first")
-        mode = path.stat().st_mode & 0o077
-        if mode:
-            raise ClientError(f"{path} is readable by others: run `chmod 600 {path}` (or log in again)")
         again = f"log in again to replace it: `fusioncell login --server URL USERNAME` (it is {path})"
         try:
+            if not path.exists():
+                raise ClientError("not logged in: run `fusioncell login --server URL USERNAME` first")
+            if not path.is_file():
+                raise ClientError(f"the stored credentials are not a file: {again}")
+            info = path.stat()
+            if info.st_mode & 0o077:
+                raise ClientError(f"{path} is readable by others: run `chmod 600 {path}` (or log in again)")
+            if info.st_size > MAX_CREDENTIALS_BYTES:
+                raise ClientError(f"the stored credentials are {info.st_size:,} bytes, not what login writes: {again}")
             stored = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+        except ClientError:
+            raise
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise ClientError(f"the stored credentials cannot be read ({exc.__class__.__name__}): {again}") from None
         fields = {name: stored.get(name) for name in cls.__dataclass_fields__} if isinstance(stored, dict) else {}
         missing = sorted(name for name, value in fields.items() if not isinstance(value, str) or not value)
         if not fields or missing:
             raise ClientError(f"the stored credentials lack {', '.join(missing) or 'everything'}: {again}")
+        try:
+            fields["server"] = server_address(fields["server"])
+        except ClientError:
+            raise ClientError(f"the stored credentials name no cell's address: {again}") from None
         return cls(**fields)
 
 

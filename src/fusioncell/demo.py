@@ -155,19 +155,23 @@ DRILL_ACCOUNTS: dict[str, Principal] = {
 def ensure_drill_accounts(cell: Cell) -> None:
     """Open the drill's accounts if this demo has none yet (a directory made before they existed too). Their
     passwords are random and kept nowhere: no one signs in as the drill."""
+    import contextlib
     import secrets
 
     from sqlalchemy import select
+    from sqlalchemy.exc import IntegrityError
 
     from fusioncell.auth import service as accounts
     from fusioncell.auth.models import User
+    from fusioncell.errors import Conflict
 
     with cell.reading() as session:
         present = set(session.execute(select(User.username)).scalars())
     for person in DRILL_ACCOUNTS.values():
         if person.username in present:
             continue
-        with cell.command() as uow:
+        # another demo process starting at the same moment may open it first: then it is there, as wanted
+        with contextlib.suppress(Conflict, IntegrityError), cell.command() as uow:
             accounts.add_user(
                 cell=cell, uow=uow, actor=Principal.system("demo"), username=person.username,
                 delegation=person.delegation or "", roles=[r.value for r in person.roles],

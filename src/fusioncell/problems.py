@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fusioncell.errors import PROBLEM_BASE, DomainError, TooManyRequests
@@ -135,18 +135,22 @@ def _http_failure(request: Request, exc: StarletteHTTPException) -> Failure:
     slug = phrase.lower().replace(" ", "-").replace("'", "")
     headers = getattr(exc, "headers", None)
     if exc.status_code == 405:  # RFC 9110 §15.5.6: Allow lists every method the resource supports
-        headers = {**(headers or {}), "Allow": ", ".join(_allowed_methods(request))}
+        allowed = _allowed_methods(request)
+        if allowed:  # else (static files, which say it themselves) the exception's own Allow stands
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
     return Failure(exc.status_code, slug, phrase, detail, headers)
 
 
-_METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
+_METHODS = ("DELETE", "GET", "HEAD", "PATCH", "POST", "PUT")
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route of the app serves at this request's path: each is tried against the routes (the
-    router's own 405 names the methods of the first route that matched the path only)."""
-    routes = request.app.router.routes
-    return [m for m in _METHODS if any(r.matches({**request.scope, "method": m})[0] is Match.FULL for r in routes)]
+    """Every method some route of the app serves at this request's path, each tried against the app's routes (the
+    router's own 405 names the methods of the first route that matched the path only). Mounted apps are left to
+    say it themselves: a mount matches its whole prefix for every method."""
+    scope = {**request.scope, "root_path": request.scope.get("app_root_path", "")}  # as the app's router saw it
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    return [m for m in _METHODS if any(r.matches({**scope, "method": m})[0] is Match.FULL for r in routes)]
 
 
 def install_problem_handlers(app: FastAPI, *, formats: ErrorFormats | None = None) -> None:

@@ -136,27 +136,34 @@ def register(app: typer.Typer) -> None:
             "reply_to": reply_to,
             "client_txn_id": txn or f"cli-{uuid.uuid4()}",
         }
+        retried = False
         try:
             try:
                 response = api.request("POST", "/api/v1/messages", json=draft)
             except (Unreachable, AnswerLost):
                 # the same client_txn_id: if the first attempt was carried out, this returns it, never a duplicate
+                retried = True
                 response = api.request("POST", "/api/v1/messages", json=draft)
         except ClientError as exc:
             _fail(str(exc))
         message = response.json()
         left, _ = time_left(message["ack_due_at"])
-        if response.headers.get("Idempotent-Replayed") == "true":  # sent before: this is that message, not a new one
+        due = f"acknowledgement due {message['ack_due_at']} ({left})"
+        if response.headers.get("Idempotent-Replayed") == "true" and not retried:
+            # this transaction id was used before (a resend): that message, not a new one
             console.print(
                 Text.assemble(
                     ("Already sent", "yellow"),
                     shown(
                         f" as #{message['id']} ({message['precedence']}, {message['audience']}) at "
-                        f"{message['sent_at']} with transaction id {draft['client_txn_id']}: nothing new was sent"
+                        f"{message['sent_at']} with transaction id {draft['client_txn_id']}: nothing new was sent; "
+                        + due
                     ),
                 )
             )
             return
+        if retried:  # the first try's answer was lost; the retry found (or made) the one message
+            console.print(shown("The first try's answer was lost; the retry with the same transaction id found it."))
         console.print(
             Text.assemble(
                 ("Sent", "green"),

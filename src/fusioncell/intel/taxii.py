@@ -456,6 +456,9 @@ def _add(cell: Cell, principal: Principal, found: Collection, objects: list[Any]
             pointer = error.get("pointer") if isinstance(error, dict) else None
             if isinstance(pointer, str) and (pointer == "/stix" or pointer.startswith("/stix/")):
                 error["pointer"] = "/objects" + pointer[len("/stix") :]
+            field = error.get("field") if isinstance(error, dict) else None
+            if isinstance(field, str) and (field == "stix" or field.startswith("stix.")):
+                error["field"] = "objects" + field[len("stix") :]
         raise
 
 
@@ -476,11 +479,10 @@ def _added(
             "request_timestamp": _stamp(now),
             "total_count": len(objects),
             "success_count": len(added),
+            "successes": added,  # never empty: an envelope without objects is refused, and all are added or none
             "failure_count": 0,
             "pending_count": 0,
         }
-        if added:  # no empty list (§2)
-            status["successes"] = added
         uow.session.add(IntelStatus(id=status_id, username=principal.username, created_at=now, body=json.dumps(status)))
     return status
 

@@ -230,16 +230,19 @@ def export_evidence(
         f"checkpoint of {bundle['checkpoint'].split(chr(10))[1]} entries.",
         highlight=False,
     )
-    # verify trusts no key the bundle carries: the witnesses' keys come from the agreed charter, or are pinned
-    pins = " ".join(f"--witness-key {shlex.quote(w['key'])}" for w in bundle.get("witnesses", []))
+    # verify trusts no key the bundle carries: the witnesses' keys come from the agreed charter, or are pinned as
+    # each party published them (never copied from the bundle unchecked: a forged bundle names forged keys)
+    shown_out = plain(shlex.quote(str(out)))
     console.print("Check it anywhere, with the charter the parties agreed:", highlight=False)
-    console.print(f"  fusioncell verify {plain(shlex.quote(str(out)))} --charter CHARTER.yaml", highlight=False)
-    if pins:
-        console.print(
-            "or with the witnesses' keys, as each party published them (these are the ones the bundle names):",
-            highlight=False,
-        )
-        console.print(f"  fusioncell verify {plain(shlex.quote(str(out)))} {plain(pins)}", highlight=False)
+    console.print(f"  fusioncell verify {shown_out} --charter CHARTER.yaml", highlight=False)
+    witnesses = [w for w in bundle.get("witnesses", []) if isinstance(w, dict)]
+    if witnesses:
+        pins = " ".join(f"--witness-key {str(w.get('delegation', '?')).upper()}_WITNESS_KEY" for w in witnesses)
+        console.print("or pinning each party's witness key, as that party published it:", highlight=False)
+        console.print(f"  fusioncell verify {shown_out} {plain(pins)}", highlight=False)
+        console.print("The bundle names these; compare each with its party's published key before pinning it:")
+        for w in witnesses:
+            console.print(f"  {plain(w.get('delegation'))}  {plain(w.get('key'))}", highlight=False)
 
 
 def verify_bundle(

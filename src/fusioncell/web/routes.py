@@ -222,7 +222,8 @@ def ascii_code(typed: str) -> str | None:
 @router.post("/logout", name="web_logout")
 def logout(request: Request, cell: CellDep, session: SignedIn, csrf: Annotated[str, Form(max_length=200)]) -> Response:
     check_csrf(request, csrf, session.csrf)
-    auth_service.logout(cell=cell, raw_token=session.token)
+    with contextlib.suppress(Unauthorized):  # signed out meanwhile (another tab): it is over either way
+        auth_service.logout(cell=cell, raw_token=session.token)
     response = RedirectResponse("/login", status_code=303)
     clear_session(response, request)
     return response
