@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from fusioncell import __version__
+from fusioncell.auth.routes import BODY_MODELS as AUTH_BODY_MODELS
 from fusioncell.auth.routes import router as auth_router
 from fusioncell.cell import Cell
 from fusioncell.charter import Charter, load_charter
@@ -36,8 +37,9 @@ from fusioncell.policy import audience_labels
 from fusioncell.problems import BodySizeLimit, document_problems, install_problem_handlers
 from fusioncell.proxies import ForwardedHeaders
 from fusioncell.scheduler.service import Scheduler, SchedulerLoop
-from fusioncell.schemas import document_text_rule
+from fusioncell.schemas import document_models, document_text_rule
 from fusioncell.settings import Settings
+from fusioncell.stream.frames import stream_description
 from fusioncell.stream.hub import StreamHub
 from fusioncell.stream.routes import router as stream_router
 from fusioncell.traffic import service as traffic_service
@@ -49,6 +51,49 @@ from fusioncell.web import routes as web
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v1"
+
+
+DESCRIPTION = """Closed-loop traffic, vetted intelligence, deconfliction, disputes, binding timelines and a record \
+that every party witnesses. Errors are RFC 9457 `application/problem+json`.
+
+## Signing in from these docs
+
+Press **Authorize**. Under *OAuth2Password* type your username and password (with a second factor, type your \
+one-time code right after your password; leave client_id and client_secret empty) and press Authorize: every \
+request you try from here then carries your token. Or paste a token from `POST /api/v1/auth/token` under \
+*BearerToken*. What you may read and do follows from your delegation and roles (`GET /api/v1/me`).
+
+The examples tell one night shift of the example charter (`charters/paris-2026.yaml`): at 0548Z Syria's liaison \
+officer (`sy.liaison`) sends a FLASH warning that four vehicles will cross the buffer zone at 0600Z; Israel's \
+(`il.liaison`) reads it back with the wrong time; the mediator (`us.mediator`) is alerted. The request examples \
+are ones the cell accepts from the member they name.
+
+## Lists and resends
+
+Lists of what is recorded (messages, alerts) come in the order recorded: pass a page's `next_after` as `after` \
+for the next page. A message sent with a `client_txn_id` may be sent again safely: the same id from the same \
+account returns the original message (200, `Idempotent-Replayed: true`).
+"""
+
+OPENAPI_TAGS = [
+    {"name": "auth", "description": "Sign in and out; who you are."},
+    {
+        "name": "traffic",
+        "description": "The communication cell: messages by track and precedence, acknowledgement and read-back, "
+        "the sender's verdict, alerts to the mediator.",
+    },
+    {
+        "name": "ledger",
+        "description": "The record no one can rewrite: entry headers every delegation reads, contents for their "
+        "audience, signed checkpoints, Merkle proofs (RFC 9162) and evidence bundles.",
+    },
+    {
+        "name": "intel",
+        "description": "Intelligence sharing: STIX 2.1 submitted by a party, released by the mediator (whole or "
+        "redacted) or declined; released objects, also over TAXII 2.1 at /taxii2/.",
+    },
+    {"name": "operations", "description": "Health and metrics for those who run the cell."},
+]
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -137,10 +182,8 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
         title="fusioncell",
         version=__version__,
         summary="The software of a mediated joint coordination cell.",
-        description=(
-            "Closed-loop traffic, vetted intelligence, deconfliction, disputes, binding timelines and a record "
-            "that every party witnesses. Errors are RFC 9457 `application/problem+json`."
-        ),
+        description=DESCRIPTION + "\n" + stream_description(),
+        openapi_tags=OPENAPI_TAGS,
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,
         redoc_url=None,
@@ -205,7 +248,9 @@ def _install_openapi(app: FastAPI, cell: Cell) -> None:
                 summary=app.summary,
                 description=app.description,
                 routes=app.routes,
+                tags=app.openapi_tags,
             )
+            document_models(schema, AUTH_BODY_MODELS)  # read by the token operation itself: JSON or a form
             app.openapi_schema = document_text_rule(document_charter(document_problems(schema), cell.charter))
         return app.openapi_schema
 

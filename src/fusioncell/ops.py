@@ -24,7 +24,7 @@ from sqlalchemy import func, select, text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fusioncell.auth import service as auth_service
-from fusioncell.deps import CellDep
+from fusioncell.deps import CellDep, OptionalBearer
 from fusioncell.errors import Forbidden, Unauthorized
 from fusioncell.policy import DelegationKind, Role
 from fusioncell.problems import problem
@@ -142,8 +142,41 @@ class RequestLog:
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz", name="ops_health", summary="Liveness and database check")
+@router.get(
+    "/healthz",
+    name="ops_health",
+    summary="Liveness and database check",
+    responses={
+        200: {
+            "description": "The server answers and its database too",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["status", "database", "mechanism"],
+                        "properties": {
+                            "status": {"type": "string", "const": "ok", "description": "Always ok on a 200."},
+                            "database": {
+                                "type": "string",
+                                "description": "The database in use: sqlite or postgresql.",
+                                "examples": ["postgresql"],
+                            },
+                            "mechanism": {
+                                "type": "string",
+                                "description": "The log origin of the charter this cell serves.",
+                                "examples": ["fusioncell.example/paris-2026"],
+                            },
+                        },
+                    }
+                }
+            },
+        },
+        503: {"description": "The database does not answer"},
+    },
+)
 def healthz(cell: CellDep) -> Response:
+    """For a load balancer or an orchestrator's probe: 200 when this instance runs and reaches its database, 503
+    (a problem) when it does not. Open to anyone; it tells nothing of the traffic."""
     try:
         with cell.reading() as session:
             session.execute(text("SELECT 1"))
@@ -159,12 +192,9 @@ def healthz(cell: CellDep) -> Response:
     )
 
 
-def metrics_reader(cell: CellDep, request: Request) -> None:
+def metrics_reader(cell: CellDep, token: OptionalBearer) -> None:
     """Metrics count traffic by precedence and track, which is content: only the scrape token or the mediator."""
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    if not token:
         raise Unauthorized("send the metrics token (FUSIONCELL_METRICS_TOKEN) or a mediator's token as a bearer token")
     expected = cell.settings.metrics_token
     if expected and hmac.compare_digest(token.encode(), expected.encode()):
@@ -182,9 +212,20 @@ def metrics_reader(cell: CellDep, request: Request) -> None:
     summary="Prometheus metrics (the scrape token or a mediator's token)",
     response_class=Response,
     dependencies=[Depends(metrics_reader)],
-    responses={401: {"description": "No token"}, 403: {"description": "Not the mediator"}},
+    responses={
+        200: {
+            "description": "Prometheus text exposition format",
+            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+        },
+        401: {"description": "No token, or one that is not valid"},
+        403: {"description": "Not the mediator"},
+    },
 )
 def metrics(cell: CellDep, request: Request) -> Response:
+    """For Prometheus, with the scrape token (`FUSIONCELL_METRICS_TOKEN`) as a bearer token, or for the mediator's
+    officers with their own token. Counts of traffic by precedence and track are content, so a party's token is
+    refused (403). Holds requests and latency, ledger size and entries by action, scheduler jobs fired, messages
+    sent, acknowledgement latency and overdue deliveries by precedence."""
     from fusioncell.ledger.models import LedgerHead
 
     registry: Metrics = request.app.state.metrics

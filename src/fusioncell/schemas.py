@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, ValidationInfo, field_validator
+from pydantic.json_schema import models_json_schema
 from pydantic_core import PydanticCustomError, core_schema
 
 from fusioncell import text
@@ -155,6 +156,16 @@ def document_text_rule(openapi: dict[str, Any]) -> dict[str, Any]:
     for operation in (op for item in openapi.get("paths", {}).values() for op in item.values() if isinstance(op, dict)):
         for parameter in operation.get("parameters", []):
             _mark_strings(parameter.get("schema"))
+    return openapi
+
+
+def document_models(openapi: dict[str, Any], models: typing.Iterable[type[BaseModel]]) -> dict[str, Any]:
+    """Add to the document's components the schemas of request bodies a route reads itself (FastAPI lists only the
+    models of the parameters it parses)."""
+    _, top = models_json_schema([(m, "validation") for m in models], ref_template="#/components/schemas/{model}")
+    components = openapi.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in top.get("$defs", {}).items():
+        components.setdefault(name, schema)
     return openapi
 
 

@@ -31,6 +31,7 @@ from fusioncell.auth import service as auth_service
 from fusioncell.cell import Cell
 from fusioncell.ledger.entries import NOTIFY_CHANNEL, jsonable
 from fusioncell.ledger.models import LedgerEntry, LedgerHead
+from fusioncell.stream.frames import FrameType
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def stream_event(entry: Any) -> StreamEvent:
     """From a ledger entry, or a row with its columns."""
     head = json.dumps(
         {
-            "type": "event",
+            "type": FrameType.EVENT,
             "index": entry.index,
             "time": jsonable(entry.recorded_at),
             "action": entry.action,

@@ -14,6 +14,7 @@ from fusioncell.cell import Cell
 from fusioncell.errors import Unauthorized
 from fusioncell.ledger import service as ledger_service
 from fusioncell.policy import Principal, readable_audiences
+from fusioncell.stream.frames import CLOSE_BAD_REQUEST, CLOSE_UNAUTHORIZED, STREAM_PATH, FrameType
 from fusioncell.stream.hub import StreamEvent, StreamHub, Subscription, position, stream_event
 from fusioncell.traffic.receipts import ReceiptRecorder
 from fusioncell.traffic.service import Receipt
@@ -23,8 +24,6 @@ log = logging.getLogger(__name__)
 router = APIRouter()
 
 REPLAY_BATCH = 500
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_BAD_REQUEST = 4400
 
 
 def _token(websocket: WebSocket) -> str | None:
@@ -36,7 +35,7 @@ def _token(websocket: WebSocket) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
 
 
-@router.websocket("/api/v1/stream", name="stream")
+@router.websocket(STREAM_PATH, name="stream")
 async def stream(websocket: WebSocket) -> None:
     cell: Cell = websocket.app.state.cell
     hub: StreamHub = websocket.app.state.hub
@@ -48,7 +47,7 @@ async def stream(websocket: WebSocket) -> None:
             raise Unauthorized("send the token as ?access_token= or an Authorization: Bearer header")
         principal, generation = await run_in_threadpool(_authenticated, cell, token)
     except Unauthorized as exc:
-        await websocket.send_json({"type": "error", "status": 401, "detail": exc.detail})
+        await websocket.send_json({"type": FrameType.ERROR, "status": 401, "detail": exc.detail})
         await websocket.close(code=CLOSE_UNAUTHORIZED, reason="unauthorized")
         return
     try:
@@ -58,7 +57,11 @@ async def stream(websocket: WebSocket) -> None:
             raise ValueError
     except ValueError:
         await websocket.send_json(
-            {"type": "error", "status": 400, "detail": "after must be a ledger index from -1 to the ledger's last"}
+            {
+                "type": FrameType.ERROR,
+                "status": 400,
+                "detail": "after must be a ledger index from -1 to the ledger's last",
+            }
         )
         await websocket.close(code=CLOSE_BAD_REQUEST, reason="bad after")
         return
@@ -69,7 +72,7 @@ async def stream(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         pass
     except _Revoked as exc:
-        await websocket.send_json({"type": "error", "status": 401, "detail": str(exc)})
+        await websocket.send_json({"type": FrameType.ERROR, "status": 401, "detail": str(exc)})
         await websocket.close(code=CLOSE_UNAUTHORIZED, reason="token no longer valid")
     finally:
         session.close()
@@ -119,12 +122,14 @@ class _Subscriber:
         self.hub.unsubscribe(self.subscription)
 
     async def run(self) -> None:
-        await self.websocket.send_json({"type": "hello", "after": self.cursor, "username": self.principal.username})
+        await self.websocket.send_json(
+            {"type": FrameType.HELLO, "after": self.cursor, "username": self.principal.username}
+        )
         # everything committed before this connection, even what the hub has not read yet, comes before 'live'
         head, generation = await run_in_threadpool(position, self.cell)
         await self._drain(target=head - 1, generation=generation)
         # the replay is done: from here on, events arrive as they are committed
-        await self.websocket.send_json({"type": "live", "index": self.cursor})
+        await self.websocket.send_json({"type": FrameType.LIVE, "index": self.cursor})
         interval = self.cell.settings.stream_heartbeat_seconds
         checked = self.sent_at = time.monotonic()
         wake = self.subscription.wake
@@ -138,7 +143,7 @@ class _Subscriber:
                 checked = time.monotonic()
             await self._drain()
             if time.monotonic() - self.sent_at >= interval:
-                await self.websocket.send_json({"type": "heartbeat", "index": self.cursor})
+                await self.websocket.send_json({"type": FrameType.HEARTBEAT, "index": self.cursor})
                 self.sent_at = time.monotonic()
             await wake.wait()
             wake.clear()
