@@ -148,6 +148,14 @@ INTEL_ITEM_ID = 1736002418
 INTEL_INDEX = 1839
 SUBMITTED_AT = "2026-03-02T05:22:40Z"
 DECIDED_AT = "2026-03-02T05:41:09Z"
+TLP_AMBER = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421"
+# the indicator as Israel receives it: released to `joint` as TLP:AMBER, without the observation post
+RELEASED_INDICATOR: dict[str, Any] = {
+    **{key: value for key, value in INDICATOR.items() if key != "description"},
+    "modified": "2026-03-02T05:41:09.000Z",
+    "name": REDACTED_NAME,
+    "object_marking_refs": [TLP_AMBER],
+}
 RELEASE_ID = "0b7d1e52-93a4-4c1f-a0de-6f2b8c3e5d71"
 SIGHTING: dict[str, Any] = {
     "sighting_of": INDICATOR_ID,

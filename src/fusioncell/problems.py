@@ -249,16 +249,30 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     "description": "RFC 9457 problem details.",
     "required": ["type", "title", "status", "detail"],
     "properties": {
-        "type": {"type": "string", "format": "uri"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
+        "type": {
+            "type": "string",
+            "format": "uri",
+            "description": "Which kind of problem, as a URI.",
+            "examples": [PROBLEM_BASE + "forbidden"],
+        },
+        "title": {"type": "string", "description": "The kind of problem, in words.", "examples": ["Forbidden"]},
+        "status": {"type": "integer", "description": "The HTTP status.", "examples": [403]},
+        "detail": {
+            "type": "string",
+            "description": "What went wrong this time, and who may act where it is a permission.",
+            "examples": ["sy.liaison may not send an INSTRUCTION: only the mediator may"],
+        },
+        "instance": {
+            "type": "string",
+            "description": "The path of the request that failed.",
+            "examples": ["/api/v1/messages"],
+        },
     },
     "additionalProperties": True,
 }
 
 VALIDATION_PROBLEM_SCHEMA: dict[str, Any] = {
+    "description": "A request that is not valid: every problem, by field.",
     "allOf": [
         {"$ref": "#/components/schemas/Problem"},
         {
@@ -266,20 +280,47 @@ VALIDATION_PROBLEM_SCHEMA: dict[str, Any] = {
             "properties": {
                 "errors": {
                     "type": "array",
+                    "description": "One per problem found.",
+                    "examples": [
+                        [
+                            {
+                                "pointer": "/precedence",
+                                "field": "precedence",
+                                "reason": "Input should be 'FLASH', 'IMMEDIATE', 'PRIORITY' or 'ROUTINE'",
+                                "code": "enum",
+                            }
+                        ]
+                    ],
                     "items": {
                         "type": "object",
                         "required": ["pointer", "field", "reason", "code"],
                         "properties": {
-                            "pointer": {"type": "string", "description": "JSON Pointer into the body"},
-                            "field": {"type": "string"},
-                            "reason": {"type": "string"},
-                            "code": {"type": "string"},
+                            "pointer": {
+                                "type": "string",
+                                "description": "JSON Pointer into the body, or `query:<name>` / `path:<name>`.",
+                                "examples": ["/precedence"],
+                            },
+                            "field": {
+                                "type": "string",
+                                "description": "The field, dotted.",
+                                "examples": ["precedence"],
+                            },
+                            "reason": {
+                                "type": "string",
+                                "description": "Why it was refused.",
+                                "examples": ["Input should be 'FLASH', 'IMMEDIATE', 'PRIORITY' or 'ROUTINE'"],
+                            },
+                            "code": {
+                                "type": "string",
+                                "description": "A stable code.",
+                                "examples": ["enum"],
+                            },
                         },
                     },
                 }
             },
         },
-    ]
+    ],
 }
 
 _BODY_ERRORS = {"400": "Malformed JSON", "413": "Request body too large"}

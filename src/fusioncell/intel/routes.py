@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Body, Path, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
+from fusioncell import examples as ex
 from fusioncell.deps import CellDep, CurrentUser
 from fusioncell.intel import service, stix
 from fusioncell.intel.markings import Tlp
@@ -28,6 +29,42 @@ from fusioncell.schemas import RowId
 router = APIRouter(prefix="/api/v1/intel", tags=["intel"])
 
 ItemId = Annotated[RowId, Path(description="An intelligence item id")]
+
+SUBMIT_EXAMPLES = {
+    "indicator": {
+        "summary": "An indicator for the mediator's review (sy.analyst)",
+        "description": "The drones' control uplink seen by Syria's observation post OP-7, marked TLP:GREEN, as a "
+        "bundle. Sent again exactly, it returns the item already made (200).",
+        "value": {"stix": ex.BUNDLE, "share_identity": False},
+    },
+}
+REVISE_EXAMPLES = {
+    "one-object": {
+        "summary": "Replace a draft's content with one object (sy.analyst)",
+        "value": {"stix": ex.RELAY_INDICATOR, "share_identity": False},
+    },
+}
+RELEASE_EXAMPLES = {
+    "whole": {
+        "summary": "Release whole to the joint audience, marking kept (us.mediator)",
+        "value": {"audience": "joint"},
+    },
+    "redacted": {
+        "summary": "Release without the source, raised to TLP:AMBER (us.mediator)",
+        "description": "The indicator goes out as a new STIX version without its description (which names the "
+        "observation post) and under a name that does not; the item must hold the object named.",
+        "value": {"audience": "joint", "tlp": "TLP:AMBER", "redactions": [ex.REDACTION]},
+    },
+}
+DECLINE_EXAMPLES = {"reason": {"summary": "Decline, saying why (us.mediator)", "value": {"reason": ex.DECLINE_REASON}}}
+REVOKE_EXAMPLES = {"reason": {"summary": "Recall, saying why (us.mediator)", "value": {"reason": ex.REVOKE_REASON}}}
+SIGHTING_EXAMPLES = {
+    "sighting": {
+        "summary": "Israel saw the released uplink too (il.analyst)",
+        "description": "Of an object released to your delegation; the mediator reviews it like any submission.",
+        "value": ex.SIGHTING,
+    },
+}
 ERRORS = {
     401: {"description": "Not authenticated"},
     403: {"description": "Not permitted"},
@@ -74,7 +111,17 @@ def item_read(item: IntelItem, *, with_objects: bool = False) -> IntelItemRead:
         },
     },
 )
-def submit(body: IntelSubmit, cell: CellDep, principal: CurrentUser, response: Response) -> IntelItemRead:
+def submit(
+    body: Annotated[IntelSubmit, Body(openapi_examples=SUBMIT_EXAMPLES)],
+    cell: CellDep,
+    principal: CurrentUser,
+    response: Response,
+) -> IntelItemRead:
+    """Put STIX 2.1 content (a bundle, a list of objects or one object) before the mediator, who alone decides
+    whether, how and to whom it is released; until then no other party sees it. Your delegation's analysts only
+    (403 otherwise). Every object must be valid STIX 2.1 and TLP-marked; a 422 lists every problem by object and
+    property, and nothing is stored. Exactly the same content again returns the item it made (200,
+    `Idempotent-Replayed: true`). With `draft`, it stays your delegation's until you submit it."""
     with cell.command() as uow:
         submission = service.submit(
             cell=cell,
@@ -101,9 +148,14 @@ def submit(body: IntelSubmit, cell: CellDep, principal: CurrentUser, response: R
 def list_items(
     cell: CellDep,
     principal: CurrentUser,
-    state: Literal["draft", "submitted", "released", "redacted", "declined", "revoked", "discarded"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    state: Annotated[
+        Literal["draft", "submitted", "released", "redacted", "declined", "revoked", "discarded"] | None,
+        Query(description="Only items in this state.", examples=["submitted"]),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many items.", examples=[100])] = 100,
 ) -> IntelItemPage:
+    """For the mediator, the review queue: every delegation's submitted items (and what was decided); for a
+    party's analyst, your own delegation's items with their status. Newest first. Others get an empty list."""
     items = service.list_items(cell=cell, principal=principal, state=state, limit=limit)
     return IntelItemPage(items=[item_read(i) for i in items])
 
@@ -116,6 +168,8 @@ def list_items(
     responses=ERRORS,
 )
 def get_item(item_id: ItemId, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+    """One item with its STIX objects as submitted, for the mediator or the submitting delegation; a draft for its
+    delegation only. 404 for anyone else, as for an item that does not exist."""
     return item_read(service.get_item(cell=cell, principal=principal, item_id=item_id), with_objects=True)
 
 
@@ -132,7 +186,14 @@ def get_item(item_id: ItemId, cell: CellDep, principal: CurrentUser) -> IntelIte
         },
     },
 )
-def revise_draft(item_id: ItemId, body: IntelDraftRevise, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+def revise_draft(
+    item_id: ItemId,
+    body: Annotated[IntelDraftRevise, Body(openapi_examples=REVISE_EXAMPLES)],
+    cell: CellDep,
+    principal: CurrentUser,
+) -> IntelItemRead:
+    """Replace the whole content of one of your delegation's drafts (its analysts only), checked as on
+    submission. 404 for an item that is not your delegation's; 409 once it is no longer a draft."""
     with cell.command() as uow:
         item = service.revise_draft(
             cell=cell, uow=uow, principal=principal, item_id=item_id, body=body.stix, share_identity=body.share_identity
@@ -154,6 +215,8 @@ def revise_draft(item_id: ItemId, body: IntelDraftRevise, cell: CellDep, princip
     },
 )
 def submit_draft(item_id: ItemId, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+    """Put one of your delegation's drafts before the mediator, as if submitted now (its analysts only). 409 once
+    it is no longer a draft, or if exactly its content was submitted already."""
     with cell.command() as uow:
         item = service.submit_draft(cell=cell, uow=uow, principal=principal, item_id=item_id)
     return item_read(item)
@@ -167,6 +230,8 @@ def submit_draft(item_id: ItemId, cell: CellDep, principal: CurrentUser) -> Inte
     responses={**ERRORS, 409: {"description": "Not a draft"}},
 )
 def discard_draft(item_id: ItemId, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+    """Drop one of your delegation's drafts (its analysts only): it stays on the record, out of every list of work.
+    409 once it is no longer a draft."""
     with cell.command() as uow:
         item = service.discard_draft(cell=cell, uow=uow, principal=principal, item_id=item_id)
     return item_read(item)
@@ -185,7 +250,17 @@ def discard_draft(item_id: ItemId, cell: CellDep, principal: CurrentUser) -> Int
         },
     },
 )
-def release(item_id: ItemId, body: IntelRelease, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+def release(
+    item_id: ItemId,
+    body: Annotated[IntelRelease, Body(openapi_examples=RELEASE_EXAMPLES)],
+    cell: CellDep,
+    principal: CurrentUser,
+) -> IntelItemRead:
+    """The mediator only (403 otherwise): release a submitted item to an audience, whole or with redactions, keeping
+    or raising its marking. Recipients receive it at once, over REST, TAXII and the stream, with the mediator's
+    identity as source unless the submitter shared its own. 409 when it was decided already, for a lowered
+    marking, for TLP:RED to more than one party, or when it holds new versions of another delegation's objects; a
+    redaction that would leave invalid STIX, or names an object not in the item, is 422."""
     tlp = Tlp.parse(body.tlp) if body.tlp else None
     redactions = [(r.id, service.Redaction(tuple(r.remove), r.replace)) for r in body.redactions]
     with cell.command() as uow:
@@ -208,7 +283,14 @@ def release(item_id: ItemId, body: IntelRelease, cell: CellDep, principal: Curre
     response_model=IntelItemRead,
     responses={**ERRORS, 409: {"description": "Not released"}},
 )
-def revoke(item_id: ItemId, body: IntelRevoke, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+def revoke(
+    item_id: ItemId,
+    body: Annotated[IntelRevoke, Body(openapi_examples=REVOKE_EXAMPLES)],
+    cell: CellDep,
+    principal: CurrentUser,
+) -> IntelItemRead:
+    """The mediator only: recall a released item from every recipient, with the reason. Each of its objects gets a
+    new version with `revoked: true` (its cyber-observables stop being served). 409 if it is not released."""
     with cell.command() as uow:
         item = service.revoke(cell=cell, uow=uow, principal=principal, item_id=item_id, reason=body.reason)
     return item_read(item)
@@ -223,7 +305,15 @@ def revoke(item_id: ItemId, body: IntelRevoke, cell: CellDep, principal: Current
     response_model=IntelItemRead,
     responses=ERRORS,
 )
-def report_sighting(body: SightingCreate, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+def report_sighting(
+    body: Annotated[SightingCreate, Body(openapi_examples=SIGHTING_EXAMPLES)],
+    cell: CellDep,
+    principal: CurrentUser,
+) -> IntelItemRead:
+    """A party's analyst reports that it saw a released object: the cell makes a STIX sighting of it and puts it
+    before the mediator like any submission. Released, it reaches only those who were given the object, as the
+    mediator's and dated at its release, so nothing in it tells who reported it or when. 404 for an object not
+    released to your delegation."""
     with cell.command() as uow:
         item = service.report_sighting(
             cell=cell,
@@ -245,7 +335,14 @@ def report_sighting(body: SightingCreate, cell: CellDep, principal: CurrentUser)
     response_model=IntelItemRead,
     responses={**ERRORS, 409: {"description": "Already decided"}},
 )
-def decline(item_id: ItemId, body: IntelDecline, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
+def decline(
+    item_id: ItemId,
+    body: Annotated[IntelDecline, Body(openapi_examples=DECLINE_EXAMPLES)],
+    cell: CellDep,
+    principal: CurrentUser,
+) -> IntelItemRead:
+    """The mediator only: decline a submitted item with the reason the submitting delegation reads; it reaches no
+    one. 409 when it was decided already."""
     with cell.command() as uow:
         item = service.decline(cell=cell, uow=uow, principal=principal, item_id=item_id, reason=body.reason)
     return item_read(item)
@@ -269,8 +366,11 @@ async def objects(
             "for the first page",
         ),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many objects.", examples=[100])] = 100,
 ) -> Response:
+    """The STIX objects released to audiences your delegation reads, each version in the order it was added (a
+    redaction or a recall adds a version). Page with `next_after`, an opaque token only you can use; a token that
+    is not yours, or altered, is 400. The same objects are served over TAXII 2.1 at /taxii2/."""
     page = await run_in_threadpool(service.released_objects, cell=cell, principal=principal, after=after, limit=limit)
     return Response(
         stix.with_objects({"next_after": page.next_after}, (r.raw for r in page.rows)), media_type="application/json"

@@ -25,7 +25,8 @@ from fusioncell.ledger.schemas import (
     WitnessInfo,
 )
 
-Size = Annotated[int, Query(ge=0, le=MAX_INT)]
+Size = Annotated[int, Query(ge=0, le=MAX_INT, description="A tree size: a checkpoint's.")]
+Start = Annotated[int, Query(ge=0, le=MAX_INT, description="The first index of the range.", examples=[0])]
 LEAVES_MEDIA_TYPE = "application/jsonl"
 
 
@@ -46,11 +47,16 @@ router = APIRouter(prefix="/api/v1/ledger", tags=["ledger"])
 def entries(
     cell: CellDep,
     principal: CurrentUser,
-    start: Annotated[int, Query(ge=0, le=MAX_INT)] = 0,
+    start: Start = 0,
     end: Annotated[
-        int | None, Query(ge=0, le=MAX_INT, description="Exclusive; default start + 100; at most 1000 per page")
+        int | None,
+        Query(ge=0, le=MAX_INT, description="Exclusive; default start + 100; at most 1000 per page.", examples=[100]),
     ] = None,
 ) -> EntryHeaderPage:
+    """The public header of each entry in [start, end): index, time, audience and commitment, for every
+    delegation, since every party witnesses the whole log. The action, actor's delegation and subject are given
+    only for entries your delegation may read (format 2); to others they are null. A range is cut at the log's
+    size and at 1000 entries: page on from the last index + 1."""
     total, headers = service.headers(
         cell=cell, principal=principal, start=start, end=start + 100 if end is None else end
     )
@@ -65,6 +71,8 @@ def entries(
     responses={401: {"description": "Not authenticated"}, 404: {"description": "No such entry you may read"}},
 )
 def entry_content(index: LedgerIndex, cell: CellDep, principal: CurrentUser) -> EntryContent:
+    """What an entry says, with its salt, for the entry's audience only: check SHA-256(salt ‖ content) against
+    the header's commitment. 404 if there is no such entry or it is not yours to read."""
     entry = service.content(cell=cell, principal=principal, index=index)
     return EntryContent(
         index=entry.index,
@@ -87,6 +95,9 @@ def entry_content(index: LedgerIndex, cell: CellDep, principal: CurrentUser) -> 
     },
 )
 def checkpoint(cell: CellDep, principal: CurrentUser) -> PlainTextResponse:
+    """The newest checkpoint as a C2SP signed note (origin, size, root hash, the cell's signature), with the
+    cosignature lines of the witnesses that have signed it. `Fusioncell-Final: yes` once every party's witness
+    has cosigned. Any member."""
     signed = log.latest(cell) or log.sign_checkpoint(cell)
     cosigned = log.cosignatures(cell, signed.size)
     return PlainTextResponse(
@@ -108,9 +119,11 @@ def checkpoint(cell: CellDep, principal: CurrentUser) -> PlainTextResponse:
 def checkpoints(
     cell: CellDep,
     principal: CurrentUser,
-    before: Annotated[int | None, Query(ge=0, le=MAX_INT, description="only sizes below this")] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Only sizes below this.")] = None,
+    limit: Annotated[int, Query(ge=1, le=100, description="At most this many checkpoints.", examples=[20])] = 20,
 ) -> CheckpointPage:
+    """Signed checkpoints, newest first, each with its cosignatures and whether it is final (every party's witness
+    has cosigned it). For the next page, pass the last one's `size` as `before`. Any member."""
     items = []
     for signed in log.history(cell, before=before, limit=limit):
         cosigned = log.cosignatures(cell, signed.size)
@@ -137,6 +150,8 @@ def checkpoints(
     response_model=LogInfo,
 )
 def log_info(cell: CellDep) -> LogInfo:
+    """The log's origin, its verifier key and the parties' witnesses: what a witness or an offline verifier
+    needs, so it is open to anyone, without a token."""
     return LogInfo(
         origin=cell.charter.mechanism.log_origin,
         log_key=str(log.log_signer(cell).verifier),
@@ -151,7 +166,14 @@ def log_info(cell: CellDep) -> LogInfo:
     response_model=InclusionProof,
     responses={401: {"description": "Not authenticated"}, 422: {"description": "Index or size out of range"}},
 )
-def inclusion_proof(cell: CellDep, principal: CurrentUser, index: Size, size: Size) -> InclusionProof:
+def inclusion_proof(
+    cell: CellDep,
+    principal: CurrentUser,
+    index: Annotated[int, Query(ge=0, le=MAX_INT, description="The entry to prove.")],
+    size: Size,
+) -> InclusionProof:
+    """Proof that entry `index` is in the tree of `size` entries (a checkpoint's): hash the leaf up the path and
+    compare with that checkpoint's root. Any member; an index at or past `size`, or a size past the log's, is 422."""
     leaf, hashes = log.inclusion(cell, index, size)
     return InclusionProof(index=index, size=size, leaf_hash=_b64(leaf), hashes=[_b64(h) for h in hashes])
 
@@ -163,7 +185,14 @@ def inclusion_proof(cell: CellDep, principal: CurrentUser, index: Size, size: Si
     response_model=ConsistencyProof,
     responses={401: {"description": "Not authenticated"}, 422: {"description": "Sizes out of range"}},
 )
-def consistency_proof(cell: CellDep, principal: CurrentUser, first: Size, second: Size) -> ConsistencyProof:
+def consistency_proof(
+    cell: CellDep,
+    principal: CurrentUser,
+    first: Annotated[int, Query(ge=0, le=MAX_INT, description="The earlier tree size.")],
+    second: Annotated[int, Query(ge=0, le=MAX_INT, description="The later tree size.")],
+) -> ConsistencyProof:
+    """Proof that the tree of `second` entries extends the tree of `first`: nothing before was changed. Witnesses
+    check it before they cosign. Any member; `first` past `second`, or `second` past the log's size, is 422."""
     hashes = log.consistency(cell, first, second)
     return ConsistencyProof(first=first, second=second, hashes=[_b64(h) for h in hashes])
 
@@ -182,9 +211,11 @@ def consistency_proof(cell: CellDep, principal: CurrentUser, first: Size, second
 def leaves(
     cell: CellDep,
     principal: CurrentUser,
-    start: Size = 0,
-    end: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Exclusive; at most 65,536 per page")] = None,
+    start: Start = 0,
+    end: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Exclusive; at most 65,536 per page.")] = None,
 ) -> Response:
+    """A mirror's feed: each line is an entry's leaf, exactly the bytes the Merkle tree hashes, so a witness can
+    rebuild the tree. Any member (the leaves hold only public headers)."""
     lines = service.leaves(cell=cell, start=start, end=start + service.MAX_LEAVES if end is None else end)
     return Response(lines, media_type=LEAVES_MEDIA_TYPE)
 
@@ -204,9 +235,11 @@ def leaves(
 def contents(
     cell: CellDep,
     principal: CurrentUser,
-    start: Size = 0,
-    end: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Exclusive; at most 65,536 per page")] = None,
+    start: Start = 0,
+    end: Annotated[int | None, Query(ge=0, le=MAX_INT, description="Exclusive; at most 65,536 per page.")] = None,
 ) -> Response:
+    """The contents and salts of the entries in [start, end) whose audience your delegation is in; the others are
+    left out. With the leaves, what your delegation's mirror keeps."""
     rows = service.contents(
         cell=cell, principal=principal, start=start, end=start + service.MAX_LEAVES if end is None else end
     )
@@ -229,8 +262,14 @@ def contents(
 def evidence_bundle(
     cell: CellDep,
     principal: CurrentUser,
-    subject: Annotated[str, Query(min_length=1, max_length=160, description="e.g. message:17")],
+    subject: Annotated[
+        str, Query(min_length=1, max_length=160, description="What the entries are about: `message:<id>`, …")
+    ],
 ) -> Response:
+    """Everything recorded about a subject (a message, an intelligence item, …) that you may read, with Merkle
+    proofs up to a final checkpoint: check it offline with `fusioncell verify`, against the charter or the
+    witnesses' keys. 404 when no entry about it is yours to read; 409 until a final checkpoint covers them (wait
+    for the witnesses to cosign)."""
     bundle = evidence.export(cell, principal, subject)
     name = subject.replace(":", "-").replace("/", "-")
     return Response(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Body, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
+from fusioncell import examples as ex
 from fusioncell.deps import CellDep, CurrentUser, MessageId
 from fusioncell.schemas import LedgerAfter
 from fusioncell.traffic import service
@@ -29,7 +30,54 @@ ERRORS = {
     404: {"description": "No such message, or not yours to see"},
     409: {"description": "Conflict with the message's state"},
 }
-PageLimit = Annotated[int, Query(ge=1, le=500, description="At most this many items.")]
+PageLimit = Annotated[int, Query(ge=1, le=500, description="At most this many items.", examples=[100])]
+AfterIndex = Annotated[
+    LedgerAfter | None,
+    Query(
+        description="Only what was recorded after this ledger index: the last page's `next_after`; -1 or nothing "
+        "for the first page.",
+        examples=[-1],
+    ),
+]
+
+SEND_EXAMPLES = {
+    "flash-warning": {
+        "summary": "FLASH warning to the joint audience, read-back required (sy.liaison)",
+        "description": "Syria warns that four vehicles will cross the buffer zone at 0600Z, in English with an "
+        "Arabic translation. Sent again with the same `client_txn_id`, it returns the message already sent.",
+        "value": ex.SEND_FLASH_WARNING,
+    },
+    "mediated-request": {
+        "summary": "ROUTINE request to the mediator alone (sy.liaison)",
+        "description": "Proximity talks: `mediated:SY` is read by Syria and the mediator only.",
+        "value": ex.SEND_MEDIATED_REQUEST,
+    },
+}
+ACK_EXAMPLES = {
+    "read-back": {
+        "summary": "Acknowledge and read back (il.liaison)",
+        "description": "Required when the message says `readback_required`; send it again after a negative verdict.",
+        "value": {"readback": ex.READBACK},
+    },
+    "acknowledge": {
+        "summary": "Acknowledge only",
+        "description": "For a message that needs no read-back.",
+        "value": {},
+    },
+}
+VERDICT_EXAMPLES = {
+    "negative": {
+        "summary": "Reject IL's read-back, saying what was wrong (sy.liaison)",
+        "description": "A negative verdict needs its note. It opens a clarification and alerts the mediator; the "
+        "receiver reads back again.",
+        "value": {"verdict": "negative", "note": ex.NOTE, "delegation": "IL"},
+    },
+    "confirmed": {
+        "summary": "Confirm the read-back (sy.liaison)",
+        "description": "Closes the loop, and any clarification open on it.",
+        "value": {"verdict": "confirmed"},
+    },
+}
 
 
 @router.post(
@@ -40,7 +88,22 @@ PageLimit = Annotated[int, Query(ge=1, le=500, description="At most this many it
     response_model=MessageRead,
     responses={**ERRORS, 200: {"description": "A resend with a known client_txn_id: the original message"}},
 )
-async def send_message(body: MessageCreate, cell: CellDep, principal: CurrentUser, response: Response) -> MessageRead:
+async def send_message(
+    body: Annotated[MessageCreate, Body(openapi_examples=SEND_EXAMPLES)],
+    cell: CellDep,
+    principal: CurrentUser,
+    response: Response,
+) -> MessageRead:
+    """Send a message to an audience on one of the charter's tracks (a liaison officer or the mediator). It is
+    recorded in the ledger and streamed at once to everyone in the audience; `ack_due_at` is stamped from its
+    precedence, and each addressed delegation (every party and the mediator in the audience, but yours) must
+    acknowledge it by then, or is reminded and the matter escalated.
+
+    Refused: an audience your delegation is not in, or the INSTRUCTION marker from a party (403); an unknown track
+    or language, a FLASH or IMMEDIATE body over 200 words, a `reply_to` you cannot read or whose audience is
+    narrower than this one's (422). With a `client_txn_id`, a resend returns the original message (200,
+    `Idempotent-Replayed: true`) and writes nothing; other content under the same id is 409. Sends that arrive
+    together are committed together (group commit): the 201 comes once the message is on disk."""
     try:
         # group commit: sends that arrive together share one transaction; the 201 comes after it commits
         message = await cell.group_commit.run(
@@ -66,13 +129,15 @@ async def send_message(body: MessageCreate, cell: CellDep, principal: CurrentUse
 def list_messages(
     cell: CellDep,
     principal: CurrentUser,
-    track: Annotated[str | None, Query(max_length=64)] = None,
-    after: Annotated[
-        LedgerAfter | None,
-        Query(description="Only messages recorded after this ledger index: the last page's `next_after`."),
+    track: Annotated[
+        str | None, Query(max_length=64, description="Only this track's messages.", examples=["de-escalation"])
     ] = None,
+    after: AfterIndex = None,
     limit: PageLimit = 100,
 ) -> MessagePage:
+    """Every message you may read, oldest first: the audiences your delegation is in, whoever sent them. Reading
+    them here counts as their delivery to your delegation. Page with `next_after`: pass it as `after` until it is
+    null. An unknown track is 422."""
     messages = service.list_messages(cell=cell, principal=principal, track=track, after=after, limit=limit)
     messages = service.received(cell=cell, principal=principal, messages=messages)
     items = [message_read(cell, m, principal) for m in messages]
@@ -87,6 +152,9 @@ def list_messages(
     responses=ERRORS,
 )
 def inbox(cell: CellDep, principal: CurrentUser) -> list[MessageRead]:
+    """What your delegation still owes: messages addressed to it that are not yet acknowledged, or whose read-back
+    the sender rejected, earliest deadline first (`ack_due_at`; a FLASH falls due before a ROUTINE sent earlier).
+    Reading them here counts as their delivery to your delegation. An observer's or an admin's inbox is empty."""
     messages = service.inbox(cell=cell, principal=principal)
     return [
         message_read(cell, m, principal) for m in service.received(cell=cell, principal=principal, messages=messages)
@@ -101,6 +169,9 @@ def inbox(cell: CellDep, principal: CurrentUser) -> list[MessageRead]:
     responses=ERRORS,
 )
 def get_message(message_id: MessageId, cell: CellDep, principal: CurrentUser) -> MessageRead:
+    """One message with each addressed delegation's state (delivered, acknowledged, read back, the verdict) and
+    its clarifications. 404 whether it does not exist or is not yours to see: the answer tells nothing of other
+    audiences' traffic."""
     message = service.get_message(cell=cell, principal=principal, message_id=message_id)
     [message] = service.received(cell=cell, principal=principal, messages=[message])
     return message_read(cell, message, principal)
@@ -113,7 +184,16 @@ def get_message(message_id: MessageId, cell: CellDep, principal: CurrentUser) ->
     response_model=MessageRead,
     responses={**ERRORS, 422: {"description": "A read-back is required"}},
 )
-def acknowledge(message_id: MessageId, body: AckCreate, cell: CellDep, principal: CurrentUser) -> MessageRead:
+def acknowledge(
+    message_id: MessageId,
+    body: Annotated[AckCreate, Body(openapi_examples=ACK_EXAMPLES)],
+    cell: CellDep,
+    principal: CurrentUser,
+) -> MessageRead:
+    """Acknowledge a message for your delegation, which stops its reminders and escalation; with `readback`, your
+    restatement for the sender to confirm (required when the message says `readback_required`). After a negative
+    verdict, send the read-back again. Refused: a message not addressed to your delegation, or an observer (403);
+    a required read-back missing (422); acknowledging twice without a read-back (409)."""
     with cell.command() as uow:
         service.acknowledge(cell=cell, uow=uow, principal=principal, message_id=message_id, readback=body.readback)
     return message_read(cell, service.get_message(cell=cell, principal=principal, message_id=message_id), principal)
@@ -126,7 +206,17 @@ def acknowledge(message_id: MessageId, body: AckCreate, cell: CellDep, principal
     response_model=MessageRead,
     responses=ERRORS,
 )
-def readback_verdict(message_id: MessageId, body: VerdictCreate, cell: CellDep, principal: CurrentUser) -> MessageRead:
+def readback_verdict(
+    message_id: MessageId,
+    body: Annotated[VerdictCreate, Body(openapi_examples=VERDICT_EXAMPLES)],
+    cell: CellDep,
+    principal: CurrentUser,
+) -> MessageRead:
+    """The sending delegation's answer to a read-back: `confirmed` closes the loop; `negative`, with a note saying
+    what was wrong, opens a clarification (for sender, receiver and mediator) and alerts the mediator, and the
+    receiver reads back again. Only the sending delegation may judge (403); a negative verdict without a note is
+    422, and so is a verdict without `delegation` when several read-backs await one; no read-back awaiting a
+    verdict is 409."""
     with cell.command() as uow:
         service.judge_readback(
             cell=cell,
@@ -150,13 +240,15 @@ def readback_verdict(message_id: MessageId, body: VerdictCreate, cell: CellDep, 
 def list_alerts(
     cell: CellDep,
     principal: CurrentUser,
-    target: Annotated[str | None, Query(max_length=16, description="Only alerts to this delegation.")] = None,
-    after: Annotated[
-        LedgerAfter | None,
-        Query(description="Only alerts recorded after this ledger index: the last page's `next_after`."),
+    target: Annotated[
+        str | None, Query(max_length=16, description="Only alerts to this delegation.", examples=["US"])
     ] = None,
+    after: AfterIndex = None,
     limit: PageLimit = 100,
 ) -> AlertPage:
+    """Escalations of overdue acknowledgements and rejected read-backs, oldest first. An alert is read by the
+    audience of the message it is about, so a party sees the alerts on traffic it reads; `target` narrows them to
+    those raised for one delegation (the mediator's duty screen asks for `US`). Paged like messages."""
     alerts = service.list_alerts(cell=cell, principal=principal, target=target, after=after, limit=limit)
     items = [AlertRead.model_validate(a) for a in alerts]
     return AlertPage(items=items, next_after=items[-1].ledger_index if len(items) == limit else None)

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from fusioncell import examples as ex
 from fusioncell.charter.model import Precedence
 from fusioncell.schemas import LINES, InputModel, RowId
 
@@ -19,6 +20,9 @@ Readback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 
 
 class Marker(StrEnum):
+    """What a message is: INSTRUCTION (the mediator only), ADVICE, WARNING, INFORMATION, QUESTION, ANSWER, REQUEST
+    or INTENTION."""
+
     INSTRUCTION = "INSTRUCTION"
     ADVICE = "ADVICE"
     WARNING = "WARNING"
@@ -30,138 +34,239 @@ class Marker(StrEnum):
 
 
 class Verdict(StrEnum):
+    """The sender's answer to a read-back: `confirmed` closes the loop, `negative` opens a clarification."""
+
     CONFIRMED = "confirmed"
     NEGATIVE = "negative"
 
 
+UTC_DOC = " (UTC)"
+PRECEDENCE_DOC = (
+    "ACP 121 precedence, which sets the time to acknowledge: FLASH 10 min, IMMEDIATE 30 min, PRIORITY 3 h, "
+    "ROUTINE 6 h (as the charter says); FLASH and IMMEDIATE bodies hold at most 200 words."
+)
+MARKER_DOC = "What the message is. INSTRUCTION is the mediator's alone; a party's is refused (403)."
+AUDIENCE_DOC = (
+    "Who reads it: `joint` (both parties, the mediator and UNDOF as observer), `mediated:SY` or `mediated:IL` (that "
+    "party and the mediator: proximity talks), `mediator` (the mediator alone)."
+)
+
+
 class Translation(InputModel):
-    subject: Text200
-    body: Body
+    """The message in another of the charter's languages."""
+
+    subject: Text200 = Field(description="The subject in this language; one line.", examples=[ex.SUBJECT_AR])
+    body: Body = Field(
+        description="The body in this language; the precedence's word limit applies to it too.", examples=[ex.BODY_AR]
+    )
 
 
 class MessageCreate(InputModel):
-    track: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    audience: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
-        description="joint | mediator | mediated:<delegation>"
+    """A message to send: the charter's tracks, audiences and languages are listed as enums."""
+
+    track: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="The charter's track: intelligence, de-escalation, diplomatic, commercial or humanitarian.",
+        examples=["de-escalation"],
     )
-    precedence: Precedence
-    marker: Marker
-    subject: Text200
-    body: Body
-    lang: Lang
-    translations: dict[Lang, Translation] = Field(default_factory=dict, max_length=8)
-    readback_required: bool = False
-    reply_to: RowId | None = Field(default=None, description="The id of a message this one answers")
+    audience: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description=AUDIENCE_DOC + " You may send only to an audience your delegation is in.", examples=["joint"]
+    )
+    precedence: Precedence = Field(description=PRECEDENCE_DOC, examples=["FLASH"])
+    marker: Marker = Field(description=MARKER_DOC, examples=["WARNING"])
+    subject: Text200 = Field(description="One line, at most 200 characters.", examples=[ex.SUBJECT])
+    body: Body = Field(
+        description='The message; several lines allowed. Glossary terms of the charter ("buffer zone") are found '
+        "in it and returned with their agreed wording in every language.",
+        examples=[ex.BODY],
+    )
+    lang: Lang = Field(
+        description="The language of subject and body: one of the charter's (en, ar, he).", examples=["en"]
+    )
+    translations: dict[Lang, Translation] = Field(
+        default_factory=dict,
+        max_length=8,
+        description="The same message in the charter's other languages, by language code.",
+        examples=[{"ar": {"subject": ex.SUBJECT_AR, "body": ex.BODY_AR}}],
+    )
+    readback_required: bool = Field(
+        default=False,
+        description="Whether each addressed delegation must restate the message when it acknowledges.",
+        examples=[True],
+    )
+    reply_to: RowId | None = Field(
+        default=None,
+        description="The id of the message this one answers: one you can read, whose audience holds this one's.",
+        examples=[ex.MESSAGE_ID],
+    )
     client_txn_id: TxnId | None = Field(
-        default=None, description="Idempotency key: a resend with the same id returns the same message."
+        default=None,
+        description="Your own id for this send, to resend it safely: the same id from the same account returns the "
+        "original message (200, `Idempotent-Replayed: true`); with other content it is 409.",
+        examples=[ex.CLIENT_TXN_ID],
     )
 
 
 class AckCreate(InputModel):
+    """An acknowledgement for your delegation, with or without a read-back."""
+
     readback: Readback | None = Field(
-        default=None, description="The receiver's restatement of the message, for the sender to confirm."
+        default=None,
+        description="Your restatement of the message, for the sender to confirm; required when the message says "
+        "`readback_required`. Send it again after a negative verdict.",
+        examples=[ex.READBACK],
     )
 
 
 class VerdictCreate(InputModel):
-    verdict: Verdict
-    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000), LINES] | None = None
+    """The sending delegation's verdict on a read-back."""
+
+    verdict: Verdict = Field(description="`confirmed` or `negative`.", examples=["negative"])
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000), LINES] | None = (
+        Field(
+            default=None,
+            description="What the read-back got wrong, for the receiver to read back right: required with `negative`.",
+            examples=[ex.NOTE],
+        )
+    )
     delegation: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = Field(
-        default=None, description="Whose read-back this judges; needed only when several are awaiting a verdict."
+        default=None,
+        description="Whose read-back this judges; needed only when several await a verdict.",
+        examples=["IL"],
     )
 
 
 class DeliveryRead(BaseModel):
+    """Where one addressed delegation stands with the message."""
+
     model_config = ConfigDict(from_attributes=True)
 
-    delegation: str
-    state: Literal["pending", "delivered", "acknowledged", "read_back", "confirmed", "negative"]
-    delivered_at: datetime | None
-    delivered_to: str | None
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None
-    readback: str | None
-    readback_at: datetime | None
-    verdict: str | None
-    verdict_note: str | None
-    verdict_at: datetime | None
-    renotified: int
-    escalation_level: int
-    escalated_to: str | None
+    delegation: str = Field(description="The addressed delegation.", examples=["IL"])
+    state: Literal["pending", "delivered", "acknowledged", "read_back", "confirmed", "negative"] = Field(
+        description="pending → delivered (a member's client received it) → acknowledged → read_back → confirmed "
+        "or negative (the sender's verdict).",
+        examples=["negative"],
+    )
+    delivered_at: datetime | None = Field(
+        description="When a member's client first received it" + UTC_DOC, examples=[ex.DELIVERED_AT]
+    )
+    delivered_to: str | None = Field(description="The member it was first delivered to.", examples=[ex.IL_LIAISON])
+    acknowledged_at: datetime | None = Field(
+        description="When a member acknowledged it" + UTC_DOC, examples=[ex.ACKNOWLEDGED_AT]
+    )
+    acknowledged_by: str | None = Field(description="The member who acknowledged it.", examples=[ex.IL_LIAISON])
+    readback: str | None = Field(description="The latest read-back.", examples=[ex.WRONG_READBACK])
+    readback_at: datetime | None = Field(description="When it was read back" + UTC_DOC, examples=[ex.ACKNOWLEDGED_AT])
+    verdict: str | None = Field(description="The sender's verdict on the latest read-back.", examples=["negative"])
+    verdict_note: str | None = Field(description="The sender's note with a negative verdict.", examples=[ex.NOTE])
+    verdict_at: datetime | None = Field(description="When the verdict was given" + UTC_DOC, examples=[ex.VERDICT_AT])
+    renotified: int = Field(description="How often the delegation was reminded after its deadline.", examples=[0])
+    escalation_level: int = Field(
+        description="How far along the charter's escalation chain the delivery went (0: not escalated).", examples=[0]
+    )
+    escalated_to: str | None = Field(
+        description="The last step reached: duty_officer or mediator.", examples=["duty_officer"]
+    )
 
 
 class ClarificationRead(BaseModel):
+    """Opened by a negative verdict, for sender, receiver and mediator; closed when a read-back is confirmed."""
+
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    delegation: str
-    readback: str
-    note: str | None
-    opened_at: datetime
-    opened_by: str
-    closed_at: datetime | None
+    id: int = Field(description="The clarification's id.", examples=[ex.CLARIFICATION_ID])
+    delegation: str = Field(description="The delegation whose read-back was rejected.", examples=["IL"])
+    readback: str = Field(description="The rejected read-back.", examples=[ex.WRONG_READBACK])
+    note: str | None = Field(description="The sender's note: what was wrong.", examples=[ex.NOTE])
+    opened_at: datetime = Field(description="When the verdict opened it" + UTC_DOC, examples=[ex.VERDICT_AT])
+    opened_by: str = Field(description="Who gave the negative verdict.", examples=[ex.SY_LIAISON])
+    closed_at: datetime | None = Field(
+        description="When a confirmed read-back closed it" + UTC_DOC + "; null while open.", examples=[None]
+    )
 
 
 class GlossaryMatchRead(BaseModel):
-    term: str
-    lang: str
-    field: Literal["subject", "body"]
-    start: int
-    end: int
-    text: str
-    wordings: dict[str, str]
+    """A charter glossary term found in the message, with its agreed wording in every language."""
+
+    term: str = Field(description="The glossary term's id in the charter.", examples=["buffer-zone"])
+    lang: str = Field(description="The language it was found in.", examples=["en"])
+    field: Literal["subject", "body"] = Field(description="Where it was found.", examples=["subject"])
+    start: int = Field(description="Where it starts, in characters from 0.", examples=[27])
+    end: int = Field(description="Where it ends (exclusive), in characters.", examples=[38])
+    text: str = Field(description="The text as written in the message.", examples=["buffer zone"])
+    wordings: dict[str, str] = Field(
+        description="The agreed wording, by language.",
+        examples=[{"en": "buffer zone", "ar": "المنطقة العازلة", "he": "אזור חיץ"}],
+    )
 
 
 class MessageRead(BaseModel):
-    id: int
-    ledger_index: int
-    track: str
-    audience: str
-    precedence: Precedence
-    marker: Marker
-    subject: str
-    body: str
-    lang: str
-    translations: dict[str, Translation]
-    readback_required: bool
-    reply_to: int | None
-    client_txn_id: str | None
-    sender: str
-    sender_delegation: str
-    sent_at: datetime
-    ack_due_at: datetime
-    overdue: bool
-    deliveries: list[DeliveryRead]
-    clarifications: list[ClarificationRead]
-    glossary: list[GlossaryMatchRead]
+    """A message as you may read it, with where each addressed delegation stands."""
+
+    id: int = Field(description="The message id (random, not a count).", examples=[ex.MESSAGE_ID])
+    ledger_index: int = Field(description="The index of its `message.sent` ledger entry.", examples=[ex.MESSAGE_INDEX])
+    track: str = Field(description="The charter's track.", examples=["de-escalation"])
+    audience: str = Field(description=AUDIENCE_DOC, examples=["joint"])
+    precedence: Precedence = Field(description=PRECEDENCE_DOC, examples=["FLASH"])
+    marker: Marker = Field(description="What the message is.", examples=["WARNING"])
+    subject: str = Field(description="One line.", examples=[ex.SUBJECT])
+    body: str = Field(description="The message.", examples=[ex.BODY])
+    lang: str = Field(description="The language of subject and body.", examples=["en"])
+    translations: dict[str, Translation] = Field(
+        description="The message in other languages, by language code.",
+        examples=[{"ar": {"subject": ex.SUBJECT_AR, "body": ex.BODY_AR}}],
+    )
+    readback_required: bool = Field(description="Whether receivers must read it back.", examples=[True])
+    reply_to: int | None = Field(description="The id of the message this one answers.", examples=[None])
+    client_txn_id: str | None = Field(
+        description="The sender's own id for the send; shown to the sending account only.", examples=[ex.CLIENT_TXN_ID]
+    )
+    sender: str = Field(description="Who sent it.", examples=[ex.SY_LIAISON])
+    sender_delegation: str = Field(description="The sender's delegation.", examples=["SY"])
+    sent_at: datetime = Field(description="When it was recorded" + UTC_DOC, examples=[ex.SENT_AT])
+    ack_due_at: datetime = Field(
+        description="When acknowledgement is due, from the precedence" + UTC_DOC + "; past it, the delegation is "
+        "reminded and the matter escalated.",
+        examples=[ex.ACK_DUE_AT],
+    )
+    overdue: bool = Field(description="Whether a delivery is still unacknowledged past `ack_due_at`.", examples=[False])
+    deliveries: list[DeliveryRead] = Field(description="One per addressed delegation (observers read, never owe).")
+    clarifications: list[ClarificationRead] = Field(description="Opened by negative verdicts, newest last.")
+    glossary: list[GlossaryMatchRead] = Field(description="Charter glossary terms found in subject and body.")
+
+
+NEXT_AFTER_DOC = "The last item's ledger index: pass it as `after` for the next page; null when this page is the last."
 
 
 class MessagePage(BaseModel):
-    items: list[MessageRead]
-    next_after: int | None = Field(
-        description="The last item's ledger index: pass it as `after` for the next page; null when this page is the "
-        "last."
-    )
+    """A page of messages, in the order recorded."""
+
+    items: list[MessageRead] = Field(description="Messages you may read, oldest first.")
+    next_after: int | None = Field(description=NEXT_AFTER_DOC, examples=[ex.MESSAGE_INDEX])
 
 
 class AlertRead(BaseModel):
+    """Something the mediator or a duty officer must act on: an escalation or a rejected read-back."""
+
     model_config = ConfigDict(from_attributes=True)
 
-    id: int
-    kind: str
-    target: str
-    role: str
-    audience: str
-    subject: str
-    message_id: int | None
-    summary: str
-    created_at: datetime
-    ledger_index: int
+    id: int = Field(description="The alert's id.", examples=[ex.ALERT_ID])
+    kind: str = Field(
+        description="readback_negative (a read-back was rejected: a clarification is open) or ack_overdue (a step "
+        "of the escalation of an overdue acknowledgement).",
+        examples=["readback_negative"],
+    )
+    target: str = Field(description="The delegation alerted.", examples=["US"])
+    role: str = Field(description="Who in that delegation must act: mediator or duty_officer.", examples=["mediator"])
+    audience: str = Field(description="Who may read the alert: the message's audience.", examples=["joint"])
+    subject: str = Field(description="What it is about.", examples=[ex.MESSAGE_SUBJECT])
+    message_id: int | None = Field(description="The message it is about.", examples=[ex.MESSAGE_ID])
+    summary: str = Field(description="One line for the duty screen.", examples=[ex.ALERT_SUMMARY])
+    created_at: datetime = Field(description="When it was raised" + UTC_DOC, examples=[ex.VERDICT_AT])
+    ledger_index: int = Field(description="The ledger entry that raised it.", examples=[ex.ALERT_INDEX])
 
 
 class AlertPage(BaseModel):
-    items: list[AlertRead]
-    next_after: int | None = Field(
-        description="The last item's ledger index: pass it as `after` for the next page; null when this page is the "
-        "last."
-    )
+    """A page of alerts, in the order recorded."""
+
+    items: list[AlertRead] = Field(description="Alerts you may read, oldest first.")
+    next_after: int | None = Field(description=NEXT_AFTER_DOC, examples=[None])
