@@ -121,6 +121,7 @@ TOKEN_REQUEST_BODY = {
             "description": "Bad credentials or one-time code",
             "headers": {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}},
         },
+        422: {"description": "Invalid input: a missing or malformed field, an unknown one, or a form field sent twice"},
         429: {
             "description": "Throttled",
             "headers": {

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
 
 from fusioncell import examples
 from fusioncell.auth.models import USERNAME_LENGTH
@@ -35,6 +36,7 @@ class TokenForm(InputModel):
     Authorize dialog has no box for it): for such an account, a password field ending in six digits is read as the
     password followed by the code."""
 
+    # a form has no null: what it leaves out is absent (empty optional fields are taken as absent)
     grant_type: Literal["password"] = Field(
         description="Always `password`: the OAuth2 resource owner password grant.", examples=["password"]
     )
@@ -43,16 +45,16 @@ class TokenForm(InputModel):
         description=PASSWORD_DOC + " An account with a second factor may type its one-time code right after it.",
         examples=[examples.PASSWORD],
     )
-    otp: OneTimeCode | None = Field(default=None, description=OTP_DOC, examples=[examples.OTP])
-    scope: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
+    otp: OneTimeCode | SkipJsonSchema[None] = Field(default=None, description=OTP_DOC, examples=[examples.OTP])
+    scope: Annotated[str, StringConstraints(max_length=1000)] | SkipJsonSchema[None] = Field(
         default=None,
         description="Ignored: a token opens what its account's roles open, and nothing else.",
         examples=[""],
     )
-    client_id: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+    client_id: Annotated[str, StringConstraints(max_length=200)] | SkipJsonSchema[None] = Field(
         default=None, description="Ignored: the cell registers no OAuth2 clients.", examples=["swagger-ui"]
     )
-    client_secret: Annotated[str, StringConstraints(max_length=1024), SECRET] | None = Field(
+    client_secret: Annotated[str, StringConstraints(max_length=1024), SECRET] | SkipJsonSchema[None] = Field(
         default=None, description="Ignored: the cell registers no OAuth2 clients.", examples=[""]
     )
 
