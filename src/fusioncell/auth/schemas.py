@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from pydantic.json_schema import SkipJsonSchema
 
 from fusioncell import examples
 from fusioncell.auth.models import USERNAME_LENGTH
@@ -30,6 +29,13 @@ class TokenRequest(InputModel):
     otp: OneTimeCode | None = Field(default=None, description=OTP_DOC, examples=[examples.OTP])
 
 
+def _absent_not_null(schema: dict[str, Any]) -> None:
+    """A form has no null: an optional field of it is declared as what it holds, and left out when absent."""
+    options = [option for option in schema.pop("anyOf", []) if option.get("type") != "null"]
+    if options:
+        schema.update(options[0])
+
+
 class TokenForm(InputModel):
     """The same sign-in as an OAuth2 password grant (RFC 6749 §4.3), form-encoded: what the docs' Authorize sends.
     An account with a second factor sends its one-time code as `otp`, or types it right after the password (the
@@ -45,17 +51,26 @@ class TokenForm(InputModel):
         description=PASSWORD_DOC + " An account with a second factor may type its one-time code right after it.",
         examples=[examples.PASSWORD],
     )
-    otp: OneTimeCode | SkipJsonSchema[None] = Field(default=None, description=OTP_DOC, examples=[examples.OTP])
-    scope: Annotated[str, StringConstraints(max_length=1000)] | SkipJsonSchema[None] = Field(
+    otp: OneTimeCode | None = Field(
+        default=None, description=OTP_DOC, examples=[examples.OTP], json_schema_extra=_absent_not_null
+    )
+    scope: Annotated[str, StringConstraints(max_length=1000)] | None = Field(
         default=None,
         description="Ignored: a token opens what its account's roles open, and nothing else.",
         examples=[""],
+        json_schema_extra=_absent_not_null,
     )
-    client_id: Annotated[str, StringConstraints(max_length=200)] | SkipJsonSchema[None] = Field(
-        default=None, description="Ignored: the cell registers no OAuth2 clients.", examples=["swagger-ui"]
+    client_id: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None,
+        description="Ignored: the cell registers no OAuth2 clients.",
+        examples=["swagger-ui"],
+        json_schema_extra=_absent_not_null,
     )
-    client_secret: Annotated[str, StringConstraints(max_length=1024), SECRET] | SkipJsonSchema[None] = Field(
-        default=None, description="Ignored: the cell registers no OAuth2 clients.", examples=[""]
+    client_secret: Annotated[str, StringConstraints(max_length=1024), SECRET] | None = Field(
+        default=None,
+        description="Ignored: the cell registers no OAuth2 clients.",
+        examples=[""],
+        json_schema_extra=_absent_not_null,
     )
 
 

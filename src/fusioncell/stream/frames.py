@@ -65,8 +65,8 @@ FRAME_EXAMPLES: dict[FrameType, dict[str, Any]] = {
 }
 
 _WHEN = {
-    FrameType.HELLO: "First, once. `after`: where the replay starts (yours, or the newest index if you left it "
-    "out); `username`: whose stream this is.",
+    FrameType.HELLO: "First, once the stream starts. `after`: where the replay starts (yours, or the newest index "
+    "if you left it out); `username`: whose stream this is.",
     FrameType.EVENT: "One ledger entry you may read, replayed in ledger order, then live as each commits. `index`, "
     "`time` (UTC), `action` (`message.sent`, `message.delivered`, `message.acknowledged`, `message.read_back`, "
     "`message.readback_negative`, `message.readback_confirmed`, `message.renotified`, `message.escalated`, "
@@ -77,8 +77,9 @@ _WHEN = {
     "the replay covered; events from here on are live.",
     FrameType.HEARTBEAT: "After `FUSIONCELL_STREAM_HEARTBEAT_SECONDS` (15 s by default) without a frame, also while "
     "only traffic you may not read flows. `index`: the position you have reached.",
-    FrameType.ERROR: f"Last, just before the server closes the stream: `status` 401 (close code "
-    f"{CLOSE_UNAUTHORIZED}) or 400 (close code {CLOSE_BAD_REQUEST}), and `detail`, what went wrong.",
+    FrameType.ERROR: f"Last, just before the server closes the stream (or alone, instead of `hello`, when it "
+    f"cannot start): `status` 401 (close code {CLOSE_UNAUTHORIZED}) or 400 (close code {CLOSE_BAD_REQUEST}), and "
+    "`detail`, what went wrong.",
 }
 
 
