@@ -219,6 +219,28 @@ def test_examples_speak_the_charters_words(client, cell) -> None:
     assert "[.U7z'+~8=0" not in json.dumps(_document(client))
 
 
+def test_each_error_response_shows_a_problem_of_its_own_status(client) -> None:
+    """Not one problem (a 403) under every status: each response's example is what the operation sends with it."""
+    document = _document(client)
+    for operation_id, operation in _operations(document).items():
+        for code, response in operation["responses"].items():
+            if code[0] not in "45":
+                continue
+            example = response["content"][PROBLEM_MEDIA_TYPE]["example"]
+            assert example["status"] == int(code) and example["detail"], (operation_id, code, example)
+            if code == "422":
+                [error] = example["errors"]
+                body = (operation.get("requestBody") or {}).get("content", {})
+                fields = {
+                    f"/{name}"
+                    for media in body.values()
+                    for name in document["components"]["schemas"][media["schema"]["$ref"].rsplit("/", 1)[1]][
+                        "properties"
+                    ]
+                } | {f"{p['in']}:{p['name']}" for p in operation.get("parameters", [])}
+                assert error["pointer"] in fields, (operation_id, error)
+
+
 # -- the request examples work when pressed Execute ----------------------------------------------------------
 
 

@@ -326,14 +326,83 @@ VALIDATION_PROBLEM_SCHEMA: dict[str, Any] = {
 _BODY_ERRORS = {"400": "Malformed JSON", "413": "Request body too large"}
 
 
+# What each status's problem says in the docs' example, where the response's own description does not say it best
+_EXAMPLE_TITLES = {
+    400: ("malformed-json", "Malformed JSON"),
+    401: ("unauthorized", "Not authenticated"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    409: ("conflict", "Conflict"),
+    413: ("payload-too-large", "Content Too Large"),
+    422: ("validation-error", "Invalid request"),
+    429: ("too-many-requests", "Too many requests"),
+    503: ("unhealthy", "Service Unavailable"),
+}
+_EXAMPLE_DETAILS = {
+    400: "The request body is not valid JSON: Expecting ',' delimiter",
+    401: "send a bearer token: Authorization: Bearer <token from POST /api/v1/auth/token>",
+    413: "The request body exceeds the limit of 1048576 bytes.",
+    429: "too many failed logins for 'sy.liaison' from this address; try again in 900 s (an account with a one-time "
+    "code signs in now with its password and current code)",
+    503: "database unreachable: OperationalError",
+}
+_EXAMPLE_PATH_IDS = {"{message_id}": "194672045", "{item_id}": "1736002418", "{index}": "1844"}
+
+
+def _problem_example(schema: dict[str, Any], path: str, operation: dict[str, Any], status: int) -> dict[str, Any]:
+    """A problem as this operation sends it with this status, for the docs (not one status's example everywhere)."""
+    slug, title = _EXAMPLE_TITLES.get(status, ("error", HTTPStatus(status).phrase))
+    description = operation["responses"][str(status)].get("description", title)
+    detail = _EXAMPLE_DETAILS.get(status, description)
+    if status == 400 and description != _BODY_ERRORS["400"]:
+        slug, title, detail = "invalid-page-token", "Invalid page token", description
+    if status == 401 and operation.get("operationId") == "auth_issue_token":
+        detail = "invalid username or password"
+    instance = path
+    for name, value in _EXAMPLE_PATH_IDS.items():
+        instance = instance.replace(name, value)
+    example: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail}
+    example["instance"] = instance
+    if status == 429:
+        example["retry_after"] = 900
+    if status == 422:
+        error = _validation_example(schema, operation)
+        example["detail"] = f"{error['field']}: {error['reason']}"
+        example["errors"] = [error]
+    return example
+
+
+def _validation_example(schema: dict[str, Any], operation: dict[str, Any]) -> dict[str, str]:
+    """One refusal of this operation's input: a missing body field, else a parameter out of bounds."""
+    for media in (operation.get("requestBody") or {}).get("content", {}).values():
+        body = media.get("schema", {})
+        if "$ref" in body:
+            body = schema["components"]["schemas"].get(body["$ref"].rsplit("/", 1)[1], {})
+        fields = body.get("required") or list(body.get("properties", {}))
+        if fields:
+            return {"pointer": f"/{fields[0]}", "field": fields[0], "reason": "Field required", "code": "missing"}
+    for parameter in operation.get("parameters", []):
+        options = [parameter["schema"], *parameter["schema"].get("anyOf", [])]
+        where = f"{parameter['in']}:{parameter['name']}"
+        if limit := next((o["maximum"] for o in options if "maximum" in o), None):
+            reason, code = f"Input should be less than or equal to {limit}", "less_than_equal"
+        elif limit := next((o["maxLength"] for o in options if "maxLength" in o), None):
+            reason, code = f"String should have at most {limit} characters", "string_too_long"
+        else:
+            continue
+        return {"pointer": where, "field": parameter["name"], "reason": reason, "code": code}
+    return {"pointer": "", "field": "body", "reason": "Field required", "code": "missing"}
+
+
 def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
-    """Make the OpenAPI document say what the server sends: every 4xx/5xx is application/problem+json."""
+    """Make the OpenAPI document say what the server sends: every 4xx/5xx is application/problem+json, with an
+    example of what this operation sends with that status."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     components["Problem"] = PROBLEM_SCHEMA
     components["ValidationProblem"] = VALIDATION_PROBLEM_SCHEMA
-    for operations in schema.get("paths", {}).values():
+    for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             if "requestBody" in operation:
@@ -342,5 +411,10 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
             for code, response in responses.items():
                 if code[0] in "45":
                     ref = "ValidationProblem" if code == "422" else "Problem"
-                    response["content"] = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
+                    response["content"] = {
+                        PROBLEM_MEDIA_TYPE: {
+                            "schema": {"$ref": f"#/components/schemas/{ref}"},
+                            "example": _problem_example(schema, path, operation, int(code)),
+                        }
+                    }
     return schema

@@ -72,6 +72,9 @@ ERRORS = {
     422: {"description": "Invalid input: for STIX content, every problem by object and field"},
 }
 
+LIST_ERRORS = {401: ERRORS[401]}  # what you may read, or nothing
+READ_ERRORS = {401: ERRORS[401], 404: ERRORS[404]}
+
 
 def item_read(item: IntelItem, *, with_objects: bool = False) -> IntelItemRead:
     return IntelItemRead(
@@ -143,7 +146,7 @@ def submit(
     name="intel_items",
     summary="The review queue (mediator) or your delegation's submissions with their status, newest first",
     response_model=IntelItemPage,
-    responses=ERRORS,
+    responses=LIST_ERRORS,
 )
 def list_items(
     cell: CellDep,
@@ -165,7 +168,7 @@ def list_items(
     name="intel_item",
     summary="One item with its objects as submitted (the mediator, or the submitting delegation)",
     response_model=IntelItemRead,
-    responses=ERRORS,
+    responses=READ_ERRORS,
 )
 def get_item(item_id: ItemId, cell: CellDep, principal: CurrentUser) -> IntelItemRead:
     """One item with its STIX objects as submitted, for the mediator or the submitting delegation; a draft for its
@@ -353,7 +356,7 @@ def decline(
     name="intel_objects",
     summary="Released STIX objects in the audiences you read, in the order they were added",
     response_model=IntelObjectPage,
-    responses={**ERRORS, 400: {"description": "A page token that is not yours, was altered, or is not a token"}},
+    responses={**LIST_ERRORS, 400: {"description": "A page token that is not yours, was altered, or is not a token"}},
 )
 async def objects(
     cell: CellDep,

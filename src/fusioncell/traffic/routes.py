@@ -30,6 +30,13 @@ ERRORS = {
     404: {"description": "No such message, or not yours to see"},
     409: {"description": "Conflict with the message's state"},
 }
+LIST_ERRORS = {401: ERRORS[401]}  # a list holds what you may read: nothing to forbid, nothing missing
+READ_ERRORS = {401: ERRORS[401], 404: ERRORS[404]}
+SEND_ERRORS = {
+    401: ERRORS[401],
+    403: {"description": "Not an audience of yours, or INSTRUCTION from a party"},
+    409: {"description": "The client_txn_id was used for another message"},
+}
 PageLimit = Annotated[int, Query(ge=1, le=500, description="At most this many items.", examples=[100])]
 AfterIndex = Annotated[
     LedgerAfter | None,
@@ -86,7 +93,7 @@ VERDICT_EXAMPLES = {
     summary="Send a message to an audience on a track",
     status_code=status.HTTP_201_CREATED,
     response_model=MessageRead,
-    responses={**ERRORS, 200: {"description": "A resend with a known client_txn_id: the original message"}},
+    responses={**SEND_ERRORS, 200: {"description": "A resend with a known client_txn_id: the original message"}},
 )
 async def send_message(
     body: Annotated[MessageCreate, Body(openapi_examples=SEND_EXAMPLES)],
@@ -124,7 +131,7 @@ async def send_message(
     name="messages_list",
     summary="Messages you may read, in the order recorded, by track and after a ledger index",
     response_model=MessagePage,
-    responses=ERRORS,
+    responses=LIST_ERRORS,
 )
 def list_messages(
     cell: CellDep,
@@ -149,7 +156,7 @@ def list_messages(
     name="messages_inbox",
     summary="Messages awaiting your delegation's acknowledgement or read-back, most urgent first",
     response_model=list[MessageRead],
-    responses=ERRORS,
+    responses=LIST_ERRORS,
 )
 def inbox(cell: CellDep, principal: CurrentUser) -> list[MessageRead]:
     """What your delegation still owes: messages addressed to it that are not yet acknowledged, or whose read-back
@@ -166,7 +173,7 @@ def inbox(cell: CellDep, principal: CurrentUser) -> list[MessageRead]:
     name="messages_read",
     summary="One message with its per-delegation delivery state",
     response_model=MessageRead,
-    responses=ERRORS,
+    responses=READ_ERRORS,
 )
 def get_message(message_id: MessageId, cell: CellDep, principal: CurrentUser) -> MessageRead:
     """One message with each addressed delegation's state (delivered, acknowledged, read back, the verdict) and
@@ -235,7 +242,7 @@ def readback_verdict(
     name="alerts_list",
     summary="Alerts you may read (escalations, rejected read-backs), in the order recorded",
     response_model=AlertPage,
-    responses=ERRORS,
+    responses=LIST_ERRORS,
 )
 def list_alerts(
     cell: CellDep,
