@@ -42,6 +42,8 @@ from fusioncell.settings import Settings
 from fusioncell.stream.frames import stream_description
 from fusioncell.stream.hub import StreamHub
 from fusioncell.stream.routes import router as stream_router
+from fusioncell.traffic import escalation
+from fusioncell.traffic import pages as traffic_pages
 from fusioncell.traffic import service as traffic_service
 from fusioncell.traffic.metrics import install_traffic_metrics
 from fusioncell.traffic.receipts import ReceiptRecorder
@@ -140,7 +142,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     cell.bus.subscribe(lambda entry: metrics.ledger_entries.labels(entry.action).inc())
     start_loop = settings.scheduler_enabled if run_scheduler is None else run_scheduler
 
-    scheduler.register(traffic_service.ACK_OVERDUE, traffic_service.handle_ack_overdue)
+    scheduler.register(traffic_service.ACK_OVERDUE, escalation.handle_ack_overdue)
     hub = StreamHub(cell)
     receipts = ReceiptRecorder(cell)
     install_traffic_metrics(cell, metrics)
@@ -208,6 +210,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     app.include_router(stream_router)
     app.include_router(ops_router)
     _install_docs(app)
+    app.include_router(traffic_pages.router)
     web.install(app)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, formats=error_formats)

@@ -52,6 +52,7 @@ WRONG_READBACK = "Four logistics vehicles, escorted and unarmed, cross the buffe
 NOTE = "0600Z, not 0700Z: the vehicles cross at 0600Z. Read it back again."
 CLARIFICATION_ID = 11133950
 ALERT_ID = 1044851261
+SHIFT_ID = 1387752190
 ALERT_INDEX = 1846
 ALERT_SUMMARY = f"SY rejected IL's read-back of FLASH '{SUBJECT}': {NOTE}"
 

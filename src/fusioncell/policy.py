@@ -50,6 +50,7 @@ class Permission(StrEnum):
     SEND_MESSAGE = "messages.send"
     SEND_INSTRUCTION = "messages.instruction"
     ACKNOWLEDGE = "messages.acknowledge"
+    KEEP_WATCH = "watch.keep"
     SUBMIT_INTEL = "intel.submit"
     RELEASE_INTEL = "intel.release"
     NOTIFY_ACTIVITY = "activities.notify"
@@ -62,6 +63,7 @@ PERMISSION_ROLES: Mapping[Permission, frozenset[Role]] = {
     Permission.SEND_MESSAGE: frozenset({Role.LIAISON, Role.MEDIATOR}),
     Permission.SEND_INSTRUCTION: frozenset({Role.MEDIATOR}),
     Permission.ACKNOWLEDGE: frozenset({Role.LIAISON, Role.MEDIATOR}),
+    Permission.KEEP_WATCH: frozenset({Role.LIAISON, Role.MEDIATOR}),
     Permission.SUBMIT_INTEL: frozenset({Role.ANALYST}),
     Permission.RELEASE_INTEL: frozenset({Role.MEDIATOR}),
     Permission.NOTIFY_ACTIVITY: frozenset({Role.LIAISON}),
@@ -76,6 +78,7 @@ ACTS: Mapping[Permission, str] = {
     Permission.SEND_MESSAGE: "send messages",
     Permission.SEND_INSTRUCTION: "send an INSTRUCTION",
     Permission.ACKNOWLEDGE: "acknowledge messages",
+    Permission.KEEP_WATCH: "take or hand over the watch",
     Permission.SUBMIT_INTEL: "submit intelligence",
     Permission.RELEASE_INTEL: "release, decline or recall intelligence",
     Permission.NOTIFY_ACTIVITY: "notify activity",

@@ -147,6 +147,8 @@ def test_cli_init_accounts_then_api(empty_backend: dict[str, str]) -> None:
                 "delegation": "SY",
                 "roles": ["liaison", "analyst"],
                 "totp_enabled": False,
+                "lang": None,
+                "time_zone": None,
             }
 
             # disable through the CLI: the token stops working at once

@@ -3,6 +3,8 @@ Arabic laid out right to left, and signs out."""
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 import httpx
@@ -34,9 +36,10 @@ def test_officer_reads_finality_live_and_in_arabic(page, served, cell, crew, tmp
     assert "il.liaison · IL" in page.inner_text("[data-testid=who]")
     assert f"Latest final checkpoint: size {final.size}," in page.inner_text("[data-testid=finality]")
     assert page.get_attribute(f'tr[data-size="{final.size}"]', "data-final") == "yes"
-    # times are shown in the reader's zone (Damascus here), the UTC spelling on hover
+    # times are shown in the reader's zone (Damascus here) with UTC beside them, the full UTC spelling on hover
     signed = page.locator(f'tr[data-size="{final.size}"] td:nth-child(2) time')
-    assert "UTC" in (signed.get_attribute("title") or "") and "UTC" not in signed.inner_text()
+    assert "UTC" in (signed.get_attribute("title") or "")
+    assert re.fullmatch(r"Mar 2, 2026, \d\d:\d\d [AP]M GMT\+3 \(\d\d:\d\d UTC\)", signed.inner_text())
 
     # the log moves on while IL's witness is unreachable: the page follows without a reload
     page.evaluate("window.stillTheSamePage = true")

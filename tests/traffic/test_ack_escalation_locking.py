@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from fusioncell.auth.service import authenticate
 from fusioncell.scheduler.models import Job
-from fusioncell.traffic import service
+from fusioncell.traffic import escalation, service
 from tests.traffic.helpers import draft
 
 
@@ -48,7 +48,7 @@ def test_acknowledge_while_the_escalation_job_runs(backend, client, cell, crew) 
             ack = threading.Thread(target=acknowledge)
             ack.start()
             time.sleep(0.5)  # the acknowledgement holds the delivery and waits for the job row
-            service.handle_ack_overdue(cell, uow, job)
+            escalation.handle_ack_overdue(cell, uow, job)
             job.status = "done"
     except BaseException as exc:  # noqa: BLE001
         errors["scheduler"] = exc

@@ -58,7 +58,7 @@ def test_read_back_and_note_follow_the_rule_too(client, cell, crew) -> None:
     refused(r, "/readback", "U+202E RIGHT-TO-LEFT OVERRIDE at position 17")
     assert ledger_size(cell) == before
     state = client.get(f"/api/v1/messages/{sent['id']}", headers=il.headers).json()["deliveries"]
-    assert {d["delegation"]: d["readback"] for d in state} == {"IL": None, "US": None}
+    assert {d["delegation"]: d["readback"] for d in state} == {"IL": None}
 
     readback = "Four vehicles cross the buffer zone at 0600Z,\ndo not engage."  # a read-back may have lines
     assert client.post(f"/api/v1/messages/{sent['id']}/ack", json={"readback": readback},

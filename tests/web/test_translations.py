@@ -12,12 +12,18 @@ from fusioncell.web import i18n
 from fusioncell.web.intel_pages import STATES
 
 WEB = Path(i18n.__file__).parent
-CALL = re.compile(r"""\b(?:_|gettext|translate)\(\s*(?:request,\s*)?(["'])((?:(?!\1).)+)\1\s*\)""")
+SRC = WEB.parent
+CALL = re.compile(r"""\b(?:_|gettext|translate|msg)\(\s*(?:request,\s*)?(["'])((?:(?!\1).)+)\1\s*\)""")
 PLACEHOLDER = re.compile(r"%\(\w+\)s")
 
 
+def templates() -> list[Path]:
+    """Every page template: the shared ones and each capability's."""
+    return [*WEB.glob("templates/*.html"), *SRC.glob("*/templates/*.html")]
+
+
 def source_strings() -> set[str]:
-    files = [*WEB.glob("templates/*.html"), *WEB.glob("*.py")]
+    files = [*templates(), *WEB.glob("*.py"), *SRC.glob("*/pages.py")]
     found = {m.group(2) for f in files for m in CALL.finditer(f.read_text(encoding="utf-8"))}
     assert len(found) > 20, found  # the pattern still finds the calls
     return found | set(STATES)  # shown through _(item.state)
@@ -55,3 +61,17 @@ def test_accept_language(header: str | None, expected: str) -> None:
 
 def test_direction_follows_the_language() -> None:
     assert [i18n.language(c).direction for c in ("en", "ar", "he", "xx")] == ["ltr", "rtl", "rtl", "ltr"]
+
+
+# What a template may show that is not a word to translate: punctuation, arrows, numbers.
+_JINJA = re.compile(r"{#.*?#}|{%.*?%}|{{.*?}}", re.DOTALL)
+_TAG = re.compile(r"<[^>]*>", re.DOTALL)
+_WORD = re.compile(r"[^\W\d_]{2,}")
+
+
+@pytest.mark.parametrize("template", templates(), ids=lambda p: p.name)
+def test_no_label_is_left_untranslated(template: Path) -> None:
+    """Every word a template shows goes through the catalogues: text between tags, outside Jinja, is not words."""
+    text = _TAG.sub(" ", _JINJA.sub(" ", template.read_text(encoding="utf-8")))
+    words = _WORD.findall(text.replace("&nbsp;", " "))
+    assert not words, f"{template.name} shows untranslated words: {words}"

@@ -28,6 +28,18 @@ class User(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 
+class UserPreferences(Base):
+    """How a person likes the pages: language and time zone, kept with the account so every browser they sign in
+    from shows them alike. Their own settings, not shared record."""
+
+    __tablename__ = "user_preferences"
+    __ledger_exempt__ = True
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    lang: Mapped[str | None] = mapped_column(String(16))
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+
+
 class AccessToken(Base):
     """A bearer token, stored only as its SHA-256 (tokens carry 256 random bits, so no slow hash is needed)."""
 

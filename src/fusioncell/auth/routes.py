@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from fusioncell import examples
 from fusioncell.auth import service
-from fusioncell.auth.schemas import MeRead, TokenForm, TokenRead, TokenRequest
+from fusioncell.auth.schemas import MeRead, PreferencesUpdate, TokenForm, TokenRead, TokenRequest
 from fusioncell.deps import BearerToken, CellDep, CurrentUser
 from fusioncell.errors import DomainError, TooManyRequests, Unauthorized
 
@@ -183,12 +183,47 @@ def logout(cell: CellDep, token: BearerToken) -> None:
     "/me", name="me_read", summary="Who the bearer token belongs to", response_model=MeRead, responses=AUTH_ERRORS
 )
 def read_me(cell: CellDep, principal: CurrentUser) -> MeRead:
-    """Your username, delegation and roles, as the cell sees them: what you may read and do follows from these.
-    Any valid token; 401 without one."""
+    """Your username, delegation and roles, as the cell sees them: what you may read and do follows from these;
+    and your own settings (the pages' language and time zone). Any valid token; 401 without one."""
+    return _me(cell, principal)
+
+
+def _me(cell: CellDep, principal: CurrentUser) -> MeRead:
     user = service.user_of(cell=cell, username=principal.username)
+    prefs = service.preferences(cell=cell, user_id=user.id)
     return MeRead(
         username=user.username,
         delegation=user.delegation,
         roles=list(user.roles),
         totp_enabled=user.totp_secret is not None,
+        lang=prefs.lang if prefs else None,
+        time_zone=prefs.time_zone if prefs else None,
     )
+
+
+@router.patch(
+    "/me",
+    name="me_update",
+    summary="Change your own language and time zone",
+    response_model=MeRead,
+    responses={**AUTH_ERRORS, 422: {"description": "Not a language of the charter, or an unknown time zone"}},
+)
+def update_me(body: PreferencesUpdate, cell: CellDep, principal: CurrentUser) -> MeRead:
+    """Set the language the pages show you (one of the charter's) and the time zone they show times in beside
+    UTC, kept with your account so every browser you sign in from shows them alike. Each field sent is changed;
+    null clears it (the browser's own is used). Your own settings: nothing is recorded in the ledger."""
+    service.set_preferences(cell=cell, principal=principal, changes=body.model_dump(exclude_unset=True))
+    return _me(cell, principal)
+
+
+@router.post(
+    "/auth/logout-everywhere",
+    name="auth_logout_everywhere",
+    summary="Revoke every session of your account",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=AUTH_ERRORS,
+)
+def logout_everywhere(cell: CellDep, principal: CurrentUser) -> None:
+    """Sign out everywhere: every token of your account is revoked at once, this one included (a lost phone, a
+    shared screen left signed in). Every request with them is 401 from now on and their streams close."""
+    service.logout_everywhere(cell=cell, principal=principal)

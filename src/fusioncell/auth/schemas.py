@@ -109,3 +109,27 @@ class MeRead(BaseModel):
     totp_enabled: bool = Field(
         description="Whether signing in needs a one-time code as well as the password.", examples=[False]
     )
+    lang: str | None = Field(
+        default=None,
+        description="The language the pages show this account in (one of the charter's); null: the browser's.",
+        examples=["ar"],
+    )
+    time_zone: str | None = Field(
+        default=None,
+        description="The IANA time zone the pages show times in, beside UTC; null: the browser's.",
+        examples=["Asia/Damascus"],
+    )
+
+
+class PreferencesUpdate(InputModel):
+    """Your own settings: each field sent is changed (null clears it), each left out stays as it is."""
+
+    lang: Annotated[str, StringConstraints(min_length=2, max_length=16)] | None = Field(
+        default=None, description="A language of the charter (en, ar, he); null: the browser's.", examples=["ar"]
+    )
+    time_zone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description="An IANA time zone name (Asia/Damascus, Asia/Jerusalem, America/New_York, UTC); null: the "
+        "browser's.",
+        examples=["Asia/Jerusalem"],
+    )

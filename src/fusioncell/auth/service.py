@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
 import secrets
+import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +17,7 @@ import pyotp
 from sqlalchemy import bindparam, delete, func, select, update
 
 from fusioncell.auth import revocations, throttle
-from fusioncell.auth.models import AccessToken, LoginAttempt, User
+from fusioncell.auth.models import AccessToken, LoginAttempt, User, UserPreferences
 from fusioncell.auth.passwords import check_strength, hash_password, verify_password
 from fusioncell.cell import Cell
 from fusioncell.db import UnitOfWork, fresh_id
@@ -474,6 +476,46 @@ def logout(*, cell: Cell, raw_token: str) -> None:
         if not result.rowcount:
             raise Unauthorized("unknown or already revoked token")
         revocations.note(uow)  # a stream opened with this token closes at once
+
+
+def logout_everywhere(*, cell: Cell, principal: Principal) -> int:
+    """Revoke every session of the principal's account (every browser, every client): how many were open."""
+    with cell.command() as uow:
+        user = _get_user(uow, principal.username)
+        return _revoke_all(uow, user, cell.clock.now())
+
+
+def preferences(*, cell: Cell, user_id: int) -> UserPreferences | None:
+    with cell.reading() as session:
+        return session.get(UserPreferences, user_id)
+
+
+def set_preferences(*, cell: Cell, principal: Principal, changes: dict[str, str | None]) -> UserPreferences:
+    """Change the principal's own language and time zone (each key present is set; None clears it)."""
+    lang = changes.get("lang")
+    if lang is not None and lang not in cell.charter.languages.supported:
+        supported = ", ".join(cell.charter.languages.supported)
+        raise InvalidInput(f"language {lang!r} is not one of the charter's: {supported}", field="lang")
+    zone = changes.get("time_zone")
+    if zone is not None and zone not in _time_zones():
+        raise InvalidInput(
+            f"{zone!r} is not a time zone this server knows: use an IANA name such as Asia/Damascus or UTC",
+            field="time_zone",
+        )
+    with cell.command() as uow:
+        user = _get_user(uow, principal.username)
+        prefs = uow.session.get(UserPreferences, user.id) or UserPreferences(user_id=user.id)
+        for key in ("lang", "time_zone"):
+            if key in changes:
+                setattr(prefs, key, changes[key])
+        uow.session.add(prefs)
+        uow.session.flush()
+        return prefs
+
+
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
 
 
 def user_of(*, cell: Cell, username: str) -> User:

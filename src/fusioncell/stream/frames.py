@@ -12,6 +12,7 @@ from fusioncell import examples
 STREAM_PATH = "/api/v1/stream"
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403  # a page of another site tried to use a browser's session cookie
 
 
 class FrameType(StrEnum):

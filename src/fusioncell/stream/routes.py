@@ -14,10 +14,11 @@ from fusioncell.cell import Cell
 from fusioncell.errors import Unauthorized
 from fusioncell.ledger import service as ledger_service
 from fusioncell.policy import Principal, readable_audiences
-from fusioncell.stream.frames import CLOSE_BAD_REQUEST, CLOSE_UNAUTHORIZED, STREAM_PATH, FrameType
+from fusioncell.stream.frames import CLOSE_BAD_REQUEST, CLOSE_FORBIDDEN, CLOSE_UNAUTHORIZED, STREAM_PATH, FrameType
 from fusioncell.stream.hub import StreamEvent, StreamHub, Subscription, position, stream_event
 from fusioncell.traffic.receipts import ReceiptRecorder
 from fusioncell.traffic.service import Receipt
+from fusioncell.web.session import SESSION_COOKIE, foreign_origin
 
 log = logging.getLogger(__name__)
 
@@ -26,25 +27,37 @@ router = APIRouter()
 REPLAY_BATCH = 500
 
 
-def _token(websocket: WebSocket) -> str | None:
+def _token(websocket: WebSocket) -> tuple[str | None, bool]:
+    """The token, and whether it came from the web session's cookie (a browser's page)."""
     token = websocket.query_params.get("access_token")
     if token:
-        return token
+        return token, False
     header = websocket.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip(), False
+    cookie = websocket.cookies.get(SESSION_COOKIE)
+    return (cookie, True) if cookie and "\x00" not in cookie else (None, False)
 
 
 @router.websocket(STREAM_PATH, name="stream")
 async def stream(websocket: WebSocket) -> None:
     cell: Cell = websocket.app.state.cell
     hub: StreamHub = websocket.app.state.hub
-    token = _token(websocket)
+    token, from_cookie = _token(websocket)
     raw_after = websocket.query_params.get("after")
     await websocket.accept()
+    foreign = foreign_origin(websocket) if from_cookie else None
+    if foreign is not None:  # another site's page, riding on the browser's session: refused before anything
+        await websocket.send_json({"type": FrameType.ERROR, "status": 403,
+                                   "detail": f"a page of {foreign} may not use this site's session"})  # fmt: skip
+        await websocket.close(code=CLOSE_FORBIDDEN, reason="foreign origin")
+        return
     try:
         if token is None:
-            raise Unauthorized("send the token as ?access_token= or an Authorization: Bearer header")
+            raise Unauthorized(
+                "send the token as ?access_token= or an Authorization: Bearer header (a page of this site: sign in)"
+            )
         principal, generation = await run_in_threadpool(_authenticated, cell, token)
     except Unauthorized as exc:
         await websocket.send_json({"type": FrameType.ERROR, "status": 401, "detail": exc.detail})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fusioncell.db import Base, UTCDateTime
@@ -65,6 +65,13 @@ class Delivery(Base):
     verdict_note: Mapped[str | None] = mapped_column(Text)
     verdict_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     verdict_by: Mapped[str | None] = mapped_column(String(64))
+    due_at: Mapped[datetime] = mapped_column(
+        UTCDateTime,
+        nullable=False,
+        doc="When what the delegation owes is due: the acknowledgement (the message's "
+        "ack_due_at), or after a rejected read-back the corrected one (the verdict plus the handling time)",
+    )
+    rejections: Mapped[int] = mapped_column(Integer, nullable=False, default=0, doc="Read-backs rejected so far")
     renotified: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     escalation_level: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     escalated_to: Mapped[str | None] = mapped_column(String(32))
@@ -107,4 +114,34 @@ class Alert(Base):
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     summary: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    ledger_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    handled_by: Mapped[str | None] = mapped_column(String(64))
+    handled_note: Mapped[str | None] = mapped_column(Text)
+
+
+class WatchShift(Base):
+    """One person's watch for their delegation, from taking it to handing it over (or being relieved). At most one
+    shift of a delegation is open: its holder is the charter's "duty officer"."""
+
+    __tablename__ = "watch_shifts"
+    __table_args__ = (
+        Index(
+            "uq_watch_shifts_open",
+            "delegation",
+            unique=True,
+            sqlite_where=text("ended_at IS NULL"),
+            postgresql_where=text("ended_at IS NULL"),
+        ),
+        Index("ix_watch_shifts_delegation_ledger_index", "delegation", "ledger_index"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delegation: Mapped[str] = mapped_column(String(16), nullable=False)
+    holder: Mapped[str] = mapped_column(String(64), nullable=False)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    taken_note: Mapped[str | None] = mapped_column(Text)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_by: Mapped[str | None] = mapped_column(String(64))
+    handover_note: Mapped[str | None] = mapped_column(Text)
     ledger_index: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Path, Query, Response, status
 from starlette.concurrency import run_in_threadpool
 
 from fusioncell import examples as ex
 from fusioncell.deps import CellDep, CurrentUser, MessageId
-from fusioncell.schemas import LedgerAfter
-from fusioncell.traffic import service
+from fusioncell.schemas import LedgerAfter, RowId
+from fusioncell.traffic import alerts, service, watch
 from fusioncell.traffic.schemas import (
     AckCreate,
+    AlertHandle,
     AlertPage,
     AlertRead,
     MessageCreate,
     MessagePage,
     MessageRead,
     VerdictCreate,
+    WatchHandOver,
+    WatchRead,
+    WatchShiftPage,
+    WatchShiftRead,
+    WatchTake,
 )
 from fusioncell.traffic.views import message_read
 
@@ -103,14 +109,16 @@ async def send_message(
 ) -> MessageRead:
     """Send a message to an audience on one of the charter's tracks (a liaison officer or the mediator). It is
     recorded in the ledger and streamed at once to everyone in the audience; `ack_due_at` is stamped from its
-    precedence, and each addressed delegation (every party and the mediator in the audience, but yours) must
-    acknowledge it by then, or is reminded and the matter escalated.
+    precedence, and each addressed delegation (those named in `addressed`; by default the other parties in the
+    audience, or the mediator where there is none) must acknowledge it by then, or is reminded and the matter
+    escalated.
 
     Refused: an audience your delegation is not in, or the INSTRUCTION marker from a party (403); an unknown track
-    or language, a FLASH or IMMEDIATE body over 200 words, a `reply_to` you cannot read or whose audience is
-    narrower than this one's (422). With a `client_txn_id`, a resend returns the original message (200,
-    `Idempotent-Replayed: true`) and writes nothing; other content under the same id is 409. Sends that arrive
-    together are committed together (group commit): the 201 comes once the message is on disk."""
+    or language, a FLASH or IMMEDIATE body over 200 words, `addressed` naming your own delegation, an observer or
+    one outside the audience, a `reply_to` you cannot read or whose audience is narrower than this one's (422).
+    With a `client_txn_id`, a resend returns the original message (200, `Idempotent-Replayed: true`) and writes
+    nothing; other content under the same id is 409. Sends that arrive together are committed together (group
+    commit): the 201 comes once the message is on disk."""
     try:
         # group commit: sends that arrive together share one transaction; the 201 comes after it commits
         message = await cell.group_commit.run(
@@ -250,12 +258,144 @@ def list_alerts(
     target: Annotated[
         str | None, Query(max_length=16, description="Only alerts to this delegation.", examples=["US"])
     ] = None,
+    for_me: Annotated[
+        bool,
+        Query(
+            description="Only the alerts for you: the mediator's, if you are one of its officers; your delegation's "
+            "duty officer's, if you hold its watch (or no one does and you are a liaison officer).",
+            examples=[True],
+        ),
+    ] = False,
+    open_only: Annotated[bool, Query(description="Only alerts not yet marked handled.", examples=[True])] = False,
     after: AfterIndex = None,
     limit: PageLimit = 100,
 ) -> AlertPage:
     """Escalations of overdue acknowledgements and rejected read-backs, oldest first. An alert is read by the
     audience of the message it is about, so a party sees the alerts on traffic it reads; `target` narrows them to
-    those raised for one delegation (the mediator's duty screen asks for `US`). Paged like messages."""
-    alerts = service.list_alerts(cell=cell, principal=principal, target=target, after=after, limit=limit)
-    items = [AlertRead.model_validate(a) for a in alerts]
-    return AlertPage(items=items, next_after=items[-1].ledger_index if len(items) == limit else None)
+    those raised for one delegation, `for_me` to those you must act on (your duty screen), `open_only` to those
+    not yet handled. Paged like messages."""
+    if for_me:
+        found = alerts.alerts_for(cell=cell, principal=principal, open_only=open_only, after=after, limit=limit)
+        if target is not None:
+            found = [a for a in found if a.target == target]
+    else:
+        found = alerts.list_alerts(
+            cell=cell, principal=principal, target=target, open_only=open_only, after=after, limit=limit
+        )
+    items = [AlertRead.model_validate(a) for a in found]
+    return AlertPage(items=items, next_after=items[-1].ledger_index if len(found) == limit else None)
+
+
+AlertId = Annotated[RowId, Path(description="An alert id")]
+
+
+@router.post(
+    "/alerts/{alert_id}/handle",
+    name="alerts_handle",
+    summary="Mark an alert for you handled",
+    response_model=AlertRead,
+    responses={
+        401: ERRORS[401],
+        403: {"description": "The alert is for others (the mediator's officers, another duty officer)"},
+        404: {"description": "No such alert, or not yours to see"},
+        409: {"description": "Marked handled already"},
+    },
+)
+def handle_alert(alert_id: AlertId, body: AlertHandle, cell: CellDep, principal: CurrentUser) -> AlertRead:
+    """Mark an alert handled, with a note of what was done: recorded in the ledger for the alert's audience, and
+    gone from the open alerts and the count on every page of those it is for. Only those it is for may: the
+    mediator's officers for the mediator's, the duty officer (who holds the watch; with no one on it, any liaison
+    officer of the delegation) for a delegation's (403 for anyone else). Handled already: 409 naming who did."""
+    with cell.command() as uow:
+        alert = alerts.handle(cell=cell, uow=uow, principal=principal, alert_id=alert_id, note=body.note)
+        read = AlertRead.model_validate(alert)
+    return read
+
+
+# -- the watch roster -----------------------------------------------------------------------------------------
+
+WATCH_ERRORS = {
+    401: ERRORS[401],
+    403: {"description": "Not a liaison officer or the mediator's officer"},
+    409: {"description": "The watch is not as the request assumes (you hold it already; you do not hold it)"},
+}
+
+
+@router.get(
+    "/watch",
+    name="watch_board",
+    summary="Who holds the watch in each delegation you may know of",
+    response_model=list[WatchRead],
+    responses=LIST_ERRORS,
+)
+def watch_board(cell: CellDep, principal: CurrentUser) -> list[WatchRead]:
+    """Who holds the watch now, in your delegation (the mediator's officers: in every delegation). The holder is
+    the charter's "duty officer": escalations go to them; with no one on watch, to every liaison officer of the
+    delegation."""
+    return [
+        WatchRead(delegation=w.delegation, shift=WatchShiftRead.model_validate(w.shift) if w.shift else None)
+        for w in watch.board(cell=cell, principal=principal)
+    ]
+
+
+@router.post(
+    "/watch/take",
+    name="watch_take",
+    summary="Take your delegation's watch",
+    response_model=WatchShiftRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=WATCH_ERRORS,
+)
+def take_watch(body: WatchTake, cell: CellDep, principal: CurrentUser) -> WatchShiftRead:
+    """Take your delegation's watch (a liaison officer, or the mediator's officer for the mediator): from now on
+    the escalations addressed to its duty officer are yours. Whoever held it is relieved, recorded in the same
+    ledger entry (read by your delegation and the mediator). Holding it already: 409."""
+    with cell.command() as uow:
+        shift = watch.take_watch(cell=cell, uow=uow, principal=principal, note=body.note)
+        read = WatchShiftRead.model_validate(shift)
+    return read
+
+
+@router.post(
+    "/watch/hand-over",
+    name="watch_hand_over",
+    summary="Hand your watch over, with a note",
+    response_model=WatchRead,
+    responses={**WATCH_ERRORS, 422: {"description": "The successor is no active liaison officer of yours"}},
+)
+def hand_over_watch(body: WatchHandOver, cell: CellDep, principal: CurrentUser) -> WatchRead:
+    """End your watch with a handover note, to a named colleague of your delegation (who holds it from now) or to
+    no one. One ledger entry, read by your delegation and the mediator. Not holding the watch: 409."""
+    with cell.command() as uow:
+        following = watch.hand_over(cell=cell, uow=uow, principal=principal, note=body.note, successor=body.to)
+        read = WatchRead(
+            delegation=principal.delegation or "",
+            shift=WatchShiftRead.model_validate(following) if following else None,
+        )
+    return read
+
+
+@router.get(
+    "/watch/{delegation}/shifts",
+    name="watch_shifts",
+    summary="A delegation's shift log, newest first",
+    response_model=WatchShiftPage,
+    responses={401: ERRORS[401], 404: {"description": "Not a delegation whose watch you may know of"}},
+)
+def watch_shifts(
+    delegation: Annotated[str, Path(max_length=16, description="The delegation.", examples=["SY"])],
+    cell: CellDep,
+    principal: CurrentUser,
+    before: Annotated[
+        LedgerAfter | None,
+        Query(
+            description="Only shifts begun before this ledger index: the last page's `next_before`.", examples=[None]
+        ),  # fmt: skip
+    ] = None,
+    limit: PageLimit = 100,
+) -> WatchShiftPage:
+    """Who kept the watch, when, and the notes they took it and handed it over with, newest first: your own
+    delegation's (the mediator's officers: any delegation's). Another party's: 404."""
+    shifts = watch.shift_log(cell=cell, principal=principal, delegation=delegation, before=before, limit=limit)
+    items = [WatchShiftRead.model_validate(s) for s in shifts]
+    return WatchShiftPage(items=items, next_before=items[-1].ledger_index if len(items) == limit else None)

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from fusioncell import examples as ex
 from fusioncell.charter.model import Precedence
@@ -16,6 +16,7 @@ Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 Body = Annotated[str, StringConstraints(min_length=1, max_length=20_000), LINES]
 Lang = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
 TxnId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:\-]{1,100}$")]
+DelegationCode = Annotated[str, StringConstraints(min_length=1, max_length=16)]
 Readback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), LINES]
 
 
@@ -88,6 +89,16 @@ class MessageCreate(InputModel):
         description="The same message in the charter's other languages, by language code.",
         examples=[{"ar": {"subject": ex.SUBJECT_AR, "body": ex.BODY_AR}}],
     )
+    addressed: list[DelegationCode] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=16,
+        description="The delegations that must acknowledge, each in the audience. Left out: the other parties in the "
+        "audience (a party's `joint` message is for the other parties, the mediator's for every party), or the "
+        "mediator where no other party is (`mediated:SY` from SY). The mediator owes an acknowledgement of a party's "
+        "`joint` message only when named here; observers read and never owe one.",
+        examples=[["IL", "US"]],
+    )
     readback_required: bool = Field(
         default=False,
         description="Whether each addressed delegation must restate the message when it acknowledges.",
@@ -128,7 +139,7 @@ class VerdictCreate(InputModel):
             examples=[ex.NOTE],
         )
     )
-    delegation: Annotated[str, StringConstraints(min_length=1, max_length=16)] | None = Field(
+    delegation: DelegationCode | None = Field(
         default=None,
         description="Whose read-back this judges; needed only when several await a verdict.",
         examples=["IL"],
@@ -159,7 +170,18 @@ class DeliveryRead(BaseModel):
     verdict: str | None = Field(description="The sender's verdict on the latest read-back.", examples=["negative"])
     verdict_note: str | None = Field(description="The sender's note with a negative verdict.", examples=[ex.NOTE])
     verdict_at: datetime | None = Field(description="When the verdict was given" + UTC_DOC, examples=[ex.VERDICT_AT])
-    renotified: int = Field(description="How often the delegation was reminded after its deadline.", examples=[0])
+    due_at: datetime = Field(
+        description="When what the delegation owes is due" + UTC_DOC + ": its acknowledgement (the message's "
+        "`ack_due_at`) or, after a rejected read-back, the corrected one (the verdict plus the precedence's "
+        "handling time).",
+        examples=[ex.ACK_DUE_AT],
+    )
+    rejections: int = Field(description="How many of the delegation's read-backs the sender rejected.", examples=[0])
+    renotified: int = Field(
+        description="How often the delegation was reminded after its deadline (in this round: a rejected read-back "
+        "starts a new one).",
+        examples=[0],
+    )
     escalation_level: int = Field(
         description="How far along the charter's escalation chain the delivery went (0: not escalated).", examples=[0]
     )
@@ -228,7 +250,10 @@ class MessageRead(BaseModel):
         "reminded and the matter escalated.",
         examples=[ex.ACK_DUE_AT],
     )
-    overdue: bool = Field(description="Whether a delivery is still unacknowledged past `ack_due_at`.", examples=[False])
+    overdue: bool = Field(
+        description="Whether a delegation still owes its acknowledgement, or a corrected read-back, past its `due_at`.",
+        examples=[False],
+    )
     deliveries: list[DeliveryRead] = Field(description="One per addressed delegation (observers read, never owe).")
     clarifications: list[ClarificationRead] = Field(description="Opened by negative verdicts, newest last.")
     glossary: list[GlossaryMatchRead] = Field(description="Charter glossary terms found in subject and body.")
@@ -263,6 +288,13 @@ class AlertRead(BaseModel):
     summary: str = Field(description="One line for the duty screen.", examples=[ex.ALERT_SUMMARY])
     created_at: datetime = Field(description="When it was raised" + UTC_DOC, examples=[ex.VERDICT_AT])
     ledger_index: int = Field(description="The ledger entry that raised it.", examples=[ex.ALERT_INDEX])
+    handled_at: datetime | None = Field(
+        default=None,
+        description="When one of those it is for marked it handled" + UTC_DOC + "; null while open.",
+        examples=[None],
+    )
+    handled_by: str | None = Field(default=None, description="Who marked it handled.", examples=[None])
+    handled_note: str | None = Field(default=None, description="What they did about it.", examples=[None])
 
 
 class AlertPage(BaseModel):
@@ -270,3 +302,82 @@ class AlertPage(BaseModel):
 
     items: list[AlertRead] = Field(description="Alerts you may read, oldest first.")
     next_after: int | None = Field(description=NEXT_AFTER_DOC, examples=[None])
+
+
+# A note holds something besides white space (said in the schema, so a client can tell), kept without the white
+# space around it.
+Note = Annotated[
+    str, StringConstraints(min_length=1, max_length=5_000, pattern=r"\S"), LINES, AfterValidator(str.strip)
+]
+
+
+class AlertHandle(InputModel):
+    """Marking an alert handled."""
+
+    note: Note | None = Field(
+        default=None,
+        description="What was done about it, for the record (it is in the ledger entry, read by the alert's audience).",
+        examples=["Called IL's duty officer by phone; the read-back follows within ten minutes."],
+    )
+
+
+class WatchTake(InputModel):
+    """Taking your delegation's watch."""
+
+    note: Note | None = Field(
+        default=None,
+        description="A line for the shift log (who relieved whom, anything the mediator should know).",
+        examples=["Taking the night watch; two FLASH items open from the day shift."],
+    )
+
+
+class WatchHandOver(InputModel):
+    """Handing your watch over, with a note of what is open."""
+
+    note: Note = Field(
+        description="The handover note: what is open, what is due, what to watch for.",
+        examples=["FLASH 0600Z convoy: IL's read-back rejected, corrected one due 0612Z. Nothing else open."],
+    )
+    to: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = Field(
+        default=None,
+        description="The colleague who holds the watch from now (a liaison officer of your delegation); left out, "
+        "no one holds it and every liaison officer of the delegation is its duty officer until one takes it.",
+        examples=["sy.liaison"],
+    )
+
+
+class WatchShiftRead(BaseModel):
+    """One person's watch: taken, then handed over or relieved."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int = Field(description="The shift's id.", examples=[ex.SHIFT_ID])
+    delegation: str = Field(description="Whose watch.", examples=["SY"])
+    holder: str = Field(description="Who held it.", examples=[ex.SY_LIAISON])
+    taken_at: datetime = Field(description="When it was taken" + UTC_DOC, examples=[ex.SENT_AT])
+    taken_note: str | None = Field(description="The note it was taken with.", examples=[None])
+    ended_at: datetime | None = Field(description="When it ended" + UTC_DOC + "; null while held.", examples=[None])
+    ended_by: str | None = Field(
+        description="Who ended it: the holder (a handover) or the colleague who took over.", examples=[None]
+    )
+    handover_note: str | None = Field(description="The holder's handover note.", examples=[None])
+    ledger_index: int = Field(description="The ledger entry that began it.", examples=[ex.MESSAGE_INDEX])
+
+
+class WatchRead(BaseModel):
+    """Who holds a delegation's watch now."""
+
+    delegation: str = Field(description="The delegation.", examples=["SY"])
+    shift: WatchShiftRead | None = Field(
+        description="The open shift; null when no one holds the watch (every liaison officer of the delegation is "
+        "then its duty officer)."
+    )
+
+
+class WatchShiftPage(BaseModel):
+    """A page of a delegation's shift log, newest first."""
+
+    items: list[WatchShiftRead] = Field(description="Shifts, newest first.")
+    next_before: int | None = Field(
+        description="Pass as `before` for the next (older) page; null when this page is the last.", examples=[None]
+    )

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fusioncell.cell import Cell
-from fusioncell.charter.model import EscalationTarget, count_words
+from fusioncell.charter.model import Precedence, count_words
 from fusioncell.db import UnitOfWork, fresh_id
 from fusioncell.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fusioncell.policy import (
@@ -45,16 +45,46 @@ class ConcurrentResend(Exception):
 
 
 OPEN_STATES = ("pending", "delivered")
+OWING_STATES = (*OPEN_STATES, "negative")  # a rejected read-back is owed again
 
 
-def addressed_delegations(cell: Cell, audience: Audience, sender_delegation: str) -> list[str]:
-    """Who must acknowledge: every party and the mediator in the audience, but not the sender; observers read."""
+def owes(delivery: Delivery) -> bool:
+    """Whether the delegation still owes something by `due_at`: its acknowledgement, or a corrected read-back."""
+    return delivery.state in OWING_STATES
+
+
+def addressed_delegations(
+    cell: Cell, audience: Audience, sender_delegation: str, named: Sequence[str] | None = None
+) -> list[str]:
+    """Who must acknowledge: the delegations the sender names, or by default the other parties in the audience
+    (a party's `joint` message is for the other parties; the mediator's, for every party), and the mediator only
+    where no other party is (proximity talks: `mediated:SY` from SY). Observers read; they never owe."""
     roster = cell.charter.roster
-    return sorted(
-        code
-        for code in audience.members
-        if code != sender_delegation and roster.kind(code) in (DelegationKind.PARTY, DelegationKind.MEDIATOR)
-    )
+    others = audience.members - {sender_delegation}
+    if named is None:
+        parties = {c for c in others if roster.kind(c) is DelegationKind.PARTY}
+        return sorted(parties or {c for c in others if roster.kind(c) is DelegationKind.MEDIATOR})
+    seen: set[str] = set()
+    for i, code in enumerate(named):
+        where = f"addressed.{i}"
+        if code in seen:
+            raise InvalidInput(f"addressed names {code} twice", field=where)
+        if code == sender_delegation:
+            raise InvalidInput(f"{code} is your own delegation: it does not acknowledge its own message", field=where)
+        if code not in audience.members:
+            raise InvalidInput(
+                f"{code} is not in the audience {audience.label!r}: it cannot read the message, so it cannot owe an "
+                f"acknowledgement (the audience holds {', '.join(sorted(audience.members))})",
+                field=where,
+            )
+        if roster.kind(code) is DelegationKind.OBSERVER:
+            raise InvalidInput(
+                f"{code} is an observer: observers read joint traffic and owe no acknowledgement; address parties "
+                "or the mediator",
+                field=where,
+            )
+        seen.add(code)
+    return sorted(seen)
 
 
 def message_content(message: Message, addressed: Sequence[str]) -> dict[str, Any]:
@@ -79,8 +109,10 @@ def message_content(message: Message, addressed: Sequence[str]) -> dict[str, Any
     }
 
 
-def _draft_signature(draft: MessageCreate) -> dict[str, Any]:
-    return draft.model_dump(mode="json", exclude={"client_txn_id"})
+def _draft_signature(cell: Cell, sender: Principal, draft: MessageCreate) -> dict[str, Any]:
+    audience = resolve_audience(draft.audience, cell.charter.roster)
+    signature = draft.model_dump(mode="json", exclude={"client_txn_id", "addressed"})
+    return signature | {"addressed": addressed_delegations(cell, audience, sender.delegation or "", draft.addressed)}
 
 
 def _stored_signature(message: Message) -> dict[str, Any]:
@@ -95,10 +127,11 @@ def _stored_signature(message: Message) -> dict[str, Any]:
         "translations": message.translations,
         "readback_required": message.readback_required,
         "reply_to": message.reply_to_id,
+        "addressed": sorted(d.delegation for d in message.deliveries),
     }
 
 
-def _validate(cell: Cell, sender: Principal, draft: MessageCreate) -> Audience:
+def _validate(cell: Cell, sender: Principal, draft: MessageCreate) -> tuple[Audience, list[str]]:
     charter = cell.charter
     if draft.track not in charter.track_ids:
         raise InvalidInput(
@@ -131,7 +164,7 @@ def _validate(cell: Cell, sender: Principal, draft: MessageCreate) -> Audience:
                     words=words,
                     limit=limit,
                 )
-    return audience
+    return audience, addressed_delegations(cell, audience, sender.delegation or "", draft.addressed)
 
 
 def _existing(session: Session, sender: Principal, client_txn_id: str) -> Message | None:
@@ -148,7 +181,7 @@ def find_replay(cell: Cell, sender: Principal, draft: MessageCreate) -> Message 
         existing = _existing(session, sender, draft.client_txn_id)
     if existing is None:
         return None
-    if _stored_signature(existing) != _draft_signature(draft):
+    if _stored_signature(existing) != _draft_signature(cell, sender, draft):
         raise Conflict(
             f"client_txn_id {draft.client_txn_id!r} was already used for a different message (id {existing.id})",
             message_id=existing.id,
@@ -157,7 +190,7 @@ def find_replay(cell: Cell, sender: Principal, draft: MessageCreate) -> Message 
 
 
 def send(*, cell: Cell, uow: UnitOfWork, sender: Principal, draft: MessageCreate) -> Message:
-    audience = _validate(cell, sender, draft)
+    audience, addressed = _validate(cell, sender, draft)
     session = uow.session
     if draft.reply_to is not None:
         original = session.get(Message, draft.reply_to)
@@ -202,9 +235,16 @@ def send(*, cell: Cell, uow: UnitOfWork, sender: Principal, draft: MessageCreate
             message_id = session.execute(insert_message, fields).scalar_one_or_none()
         except IntegrityError:
             raise ConcurrentResend(draft.client_txn_id) from None
-    addressed = addressed_delegations(cell, audience, fields["sender_delegation"])
     deliveries = [
-        {"message_id": message_id, "delegation": code, "state": "pending", "renotified": 0, "escalation_level": 0}
+        {
+            "message_id": message_id,
+            "delegation": code,
+            "state": "pending",
+            "due_at": fields["ack_due_at"],
+            "rejections": 0,
+            "renotified": 0,
+            "escalation_level": 0,
+        }
         for code in addressed
     ]
     if deliveries:
@@ -239,18 +279,19 @@ def send(*, cell: Cell, uow: UnitOfWork, sender: Principal, draft: MessageCreate
     return message
 
 
-def _overdue_key(message_id: int, delegation: str, n: int) -> str:
-    return f"ack:{message_id}:{delegation}:{n}"
+def _overdue_key(message_id: int, delegation: str, n: int, rejections: int = 0) -> str:
+    # each rejected read-back starts a new round of reminders and escalation, with keys of its own
+    return f"ack:{message_id}:{delegation}:{n}" + (f":r{rejections}" if rejections else "")
 
 
-def _schedule_overdue(uow: UnitOfWork, message: Message, delegation: str, due_at: datetime, n: int) -> None:
+def schedule_overdue(uow: UnitOfWork, message: Message, delivery: Delivery, due_at: datetime, n: int) -> None:
     schedule(
         uow,
         kind=ACK_OVERDUE,
-        key=_overdue_key(message.id, delegation, n),
-        subject=_delivery_subject(message.id, delegation),
+        key=_overdue_key(message.id, delivery.delegation, n, delivery.rejections),
+        subject=_delivery_subject(message.id, delivery.delegation),
         due_at=due_at,
-        payload={"message_id": message.id, "delegation": delegation},
+        payload={"message_id": message.id, "delegation": delivery.delegation, "rejections": delivery.rejections},
     )
 
 
@@ -278,7 +319,7 @@ def list_messages(
     if track is not None and track not in cell.charter.track_ids:
         raise InvalidInput(f"unknown track {track!r}", field="track")
     conditions = [Message.track == track] if track is not None else []
-    return _visible_page(cell, principal, Message, conditions, after=after, limit=limit)
+    return visible_page(cell, principal, Message, conditions, after=after, limit=limit)
 
 
 def inbox(*, cell: Cell, principal: Principal, limit: int = 200) -> list[Message]:
@@ -294,9 +335,9 @@ def inbox(*, cell: Cell, principal: Principal, limit: int = 200) -> list[Message
                 .where(
                     Message.audience.in_(audiences),
                     Delivery.delegation == principal.delegation,
-                    Delivery.state.in_(("pending", "delivered", "negative")),
+                    Delivery.state.in_(OWING_STATES),
                 )
-                .order_by(Message.ack_due_at, Message.ledger_index)
+                .order_by(Delivery.due_at, Message.ledger_index)
                 .limit(limit)
             ).scalars()
         )
@@ -322,7 +363,7 @@ def received(*, cell: Cell, principal: Principal, messages: Sequence[Message]) -
 # -- the closed loop -----------------------------------------------------------------------------------
 
 
-def _delivery_for_update(uow: UnitOfWork, message_id: int, delegation: str) -> Delivery | None:
+def delivery_for_update(uow: UnitOfWork, message_id: int, delegation: str) -> Delivery | None:
     # populate_existing: the row as it is now, under the lock, not as the message's loaded deliveries had it
     return uow.session.execute(
         select(Delivery)
@@ -466,7 +507,7 @@ def acknowledge(*, cell: Cell, uow: UnitOfWork, principal: Principal, message_id
     message = _visible(cell, principal, uow.session.get(Message, message_id))
     audience = resolve_audience(message.audience, roster)
     authorize(principal, Permission.ACKNOWLEDGE, roster, audience=audience)
-    delivery = _delivery_for_update(uow, message_id, principal.delegation or "")
+    delivery = delivery_for_update(uow, message_id, principal.delegation or "")
     if delivery is None:
         raise Forbidden(f"this message is not addressed to delegation {principal.delegation}; nothing to acknowledge")
     now = cell.clock.now()
@@ -531,7 +572,7 @@ def judge_readback(
             "back right: send it in 'note'",
             field="note",
         )
-    locked = [_delivery_for_update(uow, message.id, d.delegation) for d in message.deliveries]
+    locked = [delivery_for_update(uow, message.id, d.delegation) for d in message.deliveries]
     awaiting = [d for d in locked if d is not None and d.state == "read_back"]
     if delegation is not None:
         chosen = [d for d in awaiting if d.delegation == delegation]
@@ -582,6 +623,12 @@ def judge_readback(
         )
         return message
     delivery.state = "negative"
+    # the corrected read-back is owed within the message's own handling time, reminded and escalated as before
+    delivery.rejections += 1
+    delivery.due_at = now + cell.charter.handling_time(Precedence(message.precedence))
+    delivery.renotified = delivery.escalation_level = 0
+    delivery.escalated_to = None
+    schedule_overdue(uow, message, delivery, delivery.due_at, 0)
     if open_clarification is None:
         clarification = Clarification(
             id=fresh_id(uow.session, Clarification),
@@ -611,7 +658,12 @@ def judge_readback(
     )
     uow.session.add(alert)
     uow.session.flush()
-    content |= {"clarification_id": clarification.id, "alert_id": alert.id, "alerted": cell.charter.mediator_code}
+    content |= {
+        "clarification_id": clarification.id,
+        "alert_id": alert.id,
+        "alerted": cell.charter.mediator_code,
+        "readback_due_at": delivery.due_at,
+    }
     entry = uow.record(
         action="message.readback_negative",
         actor=principal,
@@ -623,95 +675,7 @@ def judge_readback(
     return message
 
 
-# -- escalation ------------------------------------------------------------------------------------------
-
-SYSTEM = Principal.system("scheduler")
-
-
-def handle_ack_overdue(cell: Cell, uow: UnitOfWork, job: Job) -> None:
-    """Re-notify an unacknowledged delegation, or take the next escalation step that has come due."""
-    message_id, delegation = job.payload["message_id"], job.payload["delegation"]
-    delivery = _delivery_for_update(uow, message_id, delegation)
-    if delivery is None or delivery.state not in OPEN_STATES:
-        return  # acknowledged meanwhile: nothing to do, nothing to record
-    message = uow.session.get(Message, message_id)
-    assert message is not None
-    charter = cell.charter
-    audience = resolve_audience(message.audience, charter.roster)
-    chain = charter.escalation_chain(message.track)
-    now = cell.clock.now()
-    level = delivery.escalation_level
-    step = chain[level] if level < len(chain) else None
-    overdue_by = int((now - message.ack_due_at).total_seconds())
-    if step is not None and now >= message.ack_due_at + step.after:
-        level += 1
-        delivery.escalation_level = level
-        delivery.escalated_to = step.notify.value
-        target, role = (
-            (delegation, "duty_officer")
-            if step.notify is EscalationTarget.DUTY_OFFICER
-            else (charter.mediator_code, step.notify.value)
-        )
-        alert = Alert(
-            id=fresh_id(uow.session, Alert),
-            kind="ack_overdue",
-            target=target,
-            role=role,
-            audience=audience.label,
-            subject=f"message:{message.id}",
-            message_id=message.id,
-            summary=f"{delegation} has not acknowledged {message.precedence} '{message.subject}' "
-            f"({overdue_by // 60} min overdue): escalated to {step.notify.value.replace('_', ' ')}",
-            created_at=now,
-            ledger_index=-1,
-        )
-        uow.session.add(alert)
-        uow.session.flush()
-        entry = uow.record(
-            action="message.escalated",
-            actor=SYSTEM,
-            audience=audience,
-            subject=f"message:{message.id}",
-            content={
-                "message_id": message.id,
-                "delegation": delegation,
-                "level": level,
-                "notify": step.notify.value,
-                "alert_id": alert.id,
-                "overdue_seconds": overdue_by,
-            },
-        )
-        alert.ledger_index = entry.index
-    else:
-        delivery.renotified += 1
-        uow.record(
-            action="message.renotified",
-            actor=SYSTEM,
-            audience=audience,
-            subject=f"message:{message.id}",
-            content={
-                "message_id": message.id,
-                "delegation": delegation,
-                "count": delivery.renotified,
-                "overdue_seconds": overdue_by,
-            },
-        )
-    if level >= len(chain):
-        return  # the chain is done: the last step (the mediator) owns the matter now
-    next_step_at = message.ack_due_at + chain[level].after
-    next_at = min(next_step_at, now + charter.renotify_interval)
-    _schedule_overdue(uow, message, delegation, max(next_at, now), delivery.renotified + level)
-
-
-# -- alerts ------------------------------------------------------------------------------------------------
-
-
-def list_alerts(*, cell: Cell, principal: Principal, target: str | None, after: int | None, limit: int) -> list[Alert]:
-    conditions = [Alert.target == target] if target is not None else []
-    return _visible_page(cell, principal, Alert, conditions, after=after, limit=limit)
-
-
-def _visible_page(
+def visible_page(
     cell: Cell,
     principal: Principal,
     model: type[Message] | type[Alert],

@@ -16,6 +16,7 @@ from fusioncell.traffic.schemas import (
     MessageRead,
     Translation,
 )
+from fusioncell.traffic.service import OWING_STATES
 
 
 def glossary_matcher(cell: Cell) -> GlossaryMatcher:
@@ -106,7 +107,7 @@ def message_read(cell: Cell, message: Message, viewer: Principal) -> MessageRead
         sender_delegation=message.sender_delegation,
         sent_at=message.sent_at,
         ack_due_at=message.ack_due_at,
-        overdue=now >= message.ack_due_at and any(d.state in ("pending", "delivered") for d in deliveries),
+        overdue=any(d.state in OWING_STATES and now >= d.due_at for d in deliveries),
         deliveries=deliveries,
         clarifications=[ClarificationRead.model_validate(c) for c in message.clarifications],
         glossary=glossary_terms(cell, audience=message.audience, subject=message.subject, body=message.body),

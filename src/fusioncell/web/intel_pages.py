@@ -19,10 +19,11 @@ from fusioncell.intel.models import IntelItem
 from fusioncell.intel.schemas import IntelDecline
 from fusioncell.policy import Permission, audience_labels, has_permission
 from fusioncell.schemas import RowId
-from fusioncell.web.routes import render, translate
+from fusioncell.web.pages import NavItem, add_nav, msg, render, translate
 from fusioncell.web.session import SignedIn, check_csrf
 
 router = APIRouter(include_in_schema=False)
+add_nav(NavItem(msg("Intelligence"), "/intel", order=50))
 
 STATES = ("draft", "submitted", "released", "redacted", "declined", "revoked", "discarded")
 ItemId = Annotated[RowId, Path()]

@@ -1,9 +1,5 @@
-"""The web pages: sign in and out, and the ledger's checkpoints with which of them is final.
-
-Pages are rendered on the server in the reader's language; htmx swaps in the parts that change. Every page asks
-the same services as the API, as the signed-in person, so the one visibility rule in `policy` decides what a page
-may show.
-"""
+"""The web pages: sign in and out, and the ledger's checkpoints with which of them is final; what every page
+shares is in `web.pages`."""
 
 from __future__ import annotations
 
@@ -12,14 +8,12 @@ import contextlib
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, FastAPI, Form, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from fusioncell.auth import service as auth_service
 from fusioncell.auth.models import USERNAME_LENGTH
@@ -29,10 +23,20 @@ from fusioncell.errors import TooManyRequests, Unauthorized
 from fusioncell.ledger import log
 from fusioncell.ledger import service as ledger_service
 from fusioncell.ledger.note import LAST_TIMESTAMP
+from fusioncell.policy import readable_audiences
 from fusioncell.web import i18n
-from fusioncell.web.marks import visible
+from fusioncell.web.pages import (
+    STATIC,
+    VENDOR,
+    NavItem,
+    add_nav,
+    display_name,
+    msg,
+    reader_language,
+    render,
+    vendor_root,
+)
 from fusioncell.web.session import (
-    LANG_COOKIE,
     SESSION_COOKIE,
     CsrfRefused,
     LoginRequired,
@@ -46,92 +50,11 @@ from fusioncell.web.session import (
     set_session,
 )
 
-HERE = Path(__file__).parent
-STATIC = HERE / "static"
 CHECKPOINTS_PER_PAGE = 20
 REFRESH_SECONDS = 5  # checkpoints come at most every few seconds, cosignatures within a few more
 
-# Front-end packages, served from node_modules as package-lock.json pinned them (`make install` puts them there).
-VENDOR = {"htmx.min.js": "htmx.org/dist/htmx.min.js"}
-
-SECURITY_HEADERS = {
-    # scripts and styles from this site only: no inline script can run, even if some text slipped through escaping
-    "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
-
 router = APIRouter(include_in_schema=False)
-
-_templates = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(default=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_templates.filters["visible"] = visible  # text a client wrote, as the ledger holds it (web/marks.py)
-
-
-def vendor_root() -> Path:
-    """node_modules of the checkout this package runs from (an editable install, as `make install` makes)."""
-    return HERE.parents[2] / "node_modules"
-
-
-def reader_language(request: Request) -> tuple[i18n.Language, bool]:
-    """The reader's language: ?lang= (then remembered in a cookie), else the cookie, else Accept-Language."""
-    asked = request.query_params.get("lang")
-    if asked in i18n.LANGUAGES:
-        return i18n.language(asked), True
-    remembered = request.cookies.get(LANG_COOKIE)
-    if remembered in i18n.LANGUAGES:
-        return i18n.language(remembered), False
-    return i18n.language(i18n.negotiate(request.headers.get("accept-language"))), False
-
-
-def _name(names: dict[str, str], cell: Cell, lang: i18n.Language) -> str:
-    return names.get(lang.code) or names.get(cell.charter.languages.authoritative) or next(iter(names.values()))
-
-
-def translate(request: Request, text: str) -> str:
-    """A string of the pages in the reader's language."""
-    return reader_language(request)[0].gettext(text)
-
-
-def _in_language(request: Request, code: str) -> str:
-    """This page in another language (its query kept); after a form, the page the form came from is gone, so
-    the sign-in page or the ledger."""
-    if request.method != "GET":
-        return f"{'/login' if request.url.path == '/login' else '/ledger'}?lang={code}"
-    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", code)]
-    return f"{request.url.path}?{urlencode(query)}"
-
-
-def render(
-    request: Request,
-    template: str,
-    *,
-    cell: Cell,
-    status: int = 200,
-    **context: Any,
-) -> HTMLResponse:
-    lang, chosen = reader_language(request)
-    page = _templates.get_template(template).render(
-        _=lang.gettext,
-        lang=lang,
-        languages=[(i18n.language(code), _in_language(request, code)) for code in i18n.LANGUAGES],
-        mechanism=_name(cell.charter.mechanism.name, cell, lang),
-        path=request.url.path,
-        **context,
-    )
-    response = HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
-    if chosen:
-        response.set_cookie(LANG_COOKIE, lang.code, max_age=365 * 86400, path="/", samesite="lax")
-    return response
+add_nav(NavItem(msg("Ledger"), "/ledger", order=90))
 
 
 # ---- signing in and out -------------------------------------------------------------------------------------
@@ -171,7 +94,7 @@ def login(
     password: Annotated[str, Form(max_length=1024)],
     csrf: Annotated[str, Form(max_length=200)],
     otp: Annotated[str, Form(max_length=16)] = "",
-    next_path: Annotated[str, Form(alias="next", max_length=2000)] = "/ledger",
+    next_path: Annotated[str, Form(alias="next", max_length=2000)] = "/",
 ) -> Response:
     lang, _ = reader_language(request)
     check_csrf(request, csrf, login_csrf_of(request))
@@ -288,7 +211,7 @@ def _checkpoint_views(cell: Cell, session: SignedIn, before: int | None) -> list
 def _ledger_context(cell: Cell, session: SignedIn, before: int | None, lang: i18n.Language) -> dict[str, Any]:
     checkpoints = _checkpoint_views(cell, session, before)
     final = log.latest_final(cell)
-    delegations = {d.code: _name(d.names, cell, lang) for d in cell.charter.delegations}
+    delegations = {d.code: display_name(d.names, cell, lang) for d in cell.charter.delegations}
     party_witnesses = {w.name for w in log.party_witnesses(cell.charter)}
     return {
         "session": session,
@@ -315,7 +238,7 @@ Before = Annotated[int | None, Query(ge=0, le=MAX_INT, description="checkpoints 
 
 @router.get("/ledger", name="web_ledger")
 def ledger_page(request: Request, cell: CellDep, session: SignedIn, before: Before = None) -> Response:
-    lang, _ = reader_language(request)
+    lang, _ = reader_language(request, session)
     context = _ledger_context(cell, session, before, lang)
     return render(request, "ledger.html", cell=cell, log_origin=cell.charter.mechanism.log_origin,
                   log_key=str(log.log_signer(cell).verifier), **context)  # fmt: skip
@@ -324,13 +247,21 @@ def ledger_page(request: Request, cell: CellDep, session: SignedIn, before: Befo
 @router.get("/ledger/live", name="web_ledger_live")
 def ledger_live(request: Request, cell: CellDep, session: SignedIn, before: Before = None) -> Response:
     """The part of the ledger page that changes, for htmx to swap in place."""
-    lang, _ = reader_language(request)
+    lang, _ = reader_language(request, session)
     return render(request, "_ledger_live.html", cell=cell, **_ledger_context(cell, session, before, lang))
 
 
 @router.get("/", name="web_home")
-def home() -> RedirectResponse:
-    return RedirectResponse("/ledger", status_code=303)
+def home(request: Request, cell: CellDep) -> RedirectResponse:
+    """The watch for whoever reads traffic; the ledger for the others (an admin); the sign-in page first."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and "\x00" not in token:
+        with contextlib.suppress(Unauthorized):
+            principal = auth_service.authenticate(cell=cell, raw_token=token)
+            if readable_audiences(principal, cell.charter.roster):
+                return RedirectResponse("/watch", status_code=303)
+            return RedirectResponse("/ledger", status_code=303)
+    return RedirectResponse("/login", status_code=303)
 
 
 @router.get("/static/vendor/{name}", name="web_vendor")

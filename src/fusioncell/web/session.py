@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, WebSocket
 from fastapi.responses import Response
 
 from fusioncell.auth import service as auth_service
@@ -54,6 +54,8 @@ class CsrfRefused(DomainError):
 class WebSession:
     principal: Principal
     token: str
+    lang: str | None = None  # the account's own settings (auth.models.UserPreferences)
+    time_zone: str | None = None
 
     @property
     def csrf(self) -> str:
@@ -74,10 +76,22 @@ def login_csrf_of(request: Request) -> str | None:
     return value if value and _LOGIN_CSRF.match(value) else None
 
 
-def site_origin(request: Request) -> str:
-    """scheme://host[:port] people use: FUSIONCELL_PUBLIC_URL when set, else this request's own."""
+def site_origin(request: Request | WebSocket) -> str:
+    """scheme://host[:port] people use: FUSIONCELL_PUBLIC_URL when set, else this request's own (a WebSocket's
+    ws:// or wss:// as the page's http:// or https://)."""
     public = request.app.state.cell.settings.public_url
-    return public.rstrip("/") if public else f"{request.url.scheme}://{request.url.netloc}"
+    if public:
+        return public.rstrip("/")
+    scheme = {"ws": "http", "wss": "https"}.get(request.url.scheme, request.url.scheme)
+    return f"{scheme}://{request.url.netloc}"
+
+
+def foreign_origin(request: Request | WebSocket) -> str | None:
+    """The Origin a browser sent, if it names another site than this one (None: this site, or no browser)."""
+    origin = request.headers.get("origin")
+    if origin is None or origin == site_origin(request):
+        return None
+    return origin
 
 
 def _secure(request: Request) -> bool:
@@ -106,7 +120,7 @@ def set_login_csrf(response: Response, request: Request, value: str) -> None:
     response.set_cookie(LOGIN_CSRF_COOKIE, value, path="/", httponly=True, samesite="strict", secure=_secure(request))
 
 
-def local_path(candidate: str | None, default: str = "/ledger") -> str:
+def local_path(candidate: str | None, default: str = "/") -> str:
     """Where to go after signing in: a path of this site only (never //other.example or a scheme)."""
     if not candidate or not candidate.startswith("/") or candidate.startswith("//") or "\\" in candidate:
         return default
@@ -119,12 +133,11 @@ def local_path(candidate: str | None, default: str = "/ledger") -> str:
 
 def check_origin(request: Request) -> None:
     """A form posted from another site's page is refused (browsers send Origin on every POST)."""
-    origin = request.headers.get("origin")
-    if origin is None:  # not a browser: the CSRF token still has to match
-        return
-    expected = site_origin(request)
-    if origin != expected:
-        raise CsrfRefused(f"this form came from {origin}, not from {expected}: reload the page and send it again")
+    origin = foreign_origin(request)  # None without Origin: not a browser, and the CSRF token still has to match
+    if origin is not None:
+        raise CsrfRefused(
+            f"this form came from {origin}, not from {site_origin(request)}: reload the page and send it again"
+        )
 
 
 def check_csrf(request: Request, sent: str | None, expected: str | None) -> None:
@@ -137,7 +150,9 @@ def _session(request: Request, cell: CellDep) -> WebSession:
     token = request.cookies.get(SESSION_COOKIE)
     if token and "\x00" not in token:
         try:
-            return WebSession(auth_service.authenticate(cell=cell, raw_token=token), token)
+            principal = auth_service.authenticate(cell=cell, raw_token=token)
+            prefs = auth_service.preferences(cell=cell, user_id=principal.user_id) if principal.user_id else None
+            return WebSession(principal, token, prefs.lang if prefs else None, prefs.time_zone if prefs else None)
         except Unauthorized:
             pass
     raise LoginRequired(_return_to(request))

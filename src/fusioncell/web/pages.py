@@ -1,0 +1,174 @@
+"""What every page shares: its templates, the reader's language and time zone, the navigation, the security
+headers. A capability's pages (traffic/pages.py, intel/pages.py) render through `render` with templates of their
+own, registered with `add_templates`, and name their place in the navigation with `add_nav`.
+
+Pages are rendered on the server in the reader's language; htmx swaps in the parts that change. Every page asks
+the same services as the API, as the signed-in person, so the one visibility rule in `policy` decides what a page
+may show.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from fusioncell.auth import service as accounts
+from fusioncell.cell import Cell
+from fusioncell.policy import Principal
+from fusioncell.web import i18n
+from fusioncell.web.marks import visible
+from fusioncell.web.session import LANG_COOKIE, WebSession
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+
+# Front-end packages, served from node_modules as package-lock.json pinned them (`make install` puts them there).
+VENDOR = {"htmx.min.js": "htmx.org/dist/htmx.min.js"}
+
+SECURITY_HEADERS = {
+    # scripts and styles from this site only: no inline script can run, even if some text slipped through escaping
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+        "connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+_loader = FileSystemLoader([HERE / "templates"])
+_templates = Environment(
+    loader=_loader,
+    autoescape=select_autoescape(default=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_templates.filters["visible"] = visible  # text a client wrote, as the ledger holds it (web/marks.py)
+
+
+def msg(source: str) -> str:
+    """A string shown on a page, named here and translated where it is shown (`_(...)` in a template): the
+    catalogues' test finds it by this call."""
+    return source
+
+
+def add_templates(directory: Path) -> None:
+    """A capability's own templates, found after the shared ones (a capability names its templates uniquely)."""
+    if str(directory) not in _loader.searchpath:
+        _loader.searchpath.append(str(directory))
+
+
+def template_directories() -> list[Path]:
+    return [Path(p) for p in _loader.searchpath]
+
+
+@dataclass(frozen=True)
+class NavItem:
+    """A section in the navigation: its label (a source string), its path, who sees it, and a count beside it (the
+    alerts awaiting the reader, say)."""
+
+    label: str
+    path: str
+    order: int
+    shown: Callable[[Cell, Principal], bool] = lambda cell, principal: True
+    count: Callable[[Cell, Principal], int] | None = None
+
+
+_nav: dict[str, NavItem] = {}
+
+
+def add_nav(item: NavItem) -> None:
+    _nav[item.path] = item
+
+
+def vendor_root() -> Path:
+    """node_modules of the checkout this package runs from (an editable install, as `make install` makes)."""
+    return HERE.parents[2] / "node_modules"
+
+
+def reader_language(request: Request, session: WebSession | None = None) -> tuple[i18n.Language, bool]:
+    """The reader's language: ?lang= (then remembered), else the account's, else the cookie, else
+    Accept-Language. The second value says it was chosen on this request."""
+    asked = request.query_params.get("lang")
+    if asked in i18n.LANGUAGES:
+        return i18n.language(asked), True
+    if session is not None and session.lang in i18n.LANGUAGES:
+        return i18n.language(session.lang), False
+    remembered = request.cookies.get(LANG_COOKIE)
+    if remembered in i18n.LANGUAGES:
+        return i18n.language(remembered), False
+    return i18n.language(i18n.negotiate(request.headers.get("accept-language"))), False
+
+
+def display_name(names: dict[str, str], cell: Cell, lang: i18n.Language) -> str:
+    """A name the charter gives in several languages, in the reader's (else the authoritative one's)."""
+    return names.get(lang.code) or names.get(cell.charter.languages.authoritative) or next(iter(names.values()))
+
+
+def translate(request: Request, text: str, session: WebSession | None = None) -> str:
+    """A string of the pages in the reader's language."""
+    return reader_language(request, session)[0].gettext(text)
+
+
+def _in_language(request: Request, code: str) -> str:
+    """This page in another language (its query kept); after a form, the page the form came from is gone, so
+    the sign-in page or the home page."""
+    if request.method != "GET":
+        return f"{'/login' if request.url.path == '/login' else '/'}?lang={code}"
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"] + [("lang", code)]
+    return f"{request.url.path}?{urlencode(query)}"
+
+
+def _navigation(cell: Cell, session: WebSession | None, path: str) -> list[dict[str, Any]]:
+    if session is None:
+        return []
+    items = []
+    for item in sorted(_nav.values(), key=lambda i: i.order):
+        if not item.shown(cell, session.principal):
+            continue
+        items.append(
+            {
+                "label": item.label,
+                "path": item.path,
+                "current": path == item.path or path.startswith(item.path.rstrip("/") + "/"),
+                "count": item.count(cell, session.principal) if item.count else None,
+            }
+        )
+    return items
+
+
+def render(
+    request: Request,
+    template: str,
+    *,
+    cell: Cell,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    session: WebSession | None = context.get("session")
+    lang, chosen = reader_language(request, session)
+    page = _templates.get_template(template).render(
+        _=lang.gettext,
+        lang=lang,
+        languages=[(i18n.language(code), _in_language(request, code)) for code in i18n.LANGUAGES],
+        mechanism=display_name(cell.charter.mechanism.name, cell, lang),
+        path=request.url.path,
+        nav=_navigation(cell, session, request.url.path),
+        time_zone=session.time_zone if session is not None else None,
+        server_now=cell.clock.now(),
+        **context,
+    )
+    response = HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
+    if chosen:
+        response.set_cookie(LANG_COOKIE, lang.code, max_age=365 * 86400, path="/", samesite="lax")
+        if session is not None and session.lang != lang.code:  # kept with the account, for every browser
+            accounts.set_preferences(cell=cell, principal=session.principal, changes={"lang": lang.code})
+    return response
