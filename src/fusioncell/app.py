@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from fusioncell import __version__
+from fusioncell.auth import pages as account_pages
 from fusioncell.auth.routes import BODY_MODELS as AUTH_BODY_MODELS
 from fusioncell.auth.routes import router as auth_router
 from fusioncell.cell import Cell
@@ -25,6 +26,7 @@ from fusioncell.clock import Clock, SystemClock
 from fusioncell.db import Database
 from fusioncell.deps import refuse_bad_text
 from fusioncell.events import EventBus
+from fusioncell.intel import pages as intel_pages
 from fusioncell.intel.routes import router as intel_router
 from fusioncell.intel.stix import close_pool
 from fusioncell.intel.taxii import error_message as taxii_error_message
@@ -49,6 +51,7 @@ from fusioncell.traffic.metrics import install_traffic_metrics
 from fusioncell.traffic.receipts import ReceiptRecorder
 from fusioncell.traffic.routes import router as traffic_router
 from fusioncell.web import routes as web
+from fusioncell.web.pages import error_page
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +203,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
 
     # under /taxii2/ every error is TAXII's error message, whatever raised it
     error_formats = {"/taxii2/": taxii_error_message}
-    install_problem_handlers(app, formats=error_formats)
+    install_problem_handlers(app, formats=error_formats, pages=error_page)
     _install_openapi(app, cell)
     app.include_router(auth_router)
     app.include_router(traffic_router)
@@ -211,6 +214,8 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     app.include_router(ops_router)
     _install_docs(app)
     app.include_router(traffic_pages.router)
+    app.include_router(account_pages.router)
+    app.include_router(intel_pages.router)
     web.install(app)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, formats=error_formats)

@@ -153,21 +153,33 @@ def _allowed_methods(request: Request) -> list[str]:
     return [m for m in _METHODS if any(r.matches({**scope, "method": m})[0] is Match.FULL for r in routes)]
 
 
-def install_problem_handlers(app: FastAPI, *, formats: ErrorFormats | None = None) -> None:
-    """Every error the app raises, answered as a problem or in the format of the protocol its path belongs to."""
+# A page of the web (a browser navigating, or the pages' own script) answers an error with a page of its own:
+# returns None for a request that is not a page's.
+PageErrors = Callable[[Request, Failure], Response | None]
+
+
+def install_problem_handlers(
+    app: FastAPI, *, formats: ErrorFormats | None = None, pages: PageErrors | None = None
+) -> None:
+    """Every error the app raises, answered as a problem or in the format of the protocol its path belongs to; a
+    page's error as a page, when `pages` says the request is a page's."""
     formats = formats or {}
+
+    def respond(request: Request, failure: Failure) -> Response:
+        page = pages(request, failure) if pages is not None else None
+        return page if page is not None else answer(failure, request.url.path, formats)
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
-        return answer(Failure.of(exc), request.url.path, formats)
+        return respond(request, Failure.of(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
-        return answer(_validation_failure(exc), request.url.path, formats)
+        return respond(request, _validation_failure(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        return answer(_http_failure(request, exc), request.url.path, formats)
+        return respond(request, _http_failure(request, exc))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -178,7 +190,7 @@ def install_problem_handlers(app: FastAPI, *, formats: ErrorFormats | None = Non
             "Internal Server Error",
             "The server failed to handle this request; it has been logged.",
         )
-        return answer(failure, request.url.path, formats)
+        return respond(request, failure)
 
 
 class BodySizeLimit:

@@ -4,7 +4,6 @@ Arabic laid out right to left, and signs out."""
 from __future__ import annotations
 
 import re
-
 from pathlib import Path
 
 import httpx

@@ -275,3 +275,26 @@ def test_the_countdown_turns_overdue_at_the_deadline(chromium, served, crew, cel
     page.locator("[data-testid=owed] li.row.overdue [data-testid=countdown].overdue").wait_for()
     assert countdown.inner_text().startswith("Overdue")
     close(page)
+
+
+def test_the_session_warns_before_it_ends(chromium, served, crew, cell) -> None:  # type: ignore[no-untyped-def]
+    ctx = chromium.new_context(locale="en-GB")
+    page = ctx.new_page()
+    page.problems = []
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    page.clock.install(time="2031-01-01T00:00:00Z")
+    page.clock.pause_at("2031-01-01T00:00:01Z")
+    page.goto(f"{served}/login?next=/account")
+    page.fill("input[name=username]", "il.liaison")
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{served}/account")
+    notice = page.locator("[data-testid=session-ending]")
+    ttl = int(cell.settings.token_ttl.total_seconds())
+    page.clock.run_for((ttl - 6 * 60) * 1000)
+    assert notice.is_hidden()
+    page.clock.run_for(2 * 60 * 1000)  # four minutes left: warned, with the time it ends
+    assert notice.is_visible() and "Your session ends at" in notice.inner_text()
+    page.clock.run_for(5 * 60 * 1000)  # past its end: to the sign-in page, to come back here
+    page.wait_for_url(f"{served}/login?next=%2Faccount")
+    close(page)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
+from fusioncell.intel.pages import STATES
 from fusioncell.web import i18n
-from fusioncell.web.intel_pages import STATES
 
 WEB = Path(i18n.__file__).parent
 SRC = WEB.parent

@@ -24,7 +24,7 @@ from fusioncell.cell import Cell
 from fusioncell.policy import Principal
 from fusioncell.web import i18n
 from fusioncell.web.marks import visible
-from fusioncell.web.session import LANG_COOKIE, WebSession
+from fusioncell.web.session import LANG_COOKIE, WebSession, optional_session
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -171,4 +171,64 @@ def render(
         response.set_cookie(LANG_COOKIE, lang.code, max_age=365 * 86400, path="/", samesite="lax")
         if session is not None and session.lang != lang.code:  # kept with the account, for every browser
             accounts.set_preferences(cell=cell, principal=session.principal, changes={"lang": lang.code})
+    return response
+
+
+# ---- errors as pages -------------------------------------------------------------------------------------------
+
+NOT_PAGES = ("/api/", "/taxii2/", "/static/", "/healthz", "/metrics")
+ERROR_TITLES = {
+    400: msg("This request is not valid"),
+    401: msg("Sign in first"),
+    403: msg("Not for this account"),
+    404: msg("Not found"),
+    405: msg("Not here"),
+    409: msg("It changed meanwhile"),
+    413: msg("Too large"),
+    422: msg("Not valid"),
+    429: msg("Too many requests"),
+}
+ERROR_LINES = {
+    400: msg("The page could not read this request. Go back and try again."),
+    401: msg("Your session has ended. Sign in again to go on."),
+    403: msg("Your account may not do this."),
+    404: msg("There is nothing at this address, or nothing you may read."),
+    405: msg("This address does not take that kind of request."),
+    409: msg("What you acted on changed in the meantime. Reload the page and look again."),
+    413: msg("What you sent is larger than the cell takes."),
+    422: msg("This address or form holds something the cell does not take."),
+    429: msg("Too many attempts. Wait a few minutes and try again."),
+    500: msg("Something went wrong on the server. It has been logged; try again in a moment."),
+}
+
+
+def is_page_request(request: Request) -> bool:
+    """A browser's page (not the API, TAXII or a static file; not a client that asked for JSON)."""
+    if request.url.path.startswith(NOT_PAGES) or request.scope.get("type") != "http":
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept or "json" not in accept
+
+
+def error_page(request: Request, failure: Any) -> HTMLResponse | None:
+    """An error on a web path as a page in the reader's language, with a way on; None for any other request."""
+    if not is_page_request(request):
+        return None
+    cell: Cell = request.app.state.cell
+    session = optional_session(request, cell)
+    lang, _ = reader_language(request, session)
+    status = failure.status if failure.status in ERROR_LINES else 500
+    title = ERROR_TITLES.get(status, msg("Something went wrong"))
+    response = render(
+        request,
+        "error.html",
+        cell=cell,
+        session=session,
+        status=failure.status,
+        title=lang.gettext(title),
+        message=lang.gettext(ERROR_LINES[status]),
+        detail=failure.detail if status < 500 else "",
+    )
+    for name, value in (failure.headers or {}).items():
+        response.headers[name] = value
     return response

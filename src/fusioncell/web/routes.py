@@ -280,10 +280,7 @@ def vendor(name: str) -> Response:
 
 def install(app: FastAPI) -> None:
     """The pages, their static files, and how a page answers a missing session or a refused form."""
-    from fusioncell.web.intel_pages import router as intel_pages
-
     app.include_router(router)
-    app.include_router(intel_pages)
     app.mount("/static", StaticFiles(directory=STATIC), name="web_static")
 
     @app.exception_handler(LoginRequired)

@@ -20,7 +20,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request, WebSocket
@@ -56,6 +56,7 @@ class WebSession:
     token: str
     lang: str | None = None  # the account's own settings (auth.models.UserPreferences)
     time_zone: str | None = None
+    expires_at: datetime | None = None  # when the session ends: the pages warn before
 
     @property
     def csrf(self) -> str:
@@ -146,16 +147,23 @@ def check_csrf(request: Request, sent: str | None, expected: str | None) -> None
         raise CsrfRefused("this form has expired or did not come from this site: reload the page and send it again")
 
 
-def _session(request: Request, cell: CellDep) -> WebSession:
+def optional_session(request: Request, cell: Any) -> WebSession | None:
+    """The signed-in session of this browser, if it has one that holds."""
     token = request.cookies.get(SESSION_COOKIE)
     if token and "\x00" not in token:
         try:
-            principal = auth_service.authenticate(cell=cell, raw_token=token)
-            prefs = auth_service.preferences(cell=cell, user_id=principal.user_id) if principal.user_id else None
-            return WebSession(principal, token, prefs.lang if prefs else None, prefs.time_zone if prefs else None)
+            account = auth_service.authenticate_page(cell=cell, raw_token=token)
+            return WebSession(account.principal, token, account.lang, account.time_zone, account.expires_at)
         except Unauthorized:
             pass
-    raise LoginRequired(_return_to(request))
+    return None
+
+
+def _session(request: Request, cell: CellDep) -> WebSession:
+    session = optional_session(request, cell)
+    if session is None:
+        raise LoginRequired(_return_to(request))
+    return session
 
 
 def _return_to(request: Request) -> str:

@@ -356,6 +356,26 @@ function setupCompose() {
   });
 }
 
+// ---- the session: a warning before it ends, then the sign-in page (coming back here) ------------------------------
+
+const SESSION_WARNING_MS = 5 * 60 * 1000;
+
+function watchSession() {
+  const ends = Date.parse(root.dataset.sessionEnds || "");
+  const notice = document.getElementById("session-ending");
+  if (Number.isNaN(ends) || !notice) return;
+  const left = ends - serverNow();
+  if (left <= 0) {
+    location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+    return;
+  }
+  if (left <= SESSION_WARNING_MS && notice.hidden) {
+    const at = new Intl.DateTimeFormat(root.lang || "en", { hour: "2-digit", minute: "2-digit", timeZone: root.dataset.timeZone || undefined });
+    notice.querySelector("span").textContent = notice.dataset.text.replace("%(time)s", at.format(new Date(ends)));
+    notice.hidden = false;
+  }
+}
+
 // ---- start -----------------------------------------------------------------------------------------------------
 
 document.addEventListener("DOMContentLoaded", () => {
@@ -369,4 +389,6 @@ document.addEventListener("DOMContentLoaded", () => {
     setInterval(tickCountdowns, 1000);
   }
   setupCompose();
+  watchSession();
+  setInterval(watchSession, 10_000);
 });
