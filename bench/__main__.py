@@ -2,7 +2,7 @@
 
 python -m bench                 # the full run (about 20 minutes): prints the table, writes bench/results/
 python -m bench --quick         # a short smoke run of the same shape
-python -m bench --only traffic  # just one benchmark (traffic, ledger, intel)
+python -m bench --only traffic  # just one benchmark (traffic, ledger, intel, web)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("traffic", "ledger", "intel")
+BENCHMARKS = ("traffic", "ledger", "intel", "web")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.intel.run import run_intel
 
         status |= run_intel(quick=args.quick)
+    if "web" in chosen:
+        from bench.web.run import run_web
+
+        status |= run_web(quick=args.quick)
     return status
 
 

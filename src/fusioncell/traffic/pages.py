@@ -460,6 +460,7 @@ def compose(
         "client_txn_id": "web-" + secrets.token_urlsafe(18),  # made with the form: a resubmission sends it again
         "lang": lang.code if lang.code in cell.charter.languages.supported else cell.charter.languages.authoritative,
         "precedence": Precedence.ROUTINE.value,
+        "marker": Marker.INFORMATION.value,
         "readback_required": True,
         "reply_to": reply_to,
     }
@@ -468,8 +469,9 @@ def compose(
             parent = service.get_message(cell=cell, principal=session.principal, message_id=reply_to)
         except NotFound:
             return _not_found(request, cell, session)
+        answer = Marker.ANSWER if parent.marker == Marker.QUESTION.value else Marker.INFORMATION
         form |= {"track": parent.track, "audience": parent.audience, "subject": _re(parent.subject),
-                 "marker": Marker.ANSWER.value if parent.marker == Marker.QUESTION.value else ""}  # fmt: skip
+                 "marker": answer.value}  # fmt: skip
     return _compose_page(request, cell, session, form=form)
 
 
