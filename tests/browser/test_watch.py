@@ -298,3 +298,27 @@ def test_the_session_warns_before_it_ends(chromium, served, crew, cell) -> None:
     page.clock.run_for(5 * 60 * 1000)  # past its end: to the sign-in page, to come back here
     page.wait_for_url(f"{served}/login?next=%2Faccount")
     close(page)
+
+
+def test_a_server_that_stops_answering_is_noticed_within_the_heartbeat(chromium, served, crew, cell) -> None:  # type: ignore[no-untyped-def]
+    ctx = chromium.new_context(locale="en-GB")
+    page = ctx.new_page()
+    page.problems = []
+    page.on("pageerror", lambda e: page.problems.append(str(e)))
+    silent = []  # the page's stream reaches a server that accepted it and then says nothing at all
+    page.route_web_socket(re.compile(r".*/api/v1/stream.*"), lambda ws: silent.append(ws))
+    page.clock.install(time="2031-01-01T00:00:00Z")
+    page.clock.pause_at("2031-01-01T00:00:01Z")
+    page.goto(f"{served}/login?next=/watch")
+    page.fill("input[name=username]", "il.liaison")
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{served}/watch")
+    status = page.locator("#connection")
+    heartbeat_ms = int(cell.settings.stream_heartbeat_seconds * 1000)
+    page.clock.run_for(heartbeat_ms)
+    assert status.is_hidden()
+    page.clock.run_for(3000)  # past the heartbeat interval (and its 2 s of grace) without a frame
+    assert status.is_visible() and status.get_attribute("data-kind") == "silent"
+    assert "stopped answering" in status.inner_text()
+    close(page)
