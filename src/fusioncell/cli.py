@@ -251,7 +251,7 @@ def demo(
             DemoDrill(cell).start()
             console.print(
                 "Demo drill on: the parties' drill accounts (sy.drill, il.drill, us.drill) send a message every 45 s "
-                "(watch it with `fusioncell watch`)."
+                "(see it arrive on the watch page, or with `fusioncell watch`)."
             )
         _serve(cell, host, port)
 

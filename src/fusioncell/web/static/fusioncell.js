@@ -16,13 +16,14 @@ function localTimes(scope) {
     format = new Intl.DateTimeFormat(lang, parts); // a zone this browser does not know: its own
   }
   const utc = new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: "UTC" });
+  const inUtc = ["UTC", "Etc/UTC", "Etc/GMT", "GMT"].includes(format.resolvedOptions().timeZone);
   for (const el of scope.querySelectorAll("time[datetime]")) {
     if (el.dataset.local) continue;
     const when = new Date(el.getAttribute("datetime"));
     if (!Number.isNaN(when.getTime())) {
       el.title = el.textContent.trim(); // the full UTC spelling stays one hover away
-      // the reader's own time, and UTC beside it: the cell's common clock
-      el.textContent = `${format.format(when)} (${utc.format(when)} UTC)`;
+      // the reader's own time, and UTC beside it (the cell's common clock), unless the reader's zone is UTC
+      el.textContent = inUtc ? format.format(when) : `${format.format(when)} (${utc.format(when)} UTC)`;
       el.dataset.local = "1";
     }
   }
