@@ -75,3 +75,19 @@ def test_a_second_rejection_starts_another_round(client, cell, crew) -> None:
     escalations = [c for a, c in loop_entries(cell, sent["id"]) if a == "message.escalated"]
     # the first deadline found IL's read-back in time (no alert); then each rejection's round escalated alone
     assert [c["rejections"] for c in escalations] == [1, 2]
+
+
+def test_the_web_forms_hold_text_to_the_rule_as_the_api_does(client, cell, crew) -> None:
+    from tests.web.pages import browser, csrf_of, signed_in
+
+    sent = client.post("/api/v1/messages", json=draft(readback_required=True), headers=crew["sy"].headers).json()
+    il = signed_in(browser(client), "il.liaison")
+    token = csrf_of(il.get(f"/messages/{sent['id']}").text)
+    before = ledger_size(cell)
+    for path, data in ((f"/messages/{sent['id']}/ack", {"readback": "0600Z \u202eevil"}),
+                       ("/watch/take", {"note": "bell \x07"}),
+                       ("/watch/hand-over", {"note": "bad \u202e"})):  # fmt: skip
+        r = il.post(path, data={"csrf": token, **data})
+        assert r.status_code == 422, (path, r.status_code)
+        assert r.headers["content-type"].startswith("text/html") and "U+" in r.text
+    assert ledger_size(cell) == before

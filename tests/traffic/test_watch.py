@@ -139,3 +139,43 @@ def test_an_alert_of_another_audience_is_not_found(client, cell, crew) -> None:
         r = client.post(f"/api/v1/alerts/{alerts[0]['id']}/handle", json={}, headers=crew[member].headers)
         assert r.status_code == 404, r.text
         assert mine(client, crew[member]) == []
+
+
+def test_the_other_party_learns_neither_who_keeps_the_watch_nor_how_an_alert_was_handled(client, cell, crew) -> None:
+    assert take(client, crew["sy"]).status_code == 201
+    sent = client.post("/api/v1/messages", json=draft(), headers=crew["il"].headers).json()  # joint, owed by SY
+    cell.clock.advance(timedelta(minutes=10))
+    client.app.state.scheduler.run_due()
+    [alert] = mine(client, crew["sy"])
+    assert alert["message_id"] == sent["id"] and alert["audience"] == "joint"
+    for other in ("il", "undof"):  # they read the alert (it is about joint traffic): not who holds SY's watch
+        r = client.post(f"/api/v1/alerts/{alert['id']}/handle", json={}, headers=crew[other].headers)
+        assert r.status_code == 403 and "sy.liaison" not in r.text, r.text
+    assert client.post(f"/api/v1/alerts/{alert['id']}/handle", json={"note": "our officer is away"},
+                       headers=crew["sy"].headers).status_code == 200  # fmt: skip
+    for member, sees in (("sy", True), ("us", True), ("il", False), ("undof", False)):
+        [read] = [a for a in client.get("/api/v1/alerts", headers=crew[member].headers).json()["items"]
+                  if a["id"] == alert["id"]]  # fmt: skip
+        assert read["handled_at"] is not None
+        assert (read["handled_by"], read["handled_note"]) == (
+            ("sy.liaison", "our officer is away") if sees else (None, None)), member  # fmt: skip
+    span = {"start": 0, "end": ledger_size(cell)}
+    entries = client.get("/api/v1/ledger/entries", params=span, headers=crew["us"].headers).json()["items"]
+    [handled] = [e for e in entries if e["action"] == "alert.handled"]
+    assert handled["audience"] == "mediated:SY"
+
+
+def test_a_disabled_holder_keeps_no_watch(client, cell, crew) -> None:
+    from fusioncell.auth import service as accounts
+    from tests.conftest import CLI_ACTOR
+
+    add_user(cell, "sy.night", "SY", "liaison")
+    night = type(crew["sy"])("sy.night", "SY", login(client, "sy.night"))
+    assert take(client, night).status_code == 201
+    _escalate(client, cell, crew)
+    assert mine(client, crew["sy"]) == [] and len(mine(client, night)) == 1
+    with cell.command() as uow:
+        accounts.disable_user(cell=cell, uow=uow, actor=CLI_ACTOR, username="sy.night")
+    # the watch's holder can keep nothing now: every liaison officer of SY is its duty officer again
+    assert board(client, crew["sy"]) == {"SY": None}
+    assert len(mine(client, crew["sy"])) == 1

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from fusioncell.web.session import SESSION_COOKIE
 from tests.traffic.helpers import StreamReader, draft
-from tests.web.pages import browser, signed_in
+from tests.web.pages import signed_in
 
 STREAM = "/api/v1/stream"
 
 
+# The app's own client signs in (a second TestClient would run the socket in an event loop of its own, apart from
+# the hub's, which wakes only its own loop's subscribers).
+
+
 def test_the_session_cookie_opens_the_stream_for_this_sites_pages(client, cell, crew) -> None:
-    page = signed_in(browser(client), "il.liaison")
+    page = signed_in(client, "il.liaison")
     with page.websocket_connect(f"{STREAM}?after=-1", headers={"Origin": "http://testserver"}) as ws:
         reader = StreamReader(ws)
         assert reader.hello["username"] == "il.liaison"
@@ -22,7 +26,7 @@ def test_the_session_cookie_opens_the_stream_for_this_sites_pages(client, cell, 
 
 
 def test_another_sites_page_may_not_use_the_cookie(client, crew) -> None:
-    page = signed_in(browser(client), "il.liaison")
+    page = signed_in(client, "il.liaison")
     assert page.cookies.get(SESSION_COOKIE)
     with page.websocket_connect(STREAM, headers={"Origin": "http://evil.example"}) as ws:
         frame = ws.receive_json()

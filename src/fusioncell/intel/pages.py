@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from pathlib import Path as FilePath
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -248,6 +247,11 @@ def released(
     session: SignedIn,
     after: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
+    return _released_page(request, cell, session, after)
+
+
+def _released_page(request: Request, cell: Cell, session: SignedIn, after: str | None, *, status: int = 200,
+                   error: str = "") -> Response:  # fmt: skip
     try:
         page = service.released_objects(cell=cell, principal=session.principal, after=after,
                                         limit=RELEASED_PER_PAGE)  # fmt: skip
@@ -258,10 +262,11 @@ def released(
         "intel_released.html",
         cell=cell,
         session=session,
+        status=status,
         objects=[_released_row(r) for r in page.rows],
         next_after=page.next_after,
-        reads=bool(readable_audiences(session.principal, cell.charter.roster)),
-        error=request.query_params.get("error", "")[:500],
+        reads=_reads_any(cell, session.principal),
+        error=error,
         **_sections(cell, session),
     )
 
@@ -284,14 +289,10 @@ async def sighting(request: Request, cell: CellDep, session: SignedIn) -> Respon
                 first_seen=body.first_seen, last_seen=body.last_seen, description=body.description,
             )  # fmt: skip
     except ValidationError as invalid:
-        return _released_error(request, invalid.errors()[0]["msg"])
+        return _released_page(request, cell, session, None, status=422, error=invalid.errors()[0]["msg"])
     except DomainError as refused:
-        return _released_error(request, refused.detail)
+        return _released_page(request, cell, session, None, status=refused.status, error=refused.detail)
     return RedirectResponse(f"/intel/{item.id}", status_code=303)
-
-
-def _released_error(request: Request, message: str) -> Response:
-    return RedirectResponse("/intel/released?" + urlencode({"error": message}), status_code=303)
 
 
 # ---- submitting and drafts ---------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, false, func, select
 from fusioncell.cell import Cell
 from fusioncell.db import UnitOfWork
 from fusioncell.errors import Conflict, Forbidden, NotFound
-from fusioncell.policy import Principal, Role, can_read, readable_audiences, resolve_audience
+from fusioncell.policy import Principal, Role, can_read, home_audience, readable_audiences, resolve_audience
 from fusioncell.traffic import watch
 from fusioncell.traffic.models import Alert
 from fusioncell.traffic.service import visible_page
@@ -68,6 +68,11 @@ def alerts_for(*, cell: Cell, principal: Principal, open_only: bool, after: int 
         return list(session.execute(query.order_by(Alert.ledger_index).limit(limit)).scalars())
 
 
+def handling_visible(cell: Cell, principal: Principal, alert: Alert) -> bool:
+    """Whether the principal may read who handled an alert and the note: the target delegation and the mediator."""
+    return can_read(principal, home_audience(alert.target, cell.charter.roster))
+
+
 def open_count(*, cell: Cell, principal: Principal) -> int:
     """How many alerts for this principal await handling: the count in the navigation."""
     with cell.reading() as session:
@@ -88,11 +93,9 @@ def handle(*, cell: Cell, uow: UnitOfWork, principal: Principal, alert_id: int, 
         raise NotFound("no such alert")  # the same answer whether it does not exist or is not yours to see
     holder = watch.holder(uow.session, alert.target)
     if principal.delegation != alert.target or alert.role not in _roles_held(principal, holder):
-        whom = (
-            "the mediator's officers"
-            if alert.role == MEDIATOR_ROLE
-            else f"{alert.target}'s duty officer" + (f" ({holder} holds the watch)" if holder else "")
-        )
+        whom = "the mediator's officers" if alert.role == MEDIATOR_ROLE else f"{alert.target}'s duty officer"
+        if holder and can_read(principal, home_audience(alert.target, roster)):  # who holds it: theirs to know
+            whom += f" ({holder} holds the watch)"
         raise Forbidden(f"this alert is for {whom}: only they mark it handled")
     if alert.handled_at is not None:
         raise Conflict(
@@ -101,10 +104,12 @@ def handle(*, cell: Cell, uow: UnitOfWork, principal: Principal, alert_id: int, 
         )
     now = cell.clock.now()
     alert.handled_at, alert.handled_by, alert.handled_note = now, principal.username, note
+    # who handled it and how is the handling delegation's own (and the mediator's): the other party reads that
+    # the alert was handled, never by whom or the note (that would tell who keeps its watch, and what they did)
     uow.record(
         action="alert.handled",
         actor=principal,
-        audience=resolve_audience(alert.audience, roster),
+        audience=home_audience(alert.target, roster),
         subject=f"message:{alert.message_id}" if alert.message_id is not None else f"alert:{alert.id}",
         content={"alert_id": alert.id, "kind": alert.kind, "target": alert.target, "role": alert.role, "note": note},
     )

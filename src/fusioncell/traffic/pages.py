@@ -46,7 +46,16 @@ from fusioncell.policy import (
 from fusioncell.schemas import LedgerAfter, RowId
 from fusioncell.traffic import alerts, screen, service, watch
 from fusioncell.traffic.models import Message
-from fusioncell.traffic.schemas import Marker, MessageCreate, Verdict
+from fusioncell.traffic.schemas import (
+    AckCreate,
+    AlertHandle,
+    Marker,
+    MessageCreate,
+    Verdict,
+    VerdictCreate,
+    WatchHandOver,
+    WatchTake,
+)
 from fusioncell.traffic.views import glossary_terms
 from fusioncell.web.pages import NavItem, add_nav, add_templates, display_name, msg, reader_language, render
 from fusioncell.web.session import SignedIn, WebSession, check_csrf
@@ -228,6 +237,8 @@ def _holding(cell: Cell, session: WebSession) -> bool:
 @router.get("/watch/live", name="web_watch_live")
 def watch_live(request: Request, cell: CellDep, session: SignedIn, before: Before = None) -> Response:
     """The part of the watch that changes, for the page's script to swap in place."""
+    if not _keeps_traffic(cell, session.principal):
+        return _refused(request, cell, session, msg("Your account reads no traffic: there is no watch for it."))
     return render(request, "traffic_watch_live.html", cell=cell, session=session,
                   **_names(cell, request, session), **_live_context(cell, session, before))  # fmt: skip
 
@@ -239,10 +250,14 @@ Csrf = Annotated[str, Form(max_length=200)]
 @router.post("/watch/take", name="web_watch_take")
 def take_watch(request: Request, cell: CellDep, session: SignedIn, csrf: Csrf, note: Note = "") -> Response:
     check_csrf(request, csrf, session.csrf)
+    try:  # the API's own body, so the text rule holds here too
+        body = WatchTake.model_validate({"note": _clean(note)})
+    except ValidationError as invalid:
+        return _watch(request, cell, session, None, status=422, error=_invalid(invalid))
 
     def command() -> None:
         with cell.command() as uow:
-            watch.take_watch(cell=cell, uow=uow, principal=session.principal, note=_clean(note))
+            watch.take_watch(cell=cell, uow=uow, principal=session.principal, note=body.note)
 
     return _then(request, cell, session, command, "/watch")
 
@@ -261,10 +276,14 @@ def hand_over(
         return _watch(request, cell, session, None, status=422,
                       error=_t(request, session, msg("Write a handover note: what is open, what is due.")))  # fmt: skip
 
+    try:
+        body = WatchHandOver.model_validate({"note": note, "to": _clean(to)})
+    except ValidationError as invalid:
+        return _watch(request, cell, session, None, status=422, error=_invalid(invalid))
+
     def command() -> None:
         with cell.command() as uow:
-            watch.hand_over(cell=cell, uow=uow, principal=session.principal, note=note.strip(),
-                            successor=_clean(to))  # fmt: skip
+            watch.hand_over(cell=cell, uow=uow, principal=session.principal, note=body.note, successor=body.to)
 
     return _then(request, cell, session, command, "/watch")
 
@@ -350,11 +369,15 @@ def acknowledge(
     back: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     check_csrf(request, csrf, session.csrf)
+    try:
+        body = AckCreate.model_validate({"readback": _clean(readback)})
+    except ValidationError as invalid:
+        return _message_page(request, cell, session, message_id, status=422, error=_invalid(invalid))
 
     def command() -> None:
         with cell.command() as uow:
             service.acknowledge(cell=cell, uow=uow, principal=session.principal, message_id=message_id,
-                                readback=_clean(readback))  # fmt: skip
+                                readback=body.readback)  # fmt: skip
 
     page = "/watch" if back == "/watch" else f"/messages/{message_id}"
     return _then(request, cell, session, command, page, message_id=message_id)
@@ -379,10 +402,15 @@ def verdict(
         reason = msg("Say what the read-back got wrong, so that they can read it back right.")
         return _message_page(request, cell, session, message_id, status=422, error=_t(request, session, reason))
 
+    try:
+        body = VerdictCreate.model_validate({"verdict": decision, "note": _clean(note), "delegation": delegation})
+    except ValidationError as invalid:
+        return _message_page(request, cell, session, message_id, status=422, error=_invalid(invalid))
+
     def command() -> None:
         with cell.command() as uow:
             service.judge_readback(cell=cell, uow=uow, principal=session.principal, message_id=message_id,
-                                   verdict=Verdict(decision), note=_clean(note), delegation=delegation)  # fmt: skip
+                                   verdict=body.verdict, note=body.note, delegation=body.delegation)  # fmt: skip
 
     return _then(request, cell, session, command, f"/messages/{message_id}", message_id=message_id)
 
@@ -575,10 +603,14 @@ def handle_alert(
     back: Annotated[str, Form(max_length=200)] = "/alerts",
 ) -> Response:
     check_csrf(request, csrf, session.csrf)
+    try:
+        body = AlertHandle.model_validate({"note": _clean(note)})
+    except ValidationError as invalid:
+        return _alerts(request, cell, session, status=422, error=_invalid(invalid))
 
     def command() -> None:
         with cell.command() as uow:
-            alerts.handle(cell=cell, uow=uow, principal=session.principal, alert_id=alert_id, note=_clean(note))
+            alerts.handle(cell=cell, uow=uow, principal=session.principal, alert_id=alert_id, note=body.note)
 
     return _then(request, cell, session, command, back if back in ("/alerts", "/watch") else "/alerts")
 
@@ -588,6 +620,12 @@ def handle_alert(
 
 def _clean(value: str) -> str | None:
     return value.strip() or None
+
+
+def _invalid(invalid: ValidationError) -> str:
+    """A form field the API's body refuses (the text rule, a length), as the API words it."""
+    first = invalid.errors(include_url=False)[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
 
 
 def _t(request: Request, session: WebSession, source: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
 from starlette.concurrency import run_in_threadpool
@@ -282,8 +282,17 @@ def list_alerts(
         found = alerts.list_alerts(
             cell=cell, principal=principal, target=target, open_only=open_only, after=after, limit=limit
         )
-    items = [AlertRead.model_validate(a) for a in found]
+    items = [alert_read(cell, a, principal) for a in found]
     return AlertPage(items=items, next_after=items[-1].ledger_index if len(found) == limit else None)
+
+
+def alert_read(cell: CellDep, alert: Any, viewer: Any) -> AlertRead:
+    """An alert as the viewer may read it: whether it was handled, and by whom and how only for the target
+    delegation and the mediator."""
+    read = AlertRead.model_validate(alert)
+    if not alerts.handling_visible(cell, viewer, alert):
+        read = read.model_copy(update={"handled_by": None, "handled_note": None})
+    return read
 
 
 AlertId = Annotated[RowId, Path(description="An alert id")]
@@ -302,13 +311,14 @@ AlertId = Annotated[RowId, Path(description="An alert id")]
     },
 )
 def handle_alert(alert_id: AlertId, body: AlertHandle, cell: CellDep, principal: CurrentUser) -> AlertRead:
-    """Mark an alert handled, with a note of what was done: recorded in the ledger for the alert's audience, and
-    gone from the open alerts and the count on every page of those it is for. Only those it is for may: the
+    """Mark an alert handled, with a note of what was done: recorded in the ledger for your delegation and the
+    mediator (the other party reads only that it was handled), and gone from the open alerts and the count on
+    every page of those it is for. Only those it is for may: the
     mediator's officers for the mediator's, the duty officer (who holds the watch; with no one on it, any liaison
     officer of the delegation) for a delegation's (403 for anyone else). Handled already: 409 naming who did."""
     with cell.command() as uow:
         alert = alerts.handle(cell=cell, uow=uow, principal=principal, alert_id=alert_id, note=body.note)
-        read = AlertRead.model_validate(alert)
+        read = alert_read(cell, alert, principal)
     return read
 
 

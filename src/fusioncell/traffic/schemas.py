@@ -293,8 +293,16 @@ class AlertRead(BaseModel):
         description="When one of those it is for marked it handled" + UTC_DOC + "; null while open.",
         examples=[None],
     )
-    handled_by: str | None = Field(default=None, description="Who marked it handled.", examples=[None])
-    handled_note: str | None = Field(default=None, description="What they did about it.", examples=[None])
+    handled_by: str | None = Field(
+        default=None,
+        description="Who marked it handled: shown to the alerted delegation and the mediator only.",
+        examples=[None],
+    )
+    handled_note: str | None = Field(
+        default=None,
+        description="What they did about it: shown to the alerted delegation and the mediator only.",
+        examples=[None],
+    )
 
 
 class AlertPage(BaseModel):
@@ -316,7 +324,8 @@ class AlertHandle(InputModel):
 
     note: Note | None = Field(
         default=None,
-        description="What was done about it, for the record (it is in the ledger entry, read by the alert's audience).",
+        description="What was done about it, for the record: read by your delegation and the mediator only (the "
+        "ledger entry's audience); the other party sees only that the alert was handled.",
         examples=["Called IL's duty officer by phone; the read-back follows within ten minutes."],
     )
 

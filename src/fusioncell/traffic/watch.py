@@ -19,6 +19,7 @@ from fusioncell.cell import Cell
 from fusioncell.db import UnitOfWork, fresh_id
 from fusioncell.errors import Conflict, InvalidInput, NotFound
 from fusioncell.policy import (
+    PERMISSION_ROLES,
     DelegationKind,
     Permission,
     Principal,
@@ -31,6 +32,7 @@ from fusioncell.policy import (
 from fusioncell.traffic.models import WatchShift
 
 KEEPING_KINDS = (DelegationKind.PARTY, DelegationKind.MEDIATOR)  # observers read; they keep no watch
+KEEPING_ROLES = frozenset(role.value for role in PERMISSION_ROLES[Permission.KEEP_WATCH])
 
 
 def subject_of(delegation: str) -> str:
@@ -181,6 +183,7 @@ def board(*, cell: Cell, principal: Principal) -> list[WatchState]:
             for s in session.execute(
                 select(WatchShift).where(WatchShift.delegation.in_(codes), WatchShift.ended_at.is_(None))
             ).scalars()
+            if _keeps(session, s.holder)
         }
     return [WatchState(code, shifts.get(code)) for code in codes]
 
@@ -202,8 +205,15 @@ def shift_log(*, cell: Cell, principal: Principal, delegation: str, before: int 
 
 
 def holder(session: Session, delegation: str) -> str | None:
+    """Who keeps the delegation's watch now: the open shift's holder, while their account may keep it (a holder
+    disabled, or no longer a liaison officer, keeps nothing: every liaison officer is the duty officer again)."""
     shift = open_shift(session, delegation)
-    return shift.holder if shift else None
+    return shift.holder if shift is not None and _keeps(session, shift.holder) else None
+
+
+def _keeps(session: Session, username: str) -> bool:
+    found = session.execute(select(User.disabled, User.roles).where(User.username == username)).first()
+    return found is not None and not found.disabled and bool(KEEPING_ROLES & set(found.roles))
 
 
 def is_duty_officer(principal: Principal, delegation: str, holder_name: str | None) -> bool:

@@ -151,8 +151,11 @@ def render(
     *,
     cell: Cell,
     status: int = 200,
+    remember: bool = True,
     **context: Any,
 ) -> HTMLResponse:
+    """A page in the reader's language; a language chosen with ?lang= is remembered (in a cookie, and with the
+    account if it is one of the charter's), unless `remember` is off (an error page writes nothing)."""
     session: WebSession | None = context.get("session")
     lang, chosen = reader_language(request, session)
     page = _templates.get_template(template).render(
@@ -167,9 +170,10 @@ def render(
         **context,
     )
     response = HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
-    if chosen:
+    if chosen and remember:
         response.set_cookie(LANG_COOKIE, lang.code, max_age=365 * 86400, path="/", samesite="lax")
-        if session is not None and session.lang != lang.code:  # kept with the account, for every browser
+        keep = session is not None and session.lang != lang.code and lang.code in cell.charter.languages.supported
+        if keep:  # kept with the account, for every browser the person signs in from
             accounts.set_preferences(cell=cell, principal=session.principal, changes={"lang": lang.code})
     return response
 
@@ -215,20 +219,23 @@ def error_page(request: Request, failure: Any) -> HTMLResponse | None:
     if not is_page_request(request):
         return None
     cell: Cell = request.app.state.cell
-    session = optional_session(request, cell)
-    lang, _ = reader_language(request, session)
     status = failure.status if failure.status in ERROR_LINES else 500
     title = ERROR_TITLES.get(status, msg("Something went wrong"))
-    response = render(
-        request,
-        "error.html",
-        cell=cell,
-        session=session,
-        status=failure.status,
-        title=lang.gettext(title),
-        message=lang.gettext(ERROR_LINES[status]),
-        detail=failure.detail if status < 500 else "",
-    )
+    session = None
+    if status < 500:  # a server in trouble (its database, say) answers without reading the session again
+        try:
+            session = optional_session(request, cell)
+        except Exception:  # noqa: BLE001 - the error page must not fail: without the session, then
+            session = None
+    lang, _ = reader_language(request, session)
+    page = {"title": lang.gettext(title), "message": lang.gettext(ERROR_LINES[status]),
+            "detail": failure.detail if status < 500 else ""}  # fmt: skip
+    try:
+        response = render(request, "error.html", cell=cell, session=session, status=failure.status, remember=False,
+                          **page)  # fmt: skip
+    except Exception:  # noqa: BLE001 - the navigation's counts read the database: a page without them
+        response = render(request, "error.html", cell=cell, session=None, status=failure.status, remember=False,
+                          **page)  # fmt: skip
     for name, value in (failure.headers or {}).items():
         response.headers[name] = value
     return response

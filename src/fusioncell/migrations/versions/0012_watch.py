@@ -31,6 +31,11 @@ def upgrade() -> None:
         "UPDATE message_deliveries SET due_at = "
         "(SELECT messages.ack_due_at FROM messages WHERE messages.id = message_deliveries.message_id)"
     )
+    # a read-back rejected before this revision: its first round (no job of the earlier scheme escalates it again);
+    # the corrected read-back was owed from the verdict
+    op.execute(
+        "UPDATE message_deliveries SET rejections = 1, due_at = COALESCE(verdict_at, due_at) WHERE state = 'negative'"
+    )
     with op.batch_alter_table("message_deliveries", schema=None) as batch_op:
         batch_op.alter_column("due_at", existing_type=UTCDateTime(timezone=True), nullable=False)
         batch_op.alter_column("rejections", existing_type=sa.Integer(), server_default=None)
