@@ -32,6 +32,9 @@ def handle_ack_overdue(cell: Cell, uow: UnitOfWork, job: Job) -> None:
     level = delivery.escalation_level
     step = chain[level] if level < len(chain) else None
     overdue_by = int((now - delivery.due_at).total_seconds())
+    # what every step's entry says: which delivery, how late, in which round
+    about = {"message_id": message.id, "delegation": delegation, "overdue_seconds": overdue_by,
+             "rejections": delivery.rejections}  # fmt: skip
     owed = (
         f"read back {message.precedence} '{message.subject}' again after its read-back was rejected"
         if delivery.rejections
@@ -66,15 +69,7 @@ def handle_ack_overdue(cell: Cell, uow: UnitOfWork, job: Job) -> None:
             actor=SYSTEM,
             audience=audience,
             subject=f"message:{message.id}",
-            content={
-                "message_id": message.id,
-                "delegation": delegation,
-                "level": level,
-                "notify": step.notify.value,
-                "alert_id": alert.id,
-                "overdue_seconds": overdue_by,
-                "rejections": delivery.rejections,
-            },
+            content=about | {"level": level, "notify": step.notify.value, "alert_id": alert.id},
         )
         alert.ledger_index = entry.index
     else:
@@ -84,13 +79,7 @@ def handle_ack_overdue(cell: Cell, uow: UnitOfWork, job: Job) -> None:
             actor=SYSTEM,
             audience=audience,
             subject=f"message:{message.id}",
-            content={
-                "message_id": message.id,
-                "delegation": delegation,
-                "count": delivery.renotified,
-                "overdue_seconds": overdue_by,
-                "rejections": delivery.rejections,
-            },
+            content=about | {"count": delivery.renotified},
         )
     if level >= len(chain):
         return  # the chain is done: the last step (the mediator) owns the matter now

@@ -209,23 +209,22 @@ def watch_page(request: Request, cell: CellDep, session: SignedIn, before: Befor
     return _watch(request, cell, session, before)
 
 
+def _live_page(
+    request: Request, cell: Cell, session: WebSession, template: str, *, status: int, error: str, **context: Any
+) -> Response:
+    """A page that follows the stream: where its stream starts (the ledger's head as the page is drawn), the
+    heartbeat its watchdog waits for, and the names in the reader's language."""
+    return render(request, template, cell=cell, session=session, status=status, error=error,
+                  after=_head_index(cell), heartbeat=cell.settings.stream_heartbeat_seconds,
+                  **_names(cell, request, session), **context)  # fmt: skip
+
+
 def _watch(
     request: Request, cell: Cell, session: WebSession, before: int | None, *, status: int = 200, error: str = ""
 ) -> Response:
-    return render(
-        request,
-        "traffic_watch.html",
-        cell=cell,
-        session=session,
-        status=status,
-        error=error,
-        after=_head_index(cell),
-        heartbeat=cell.settings.stream_heartbeat_seconds,
-        colleagues=_colleagues(cell, session),
-        holding=_holding(cell, session),
-        **_names(cell, request, session),
-        **_live_context(cell, session, before),
-    )
+    return _live_page(request, cell, session, "traffic_watch.html", status=status, error=error,
+                      colleagues=_colleagues(cell, session), holding=_holding(cell, session),
+                      **_live_context(cell, session, before))  # fmt: skip
 
 
 def _holding(cell: Cell, session: WebSession) -> bool:
@@ -338,9 +337,8 @@ def _message_page(
     except NotFound:
         return _not_found(request, cell, session)
     [message] = service.received(cell=cell, principal=session.principal, messages=[message])
-    return render(request, "traffic_message.html", cell=cell, session=session, status=status, error=error,
-                  after=_head_index(cell), heartbeat=cell.settings.stream_heartbeat_seconds,
-                  **_names(cell, request, session), **_message_context(cell, request, session, message))  # fmt: skip
+    return _live_page(request, cell, session, "traffic_message.html", status=status, error=error,
+                      **_message_context(cell, request, session, message))  # fmt: skip
 
 
 @router.get("/messages/{message_id}", name="web_message")
@@ -578,18 +576,8 @@ def alerts_live(request: Request, cell: CellDep, session: SignedIn) -> Response:
 
 
 def _alerts(request: Request, cell: Cell, session: WebSession, *, status: int = 200, error: str = "") -> Response:
-    return render(
-        request,
-        "traffic_alerts.html",
-        cell=cell,
-        session=session,
-        status=status,
-        error=error,
-        after=_head_index(cell),
-        heartbeat=cell.settings.stream_heartbeat_seconds,
-        **_names(cell, request, session),
-        **_alerts_context(cell, session),
-    )
+    return _live_page(request, cell, session, "traffic_alerts.html", status=status, error=error,
+                      **_alerts_context(cell, session))  # fmt: skip
 
 
 @router.post("/alerts/{alert_id}/handle", name="web_alert_handle")
