@@ -91,9 +91,13 @@ def test_the_closed_loop_in_three_browsers(chromium, served, crew, cell) -> None
     # SY's message page shows the read-back live, and SY rejects it with a note
     sy.locator("[data-testid=verdict]").wait_for(timeout=LIVE)
     assert "0700Z" in sy.inner_text("[data-testid=verdict] blockquote")
-    sy.fill("[data-testid=verdict] textarea[name=note]", "0600Z, not 0700Z")
+    sy.focus("[data-testid=verdict] textarea[name=note]")  # the keyboard alone: the note, then Tab to "Reject"
+    sy.keyboard.type("0600Z, not 0700Z")
+    sy.keyboard.press("Tab")
+    sy.keyboard.press("Tab")
+    assert sy.evaluate("document.activeElement.value") == "negative"
     with sy.expect_navigation():
-        sy.click("[data-testid=verdict] button[value=negative]")
+        sy.keyboard.press("Enter")
     assert sy.locator("tr[data-delegation=IL] [data-state=negative]").count() == 1
 
     # the mediator's alerts page shows the alert live, and the count in the navigation
@@ -107,6 +111,21 @@ def test_the_closed_loop_in_three_browsers(chromium, served, crew, cell) -> None
 
     # IL's watch shows the rejection and the corrected read-back is owed again
     il.locator(f"[data-testid=owed] li[data-message='{message_id}'] [data-testid=rejection]").wait_for(timeout=LIVE)
+
+    # IL replies from the keyboard: the reply link, the body, Send
+    il.goto(f"{served}/messages/{message_id}")
+    il.focus("a[accesskey=r]")
+    with il.expect_navigation():
+        il.keyboard.press("Enter")
+    assert il.input_value("input[name=subject]") == "RE: Convoy crossing the buffer zone at 0600Z"
+    il.focus("textarea[name=body]")
+    il.keyboard.type("Understood: 0600Z. Patrols on the Alpha line hold.")
+    il.focus("[data-testid=send]")
+    with il.expect_navigation():
+        il.keyboard.press("Enter")
+    assert il.inner_text("[data-testid=subject]") == "RE: Convoy crossing the buffer zone at 0600Z"
+    sy.goto(f"{served}/messages/{message_id}")
+    assert "RE: Convoy crossing the buffer zone at 0600Z" in sy.inner_text("[data-testid=replies]")
     close(sy, il, us)
 
 
