@@ -224,7 +224,15 @@ def _watch(
 ) -> Response:
     return _live_page(request, cell, session, "traffic_watch.html", status=status, error=error,
                       colleagues=_colleagues(cell, session), holding=_holding(cell, session),
-                      **_live_context(cell, session, before))  # fmt: skip
+                      shifts=_shift_log(cell, session), **_live_context(cell, session, before))  # fmt: skip
+
+
+def _shift_log(cell: Cell, session: WebSession) -> list[Any]:
+    """The latest shifts of the reader's own delegation, with the notes they were taken and handed over with."""
+    delegation = session.principal.delegation
+    if delegation is None or not has_permission(session.principal, Permission.KEEP_WATCH, cell.charter.roster):
+        return []
+    return watch.shift_log(cell=cell, principal=session.principal, delegation=delegation, before=None, limit=8)
 
 
 def _holding(cell: Cell, session: WebSession) -> bool:
