@@ -49,6 +49,7 @@ EXPECTED_PERMISSION_ROLES: dict[str, set[str]] = {
     "messages.send": {"liaison", "mediator"},
     "messages.instruction": {"mediator"},
     "messages.acknowledge": {"liaison", "mediator"},
+    "watch.keep": {"liaison", "mediator"},
     "intel.submit": {"analyst"},
     "intel.release": {"mediator"},
     "activities.notify": {"liaison"},
