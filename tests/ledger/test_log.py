@@ -410,16 +410,21 @@ def test_each_checkpoint_carries_the_map_of_its_entries(client, cell, crew) -> N
     from fusioncell.auth.service import authenticate
     from fusioncell.traffic.service import Receipt, record_receipts
 
-    us = authenticate(cell=cell, raw_token=crew["us"].token)
+    screens = [authenticate(cell=cell, raw_token=crew[party].token) for party in ("sy", "il")]
     for round_ in range(4):
         send_some(client, crew, 3 + round_, tag=f"r{round_}")
-        # the mediator's screen receives this round's messages: a batch of receipts, listed under each of them
+        # the parties' screens receive this round's messages (each those addressed to it): a batch of receipts per
+        # delegation, listed under each message it names
         with cell.reading() as session:
             fresh = session.execute(
                 select(LedgerEntry.subject).where(LedgerEntry.subject.like("message:%")).order_by(LedgerEntry.index)
             ).scalars()
             sent = sorted({int(s.split(":")[1]) for s in fresh})
-        receipts = [Receipt(message_id=m, audience="joint", principal=us, at=cell.clock.now()) for m in sent]
+        receipts = [
+            Receipt(message_id=m, audience="joint", principal=screen, at=cell.clock.now())
+            for m in sent
+            for screen in screens
+        ]
         record_receipts(cell=cell, receipts=receipts)
         if round_ == 1:  # a release and its recall, listed under the release too
             from tests.intel.stixdata import indicator
