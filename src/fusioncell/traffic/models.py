@@ -50,6 +50,8 @@ class Delivery(Base):
     """The closed loop for one addressed delegation: delivered → acknowledged → read back → verdict."""
 
     __tablename__ = "message_deliveries"
+    # the loops still open are few among all ever sent: the watch finds them by state
+    __table_args__ = (Index("ix_message_deliveries_state", "state"),)
 
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True)
     delegation: Mapped[str] = mapped_column(String(16), primary_key=True)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
+from anyio import from_thread
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
@@ -156,12 +157,24 @@ def _names(cell: Cell, request: Request, session: WebSession) -> dict[str, Any]:
     }
 
 
-def _live_context(cell: Cell, session: WebSession, before: int | None) -> dict[str, Any]:
+def _received(request: Request, cell: Cell, principal: Principal, messages: Sequence[Message]) -> None:
+    """Shown on this screen: a member's client has received them (as the API's inbox and the stream count it).
+    Noted for the stream's batched writer, not waited for: the page does not pay for the write."""
+    recorder = request.app.state.receipts
+    now = cell.clock.now()
+    receipts = [
+        service.Receipt(message_id=m.id, audience=m.audience, principal=principal, at=now)
+        for m in messages
+        if any(d.delegation == principal.delegation and d.state == "pending" for d in m.deliveries)
+    ]
+    if receipts:
+        from_thread.run_sync(lambda: [recorder.note(r) for r in receipts])
+
+
+def _live_context(request: Request, cell: Cell, session: WebSession, before: int | None) -> dict[str, Any]:
     principal = session.principal
     owed = screen.owed(cell=cell, principal=principal)
-    # shown on this screen: a member's client has received them (as the API's inbox counts it)
-    fresh = {m.id: m for m in service.received(cell=cell, principal=principal, messages=[o.message for o in owed])}
-    owed = [screen.Owed(fresh.get(o.message.id, o.message), o.delivery, o.overdue) for o in owed]
+    _received(request, cell, principal, [o.message for o in owed])
     traffic = screen.traffic(cell=cell, principal=principal, before=before)
     return {
         "owed": owed,
@@ -224,7 +237,7 @@ def _watch(
 ) -> Response:
     return _live_page(request, cell, session, "traffic_watch.html", status=status, error=error,
                       colleagues=_colleagues(cell, session), holding=_holding(cell, session),
-                      shifts=_shift_log(cell, session), **_live_context(cell, session, before))  # fmt: skip
+                      shifts=_shift_log(cell, session), **_live_context(request, cell, session, before))  # fmt: skip
 
 
 def _shift_log(cell: Cell, session: WebSession) -> list[Any]:
@@ -247,7 +260,7 @@ def watch_live(request: Request, cell: CellDep, session: SignedIn, before: Befor
     if not _keeps_traffic(cell, session.principal):
         return _refused(request, cell, session, msg("Your account reads no traffic: there is no watch for it."))
     return render(request, "traffic_watch_live.html", cell=cell, session=session,
-                  **_names(cell, request, session), **_live_context(cell, session, before))  # fmt: skip
+                  **_names(cell, request, session), **_live_context(request, cell, session, before))  # fmt: skip
 
 
 Note = Annotated[str, Form(max_length=5000)]
@@ -344,7 +357,7 @@ def _message_page(
         message = service.get_message(cell=cell, principal=session.principal, message_id=message_id)
     except NotFound:
         return _not_found(request, cell, session)
-    [message] = service.received(cell=cell, principal=session.principal, messages=[message])
+    _received(request, cell, session.principal, [message])
     return _live_page(request, cell, session, "traffic_message.html", status=status, error=error,
                       **_message_context(cell, request, session, message))  # fmt: skip
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
+from sqlalchemy.orm import raiseload
 
 from fusioncell.cell import Cell
 from fusioncell.charter.model import Precedence
@@ -19,6 +20,8 @@ PRECEDENCE_RANK = {p.value: rank for rank, p in enumerate(Precedence)}  # FLASH 
 URGENT = frozenset({Precedence.FLASH.value, Precedence.IMMEDIATE.value})  # they sound the alarm
 OPEN_LOOP_STATES = ("pending", "delivered", "read_back", "negative")  # not delivered, not acknowledged, or judged
 TRAFFIC_PAGE = 50
+OPEN_LOOPS_SHOWN = 50
+LIST_LOADING = raiseload(Message.clarifications)  # a list shows each loop's state, never its clarifications
 
 
 @dataclass(frozen=True)
@@ -34,28 +37,30 @@ def owed(*, cell: Cell, principal: Principal) -> list[Owed]:
     """What awaits my delegation: overdue first, then by precedence (FLASH first), then by deadline."""
     now = cell.clock.now()
     found = []
-    for message in service.inbox(cell=cell, principal=principal):
+    for message in service.inbox(cell=cell, principal=principal, clarifications=False):
         delivery = next(d for d in message.deliveries if d.delegation == principal.delegation)
         found.append(Owed(message, delivery, now >= delivery.due_at))
     found.sort(key=lambda o: (not o.overdue, PRECEDENCE_RANK[o.message.precedence], o.delivery.due_at))
     return found
 
 
-def open_loops(*, cell: Cell, principal: Principal, limit: int = 100) -> list[Message]:
+def open_loops(*, cell: Cell, principal: Principal, limit: int = OPEN_LOOPS_SHOWN) -> list[Message]:
     """My delegation's sent messages whose loop is still open (not delivered, not acknowledged, a read-back
     awaiting our verdict, or a corrected one awaited), newest first."""
     audiences = readable_audiences(principal, cell.charter.roster)
     if not audiences or principal.delegation is None:
         return []
-    still_open = exists().where(Delivery.message_id == Message.id, Delivery.state.in_(OPEN_LOOP_STATES))
+    # from the open deliveries (few, by their state's index), not from every message the delegation ever sent
+    still_open = select(Delivery.message_id).where(Delivery.state.in_(OPEN_LOOP_STATES))
     with cell.reading() as session:
         return list(
             session.execute(
                 select(Message)
+                .options(LIST_LOADING)
                 .where(
+                    Message.id.in_(still_open),
                     Message.sender_delegation == principal.delegation,
                     Message.audience.in_(audiences),
-                    still_open,
                 )
                 .order_by(Message.ledger_index.desc())
                 .limit(limit)
@@ -68,7 +73,7 @@ def traffic(*, cell: Cell, principal: Principal, before: int | None, limit: int 
     audiences = readable_audiences(principal, cell.charter.roster)
     if not audiences:
         return []
-    query = select(Message).where(Message.audience.in_(audiences))
+    query = select(Message).options(LIST_LOADING).where(Message.audience.in_(audiences))
     if before is not None:
         query = query.where(Message.ledger_index < before)
     with cell.reading() as session:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, raiseload
 
 from fusioncell.cell import Cell
 from fusioncell.charter.model import Precedence, count_words
@@ -322,8 +322,9 @@ def list_messages(
     return visible_page(cell, principal, Message, conditions, after=after, limit=limit)
 
 
-def inbox(*, cell: Cell, principal: Principal, limit: int = 200) -> list[Message]:
-    """Messages addressed to the principal's delegation still awaiting its acknowledgement or read-back."""
+def inbox(*, cell: Cell, principal: Principal, limit: int = 200, clarifications: bool = True) -> list[Message]:
+    """Messages addressed to the principal's delegation still awaiting its acknowledgement or read-back (with their
+    clarifications, unless a list that shows none asks without)."""
     audiences = readable_audiences(principal, cell.charter.roster)
     if not audiences or principal.delegation is None:
         return []
@@ -331,6 +332,7 @@ def inbox(*, cell: Cell, principal: Principal, limit: int = 200) -> list[Message
         return list(
             session.execute(
                 select(Message)
+                .options(*(() if clarifications else (raiseload(Message.clarifications),)))
                 .join(Delivery, Delivery.message_id == Message.id)
                 .where(
                     Message.audience.in_(audiences),

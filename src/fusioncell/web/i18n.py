@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import gettext
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from io import BytesIO
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
@@ -43,8 +42,10 @@ class Language:
         return format_decimal(value, locale=self.locale)
 
     def datetime(self, value: datetime) -> str:
-        """UTC, spelled the language's way; the page's script rewrites it to the reader's local time."""
-        return format_datetime(value, "yyyy-MM-dd HH:mm:ss 'UTC'", tzinfo=None, locale=self.locale)
+        """UTC, in ISO digits in every language (what Babel's "yyyy-MM-dd HH:mm:ss 'UTC'" writes for each of
+        them, at a fraction of its cost: a watch page spells hundreds); the page's script rewrites it to the
+        reader's local time."""
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def catalog_path(code: str) -> Path:

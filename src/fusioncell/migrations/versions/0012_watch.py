@@ -39,6 +39,7 @@ def upgrade() -> None:
     with op.batch_alter_table("message_deliveries", schema=None) as batch_op:
         batch_op.alter_column("due_at", existing_type=UTCDateTime(timezone=True), nullable=False)
         batch_op.alter_column("rejections", existing_type=sa.Integer(), server_default=None)
+    op.create_index("ix_message_deliveries_state", "message_deliveries", ["state"])
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("handled_at", UTCDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("handled_by", sa.String(length=64), nullable=True))
@@ -86,6 +87,7 @@ def downgrade() -> None:
         batch_op.drop_column("handled_note")
         batch_op.drop_column("handled_by")
         batch_op.drop_column("handled_at")
+    op.drop_index("ix_message_deliveries_state", table_name="message_deliveries")
     with op.batch_alter_table("message_deliveries", schema=None) as batch_op:
         batch_op.drop_column("rejections")
         batch_op.drop_column("due_at")

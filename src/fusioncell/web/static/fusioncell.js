@@ -139,7 +139,8 @@ class LivePage {
       this.after = frame.index;
       this.config.dataset.after = String(frame.index);
       this.arrived(frame);
-      this.schedule();
+      // a batch of delivery receipts only moves a loop's state: folded into the next refresh within a second
+      this.schedule(frame.action === "message.delivered" ? 1000 : 25);
     } else if (frame.type === "error" && (frame.status === 401 || frame.status === 403)) {
       this.fatal = true;
       location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
@@ -167,13 +168,16 @@ class LivePage {
     setFavicon(false);
   }
 
-  schedule() {
-    // events come in bursts: one refresh for a burst, at most a few a second
-    if (this.pending) return;
+  schedule(delay = 25) {
+    // events come in bursts: one refresh for a burst; an urgent one brings a slower one forward
+    const due = Date.now() + delay;
+    if (this.pending && this.pendingDue <= due) return;
+    clearTimeout(this.pending);
+    this.pendingDue = due;
     this.pending = setTimeout(() => {
       this.pending = null;
       this.refresh();
-    }, 60);
+    }, delay);
   }
 
   async refresh() {
