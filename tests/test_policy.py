@@ -53,10 +53,12 @@ EXPECTED_PERMISSION_ROLES: dict[str, set[str]] = {
     "intel.submit": {"analyst"},
     "intel.release": {"mediator"},
     "activities.notify": {"liaison"},
+    "zones.propose": {"mediator"},
+    "zones.accept": {"signatory"},
     "disputes.decide": {"mediator"},
     "agreements.sign": {"signatory"},
 }
-EXPECTED_MEDIATOR_DELEGATION_ONLY = {"messages.instruction", "intel.release", "disputes.decide"}
+EXPECTED_MEDIATOR_DELEGATION_ONLY = {"messages.instruction", "intel.release", "disputes.decide", "zones.propose"}
 
 
 @dataclass(frozen=True)

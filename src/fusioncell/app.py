@@ -24,6 +24,7 @@ from fusioncell.cell import Cell
 from fusioncell.charter import Charter, load_charter
 from fusioncell.clock import Clock, SystemClock
 from fusioncell.db import Database
+from fusioncell.deescalation.routes import router as deescalation_router
 from fusioncell.deps import refuse_bad_text
 from fusioncell.events import EventBus
 from fusioncell.intel import pages as intel_pages
@@ -96,6 +97,11 @@ OPENAPI_TAGS = [
         "name": "intel",
         "description": "Intelligence sharing: STIX 2.1 submitted by a party, released by the mediator (whole or "
         "redacted) or declined; released objects, also over TAXII 2.1 at /taxii2/.",
+    },
+    {
+        "name": "de-escalation",
+        "description": "The agreed zones and their rules, activity pre-notified as 4D volumes and checked at once "
+        "against zones, notice periods, suspension commitments and every other party's activity.",
     },
     {"name": "operations", "description": "Health and metrics for those who run the cell."},
 ]
@@ -209,6 +215,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     app.include_router(traffic_router)
     app.include_router(ledger_router)
     app.include_router(intel_router)
+    app.include_router(deescalation_router)
     app.include_router(taxii_router)
     app.include_router(stream_router)
     app.include_router(ops_router)

@@ -2,6 +2,7 @@
 
 from fusioncell.auth.models import AccessToken, LoginAttempt, TokenRevocations, User
 from fusioncell.db import Base
+from fusioncell.deescalation.models import Activity, ActivityConflict, ActivityVersion, ZoneVersion
 from fusioncell.intel.models import IntelItem, IntelObject, IntelOwner, IntelStatus, IntelVersion
 from fusioncell.ledger.models import (
     LedgerCheckpoint,
@@ -18,6 +19,9 @@ metadata = Base.metadata
 
 __all__ = [
     "AccessToken",
+    "Activity",
+    "ActivityConflict",
+    "ActivityVersion",
     "Alert",
     "Clarification",
     "Delivery",
@@ -37,5 +41,6 @@ __all__ = [
     "Message",
     "TokenRevocations",
     "User",
+    "ZoneVersion",
     "metadata",
 ]

@@ -54,6 +54,8 @@ class Permission(StrEnum):
     SUBMIT_INTEL = "intel.submit"
     RELEASE_INTEL = "intel.release"
     NOTIFY_ACTIVITY = "activities.notify"
+    PROPOSE_ZONE = "zones.propose"
+    ACCEPT_ZONE = "zones.accept"
     DECIDE_DISPUTE = "disputes.decide"
     SIGN = "agreements.sign"
 
@@ -67,6 +69,8 @@ PERMISSION_ROLES: Mapping[Permission, frozenset[Role]] = {
     Permission.SUBMIT_INTEL: frozenset({Role.ANALYST}),
     Permission.RELEASE_INTEL: frozenset({Role.MEDIATOR}),
     Permission.NOTIFY_ACTIVITY: frozenset({Role.LIAISON}),
+    Permission.PROPOSE_ZONE: frozenset({Role.MEDIATOR}),
+    Permission.ACCEPT_ZONE: frozenset({Role.SIGNATORY}),
     Permission.DECIDE_DISPUTE: frozenset({Role.MEDIATOR}),
     Permission.SIGN: frozenset({Role.SIGNATORY}),
 }
@@ -82,6 +86,8 @@ ACTS: Mapping[Permission, str] = {
     Permission.SUBMIT_INTEL: "submit intelligence",
     Permission.RELEASE_INTEL: "release, decline or recall intelligence",
     Permission.NOTIFY_ACTIVITY: "notify activity",
+    Permission.PROPOSE_ZONE: "propose a zone",
+    Permission.ACCEPT_ZONE: "accept a zone for their party",
     Permission.DECIDE_DISPUTE: "decide a dispute",
     Permission.SIGN: "sign an agreement",
 }
@@ -96,7 +102,7 @@ ROLE_NAMES: Mapping[Role, str] = {
 
 # Acts reserved to the mediator's delegation whatever roles a person elsewhere were given.
 MEDIATOR_DELEGATION_ONLY: frozenset[Permission] = frozenset(
-    {Permission.SEND_INSTRUCTION, Permission.RELEASE_INTEL, Permission.DECIDE_DISPUTE}
+    {Permission.SEND_INSTRUCTION, Permission.RELEASE_INTEL, Permission.DECIDE_DISPUTE, Permission.PROPOSE_ZONE}
 )
 
 

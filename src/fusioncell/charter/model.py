@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from fusioncell.charter.zones import Deescalation, Zone, check_sections
 from fusioncell.policy import DelegationInfo, DelegationKind, Roster
 
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9]{1,15}$")]
@@ -175,6 +176,8 @@ class Charter(_Closed):
     escalation: Escalation
     glossary: dict[Slug, dict[LangCode, NonEmpty]] = Field(default_factory=dict)
     ledger: LedgerRules = Field(default_factory=LedgerRules)
+    deescalation: Deescalation | None = None
+    zones: list[Zone] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Charter:
@@ -221,6 +224,13 @@ class Charter(_Closed):
             need_all(f"tracks[{i}].names", t.names)
         for term, wordings in self.glossary.items():
             need_all(f"glossary.{term}", wordings)
+
+        problems += check_sections(
+            self.deescalation,
+            self.zones,
+            party_codes={d.code for d in self.delegations if d.kind is DelegationKind.PARTY},
+            need_all=need_all,
+        )
 
         rules = self.ledger
         if not timedelta(0) < rules.checkpoint_interval <= rules.heartbeat:

@@ -1,0 +1,118 @@
+"""De-escalation tables: notified activities with every version, the conflicts found on each, and the zone versions
+the mediator proposes (the charter's zones are version 1 of each, read from the charter)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fusioncell.db import Base, UTCDateTime
+
+
+class Activity(Base):
+    """A party's pre-notified activity as it now stands (its latest version); earlier versions in ActivityVersion.
+    Its state follows from the clock and from what the party did: planned before `start_at`, active until
+    `live_until`, then ended; cancelled once cancelled."""
+
+    __tablename__ = "activities"
+    __table_args__ = (
+        # the deconfliction check's candidates: one theatre, live during a window, near a box
+        Index("ix_activities_theatre_live_until", "theatre", "live_until"),
+        Index("ix_activities_ledger_index", "ledger_index"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    theatre: Mapped[str] = mapped_column(String(64), nullable=False)
+    delegation: Mapped[str] = mapped_column(String(16), nullable=False)
+    audience: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    activity_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    geometry: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, doc="GeoJSON, longitude/latitude")
+    projected: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, doc="WKB in the theatre's projection")
+    radius_m: Mapped[float] = mapped_column(Float, nullable=False)
+    lower_m: Mapped[float] = mapped_column(Float, nullable=False)
+    upper_m: Mapped[float] = mapped_column(Float, nullable=False)
+    datum: Mapped[str] = mapped_column(String(8), nullable=False)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    live_until: Mapped[datetime] = mapped_column(
+        UTCDateTime, nullable=False, doc="end_at, or when the party ended or cancelled it, if earlier"
+    )
+    forces: Mapped[dict[str, int]] = mapped_column(JSON, nullable=False, default=dict)
+    justification: Mapped[str | None] = mapped_column(Text)
+    short_notice: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # the grown box in the theatre's projection (metres): a cheap first filter in SQL
+    min_x: Mapped[float] = mapped_column(Float, nullable=False)
+    min_y: Mapped[float] = mapped_column(Float, nullable=False)
+    max_x: Mapped[float] = mapped_column(Float, nullable=False)
+    max_y: Mapped[float] = mapped_column(Float, nullable=False)
+    notified_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    notified_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    amended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(64))
+    close_reason: Mapped[str | None] = mapped_column(Text)
+    ledger_index: Mapped[int] = mapped_column(BigInteger, nullable=False, doc="its latest entry")
+
+
+class ActivityVersion(Base):
+    """Each version of an activity exactly as notified (the ledger content of its entry)."""
+
+    __tablename__ = "activity_versions"
+
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    ledger_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class ActivityConflict(Base):
+    """A conflict found when a version of an activity was notified, and accepted by its notifier's
+    acknowledgement (or, for short notice, justification). About the activity, and for an overlap also about the
+    other activity: each party reads it from its own side, the other's details only if it may read that one."""
+
+    __tablename__ = "activity_conflicts"
+    __table_args__ = (
+        Index("ix_activity_conflicts_activity", "activity_id", "version"),
+        Index("ix_activity_conflicts_other", "other_activity_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    rule: Mapped[str] = mapped_column(String(16), nullable=False)
+    ref: Mapped[str] = mapped_column(String(160), nullable=False)
+    zone_id: Mapped[str | None] = mapped_column(String(64))
+    zone_version: Mapped[int | None] = mapped_column(Integer)
+    other_activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id", ondelete="CASCADE"))
+    other_version: Mapped[int | None] = mapped_column(Integer)
+    other_delegation: Mapped[str | None] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    found_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    ledger_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class ZoneVersion(Base):
+    """A version of a zone the mediator proposed through the API (a change to a charter zone, or a new zone). It
+    enters into force when every party has accepted it; the version in force at an instant is the latest to have
+    entered into force by then."""
+
+    __tablename__ = "zone_versions"
+
+    zone_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, doc="the zone as in the charter")
+    note: Mapped[str | None] = mapped_column(Text)
+    proposed_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    accepted: Mapped[dict[str, str]] = mapped_column(JSON, nullable=False, default=dict, doc="party → when")
+    in_force_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ledger_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
