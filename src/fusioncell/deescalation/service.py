@@ -329,6 +329,11 @@ def _zone_name(cell: Cell, zone_id: str | None) -> str:
     return zone.names.get("en", zone_id or "") if zone else (zone_id or "")
 
 
+def _type_name(cell: Cell, activity_type: str) -> str:
+    found = next((t for t in _deescalation(cell).activity_types if t.id == activity_type), None)
+    return found.names.get("en", activity_type) if found else activity_type
+
+
 def _span(seconds: float) -> str:
     seconds = int(seconds)
     if seconds >= 3600:
@@ -347,8 +352,9 @@ def _summary(
     other: Activity | None,
     delegation: str,
 ) -> str:
+    what = _type_name(cell, activity_type)
     if kind == "zone" and rule == engine.Rule.FORBIDDEN:
-        return f"{activity_type} is forbidden in {_zone_name(cell, zone)}"
+        return f"{what} is forbidden in {_zone_name(cell, zone)}"
     if kind == "zone":
         return (
             f"{detail['total']} {detail['equipment']} in {_zone_name(cell, zone)} at once, over its cap of "
@@ -356,15 +362,16 @@ def _summary(
         )
     if kind == "notice":
         return (
-            f"notified {_span(detail['given_us'] / 1e6)} before its start; {activity_type} needs "
+            f"notified {_span(detail['given_us'] / 1e6)} before its start; {what} needs "
             f"{_span(detail['required_us'] / 1e6)}"
         )
     if kind == "suspension":
         over = ", ".join(_zone_name(cell, z) for z in detail["zones"])
-        return f"{delegation}'s {activity_type} is suspended over {over}"
+        return f"{delegation}'s {what} is suspended over {over}"
     if other is not None:
         return (
-            f"overlaps {other.delegation}'s {other.activity_type} ({other.id}, version {other.version}): "
+            f"overlaps {other.delegation}'s {_type_name(cell, other.activity_type).lower()} ({other.id}, version "
+            f"{other.version}): "
             f"{detail['distance_m']:.0f} m apart where {detail['separation_m']:.0f} m are needed, "
             f"{other.start_at:%Y-%m-%d %H:%M}–{other.live_until:%Y-%m-%d %H:%M} UTC"
         )
@@ -879,7 +886,7 @@ def conflicts(
                 principal,
                 kind=r.kind,
                 rule=r.rule,
-                ref=r.ref if own_side else "",
+                ref=r.ref if own_side else engine.activity_ref(r.activity_id, r.version),
                 zone=r.zone_id,
                 zone_version=r.zone_version,
                 other=other,
