@@ -54,7 +54,7 @@ def test_many_at_once_exactly_one_passes_unacknowledged(cell, crew) -> None:
         outcome: list = []
         gate = threading.Barrier(4)
 
-        def run(principal) -> None:  # type: ignore[no-untyped-def]
+        def run(principal, gate=gate, body=body, outcome=outcome) -> None:  # type: ignore[no-untyped-def]
             gate.wait(5)
             _notify(cell, principal, body, outcome)
 
