@@ -1,0 +1,129 @@
+"""The zones: the charter's in force, a version proposed by the mediator entering into force when the last party
+accepts it, which version was in force at any instant, and the rules that follow the version in force."""
+
+from __future__ import annotations
+
+import copy
+from datetime import timedelta
+
+from fusioncell.deescalation.models import ZoneVersion
+from tests.conftest import START, add_user, ledger_size, login, table_count
+from tests.deescalation.helpers import activity
+
+
+def _charter_zone(client, member, zone_id):  # type: ignore[no-untyped-def]
+    [zone] = [z for z in client.get("/api/v1/zones", headers=member.headers).json()["items"] if z["id"] == zone_id]
+    return zone
+
+
+def _definition(zone):  # type: ignore[no-untyped-def]
+    keep = (
+        "id",
+        "kind",
+        "names",
+        "approximate",
+        "controlled_by",
+        "binds",
+        "valid_from",
+        "valid_until",
+        "altitude",
+        "rules",
+        "geometry",
+    )
+    return {k: copy.deepcopy(zone[k]) for k in keep if zone[k] is not None}
+
+
+def test_the_example_zones_are_read_by_every_joint_reader(client, crew) -> None:
+    zones = client.get("/api/v1/zones", headers=crew["undof"].headers).json()["items"]
+    by_id = {z["id"]: z for z in zones}
+    assert set(by_id) == {
+        "area-of-separation",
+        "limitation-10km",
+        "limitation-20km",
+        "limitation-25km",
+        "il-control-area",
+        "sy-control-area",
+        "southern-dmz",
+    }
+    assert all(z["approximate"] for z in zones) and by_id["southern-dmz"]["status"] == "proposed"
+    assert by_id["limitation-10km"]["rules"]["caps"] == {
+        "troops": 6000,
+        "tanks": 75,
+        "guns-short-range": 36,
+        "guns-long-range": 0,
+        "sam": 0,
+    }
+    assert by_id["area-of-separation"]["geometry"]["type"] == "Polygon"
+    assert client.get("/api/v1/zones", headers=crew["sy_admin"].headers).json()["items"] == []
+
+
+def test_a_proposal_enters_into_force_when_the_last_party_accepts_and_the_history_answers(client, cell, crew) -> None:
+    for name, delegation in (("sy.signatory", "SY"), ("il.signatory", "IL")):
+        add_user(cell, name, delegation, "signatory")
+    sy, il = (login(client, n) for n in ("sy.signatory", "il.signatory"))
+    belt = _charter_zone(client, crew["us"], "limitation-10km")
+    changed = _definition(belt)
+    changed["rules"]["caps"]["tanks"] = 40
+    before = ledger_size(cell)
+    for who in ("sy", "il", "undof"):
+        r = client.post("/api/v1/zones", json={"zone": changed}, headers=crew[who].headers)
+        assert r.status_code == 403
+    assert ledger_size(cell) == before
+    r = client.post("/api/v1/zones", json={"zone": changed, "note": "Halve the tanks"}, headers=crew["us"].headers)
+    assert r.status_code == 201, r.text
+    assert (r.json()["version"], r.json()["status"]) == (2, "proposed")
+    # still version 1's cap of 75
+    belt_point = {"type": "Point", "coordinates": [35.98, 33.0]}
+    check = client.post(
+        "/api/v1/activities/check", json=activity(geometry=belt_point, forces={"tanks": 50}), headers=crew["sy"].headers
+    )
+    assert check.json()["conflicts"] == []
+    cell.clock.advance(timedelta(hours=1))
+    accept = "/api/v1/zones/limitation-10km/versions/2/accept"
+    assert client.post(accept, headers={"Authorization": f"Bearer {sy}"}).json()["status"] == "proposed"
+    assert client.post(accept, headers={"Authorization": f"Bearer {sy}"}).status_code == 409
+    assert client.post(accept, headers=crew["sy"].headers).status_code == 403  # a liaison is no signatory
+    cell.clock.advance(timedelta(hours=1))
+    accepted = client.post(accept, headers={"Authorization": f"Bearer {il}"})
+    assert accepted.json()["status"] == "in-force"
+    assert accepted.json()["in_force_from"] == (START + timedelta(hours=2)).isoformat().replace("+00:00", "Z")
+    check = client.post(
+        "/api/v1/activities/check", json=activity(geometry=belt_point, forces={"tanks": 50}), headers=crew["sy"].headers
+    )
+    assert [c["ref"] for c in check.json()["conflicts"]] == ["zone:limitation-10km@2:cap:tanks"]
+    # which version was in force when
+    history = client.get("/api/v1/zones/limitation-10km", headers=crew["il"].headers).json()["items"]
+    assert [(z["version"], z["status"]) for z in history] == [(1, "superseded"), (2, "in-force")]
+    earlier = (START + timedelta(hours=1)).isoformat()
+    history = client.get("/api/v1/zones/limitation-10km", params={"at": earlier}, headers=crew["il"].headers).json()
+    assert [(z["version"], z["status"]) for z in history["items"]] == [(1, "in-force"), (2, "proposed")]
+
+
+def test_a_bad_proposal_is_refused_and_writes_nothing(client, cell, crew) -> None:
+    zone = _definition(_charter_zone(client, crew["us"], "area-of-separation"))
+    cases = [
+        (
+            {
+                **zone,
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[36, 33], [36.1, 33.1], [36.1, 33], [36, 33.1], [36, 33]]],
+                },
+            },
+            "Self-intersection",
+        ),
+        (
+            {**zone, "geometry": {"type": "Polygon", "coordinates": [[[2, 48], [2.1, 48], [2.1, 48.1], [2, 48]]]}},
+            "not inside any theatre",
+        ),
+        ({**zone, "rules": {"forbidden": ["picnic"]}}, "unknown activity type"),
+        ({**zone, "rules": {"caps": {"battleships": 1}}}, "unknown equipment"),
+        ({**zone, "names": {"en": "only English"}}, "names"),
+        ({**zone, "kind": "volcano"}, "kind"),
+        ({**zone, "binds": ["US"]}, "not a party"),
+    ]
+    before = (ledger_size(cell), table_count(cell, ZoneVersion))
+    for definition, words in cases:
+        r = client.post("/api/v1/zones", json={"zone": definition}, headers=crew["us"].headers)
+        assert r.status_code == 422 and words in r.json()["detail"], (words, r.text)
+    assert (ledger_size(cell), table_count(cell, ZoneVersion)) == before
