@@ -54,6 +54,7 @@ EXPECTED_PERMISSION_ROLES: dict[str, set[str]] = {
     "intel.release": {"mediator"},
     "activities.notify": {"liaison"},
     "zones.propose": {"mediator"},
+    "incidents.report": {"liaison", "observer"},
     "zones.accept": {"signatory"},
     "disputes.decide": {"mediator"},
     "agreements.sign": {"signatory"},

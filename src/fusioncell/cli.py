@@ -19,6 +19,7 @@ from rich.text import Text
 
 from fusioncell import terminal
 from fusioncell.cliutil import console, err, friendly, plain, shown
+from fusioncell.deescalation import commands as deescalation_commands
 from fusioncell.ledger import commands as ledger_commands
 from fusioncell.policy import Principal
 from fusioncell.settings import Settings, load_settings
@@ -420,6 +421,7 @@ def users_totp(name: str, data: DataOpt = None) -> None:
 
 
 terminal.register(app)
+deescalation_commands.register(app)
 
 
 def main() -> None:

@@ -2,7 +2,14 @@
 
 from fusioncell.auth.models import AccessToken, LoginAttempt, TokenRevocations, User
 from fusioncell.db import Base
-from fusioncell.deescalation.models import Activity, ActivityConflict, ActivityVersion, ZoneVersion
+from fusioncell.deescalation.models import (
+    Activity,
+    ActivityConflict,
+    ActivityVersion,
+    EvidenceFile,
+    Incident,
+    ZoneVersion,
+)
 from fusioncell.intel.models import IntelItem, IntelObject, IntelOwner, IntelStatus, IntelVersion
 from fusioncell.ledger.models import (
     LedgerCheckpoint,
@@ -24,6 +31,8 @@ __all__ = [
     "ActivityVersion",
     "Alert",
     "Clarification",
+    "EvidenceFile",
+    "Incident",
     "Delivery",
     "IntelItem",
     "IntelObject",

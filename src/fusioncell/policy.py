@@ -55,6 +55,7 @@ class Permission(StrEnum):
     RELEASE_INTEL = "intel.release"
     NOTIFY_ACTIVITY = "activities.notify"
     PROPOSE_ZONE = "zones.propose"
+    REPORT_INCIDENT = "incidents.report"
     ACCEPT_ZONE = "zones.accept"
     DECIDE_DISPUTE = "disputes.decide"
     SIGN = "agreements.sign"
@@ -70,6 +71,7 @@ PERMISSION_ROLES: Mapping[Permission, frozenset[Role]] = {
     Permission.RELEASE_INTEL: frozenset({Role.MEDIATOR}),
     Permission.NOTIFY_ACTIVITY: frozenset({Role.LIAISON}),
     Permission.PROPOSE_ZONE: frozenset({Role.MEDIATOR}),
+    Permission.REPORT_INCIDENT: frozenset({Role.LIAISON, Role.OBSERVER}),
     Permission.ACCEPT_ZONE: frozenset({Role.SIGNATORY}),
     Permission.DECIDE_DISPUTE: frozenset({Role.MEDIATOR}),
     Permission.SIGN: frozenset({Role.SIGNATORY}),
@@ -87,6 +89,7 @@ ACTS: Mapping[Permission, str] = {
     Permission.RELEASE_INTEL: "release, decline or recall intelligence",
     Permission.NOTIFY_ACTIVITY: "notify activity",
     Permission.PROPOSE_ZONE: "propose a zone",
+    Permission.REPORT_INCIDENT: "report an incident",
     Permission.ACCEPT_ZONE: "accept a zone for their party",
     Permission.DECIDE_DISPUTE: "decide a dispute",
     Permission.SIGN: "sign an agreement",

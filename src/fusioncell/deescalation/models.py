@@ -116,3 +116,38 @@ class ZoneVersion(Base):
     in_force_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ledger_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class Incident(Base):
+    """An alleged violation reported by a party or an observer: when, where, what, and the evidence."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_ledger_index", "ledger_index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    audience: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    delegation: Mapped[str] = mapped_column(String(16), nullable=False)
+    reported_by: Mapped[str] = mapped_column(String(64), nullable=False)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    theatre: Mapped[str] = mapped_column(String(64), nullable=False)
+    place: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, doc="GeoJSON, longitude/latitude")
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    zone_id: Mapped[str | None] = mapped_column(String(64))
+    activity_id: Mapped[int | None] = mapped_column(ForeignKey("activities.id", ondelete="SET NULL"))
+    evidence: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON, nullable=False, default=list, doc="filename, content type, size and SHA-256 of each file"
+    )
+    ledger_index: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class EvidenceFile(Base):
+    """An evidence file's bytes, named by their SHA-256 (which the ledger content commits to)."""
+
+    __tablename__ = "evidence_files"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)

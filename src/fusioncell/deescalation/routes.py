@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, status
+from fastapi import APIRouter, Body, Path, Query, Response, status
 
-from fusioncell.deescalation import service, zones
-from fusioncell.deescalation.models import Activity
+from fusioncell.deescalation import exports, incidents, service, zones
+from fusioncell.deescalation.models import Activity, Incident
 from fusioncell.deescalation.schemas import (
     ActivityClose,
     ActivityCreate,
@@ -18,6 +18,9 @@ from fusioncell.deescalation.schemas import (
     ActivityVersionRead,
     CheckResult,
     ConflictRead,
+    IncidentCreate,
+    IncidentPage,
+    IncidentRead,
     ZonePage,
     ZonePropose,
     ZoneRead,
@@ -30,6 +33,7 @@ from fusioncell.schemas import RowId
 router = APIRouter(prefix="/api/v1", tags=["de-escalation"])
 
 ActivityId = Annotated[RowId, Path(description="An activity id")]
+IncidentId = Annotated[RowId, Path(description="An incident id")]
 ZoneId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9-]*$", description="A zone id")]
 At = Annotated[
     datetime | None, Query(description="The instant to answer for (default: now), ISO 8601 with its offset.")
@@ -351,3 +355,135 @@ def list_versions(activity_id: ActivityId, cell: CellDep, principal: CurrentUser
 )
 def list_conflicts(activity_id: ActivityId, cell: CellDep, principal: CurrentUser) -> list[ConflictRead]:
     return [ConflictRead(**c) for c in service.conflicts(cell=cell, principal=principal, activity_id=activity_id)]
+
+
+# -- incidents --------------------------------------------------------------------------------------------------
+
+
+def incident_read(incident: Incident) -> IncidentRead:
+    return IncidentRead(
+        id=incident.id,
+        audience=incident.audience,
+        delegation=incident.delegation,
+        reported_by=incident.reported_by,
+        reported_at=incident.reported_at,
+        occurred_at=incident.occurred_at,
+        kind=incident.kind,
+        theatre=incident.theatre,
+        place=incident.place,
+        description=incident.description,
+        zone=incident.zone_id,
+        activity=incident.activity_id,
+        evidence=list(incident.evidence),
+        ledger_index=incident.ledger_index,
+    )
+
+
+@router.post(
+    "/incidents",
+    name="incident_report",
+    summary="Report an alleged violation with its evidence (a party's liaison officers, observers)",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IncidentRead,
+    responses=ERRORS,
+)
+def report_incident(body: IncidentCreate, cell: CellDep, principal: CurrentUser) -> IncidentRead:
+    """When, where (GeoJSON), what, the zone or activity it concerns, and up to five evidence files (base64, at
+    most 512 KiB each, their kind checked by their bytes). The ledger entry holds each file's SHA-256."""
+    with cell.command() as uow:
+        incident = incidents.report(cell=cell, uow=uow, principal=principal, body=body)
+    return incident_read(incident)
+
+
+@router.get(
+    "/incidents",
+    name="incidents_list",
+    summary="The incidents you may read, in the order reported",
+    response_model=IncidentPage,
+    responses={401: ERRORS[401]},
+)
+def list_incidents(
+    cell: CellDep,
+    principal: CurrentUser,
+    after: Annotated[int | None, Query(ge=-1, le=2**62, description="After this ledger index (paging).")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> IncidentPage:
+    items = incidents.list_incidents(cell=cell, principal=principal, after=after, limit=limit)
+    return IncidentPage(items=[incident_read(i) for i in items])
+
+
+@router.get(
+    "/incidents/{incident_id}",
+    name="incident_get",
+    summary="One incident",
+    response_model=IncidentRead,
+    responses={401: ERRORS[401], 404: ERRORS[404]},
+)
+def get_incident(incident_id: IncidentId, cell: CellDep, principal: CurrentUser) -> IncidentRead:
+    return incident_read(incidents.get_incident(cell=cell, principal=principal, incident_id=incident_id))
+
+
+@router.get(
+    "/incidents/{incident_id}/evidence/{sha256}",
+    name="incident_evidence",
+    summary="An evidence file, by its SHA-256",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}, 401: ERRORS[401], 404: ERRORS[404]},
+)
+def get_evidence(
+    incident_id: IncidentId,
+    sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="The file's SHA-256, hex")],
+    cell: CellDep,
+    principal: CurrentUser,
+) -> Response:
+    """The bytes as reported, for the incident's audience; downloaded, never shown in place."""
+    found = incidents.evidence_file(cell=cell, principal=principal, incident_id=incident_id, sha256=sha256)
+    return Response(
+        found.data,
+        media_type=found.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{sha256}"',
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+        },
+    )
+
+
+# -- exports ----------------------------------------------------------------------------------------------------
+
+EXPORT_TYPES = {"geojson": "application/geo+json", "kml": "application/vnd.google-earth.kml+xml"}
+
+
+@router.get(
+    "/map/export",
+    name="map_export",
+    summary="The map as GeoJSON or KML: zones, activities, conflicts and incidents you may see",
+    response_class=Response,
+    responses={
+        200: {"content": {media: {} for media in EXPORT_TYPES.values()}},
+        401: ERRORS[401],
+        422: ERRORS[422],
+    },
+)
+def export_map(
+    cell: CellDep,
+    principal: CurrentUser,
+    format: Annotated[Literal["geojson", "kml"], Query(description="geojson (RFC 7946) or kml (Google Earth)")] = (
+        "geojson"
+    ),
+    at: At = None,
+) -> Response:
+    """Exactly what you may read, for a GIS or Google Earth: each feature carries its layer (zones, activities,
+    conflicts, incidents); a conflict with an activity you may not read is placed on your own activity."""
+    if format == "kml":
+        body = exports.kml(cell, principal, at=at)
+    else:
+        import json
+
+        body = json.dumps(exports.geojson(cell, principal, at=at), ensure_ascii=False).encode()
+    stamp = cell.clock.now().strftime("%Y%m%dT%H%MZ")
+    return Response(
+        body,
+        media_type=EXPORT_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="fusioncell-map-{stamp}.{format}"'},
+    )

@@ -159,3 +159,63 @@ class ZonePropose(InputModel):
 
     zone: dict[str, Any] = Field(description="id, kind, names, valid_from, rules, geometry … as in the charter")
     note: Description = Field(default="", description="Why, for the parties who must accept it.")
+
+
+INCIDENT_KINDS = (
+    "airspace-violation",
+    "ground-incursion",
+    "fire",
+    "shelling",
+    "zone-violation",
+    "unnotified-activity",
+    "other",
+)
+
+
+class EvidenceUpload(InputModel):
+    filename: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    content_type: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="What the file is: image/png, image/jpeg, image/gif, image/webp, application/pdf, video/mp4 or "
+        "text/plain; its bytes must show the same."
+    )
+    content_base64: Annotated[str, StringConstraints(min_length=1, max_length=800_000)] = Field(
+        description="The file, base64 (at most 512 KiB decoded; at most 5 files)."
+    )
+
+
+class IncidentCreate(InputModel):
+    """An alleged violation: when, where, what, and the evidence."""
+
+    audience: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(
+        description="`joint`, or `mediated:<your delegation>` (the mediator alone).", examples=["joint"]
+    )
+    kind: Literal[
+        "airspace-violation", "ground-incursion", "fire", "shelling", "zone-violation", "unnotified-activity", "other"
+    ]
+    occurred_at: AwareDatetime
+    place: dict[str, Any] = Field(description=GEOMETRY_DOC)
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000), LINES]
+    zone: Slug | None = Field(default=None, description="The zone it concerns.")
+    activity: int | None = Field(default=None, ge=1, le=2**31 - 1, description="The activity it concerns.")
+    evidence: list[EvidenceUpload] = Field(default_factory=list, max_length=5)
+
+
+class IncidentRead(BaseModel):
+    id: int
+    audience: str
+    delegation: str
+    reported_by: str
+    reported_at: datetime
+    occurred_at: datetime
+    kind: str
+    theatre: str
+    place: dict[str, Any]
+    description: str
+    zone: str | None
+    activity: int | None
+    evidence: list[dict[str, Any]]
+    ledger_index: int
+
+
+class IncidentPage(BaseModel):
+    items: list[IncidentRead]

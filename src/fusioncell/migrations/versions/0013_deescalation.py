@@ -6,7 +6,8 @@ Create Date: 2026-12-03
 
 Activities are pre-notified 4D volumes (geometry as GeoJSON and as WKB in the theatre's projection, radius,
 altitude band, window) with a grown box for the deconfliction check's first filter; each version as notified; the
-conflicts found on each version; and the zone versions the mediator proposes (the charter's zones are version 1).
+conflicts found on each version; the zone versions the mediator proposes (the charter's zones are version 1); incidents
+reported with their evidence files.
 """
 
 from collections.abc import Sequence
@@ -122,9 +123,47 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("activity_id", "version", name=op.f("pk_activity_versions")),
     )
+    op.create_table(
+        "incidents",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("audience", sa.String(length=64), nullable=False),
+        sa.Column("delegation", sa.String(length=16), nullable=False),
+        sa.Column("reported_by", sa.String(length=64), nullable=False),
+        sa.Column("reported_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("occurred_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("theatre", sa.String(length=64), nullable=False),
+        sa.Column("place", sa.JSON(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("zone_id", sa.String(length=64), nullable=True),
+        sa.Column("activity_id", sa.Integer(), nullable=True),
+        sa.Column("evidence", sa.JSON(), nullable=False),
+        sa.Column("ledger_index", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["activity_id"], ["activities.id"], name=op.f("fk_incidents_activity_id_activities"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_incidents")),
+    )
+    op.create_index(op.f("ix_incidents_audience"), "incidents", ["audience"], unique=False)
+    op.create_index("ix_incidents_ledger_index", "incidents", ["ledger_index"], unique=False)
+    op.create_table(
+        "evidence_files",
+        sa.Column("incident_id", sa.Integer(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("content_type", sa.String(length=64), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["incident_id"], ["incidents.id"], name=op.f("fk_evidence_files_incident_id_incidents"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("incident_id", "sha256", name=op.f("pk_evidence_files")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("evidence_files")
+    op.drop_index("ix_incidents_ledger_index", table_name="incidents")
+    op.drop_index(op.f("ix_incidents_audience"), table_name="incidents")
+    op.drop_table("incidents")
     op.drop_table("activity_versions")
     op.drop_index("ix_activity_conflicts_other", table_name="activity_conflicts")
     op.drop_index("ix_activity_conflicts_activity", table_name="activity_conflicts")
