@@ -93,12 +93,17 @@ DEESCALATION_OPERATIONS = {
     "activity_notify": {201, 409, 422},  # 409: a made-up volume meeting a zone's rule, or a short notice
     "activity_check": {200, 404, 422},  # 404: amending a made-up activity
     "activities_list": {200, 422},
-    "activity_get": {200, 404},
+    "activity_read": {200, 404},
     "activity_amend": {200, 404, 409, 422},
     "activity_cancel": {200, 404, 409, 422},
     "activity_end": {200, 404, 409, 422},
     "activity_versions": {200, 404},
     "activity_conflicts": {200, 404},
+    "incident_report": {201, 422},
+    "incidents_list": {200, 422},
+    "incident_read": {200, 404},
+    "incident_evidence": {404, 422},
+    "map_export": {200, 422},
 }
 TRAFFIC_OPERATIONS |= DEESCALATION_OPERATIONS
 # (me_update: a language of the charter, a time zone the server's tz database knows)
@@ -113,6 +118,7 @@ CHARTER_RULED = {
     "activity_check",
     "activity_amend",
     "zone_propose",
+    "incident_report",  # evidence checked by its bytes, a place inside a theatre, a time not yet come
     "zones_list",  # `at` as a date-time with its offset
     "zone_versions",
 }

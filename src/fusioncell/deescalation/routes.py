@@ -270,7 +270,7 @@ def list_activities(
 
 @router.get(
     "/activities/{activity_id}",
-    name="activity_get",
+    name="activity_read",
     summary="One activity with the conflicts of its current version, from your side",
     response_model=ActivityRead,
     responses={401: ERRORS[401], 404: ERRORS[404]},
@@ -414,7 +414,7 @@ def list_incidents(
 
 @router.get(
     "/incidents/{incident_id}",
-    name="incident_get",
+    name="incident_read",
     summary="One incident",
     response_model=IncidentRead,
     responses={401: ERRORS[401], 404: ERRORS[404]},
