@@ -30,13 +30,22 @@ def test_demo_initialises_once_and_prints_the_accounts(tmp_path) -> None:
     from fusioncell.settings import Settings
     from fusioncell.traffic.models import Alert, Message
 
+    from fusioncell.deescalation.models import Activity, ActivityConflict, Incident
+
     cell = open_cell(Settings(data=data))
     with cell.reading() as session:
         messages = session.query(Message).all()
         alerts = session.query(Alert).all()
+        activities = session.query(Activity).all()
+        conflicts = session.query(ActivityConflict).all()
+        incidents = session.query(Incident).all()
     cell.db.dispose()
     assert {m.track for m in messages} == {"intelligence", "de-escalation", "diplomatic", "commercial", "humanitarian"}
-    assert [a.kind for a in alerts] == ["readback_negative"]
+    # the ground picture: activities on the map, one of them knowingly in conflict, and an incident
+    assert len(activities) == 4 and len(incidents) == 1
+    assert len({c.activity_id for c in conflicts}) == 1
+    assert {c.kind for c in conflicts} >= {"zone", "activity"}
+    assert sorted(a.kind for a in alerts) == ["activity_conflict", "activity_conflict", "readback_negative"]
     assert "Seeded" in first.output
     # a second run keeps the same data and accounts
     second = runner.invoke(cli, ["demo", "--data", str(data), "--no-serve"])

@@ -235,6 +235,10 @@ def demo(
 
         count = seed_traffic(cell)
         console.print(f"Seeded {count} demo messages across the tracks (one read-back rejected, one awaiting you).")
+        from fusioncell.deescalation.demo import seed_ground_picture
+
+        notified = seed_ground_picture(cell)
+        console.print(f"Notified {notified} demo activities on the map (one in conflict) and an observer's incident.")
     else:
         cell = open_cell(settings)
         upgrade(cell.db)
