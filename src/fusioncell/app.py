@@ -24,6 +24,7 @@ from fusioncell.cell import Cell
 from fusioncell.charter import Charter, load_charter
 from fusioncell.clock import Clock, SystemClock
 from fusioncell.db import Database
+from fusioncell.deescalation import pages as deescalation_pages
 from fusioncell.deescalation.routes import router as deescalation_router
 from fusioncell.deps import refuse_bad_text
 from fusioncell.events import EventBus
@@ -223,6 +224,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     app.include_router(traffic_pages.router)
     app.include_router(account_pages.router)
     app.include_router(intel_pages.router)
+    app.include_router(deescalation_pages.router)
     web.install(app)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, formats=error_formats)

@@ -496,12 +496,12 @@ def _refuse(conflicts: list[dict[str, Any]], uncovered: list[dict[str, Any]]) ->
         parts.append("a short notice needs a `justification`")
     return Conflict(
         f"{len(conflicts)} conflict(s) found: " + "; ".join(parts),
-        conflicts=[_wire(c) for c in conflicts],
+        conflicts=[as_wire(c) for c in conflicts],
         unacknowledged=acks,
     )
 
 
-def _wire(c: dict[str, Any]) -> dict[str, Any]:
+def as_wire(c: dict[str, Any]) -> dict[str, Any]:
     return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in c.items() if v is not None}
 
 

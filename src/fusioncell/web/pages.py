@@ -30,7 +30,22 @@ HERE = Path(__file__).parent
 STATIC = HERE / "static"
 
 # Front-end packages, served from node_modules as package-lock.json pinned them (`make install` puts them there).
-VENDOR = {"htmx.min.js": "htmx.org/dist/htmx.min.js"}
+VENDOR = {
+    "htmx.min.js": "htmx.org/dist/htmx.min.js",
+    # the map: Leaflet, its drawing tools, and the offline basemap (Natural Earth borders as TopoJSON)
+    "leaflet.js": "leaflet/dist/leaflet.js",
+    "leaflet.css": "leaflet/dist/leaflet.css",
+    "images/layers.png": "leaflet/dist/images/layers.png",
+    "images/layers-2x.png": "leaflet/dist/images/layers-2x.png",
+    "images/marker-icon.png": "leaflet/dist/images/marker-icon.png",
+    "images/marker-icon-2x.png": "leaflet/dist/images/marker-icon-2x.png",
+    "images/marker-shadow.png": "leaflet/dist/images/marker-shadow.png",
+    "leaflet-geoman.js": "@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.min.js",
+    "leaflet-geoman.css": "@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css",
+    "topojson-client.js": "topojson-client/dist/topojson-client.min.js",
+    "countries-10m.json": "world-atlas/countries-10m.json",
+}
+VENDOR_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png", ".json": "application/json"}
 
 SECURITY_HEADERS = {
     # scripts and styles from this site only: no inline script can run, even if some text slipped through escaping

@@ -28,6 +28,7 @@ from fusioncell.web import i18n
 from fusioncell.web.pages import (
     STATIC,
     VENDOR,
+    VENDOR_TYPES,
     NavItem,
     add_nav,
     display_name,
@@ -264,7 +265,7 @@ def home(request: Request, cell: CellDep) -> RedirectResponse:
     return RedirectResponse("/login", status_code=303)
 
 
-@router.get("/static/vendor/{name}", name="web_vendor")
+@router.get("/static/vendor/{name:path}", name="web_vendor")
 def vendor(name: str) -> Response:
     if name not in VENDOR:
         return Response(status_code=404)
@@ -275,7 +276,7 @@ def vendor(name: str) -> Response:
             status_code=503,
             media_type="text/plain",
         )
-    return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "public, max-age=86400"})
+    return FileResponse(path, media_type=VENDOR_TYPES[path.suffix], headers={"Cache-Control": "public, max-age=86400"})
 
 
 def install(app: FastAPI) -> None:
