@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from fusioncell.auth.service import authenticate
+from fusioncell.cli import app as cli
 from fusioncell.ledger import log
 from fusioncell.ledger.evidence import EvidenceError, verify
 from fusioncell.ledger.log import Checkpointer
@@ -21,10 +23,15 @@ from tests.ledger.test_witness_flow import with_witnesses, witness_process
 from tests.traffic.helpers import draft
 
 
-def cli_verify(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fusioncell.cli", "verify", str(path), *args], capture_output=True, text=True
-    )
+def cli_verify(path: Path, *args: str, process: bool = False) -> subprocess.CompletedProcess[str]:
+    """`fusioncell verify`: in a process of its own when `process` (what the arbiter runs, offline), otherwise in
+    this one, as the command line reads it (a second each saved: the many tampered bundles are checked here)."""
+    command = ["verify", str(path), *args]
+    if process:
+        return subprocess.run([sys.executable, "-m", "fusioncell.cli", *command], capture_output=True, text=True)
+    r = CliRunner().invoke(cli, command)
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exc_info  # a refusal, never a crash
+    return subprocess.CompletedProcess(command, r.exit_code, r.stdout, r.stderr)
 
 
 def flat(text: str) -> str:
@@ -76,7 +83,7 @@ def test_export_and_verify_offline(client, cell, crew, witnessed, tmp_path: Path
     path.write_text(json.dumps(bundle))
     sy, il = witnessed["keys"]
     pins = ["--witness-key", str(sy.verifier), "--witness-key", str(il.verifier)]
-    r = cli_verify(path, "--log-key", str(log.log_signer(cell).verifier), *pins)
+    r = cli_verify(path, "--log-key", str(log.log_signer(cell).verifier), *pins, process=True)
     assert r.returncode == 0, r.stderr
     assert "Verified" in r.stdout and "sy.witness.example" in flat(r.stdout) and "il.witness.example" in flat(r.stdout)
 
@@ -187,7 +194,7 @@ def test_verify_refuses_what_is_not_a_bundle(tmp_path: Path) -> None:
         assert r.returncode == 1 and reason in flat(r.stderr)
     with pytest.raises(EvidenceError, match="'subject' is missing"):
         verify({"format": "fusioncell-evidence/1"})
-    r = cli_verify(tmp_path / "missing.json")
+    r = cli_verify(tmp_path / "missing.json", process=True)
     assert r.returncode == 2 and "cannot read" in flat(r.stderr)
 
 
@@ -313,7 +320,7 @@ def test_a_bundle_proves_it_holds_every_entry_its_exporter_may_read(client, cell
     b = json.loads(json.dumps(bundle))
     b["subject"] = "message:1\x1b[2K\r[green]Verified[/]"
     bad.write_text(json.dumps(b))
-    r = cli_verify(bad, *(x for k in pins for x in ("--witness-key", k)))
+    r = cli_verify(bad, *(x for k in pins for x in ("--witness-key", k)), process=True)
     assert r.returncode == 1 and "\x1b[2K" not in r.stderr and "\r" not in r.stderr
     assert "message:1\\x1b[2K\\r[green]Verified[/]" in r.stderr
 
