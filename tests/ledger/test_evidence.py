@@ -19,7 +19,7 @@ from fusioncell.ledger import log
 from fusioncell.ledger.evidence import EvidenceError, verify
 from fusioncell.ledger.log import Checkpointer
 from fusioncell.traffic.service import Receipt, record_receipts
-from tests.ledger.test_witness_flow import with_witnesses, witness_process
+from tests.ledger.test_witness_flow import with_witnesses, witness_processes
 from tests.traffic.helpers import draft
 
 
@@ -43,8 +43,10 @@ def witnessed(client, cell, crew, tmp_path: Path):  # type: ignore[no-untyped-de
     """SY sends a joint FLASH and a mediated:SY message, IL's client receives the FLASH in a batch with another
     message, IL acknowledges, and both parties' witnesses cosign."""
     vkey = str(log.log_signer(cell).verifier)
-    with witness_process(tmp_path, "sy.witness.example", vkey) as (sy_url, sy, _), \
-         witness_process(tmp_path, "il.witness.example", vkey) as (il_url, il, _):  # fmt: skip
+    with witness_processes(tmp_path, ("sy.witness.example", vkey), ("il.witness.example", vkey)) as [
+        (sy_url, sy, _),
+        (il_url, il, _),
+    ]:
         with_witnesses(cell, ("SY", sy_url, sy), ("IL", il_url, il))
         joint = client.post("/api/v1/messages", json=draft(), headers=crew["sy"].headers).json()["id"]
         private = client.post("/api/v1/messages", json=draft(audience="mediated:SY", precedence="ROUTINE"),
@@ -332,8 +334,10 @@ def test_the_evidence_about_a_release_accounts_for_its_recall(client, cell, crew
     from tests.intel.stixdata import indicator
 
     vkey = str(log.log_signer(cell).verifier)
-    with witness_process(tmp_path, "sy.witness.example", vkey) as (sy_url, sy, _), \
-         witness_process(tmp_path, "il.witness.example", vkey) as (il_url, il, _):  # fmt: skip
+    with witness_processes(tmp_path, ("sy.witness.example", vkey), ("il.witness.example", vkey)) as [
+        (sy_url, sy, _),
+        (il_url, il, _),
+    ]:
         with_witnesses(cell, ("SY", sy_url, sy), ("IL", il_url, il))
         item = client.post("/api/v1/intel/items", json={"stix": [indicator(name="Launcher at grid 37S")]},
                            headers=crew["sy_analyst"].headers).json()  # fmt: skip
