@@ -97,12 +97,16 @@ def test_the_readmes_screenshots(chromium, served, crew, tmp_path) -> None:  # t
     ids = _night(served, crew)
     shots = Path(os.environ.get("FUSIONCELL_SHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
+    signed: dict[str, tuple] = {}  # one browser for each person, signed in once
     for name, who, path, lang, width in SCREENS:
-        page, problems = _signed_in(chromium, served, who)
+        if who not in signed:
+            signed[who] = _signed_in(chromium, served, who)
+        page, problems = signed[who]
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(f"{served}{path.format(**ids)}?lang={lang}")
         page.wait_for_function("() => !document.querySelector('[data-live]') || document.documentElement.dataset.ready")
         page.screenshot(path=str(shots / name), full_page=True)
         assert (shots / name).stat().st_size > 10_000
-        page.context.close()
         assert not problems, (name, problems)
+    for page, _ in signed.values():
+        page.context.close()
