@@ -236,29 +236,32 @@ KEYS = [
 ]
 
 
-@st.composite
-def values(draw) -> Any:  # type: ignore[no-untyped-def]
-    ref = st.builds(lambda t, u: f"{t}--{u}", st.sampled_from(REF_TYPES), st.sampled_from(UUIDS))
-    one = st.one_of(
-        st.sampled_from(SCALARS), st.sampled_from(STAMPS), ref, st.sampled_from(PATTERNS),
-        st.sampled_from(sorted(TLP1_IDS.values())), st.sampled_from(PHASES), st.sampled_from(EXTERNAL),
-    )  # fmt: skip
-    return draw(st.one_of(one, st.lists(one, max_size=3), st.just([]), st.just([GREEN])))
+# The strategies are built once, here: built afresh at every draw, their validation took most of the time of the
+# tests below (the values drawn are the same either way).
+_REF = st.builds(lambda t, u: f"{t}--{u}", st.sampled_from(REF_TYPES), st.sampled_from(UUIDS))
+_ONE = st.one_of(
+    st.sampled_from(SCALARS), st.sampled_from(STAMPS), _REF, st.sampled_from(PATTERNS),
+    st.sampled_from(sorted(TLP1_IDS.values())), st.sampled_from(PHASES), st.sampled_from(EXTERNAL),
+)  # fmt: skip
+VALUES = st.one_of(_ONE, st.lists(_ONE, max_size=3), st.just([]), st.just([GREEN]))
+_STARTS = st.one_of(st.sampled_from(RICH), st.sampled_from(sorted(plain.SHAPES)).map(template))
+_ACTIONS = st.sampled_from(["set", "set", "set", "delete", "swap"])
+_NAMES = {t: st.sampled_from(sorted(shape.checks) + KEYS) for t, shape in plain.SHAPES.items()}
 
 
 @st.composite
 def mutated(draw) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    obj = copy.deepcopy(draw(st.one_of(st.sampled_from(RICH), st.sampled_from(sorted(plain.SHAPES)).map(template))))
-    names = sorted(plain.SHAPES[obj["type"]].checks) + KEYS
+    obj = copy.deepcopy(draw(_STARTS))
+    names = _NAMES[obj["type"]]
     for _ in range(draw(st.integers(1, 4))):
-        action = draw(st.sampled_from(["set", "set", "set", "delete", "swap"]))
+        action = draw(_ACTIONS)
         if action == "delete" and obj:
             del obj[draw(st.sampled_from(sorted(obj)))]
         elif action == "swap":  # the same value under another name: timestamps out of order, refs misplaced
-            a, b = draw(st.sampled_from(sorted(obj))), draw(st.sampled_from(names))
+            a, b = draw(st.sampled_from(sorted(obj))), draw(names)
             obj[b], obj[a] = obj[a], obj.get(b, obj[a])
         else:
-            obj[draw(st.sampled_from(names))] = draw(values())
+            obj[draw(names)] = draw(VALUES)
     return obj
 
 

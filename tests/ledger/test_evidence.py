@@ -11,20 +11,27 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from fusioncell.auth.service import authenticate
+from fusioncell.cli import app as cli
 from fusioncell.ledger import log
 from fusioncell.ledger.evidence import EvidenceError, verify
 from fusioncell.ledger.log import Checkpointer
 from fusioncell.traffic.service import Receipt, record_receipts
-from tests.ledger.test_witness_flow import with_witnesses, witness_process
+from tests.ledger.test_witness_flow import with_witnesses, witness_processes
 from tests.traffic.helpers import draft
 
 
-def cli_verify(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fusioncell.cli", "verify", str(path), *args], capture_output=True, text=True
-    )
+def cli_verify(path: Path, *args: str, process: bool = False) -> subprocess.CompletedProcess[str]:
+    """`fusioncell verify`: in a process of its own when `process` (what the arbiter runs, offline), otherwise in
+    this one, as the command line reads it (a second each saved: the many tampered bundles are checked here)."""
+    command = ["verify", str(path), *args]
+    if process:
+        return subprocess.run([sys.executable, "-m", "fusioncell.cli", *command], capture_output=True, text=True)
+    r = CliRunner().invoke(cli, command)
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exc_info  # a refusal, never a crash
+    return subprocess.CompletedProcess(command, r.exit_code, r.stdout, r.stderr)
 
 
 def flat(text: str) -> str:
@@ -36,8 +43,10 @@ def witnessed(client, cell, crew, tmp_path: Path):  # type: ignore[no-untyped-de
     """SY sends a joint FLASH and a mediated:SY message, IL's client receives the FLASH in a batch with another
     message, IL acknowledges, and both parties' witnesses cosign."""
     vkey = str(log.log_signer(cell).verifier)
-    with witness_process(tmp_path, "sy.witness.example", vkey) as (sy_url, sy, _), \
-         witness_process(tmp_path, "il.witness.example", vkey) as (il_url, il, _):  # fmt: skip
+    with witness_processes(tmp_path, ("sy.witness.example", vkey), ("il.witness.example", vkey)) as [
+        (sy_url, sy, _),
+        (il_url, il, _),
+    ]:
         with_witnesses(cell, ("SY", sy_url, sy), ("IL", il_url, il))
         joint = client.post("/api/v1/messages", json=draft(), headers=crew["sy"].headers).json()["id"]
         private = client.post("/api/v1/messages", json=draft(audience="mediated:SY", precedence="ROUTINE"),
@@ -76,7 +85,7 @@ def test_export_and_verify_offline(client, cell, crew, witnessed, tmp_path: Path
     path.write_text(json.dumps(bundle))
     sy, il = witnessed["keys"]
     pins = ["--witness-key", str(sy.verifier), "--witness-key", str(il.verifier)]
-    r = cli_verify(path, "--log-key", str(log.log_signer(cell).verifier), *pins)
+    r = cli_verify(path, "--log-key", str(log.log_signer(cell).verifier), *pins, process=True)
     assert r.returncode == 0, r.stderr
     assert "Verified" in r.stdout and "sy.witness.example" in flat(r.stdout) and "il.witness.example" in flat(r.stdout)
 
@@ -187,7 +196,7 @@ def test_verify_refuses_what_is_not_a_bundle(tmp_path: Path) -> None:
         assert r.returncode == 1 and reason in flat(r.stderr)
     with pytest.raises(EvidenceError, match="'subject' is missing"):
         verify({"format": "fusioncell-evidence/1"})
-    r = cli_verify(tmp_path / "missing.json")
+    r = cli_verify(tmp_path / "missing.json", process=True)
     assert r.returncode == 2 and "cannot read" in flat(r.stderr)
 
 
@@ -313,7 +322,7 @@ def test_a_bundle_proves_it_holds_every_entry_its_exporter_may_read(client, cell
     b = json.loads(json.dumps(bundle))
     b["subject"] = "message:1\x1b[2K\r[green]Verified[/]"
     bad.write_text(json.dumps(b))
-    r = cli_verify(bad, *(x for k in pins for x in ("--witness-key", k)))
+    r = cli_verify(bad, *(x for k in pins for x in ("--witness-key", k)), process=True)
     assert r.returncode == 1 and "\x1b[2K" not in r.stderr and "\r" not in r.stderr
     assert "message:1\\x1b[2K\\r[green]Verified[/]" in r.stderr
 
@@ -325,8 +334,10 @@ def test_the_evidence_about_a_release_accounts_for_its_recall(client, cell, crew
     from tests.intel.stixdata import indicator
 
     vkey = str(log.log_signer(cell).verifier)
-    with witness_process(tmp_path, "sy.witness.example", vkey) as (sy_url, sy, _), \
-         witness_process(tmp_path, "il.witness.example", vkey) as (il_url, il, _):  # fmt: skip
+    with witness_processes(tmp_path, ("sy.witness.example", vkey), ("il.witness.example", vkey)) as [
+        (sy_url, sy, _),
+        (il_url, il, _),
+    ]:
         with_witnesses(cell, ("SY", sy_url, sy), ("IL", il_url, il))
         item = client.post("/api/v1/intel/items", json={"stix": [indicator(name="Launcher at grid 37S")]},
                            headers=crew["sy_analyst"].headers).json()  # fmt: skip

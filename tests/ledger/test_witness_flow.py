@@ -25,31 +25,38 @@ from tests.server import free_port
 
 
 @contextmanager
-def witness_process(tmp: Path, name: str, log_key: str) -> Iterator[tuple[str, Signer, Path]]:
-    signer = Signer.generate(name, alg=ALG_COSIGNATURE_V1)
-    key_file = tmp / f"{name}.key"
-    write_private_key(key_file, signer)
-    state = tmp / f"{name}-state"
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fusioncell.cli", "witness", "serve", "--key", str(key_file), "--state", str(state),
-         "--log-key", log_key, "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+def witness_processes(tmp: Path, *witnesses: tuple[str, str]) -> Iterator[list[tuple[str, Signer, Path]]]:
+    """`fusioncell witness serve` processes, one for each (name, log key): all started before any is waited for,
+    so that they come up side by side (each takes a second or so to start)."""
+    started = []
     try:
+        for name, log_key in witnesses:
+            signer = Signer.generate(name, alg=ALG_COSIGNATURE_V1)
+            key_file = tmp / f"{name}.key"
+            write_private_key(key_file, signer)
+            state = tmp / f"{name}-state"
+            port = free_port()
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "fusioncell.cli", "witness", "serve", "--key", str(key_file), "--state",
+                 str(state), "--log-key", log_key, "--port", str(port)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ},
+            )  # fmt: skip
+            started.append((proc, f"http://127.0.0.1:{port}", signer, state))
         deadline = time.monotonic() + 30
-        while True:
-            with suppress(httpx.HTTPError):
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-            assert time.monotonic() < deadline, "the witness did not come up"
-            time.sleep(0.1)
-        yield url + "/api/v1/ledger/witness", signer, state
+        for proc, url, _, _ in started:
+            while True:
+                with suppress(httpx.HTTPError):
+                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                        break
+                assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+                assert time.monotonic() < deadline, "the witness did not come up"
+                time.sleep(0.1)
+        yield [(url + "/api/v1/ledger/witness", signer, state) for _, url, signer, state in started]
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        for proc, *_ in started:
+            proc.terminate()
+        for proc, *_ in started:
+            proc.wait(timeout=10)
 
 
 def with_witnesses(cell, *witnesses: tuple[str, str, Signer]) -> None:  # type: ignore[no-untyped-def]
@@ -71,8 +78,10 @@ def test_a_witness_is_reached_by_its_base_address_or_its_submission_path(client,
     """Issue 14.13: the charter's `url` for a witness may be the address `witness serve` prints or the full
     add-checkpoint path; either way the checkpoint becomes final."""
     vkey = str(log.log_signer(cell).verifier)
-    with witness_process(tmp_path, "sy.witness.example", vkey) as (sy_url, sy, _), \
-         witness_process(tmp_path, "il.witness.example", vkey) as (il_url, il, _):  # fmt: skip
+    with witness_processes(tmp_path, ("sy.witness.example", vkey), ("il.witness.example", vkey)) as [
+        (sy_url, sy, _),
+        (il_url, il, _),
+    ]:
         with_witnesses(cell, ("SY", sy_url + "/add-checkpoint/", sy), ("IL", il_url, il))
         send_some(client, crew, 3)
         Checkpointer(cell).tick()
@@ -82,8 +91,10 @@ def test_a_witness_is_reached_by_its_base_address_or_its_submission_path(client,
 
 def test_two_party_witnesses_make_checkpoints_final(client, cell, crew, tmp_path: Path) -> None:
     vkey = str(log.log_signer(cell).verifier)
-    with witness_process(tmp_path, "sy.witness.example", vkey) as (sy_url, sy, sy_state), \
-         witness_process(tmp_path, "il.witness.example", vkey) as (il_url, il, _):  # fmt: skip
+    with witness_processes(tmp_path, ("sy.witness.example", vkey), ("il.witness.example", vkey)) as [
+        (sy_url, sy, sy_state),
+        (il_url, il, _),
+    ]:
         with_witnesses(cell, ("SY", sy_url, sy), ("IL", il_url, il))
         checkpointer = Checkpointer(cell)
         send_some(client, crew, 5)
@@ -121,8 +132,10 @@ def test_two_party_witnesses_make_checkpoints_final(client, cell, crew, tmp_path
 def test_a_refusal_is_recorded_once_and_the_checkpoint_is_not_final(client, cell, crew, tmp_path: Path) -> None:
     vkey = str(log.log_signer(cell).verifier)
     stranger = str(Signer.generate(cell.charter.mechanism.log_origin).verifier)  # IL's witness trusts another key
-    with witness_process(tmp_path, "sy.witness.example", vkey) as (sy_url, sy, _), \
-         witness_process(tmp_path, "il.witness.example", stranger) as (il_url, il, _):  # fmt: skip
+    with witness_processes(tmp_path, ("sy.witness.example", vkey), ("il.witness.example", stranger)) as [
+        (sy_url, sy, _),
+        (il_url, il, _),
+    ]:
         with_witnesses(cell, ("SY", sy_url, sy), ("IL", il_url, il))
         checkpointer = Checkpointer(cell)
         send_some(client, crew, 3)

@@ -68,6 +68,14 @@ def test_a_draft_is_kept_revised_submitted_or_discarded(client, cell, crew) -> N
     url = kept.headers["location"]
     page = sy.get(url).text
     assert 'data-testid="state">draft' in page and 'data-testid="draft"' in page and "First words" in page
+    # a revision refused says why, as a submission does: where the JSON breaks off, each problem of the objects
+    broken = sy.post(f"{url}/draft", data={"csrf": token, "action": "revise", "content": "{not json"})
+    assert broken.status_code == 422 and "This is not JSON" in broken.text
+    unmarked = indicator(name="Unmarked words")
+    del unmarked["object_marking_refs"]
+    refused = sy.post(f"{url}/draft", data={"csrf": token, "action": "revise", "content": json.dumps(unmarked)})
+    assert refused.status_code == 422 and "object_marking_refs" in refused.text, refused.text
+    assert "First words" in sy.get(url).text
     revised = sy.post(f"{url}/draft", data={"csrf": token, "action": "revise",
                                             "content": json.dumps(indicator(name="Better words"))})  # fmt: skip
     assert revised.status_code == 200 and "Better words" in revised.text

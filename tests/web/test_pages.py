@@ -216,11 +216,32 @@ def test_languages_and_direction(client, crew) -> None:
     assert 'lang="he" dir="rtl"' in hebrew.text and "כניסה" in hebrew.text
     unknown = browser(client).get("/login?lang=xx", headers={"Accept-Language": "de"})
     assert 'lang="en" dir="ltr"' in unknown.text
-    # the choice is kept with the account: another browser, once signed in, reads Arabic without a cookie
+    # a link is not a setting: the account keeps no language, another browser reads its own
+    me = {"Authorization": f"Bearer {client.cookies[SESSION_COOKIE]}"}
+    assert client.get("/api/v1/me", headers=me).json()["lang"] is None
     other = signed_in(browser(client), "il.liaison")
+    assert 'lang="en" dir="ltr"' in other.get("/ledger", headers={"Accept-Language": "en"}).text
+    # the account page's form keeps it with the account: another browser, once signed in, reads Arabic too
+    form = client.get("/account")
+    saved = client.post("/account", data={"csrf": csrf_of(form.text), "lang": "ar"}, follow_redirects=False)
+    assert saved.status_code == 303 and client.get("/api/v1/me", headers=me).json()["lang"] == "ar"
     assert 'lang="ar" dir="rtl"' in other.get("/ledger", headers={"Accept-Language": "en"}).text
-    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {client.cookies[SESSION_COOKIE]}"}).json()[
-        "lang"] == "ar"  # fmt: skip
+
+
+def test_a_language_link_does_not_change_the_accounts_language(client, crew) -> None:
+    """A GET changes nothing kept: ?lang= shows that page in the language asked for, and the browser remembers
+    it, but the account keeps the language saved with its form (a link from anywhere cannot change it)."""
+    sy = signed_in(client, "sy.liaison")
+    me = {"Authorization": f"Bearer {sy.cookies[SESSION_COOKIE]}"}
+    form = sy.get("/account")
+    assert sy.post("/account", data={"csrf": csrf_of(form.text), "lang": "he"}).status_code == 200
+    assert sy.get("/api/v1/me", headers=me).json()["lang"] == "he"
+    for path in ("/watch?lang=ar", "/ledger?lang=en", "/account?lang=ar", "/no/such/page?lang=en"):
+        page = sy.get(path)
+        wanted = path.rsplit("=", 1)[1]
+        assert f'lang="{wanted}"' in page.text, path  # that page, in the language asked for
+        assert sy.get("/api/v1/me", headers=me).json()["lang"] == "he", path
+    assert 'lang="he" dir="rtl"' in sy.get("/watch").text  # the account's language, over the browser's cookie
 
 
 def test_ledger_page_says_which_checkpoint_is_final(client, cell, crew, tmp_path: Path) -> None:

@@ -334,6 +334,16 @@ class _NotJson(Exception):
     pass
 
 
+def _form_refusal(refused: _NotJson | ValidationError | DomainError) -> tuple[int, list[str]]:
+    """A refused intelligence form, as the page says it: its status and every problem, one line each (where the
+    JSON breaks off, each field the schema refused, each object and property the STIX checks refused)."""
+    if isinstance(refused, _NotJson):
+        return 422, [str(refused)]
+    if isinstance(refused, ValidationError):
+        return 422, [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in refused.errors(include_url=False)]
+    return refused.status, _problems(refused)
+
+
 @router.post("/intel/new", name="web_intel_submit")
 def submit(
     request: Request,
@@ -352,14 +362,9 @@ def submit(
         with cell.command() as uow:
             made = service.submit(cell=cell, uow=uow, principal=session.principal, body=body.stix,
                                   share_identity=body.share_identity, draft=body.draft)  # fmt: skip
-    except _NotJson as bad:
-        return _new_page(request, cell, session, content=content, share=share, status=422, errors=[str(bad)])
-    except ValidationError as invalid:
-        lines = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in invalid.errors(include_url=False)]
-        return _new_page(request, cell, session, content=content, share=share, status=422, errors=lines)
-    except DomainError as refused:
-        return _new_page(request, cell, session, content=content, share=share, status=refused.status,
-                         errors=_problems(refused))  # fmt: skip
+    except (_NotJson, ValidationError, DomainError) as refused:
+        status, errors = _form_refusal(refused)
+        return _new_page(request, cell, session, content=content, share=share, status=status, errors=errors)
     return RedirectResponse(f"/intel/{made.item.id}", status_code=303)
 
 
@@ -390,12 +395,9 @@ def draft(
                 service.discard_draft(cell=cell, uow=uow, principal=principal, item_id=item_id)
             else:
                 raise _NotJson(translate(request, msg("Choose what to do with the draft.")))
-    except _NotJson as bad:
-        return _refused(request, cell, session, item_id, 422, str(bad))
-    except ValidationError as invalid:
-        return _refused(request, cell, session, item_id, 422, invalid.errors(include_url=False)[0]["msg"])
-    except DomainError as refused:
-        return _refused(request, cell, session, item_id, refused.status, "; ".join(_problems(refused)))
+    except (_NotJson, ValidationError, DomainError) as refused:
+        status, errors = _form_refusal(refused)
+        return _refused(request, cell, session, item_id, status, "; ".join(errors))
     return RedirectResponse(f"/intel/{item_id}", status_code=303)
 
 

@@ -161,12 +161,7 @@ def _received(request: Request, cell: Cell, principal: Principal, messages: Sequ
     """Shown on this screen: a member's client has received them (as the API's inbox and the stream count it).
     Noted for the stream's batched writer, not waited for: the page does not pay for the write."""
     recorder = request.app.state.receipts
-    now = cell.clock.now()
-    receipts = [
-        service.Receipt(message_id=m.id, audience=m.audience, principal=principal, at=now)
-        for m in messages
-        if any(d.delegation == principal.delegation and d.state == "pending" for d in m.deliveries)
-    ]
+    receipts = service.pending_receipts(cell=cell, principal=principal, messages=messages)
     if receipts:
         from_thread.run_sync(lambda: [recorder.note(r) for r in receipts])
 

@@ -345,15 +345,21 @@ def inbox(*, cell: Cell, principal: Principal, limit: int = 200, clarifications:
         )
 
 
-def received(*, cell: Cell, principal: Principal, messages: Sequence[Message]) -> list[Message]:
-    """A member's client has received these messages: mark each pending delivery to its delegation delivered,
-    and return the messages as they now stand (re-read in one query, only if anything changed)."""
+def pending_receipts(*, cell: Cell, principal: Principal, messages: Sequence[Message]) -> list[Receipt]:
+    """The receipts a member's client owes for these messages, now: one for each whose delivery to its delegation
+    is still pending (the API's reads, the stream and the pages all count a message received this way)."""
     now = cell.clock.now()
-    receipts = [
+    return [
         Receipt(message_id=m.id, audience=m.audience, principal=principal, at=now)
         for m in messages
         if any(d.delegation == principal.delegation and d.state == "pending" for d in m.deliveries)
     ]
+
+
+def received(*, cell: Cell, principal: Principal, messages: Sequence[Message]) -> list[Message]:
+    """A member's client has received these messages: mark each pending delivery to its delegation delivered,
+    and return the messages as they now stand (re-read in one query, only if anything changed)."""
+    receipts = pending_receipts(cell=cell, principal=principal, messages=messages)
     changed = set(record_receipts(cell=cell, receipts=receipts))
     if not changed:
         return list(messages)

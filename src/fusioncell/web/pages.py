@@ -19,7 +19,6 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from fusioncell.auth import service as accounts
 from fusioncell.cell import Cell
 from fusioncell.policy import Principal
 from fusioncell.web import i18n
@@ -110,7 +109,7 @@ def vendor_root() -> Path:
 
 
 def reader_language(request: Request, session: WebSession | None = None) -> tuple[i18n.Language, bool]:
-    """The reader's language: ?lang= (then remembered), else the account's, else the cookie, else
+    """The reader's language: ?lang= (then remembered by the browser), else the account's, else the cookie, else
     Accept-Language. The second value says it was chosen on this request."""
     asked = request.query_params.get("lang")
     if asked in i18n.LANGUAGES:
@@ -169,8 +168,9 @@ def render(
     remember: bool = True,
     **context: Any,
 ) -> HTMLResponse:
-    """A page in the reader's language; a language chosen with ?lang= is remembered (in a cookie, and with the
-    account if it is one of the charter's), unless `remember` is off (an error page writes nothing)."""
+    """A page in the reader's language; a language chosen with ?lang= is remembered by this browser (a cookie),
+    unless `remember` is off (an error page writes nothing). The account's language is not changed by a link: it
+    is saved from the account page's form (a POST), never from a GET."""
     session: WebSession | None = context.get("session")
     lang, chosen = reader_language(request, session)
     page = _templates.get_template(template).render(
@@ -187,9 +187,6 @@ def render(
     response = HTMLResponse(page, status_code=status, headers=SECURITY_HEADERS)
     if chosen and remember:
         response.set_cookie(LANG_COOKIE, lang.code, max_age=365 * 86400, path="/", samesite="lax")
-        keep = session is not None and session.lang != lang.code and lang.code in cell.charter.languages.supported
-        if keep:  # kept with the account, for every browser the person signs in from
-            accounts.set_preferences(cell=cell, principal=session.principal, changes={"lang": lang.code})
     return response
 
 
