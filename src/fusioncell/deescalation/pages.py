@@ -56,7 +56,6 @@ SCRIPT_STRINGS = {
     "forbidden": msg("Forbidden"),
     "caps": msg("Caps"),
     "notice": msg("Longer notice"),
-    "binds": msg("Binds"),
     "window": msg("Window"),
     "altitude": msg("Altitude"),
     "radius": msg("Radius"),

@@ -64,7 +64,8 @@
       graticule.clearLayers();
       const b = map.getBounds();
       const span = Math.max(b.getEast() - b.getWest(), b.getNorth() - b.getSouth());
-      const step = span > 8 ? 1 : span > 3 ? 0.5 : span > 1 ? 0.1 : 0.05;
+      // about six lines across, at a round step
+      const step = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5].find((s) => span / s <= 8) || 10;
       const fmt = (v) => (Math.round(v * 100) / 100).toFixed(step < 0.1 ? 2 : step < 1 ? 1 : 0);
       for (let x = Math.ceil(b.getWest() / step) * step; x <= b.getEast(); x += step) {
         graticule.addLayer(L.polyline([[b.getSouth(), x], [b.getNorth(), x]], { color: "#9aa3b5", weight: 0.6, interactive: false, pane: "basemap" }));
@@ -185,6 +186,9 @@
       map.pm.setLang(config.lang === "he" ? "he" : config.lang === "ar" ? "ar" : "en");
       map.pm.addControls({ position: "topleft", drawMarker: true, drawPolyline: true, drawPolygon: true, drawRectangle: true,
         drawCircle: false, drawCircleMarker: false, drawText: false, editMode: true, dragMode: false, cutPolygon: false, rotateMode: false, removalMode: true });
+      // while drawing, a click places a vertex: the shapes below do not take it (nor open their popups)
+      map.on("pm:drawstart", () => { map.closePopup(); node.classList.add("drawing"); });
+      map.on("pm:drawend", () => node.classList.remove("drawing"));
       map.on("pm:create", (e) => {
         if (drawn) map.removeLayer(drawn);
         drawn = e.layer;
@@ -256,12 +260,13 @@
 
     function send(path) {
       if (!drawn) { result.replaceChildren(el("p", { class: "warning", text: t.draw_first })); return; }
+      const payload = JSON.stringify(body());  // before the list of conflicts (and what was ticked) is replaced
       result.replaceChildren(el("p", { class: "muted", text: t.checking }));
       fetch(path, {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": form.dataset.csrf, Accept: "application/json" },
-        body: JSON.stringify(body()),
+        body: payload,
       }).then((r) => r.json().then((answer) => show(answer, r.status)))
         .catch(() => result.replaceChildren(el("p", { class: "error", text: t.failed })));
     }
