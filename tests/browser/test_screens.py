@@ -66,7 +66,7 @@ def _signed_in(chromium, served: str, username: str):  # type: ignore[no-untyped
 def test_every_page_fits_every_width_both_ways(chromium, served, crew) -> None:  # type: ignore[no-untyped-def]
     ids = _night(served, crew)
     il, problems = _signed_in(chromium, served, "il.liaison")
-    pages = ["/watch", f"/messages/{ids['flash']}", "/compose", "/alerts", "/account", "/intel/released", "/ledger"]
+    pages = ["/watch", f"/messages/{ids['flash']}", "/compose", "/alerts", "/account", "/intel/released", "/ledger", "/map"]
     for lang in ("en", "ar"):
         for path in pages:
             # each page loaded once and laid out again at every width (no script reads the width: the layout is
