@@ -90,11 +90,15 @@ SCREENS = [  # (file, who, path, language, width)
     ("message-ar-phone.png", "il.liaison", "/messages/{flash}", "ar", 390),
     ("compose-he-phone.png", "sy.liaison", "/compose", "he", 390),
     ("alerts-en.png", "us.mediator", "/alerts", "en", 1280),
+    ("map-ar.png", "sy.liaison", "/map", "ar", 1280),
 ]
 
 
-def test_the_readmes_screenshots(chromium, served, crew, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_readmes_screenshots(chromium, served, cell, crew, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fusioncell.deescalation.demo import seed_ground_picture
+
     ids = _night(served, crew)
+    seed_ground_picture(cell)  # the map's activities, one in conflict, and an incident
     shots = Path(os.environ.get("FUSIONCELL_SHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     signed: dict[str, tuple] = {}  # one browser for each person, signed in once
@@ -105,6 +109,7 @@ def test_the_readmes_screenshots(chromium, served, crew, tmp_path) -> None:  # t
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(f"{served}{path.format(**ids)}?lang={lang}")
         page.wait_for_function("() => !document.querySelector('[data-live]') || document.documentElement.dataset.ready")
+        page.wait_for_function("() => !document.getElementById('map') || document.getElementById('map').dataset.basemap")
         page.screenshot(path=str(shots / name), full_page=True)
         assert (shots / name).stat().st_size > 10_000
         assert not problems, (name, problems)

@@ -58,7 +58,8 @@
     fetch("/static/vendor/countries-10m.json").then((r) => r.json()).then((atlas) => {
       const land = topojson.feature(atlas, atlas.objects.countries);
       L.geoJSON(land, { pane: "basemap", interactive: false, style: { color: "#7d8597", weight: 1, fillColor: "#eef0e6", fillOpacity: 1 } }).addTo(map);
-    }).catch(() => {});
+      node.dataset.basemap = "1";
+    }).catch(() => { node.dataset.basemap = "missing"; });
     const graticule = L.layerGroup([], { pane: "basemap" }).addTo(map);
     function drawGraticule() {
       graticule.clearLayers();
@@ -149,6 +150,9 @@
             else if (layer === "activities") layers.activities.addLayer(activityLayer(f));
             else if (layer === "conflicts") layers.conflicts.addLayer(conflictLayer(f));
             else if (layer === "incidents") layers.incidents.addLayer(incidentLayer(f));
+          }
+          if (!node.dataset.loaded && layers.zones.getLayers().length) {  // the first time, frame the zones
+            map.fitBounds(L.featureGroup(layers.zones.getLayers()).getBounds(), { padding: [24, 24] });
           }
           node.dataset.zones = String(layers.zones.getLayers().length);
           node.dataset.activities = String(layers.activities.getLayers().length);
