@@ -27,10 +27,9 @@ def test_demo_initialises_once_and_prints_the_accounts(tmp_path) -> None:
         assert account["username"] in first.output and account["password"] in first.output
     # demo traffic in every track, through the real commands: a negative read-back alerted the mediator
     from fusioncell.app import open_cell
+    from fusioncell.deescalation.models import Activity, ActivityConflict, Incident
     from fusioncell.settings import Settings
     from fusioncell.traffic.models import Alert, Message
-
-    from fusioncell.deescalation.models import Activity, ActivityConflict, Incident
 
     cell = open_cell(Settings(data=data))
     with cell.reading() as session:

@@ -66,7 +66,8 @@ def _signed_in(chromium, served: str, username: str):  # type: ignore[no-untyped
 def test_every_page_fits_every_width_both_ways(chromium, served, crew) -> None:  # type: ignore[no-untyped-def]
     ids = _night(served, crew)
     il, problems = _signed_in(chromium, served, "il.liaison")
-    pages = ["/watch", f"/messages/{ids['flash']}", "/compose", "/alerts", "/account", "/intel/released", "/ledger", "/map"]
+    pages = ["/watch", f"/messages/{ids['flash']}", "/compose", "/alerts", "/account", "/intel/released", "/ledger",
+             "/map"]  # fmt: skip
     for lang in ("en", "ar"):
         for path in pages:
             # each page loaded once and laid out again at every width (no script reads the width: the layout is
@@ -109,7 +110,7 @@ def test_the_readmes_screenshots(chromium, served, cell, crew, tmp_path) -> None
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(f"{served}{path.format(**ids)}?lang={lang}")
         page.wait_for_function("() => !document.querySelector('[data-live]') || document.documentElement.dataset.ready")
-        page.wait_for_function("() => !document.getElementById('map') || document.getElementById('map').dataset.basemap")
+        page.wait_for_function("() => !document.getElementById('map') || document.getElementById('map').dataset.basemap")  # noqa: E501
         page.screenshot(path=str(shots / name), full_page=True)
         assert (shots / name).stat().st_size > 10_000
         assert not problems, (name, problems)
