@@ -87,23 +87,45 @@ def engine_sweep(objects: list[Any], zone_objects: list[Any], runs: int = 2) -> 
     return best, activities, swept
 
 
-def engine_checks(activities: Any, zones: Any, queries: data.Activities) -> tuple[list[float], list[Any]]:
+def _engine_check(activities: Any, zones: Any, activity: Any) -> tuple[set[int], set[str]]:
     from fusioncell.deescalation import engine
 
+    findings = engine.check(activity, notified_at=activity.volume.start, others=activities, zones=zones, notice={})
+    return (
+        {f.other_id for f in findings if f.kind is engine.Kind.ACTIVITY},
+        {f.zone for f in findings if f.rule is engine.Rule.FORBIDDEN},
+    )
+
+
+def engine_checks(activities: Any, zones: Any, queries: data.Activities) -> list[tuple[set[int], set[str]]]:
+    return [_engine_check(activities, zones, a) for a in queries.engine()]
+
+
+def single_checks(activities: Any, zones: Any, queries: data.Activities, peer: postgis.Peer) -> dict[str, Any]:
+    """Each new activity checked by the engine and by PostGIS one after the other (in turn first), so that whatever
+    else the machine does falls on both alike; then as many bare `SELECT 1` round trips."""
     objects = queries.engine()
-    times, found = [], []
-    for k in range(-20, len(objects)):
-        activity = objects[max(k, 0)]
-        t = time.perf_counter()
-        findings = engine.check(activity, notified_at=activity.volume.start, others=activities, zones=zones, notice={})
-        elapsed = (time.perf_counter() - t) * 1000
-        if k >= 0:
-            times.append(elapsed)
-            found.append((
-                {f.other_id for f in findings if f.kind is engine.Kind.ACTIVITY},
-                {f.zone for f in findings if f.rule is engine.Rule.FORBIDDEN},
-            ))  # fmt: skip
-    return times, found
+    e_times, pg_times, floor, e_found, pg_found = [], [], [], [], []
+    with progress(console) as bar:
+        task = bar.add_task("single checks, engine and PostGIS in turn", total=len(objects), rate="")
+        for k in range(-20, len(objects)):
+            i = max(k, 0)
+            params = peer.check_params(queries, i)
+            for side in (0, 1) if k % 2 else (1, 0):
+                t = time.perf_counter()
+                found = _engine_check(activities, zones, objects[i]) if side == 0 else peer.check(params)
+                elapsed = (time.perf_counter() - t) * 1000
+                if k >= 0:
+                    (e_times if side == 0 else pg_times).append(elapsed)
+                    (e_found if side == 0 else pg_found).append(found)
+            if k >= 0:
+                bar.update(task, completed=k + 1)
+        for k in range(-20, len(objects)):
+            t = time.perf_counter()
+            peer.round_trip()
+            if k >= 0:
+                floor.append((time.perf_counter() - t) * 1000)
+    return {"engine": e_times, "postgis": pg_times, "floor": floor, "engine_found": e_found, "postgis_found": pg_found}
 
 
 def run_deconfliction(*, quick: bool = False, output: Path | None = None) -> int:
@@ -172,28 +194,11 @@ def run_deconfliction(*, quick: bool = False, output: Path | None = None) -> int
             failures.append(f"the full sweep's conflict sets differ: {results['sweep_differences']}")
 
         # 2. the single check, 100,000 stored
-        e_times, e_found = engine_checks(activities, zone_set, queries)
-        results["engine_check"] = _ms(e_times)
-        pg_times, pg_found = [], []
-        with progress(console) as bar:
-            task = bar.add_task("PostGIS single checks", total=n_checks, rate="")
-            for k in range(-20, n_checks):
-                params = peer.check_params(queries, max(k, 0))
-                t = time.perf_counter()
-                found = peer.check(params)
-                elapsed = (time.perf_counter() - t) * 1000
-                if k >= 0:
-                    pg_times.append(elapsed)
-                    pg_found.append(found)
-                    bar.update(task, completed=k + 1)
-            floor = []
-            for k in range(-20, n_checks):
-                t = time.perf_counter()
-                peer.round_trip()
-                if k >= 0:
-                    floor.append((time.perf_counter() - t) * 1000)
-        results["postgis_check"] = _ms(pg_times)
-        results["postgis_round_trip"] = _ms(floor)
+        checks = single_checks(activities, zone_set, queries, peer)
+        e_found, pg_found = checks["engine_found"], checks["postgis_found"]
+        results["engine_check"] = _ms(checks["engine"])
+        results["postgis_check"] = _ms(checks["postgis"])
+        results["postgis_round_trip"] = _ms(checks["floor"])
         differ = sum(1 for a, b in zip(e_found, pg_found, strict=True) if a != b)
         found_counts = [len(o) + len(h) for o, h in e_found]
         results["check_conflicts"] = {
@@ -206,7 +211,7 @@ def run_deconfliction(*, quick: bool = False, output: Path | None = None) -> int
             failures.append(f"{differ} single checks found different conflicts in the engine and in PostGIS")
 
     # 3. through the API
-    _, reference = engine_checks(activities, engine.ZoneSet([]), api_queries)
+    reference = engine_checks(activities, engine.ZoneSet([]), api_queries)
     directory = Path(tempfile.mkdtemp(prefix="fusioncell-bench-deconfliction-"))
     try:
         cell, data_dir = api.seed(directory, acts, _say)
