@@ -2,7 +2,7 @@
 
 python -m bench                 # the full run (about 20 minutes): prints the table, writes bench/results/
 python -m bench --quick         # a short smoke run of the same shape
-python -m bench --only traffic  # just one benchmark (traffic, ledger, intel, web)
+python -m bench --only traffic  # just one benchmark (traffic, ledger, intel, web, deconfliction)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("traffic", "ledger", "intel", "web")
+BENCHMARKS = ("traffic", "ledger", "intel", "web", "deconfliction")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.web.run import run_web
 
         status |= run_web(quick=args.quick)
+    if "deconfliction" in chosen:
+        from bench.deconfliction.run import run_deconfliction
+
+        status |= run_deconfliction(quick=args.quick)
     return status
 
 
