@@ -26,7 +26,9 @@ time and altitude masks and the other-party mask, then the exact distance on wha
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -141,6 +143,12 @@ class ActivitySet:
         self.versions = np.fromiter((a.version for a in self.activities), dtype=np.int64, count=n)
         self.delegations = np.array([a.delegation for a in self.activities], dtype=object)
         self.types = np.array([a.activity_type for a in self.activities], dtype=object)
+        # the same as small integers, for the sweep's masks (comparing Python strings pair by pair is slow)
+        self.party_names = sorted(set(self.delegations.tolist()))
+        self.type_names = sorted(set(self.types.tolist()))
+        parties, kinds = {n: i for i, n in enumerate(self.party_names)}, {n: i for i, n in enumerate(self.type_names)}
+        self.party = np.fromiter((parties[a.delegation] for a in self.activities), dtype=np.int32, count=n)
+        self.type = np.fromiter((kinds[a.activity_type] for a in self.activities), dtype=np.int32, count=n)
         self.geoms = np.array([a.volume.geometry for a in self.activities], dtype=object)
         self.radius = np.fromiter((a.volume.radius for a in self.activities), dtype=np.float64, count=n)
         self.lower = np.fromiter((a.volume.lower for a in self.activities), dtype=np.float64, count=n)
@@ -149,14 +157,22 @@ class ActivitySet:
         self.start = np.fromiter((a.volume.start for a in self.activities), dtype=np.int64, count=n)
         self.end = np.fromiter((a.volume.end for a in self.activities), dtype=np.int64, count=n)
         self._tree: shapely.STRtree | None = None
+        self._boxes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.activities)
 
     @property
+    def boxes(self) -> np.ndarray:
+        """Each activity's bounding box grown by its radius (what the tree holds)."""
+        if self._boxes is None:
+            self._boxes = _boxes(self.geoms, self.radius) if len(self) else np.empty(0, dtype=object)
+        return self._boxes
+
+    @property
     def tree(self) -> shapely.STRtree:
         if self._tree is None:
-            self._tree = shapely.STRtree(_boxes(self.geoms, self.radius) if len(self) else [])
+            self._tree = shapely.STRtree(self.boxes)
         return self._tree
 
     def near(self, volume: Volume) -> np.ndarray:
@@ -358,43 +374,46 @@ def sweep(activities: ActivitySet, zones: ZoneSet) -> Sweep:
     if not len(activities):
         empty = np.empty((0, 2), dtype=np.int64)
         return Sweep(empty, empty)
-    boxes = _boxes(activities.geoms, activities.radius)
-    left, right = activities.tree.query(boxes)
-    keep = left < right
-    left, right = left[keep], right[keep]
-    keep = activities.delegations[left] != activities.delegations[right]
-    left, right = left[keep], right[keep]
-    keep = (activities.start[left] < activities.end[right]) & (activities.start[right] < activities.end[left])
-    left, right = left[keep], right[keep]
-    same = activities.datum[left] == activities.datum[right]
-    keep = ~same | (
-        (activities.lower[left] <= activities.upper[right]) & (activities.lower[right] <= activities.upper[left])
-    )
-    left, right = left[keep], right[keep]
+    boxes, tree = activities.boxes, activities.tree
+    lower, upper = activities.lower, activities.upper
+
+    def candidates(chunk: slice) -> tuple[np.ndarray, np.ndarray]:
+        """Box pairs of one slice of the activities, through the masks (each pair once, other parties only)."""
+        left, right = tree.query(boxes[chunk])
+        left += chunk.start
+        keep = (left < right) & (activities.party[left] != activities.party[right])
+        left, right = left[keep], right[keep]
+        keep = (activities.start[left] < activities.end[right]) & (activities.start[right] < activities.end[left])
+        left, right = left[keep], right[keep]
+        same = activities.datum[left] == activities.datum[right]
+        keep = ~same | ((lower[left] <= upper[right]) & (lower[right] <= upper[left]))
+        return left[keep], right[keep]
+
+    # GEOS and numpy let go of the GIL: the slices run on every core
+    size = max(1, -(-len(activities) // (4 * (os.cpu_count() or 1))))
+    chunks = [slice(i, min(i + size, len(activities))) for i in range(0, len(activities), size)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        found = list(pool.map(candidates, chunks))
+    left = np.concatenate([f[0] for f in found])
+    right = np.concatenate([f[1] for f in found])
     distance = shapely.distance(activities.geoms[left], activities.geoms[right])
     keep = distance <= activities.radius[left] + activities.radius[right]
     pairs = np.column_stack([left[keep], right[keep]])
 
     if len(zones):
-        a_idx, z_idx = zones.tree.query(activities.geoms, predicate="dwithin", distance=activities.radius)
-        forbidden = (
-            np.array(
-                [
-                    activities.types[a] in zones.zones[z].forbidden
-                    and _binds(zones.zones[z], activities.delegations[a])
-                    for a, z in zip(a_idx, z_idx, strict=True)
-                ],
-                dtype=bool,
-            )
-            if len(a_idx)
-            else np.empty(0, dtype=bool)
-        )
-        a_idx, z_idx = a_idx[forbidden], z_idx[forbidden]
+        # which zone forbids which type, and binds which party, as tables indexed by the activities' codes
+        forbids = np.zeros((len(zones), len(activities.type_names)), dtype=bool)
+        binds = np.zeros((len(zones), len(activities.party_names)), dtype=bool)
+        for z, zone in enumerate(zones.zones):
+            forbids[z] = [t in zone.forbidden for t in activities.type_names]
+            binds[z] = [_binds(zone, p) for p in activities.party_names]
+        # boxes first (the zone tree against each activity's grown box), then the masks, then the exact distance
+        a_idx, z_idx = zones.tree.query(boxes)
+        keep = forbids[z_idx, activities.type[a_idx]] & binds[z_idx, activities.party[a_idx]]
+        a_idx, z_idx = a_idx[keep], z_idx[keep]
         keep = (activities.start[a_idx] < zones.valid_until[z_idx]) & (zones.valid_from[z_idx] < activities.end[a_idx])
         same = activities.datum[a_idx] == zones.datum[z_idx]
-        keep &= ~same | (
-            (activities.lower[a_idx] <= zones.upper[z_idx]) & (zones.lower[z_idx] <= activities.upper[a_idx])
-        )
+        keep &= ~same | ((lower[a_idx] <= zones.upper[z_idx]) & (zones.lower[z_idx] <= upper[a_idx]))
         a_idx, z_idx = a_idx[keep], z_idx[keep]
         keep = shapely.distance(activities.geoms[a_idx], zones.geoms[z_idx]) <= activities.radius[a_idx]
         zone_hits = np.column_stack([a_idx[keep], z_idx[keep]])
