@@ -3,7 +3,7 @@ alerts, amended, cancelled and ended; bad input refused with nothing written."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import timedelta, timezone
 from typing import Any
 
 from fusioncell.deescalation.models import Activity, ActivityConflict
@@ -156,31 +156,29 @@ def test_a_plan_withheld_from_the_notifier_is_reported_without_any_of_its_detail
     secret = activity(audience="mediated:SY", description="Brigade 61 moves at night", forces={"troops": 900})
     withheld = [notify(client, crew["sy"], secret), notify(client, crew["sy"], secret | {"radius_m": 1200})]
     mine = activity(geometry=point([36.455, 33.05]), description="IL exercise")
+    # a check (nothing on the record) says nothing of it: otherwise check after check would find the plan
     with Unchanged(cell):
-        r = client.post("/api/v1/activities", json=mine, headers=crew["il"].headers)
-    assert r.status_code == 409
-    assert r.json()["conflicts"] == [
-        {
-            "kind": "withheld",
-            "rule": "overlap",
-            "ref": "withheld",
-            "summary": "conflicts with an activity notified to the mediator",
-        }
+        checked = client.post("/api/v1/activities/check", json=mine, headers=crew["il"].headers)
+    assert checked.status_code == 200 and checked.json()["conflicts"] == []
+    # notified, it is on the record: told as one line, whatever the number, and the mediator alerted with both
+    il = notify(client, crew["il"], mine)
+    assert [(c["kind"], c["ref"], c["summary"]) for c in il["conflicts"]] == [
+        ("withheld", "withheld", "conflicts with an activity notified to the mediator")
     ]
+    shown = str(il)
     for plan in withheld:
-        assert str(plan["id"]) not in r.text
-    assert "Brigade" not in r.text and "06:00" not in r.text and "900" not in r.text
-    il = notify(client, crew["il"], mine | {"acknowledge": ["withheld"]})
-    assert [c["kind"] for c in il["conflicts"]] == ["withheld"]
+        assert str(plan["id"]) not in shown
+    assert "Brigade" not in shown and "900" not in shown
     # IL reads nothing more of it anywhere
     for plan in withheld:
         assert client.get(f"/api/v1/activities/{plan['id']}", headers=crew["il"].headers).status_code == 404
         assert client.get(f"/api/v1/activities/{plan['id']}/conflicts", headers=crew["il"].headers).status_code == 404
     listed = client.get("/api/v1/activities", headers=crew["il"].headers).json()["items"]
     assert [a["id"] for a in listed] == [il["id"]]
-    page = client.get(f"/api/v1/activities/{il['id']}/conflicts", headers=crew["il"].headers).text
+    page = client.get(f"/api/v1/activities/{il['id']}/conflicts", headers=crew["il"].headers)
+    assert [c["kind"] for c in page.json()] == ["withheld"] and page.json()[0]["found_at"] is None
     content = client.get(f"/api/v1/ledger/entries/{il['ledger_index']}/content", headers=crew["il"].headers).text
-    for text in (page, content):
+    for text in (page.text, content):
         assert all(str(plan["id"]) not in text for plan in withheld) and "Brigade" not in text
     # the mediator is alerted with both; IL's alerts hold nothing of it
     us = [a for a in client.get("/api/v1/alerts", headers=crew["us"].headers).json()["items"] if a["target"] == "US"]
@@ -193,6 +191,36 @@ def test_a_plan_withheld_from_the_notifier_is_reported_without_any_of_its_detail
     assert len(sy) == 1 and sy[0]["audience"] == "mediated:SY" and str(withheld[0]["id"]) in sy[0]["summary"]
     seen_by_us = client.get(f"/api/v1/activities/{il['id']}/conflicts", headers=crew["us"].headers).json()
     assert sorted(c["other_activity"] for c in seen_by_us) == sorted(p["id"] for p in withheld)
+
+
+def test_a_plan_notified_after_the_other_partys_activity_tells_that_party_nothing(client, cell, crew) -> None:
+    il = notify(client, crew["il"], activity(geometry=point([36.455, 33.05])))
+    ack = [f"activity:{il['id']}@1"]
+    first = notify(client, crew["sy"], activity(audience="mediated:SY", acknowledge=ack))
+    client.put(f"/api/v1/activities/{first['id']}", json=activity(audience="mediated:SY", radius_m=1500,
+               acknowledge=ack), headers=crew["sy"].headers).raise_for_status()  # fmt: skip
+    # found on SY's plan, with IL's activity: IL, never told, reads nothing of it (not even that it exists)
+    assert client.get(f"/api/v1/activities/{il['id']}/conflicts", headers=crew["il"].headers).json() == []
+    assert client.get(f"/api/v1/activities/{il['id']}", headers=crew["il"].headers).json()["conflicts"] == []
+    us = client.get(f"/api/v1/activities/{il['id']}/conflicts", headers=crew["us"].headers).json()
+    assert {c["other_activity"] for c in us} == {first["id"]}
+
+
+def test_times_are_kept_in_utc_whatever_offset_they_came_with(client, cell, crew) -> None:
+    start = (START + timedelta(days=4)).astimezone(timezone(timedelta(hours=5)))
+    made = notify(client, crew["sy"], activity(start=start.isoformat(), end=(start + timedelta(hours=2)).isoformat()))
+    assert made["start"].endswith("Z") and made["start"] == (START + timedelta(days=4)).isoformat().replace(
+        "+00:00", "Z"
+    )
+    record = client.get(f"/api/v1/activities/{made['id']}/versions", headers=crew["sy"].headers).json()[0]["record"]
+    assert record["start"].endswith("+00:00")
+
+
+def test_a_cap_counts_the_partys_equipment_anywhere_in_the_zone(client, cell, crew) -> None:
+    notify(client, crew["sy"], activity(geometry=point([35.98, 33.0]), forces={"tanks": 75}))
+    far = client.post("/api/v1/activities", json=activity(geometry=point([35.97, 33.25]), forces={"tanks": 75}),
+                      headers=crew["sy"].headers)  # fmt: skip
+    assert far.status_code == 409 and far.json()["conflicts"][0]["detail"]["total"] == 150
 
 
 def test_a_mediated_activity_never_reaches_the_other_party_on_the_stream(client, cell, crew) -> None:

@@ -95,6 +95,12 @@ def test_a_hidden_activity_cannot_be_named_in_an_incident(client, cell, crew) ->
     secret = client.post("/api/v1/activities", json=activity(audience="mediated:SY"), headers=crew["sy"].headers).json()
     r = client.post("/api/v1/incidents", json=incident(activity=secret["id"]), headers=crew["il"].headers)
     assert r.status_code == 422 and r.json()["field"] == "activity"
+    # nor, by its own party, in an incident for a wider audience than the activity's
+    r = client.post("/api/v1/incidents", json=incident(activity=secret["id"]), headers=crew["sy"].headers)
+    assert r.status_code == 422 and "mediated:SY" in r.json()["detail"]
+    ok = client.post("/api/v1/incidents", json=incident(activity=secret["id"], audience="mediated:SY"),
+                     headers=crew["sy"].headers)  # fmt: skip
+    assert ok.status_code == 201
 
 
 def _scene(client, crew):  # type: ignore[no-untyped-def]

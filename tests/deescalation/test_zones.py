@@ -127,3 +127,42 @@ def test_a_bad_proposal_is_refused_and_writes_nothing(client, cell, crew) -> Non
         r = client.post("/api/v1/zones", json={"zone": definition}, headers=crew["us"].headers)
         assert r.status_code == 422 and words in r.json()["detail"], (words, r.text)
     assert (ledger_size(cell), table_count(cell, ZoneVersion)) == before
+
+
+def test_an_instant_without_its_offset_is_refused_precisely(client, crew) -> None:
+    for path in ("/api/v1/zones", "/api/v1/zones/area-of-separation", "/api/v1/map/export"):
+        r = client.get(path, params={"at": "2026-03-02T06:00:00"}, headers=crew["il"].headers)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "at", r.text
+
+
+def test_an_agreed_zone_not_yet_valid_is_in_force_and_applies_from_its_start(client, cell, crew) -> None:
+    add_user(cell, "sy.signatory", "SY", "signatory")
+    add_user(cell, "il.signatory", "IL", "signatory")
+    zone = _definition(_charter_zone(client, crew["us"], "area-of-separation"))
+    zone |= {
+        "id": "new-buffer",
+        "valid_from": (START + timedelta(days=10)).isoformat(),
+        "names": {"en": "New buffer", "ar": "منطقة عازلة جديدة", "he": "אזור חיץ חדש"},
+        "rules": {"forbidden": ["ground-exercise"]},
+        "geometry": {"type": "Polygon", "coordinates": [[[36.3, 33.2], [36.4, 33.2], [36.4, 33.3], [36.3, 33.2]]]},
+    }
+    assert client.post("/api/v1/zones", json={"zone": zone}, headers=crew["us"].headers).status_code == 201
+    for name in ("sy.signatory", "il.signatory"):
+        r = client.post(
+            "/api/v1/zones/new-buffer/versions/1/accept", headers={"Authorization": f"Bearer {login(client, name)}"}
+        )
+        assert r.status_code == 200, r.text
+    assert r.json()["status"] == "in-force"
+    inside = {"type": "Point", "coordinates": [36.38, 33.22]}
+    early = client.post("/api/v1/activities/check", json=activity(geometry=inside), headers=crew["sy"].headers)
+    assert early.json()["conflicts"] == []  # four days ahead: before the zone's rules apply
+    later = activity(
+        geometry=inside,
+        start=(START + timedelta(days=11)).isoformat(),
+        end=(START + timedelta(days=11, hours=2)).isoformat(),
+    )
+    found = client.post("/api/v1/activities/check", json=later, headers=crew["sy"].headers).json()["conflicts"]
+    assert [c["ref"] for c in found] == ["zone:new-buffer@1:forbidden"]
+    huge = _definition(_charter_zone(client, crew["us"], "limitation-10km"))
+    huge["rules"]["caps"]["tanks"] = 10**30
+    assert client.post("/api/v1/zones", json={"zone": huge}, headers=crew["us"].headers).status_code == 422

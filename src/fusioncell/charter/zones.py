@@ -19,6 +19,7 @@ Slug = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$"
 LangCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Names = dict[LangCode, NonEmpty]
+MAX_NOTICE = timedelta(days=366)
 
 
 class _Closed(BaseModel):
@@ -82,8 +83,8 @@ class ActivityType(_Closed):
     @field_validator("notice")
     @classmethod
     def _not_negative(cls, value: timedelta) -> timedelta:
-        if value < timedelta(0):
-            raise ValueError("a notice period cannot be negative")
+        if not timedelta(0) <= value <= MAX_NOTICE:
+            raise ValueError("a notice period runs from 0 to 366 days")
         return value
 
 
@@ -108,7 +109,7 @@ class Deescalation(_Closed):
 
 class ZoneRules(_Closed):
     forbidden: list[Slug] = Field(default_factory=list, description="activity types not allowed in the zone")
-    caps: dict[Slug, int] = Field(
+    caps: dict[Slug, Annotated[int, Field(ge=0, le=10_000_000)]] = Field(
         default_factory=dict,
         description="the most of each kind of equipment a bound party may have in the zone at any one time "
         "(0: none at all)",
@@ -117,11 +118,11 @@ class ZoneRules(_Closed):
         default_factory=dict, description="a longer notice period for an activity type inside the zone"
     )
 
-    @field_validator("caps")
+    @field_validator("notice")
     @classmethod
-    def _caps(cls, value: dict[str, int]) -> dict[str, int]:
-        if any(n < 0 for n in value.values()):
-            raise ValueError("a cap cannot be negative")
+    def _notice(cls, value: dict[str, timedelta]) -> dict[str, timedelta]:
+        if any(not timedelta(0) <= period <= MAX_NOTICE for period in value.values()):
+            raise ValueError("a notice period runs from 0 to 366 days")
         return value
 
 

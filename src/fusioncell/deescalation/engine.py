@@ -270,7 +270,8 @@ def check(
 
     # (a) zone rules
     near = others.near(v)
-    same_party = near[others.delegations[near] == activity.delegation] if len(near) else near
+    # for the caps, the party's activities anywhere in the zone (not only near this one)
+    same_party = np.flatnonzero(others.delegations == activity.delegation) if len(others) else near
     for i in touched:
         zone = zones.zones[i]
         if not _binds(zone, activity.delegation):

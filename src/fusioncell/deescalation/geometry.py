@@ -40,9 +40,13 @@ class GeometryError(ValueError):
 def _number(value: Any, path: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise GeometryError("a coordinate must be a number", path)
-    if not math.isfinite(value):
+    try:
+        number = float(value)
+    except OverflowError:
+        raise GeometryError("a coordinate is out of range", path) from None
+    if not math.isfinite(number):
         raise GeometryError("a coordinate must be finite", path)
-    return float(value)
+    return number
 
 
 def _position(value: Any, path: str) -> tuple[float, float]:

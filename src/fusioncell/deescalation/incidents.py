@@ -74,6 +74,12 @@ def report(*, cell: Cell, uow: UnitOfWork, principal: Principal, body: IncidentC
         related = uow.session.get(Activity, body.activity)
         if related is None or not can_read(principal, resolve_audience(related.audience, roster)):
             raise InvalidInput(f"no activity {body.activity} that you may read", field="activity")
+        if not audience.members <= resolve_audience(related.audience, roster).members:
+            raise InvalidInput(
+                f"activity {body.activity} is {related.audience}: an incident about it goes to that audience, or a "
+                "narrower one",
+                field="activity",
+            )
     files = _files(body)
     index = uow.next_ledger_index()
     incident = Incident(

@@ -168,7 +168,9 @@ async def check(request: Request, cell: CellDep, session: SignedIn) -> JSONRespo
         return JSONResponse(refused.body, status_code=refused.status)
     except DomainError as refused:
         return _answer(refused)
-    conflicts = service.findings_for(cell, session.principal, checked, delegation=session.principal.delegation or "")
+    conflicts = service.findings_for(
+        cell, session.principal, checked, delegation=session.principal.delegation or "", withheld=False
+    )
     return JSONResponse({"conflicts": [service.as_wire(c) for c in conflicts],
                          "notice_required_s": checked.required_notice // 1_000_000})  # fmt: skip
 

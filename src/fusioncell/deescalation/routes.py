@@ -3,10 +3,10 @@ their versions and conflicts, and a check that writes nothing."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
+from pydantic import AwareDatetime
 
 from fusioncell.deescalation import exports, incidents, service, zones
 from fusioncell.deescalation.models import Activity, Incident
@@ -36,7 +36,7 @@ ActivityId = Annotated[RowId, Path(description="An activity id")]
 IncidentId = Annotated[RowId, Path(description="An incident id")]
 ZoneId = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9-]*$", description="A zone id")]
 At = Annotated[
-    datetime | None, Query(description="The instant to answer for (default: now), ISO 8601 with its offset.")
+    AwareDatetime | None, Query(description="The instant to answer for (default: now), ISO 8601 with its offset.")
 ]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -241,7 +241,7 @@ def check(
 ) -> CheckResult:
     """As notifying would find them, from your side (a conflict with an activity you may not read: `withheld`)."""
     checked = service.check_only(cell=cell, principal=principal, body=body, activity_id=amends)
-    conflicts = service.findings_for(cell, principal, checked, delegation=principal.delegation or "")
+    conflicts = service.findings_for(cell, principal, checked, delegation=principal.delegation or "", withheld=False)
     return CheckResult(
         conflicts=[ConflictRead(**c) for c in conflicts], notice_required_s=checked.required_notice // 1_000_000
     )

@@ -430,20 +430,25 @@ def _shown(
 
 
 def _collapse(conflicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """At most one withheld line: its number would tell how many plans are withheld."""
-    out, withheld = [], False
-    for c in conflicts:
-        if c["kind"] == WITHHELD:
-            if withheld:
-                continue
-            withheld = True
-        out.append(c)
-    return out
+    """At most one withheld line, and last: their number would tell how many plans are withheld, their place
+    among the others (which follow the table's order) something of when, their version and time when they changed."""
+    shown = [c for c in conflicts if c["kind"] != WITHHELD]
+    withheld = [c for c in conflicts if c["kind"] == WITHHELD]
+    if withheld:
+        first = withheld[0]
+        shown.append({"kind": WITHHELD, "rule": "overlap", "ref": WITHHELD, "summary": WITHHELD_SUMMARY,
+                      "activity": first.get("activity"), "version": None, "found_at": None})  # fmt: skip
+    return shown
 
 
-def findings_for(cell: Cell, principal: Principal, checked: Checked, *, delegation: str) -> list[dict[str, Any]]:
+def findings_for(
+    cell: Cell, principal: Principal, checked: Checked, *, delegation: str, withheld: bool = True
+) -> list[dict[str, Any]]:
+    """The conflicts as this principal may see them. `withheld=False` (a check, a refusal: nothing on the record)
+    leaves out those with activities it may not read: told only once its activity is notified, they could
+    otherwise be probed for, check after check, until the withheld plan is found."""
     body = checked.draft.body
-    return _collapse(
+    view = _collapse(
         [
             _shown(
                 cell,
@@ -461,6 +466,7 @@ def findings_for(cell: Cell, principal: Principal, checked: Checked, *, delegati
             for f in checked.findings
         ]
     )
+    return view if withheld else [c for c in view if c["kind"] != WITHHELD]
 
 
 # -- commands ---------------------------------------------------------------------------------------------------
@@ -478,6 +484,8 @@ def _uncovered(principal_view: list[dict[str, Any]], checked: Checked, body: Act
     acknowledged = set(body.acknowledge)
     out = []
     for c in principal_view:
+        if c["kind"] == WITHHELD:
+            continue  # never blocks: the mediator, alerted with both, deconflicts
         if c["kind"] == "notice":
             if not (body.justification or "").strip():
                 out.append(c)
@@ -655,7 +663,8 @@ def _fill(activity: Activity, draft: Draft, checked: Checked, now: datetime) -> 
     activity.projected = shapely.to_wkb(draft.projected)
     activity.radius_m = b.radius_m
     activity.lower_m, activity.upper_m, activity.datum = b.altitude.lower_m, b.altitude.upper_m, b.altitude.datum
-    activity.start_at, activity.end_at, activity.live_until = b.start, b.end, b.end
+    start, end = b.start.astimezone(UTC), b.end.astimezone(UTC)
+    activity.start_at, activity.end_at, activity.live_until = start, end, end
     activity.forces = {k: v for k, v in sorted(b.forces.items()) if v}
     activity.justification = (b.justification or "").strip() or None
     activity.short_notice = any(f.kind is engine.Kind.NOTICE for f in checked.findings)
@@ -680,7 +689,7 @@ def _write(
     view = findings_for(cell, principal, checked, delegation=delegation)
     uncovered = _uncovered(view, checked, body)
     if uncovered:
-        raise _refuse(view, uncovered)
+        raise _refuse([c for c in view if c["kind"] != WITHHELD], uncovered)
 
     index = uow.next_ledger_index()
     if existing is None:
@@ -742,6 +751,9 @@ def _own_open(cell: Cell, uow: UnitOfWork, principal: Principal, activity_id: in
     if activity.delegation != principal.delegation:
         raise Forbidden(f"activity {activity_id} is {activity.delegation}'s: only its own party may change it")
     authorize(principal, Permission.NOTIFY_ACTIVITY, cell.charter.roster)
+    # decided on the row as it is once no other change to it (or its theatre) can be under way
+    _lock_theatre(uow, activity.theatre)
+    uow.session.refresh(activity, with_for_update=True)
     state = state_of(activity, cell.clock.now())
     if state in ("ended", "cancelled"):
         raise Conflict(f"activity {activity_id} is {state}: it can no longer change", state=state)
@@ -879,6 +891,8 @@ def conflicts(
         other = acts.get(r.other_activity_id) if own_side else subject
         if not own_side and current_only and r.other_version != activity.version:
             continue
+        if not own_side and not _others_visible(cell, principal, subject):
+            continue  # found on a plan withheld from this reader, who was never told of it: nothing of it here
         detail = dict(r.detail)
         out.append(
             _shown(
@@ -898,7 +912,7 @@ def conflicts(
                 found_at=r.found_at,
             )
         )
-    return out
+    return _collapse(out)
 
 
 def check_only(*, cell: Cell, principal: Principal, body: ActivityCreate, activity_id: int | None = None) -> Checked:
@@ -906,8 +920,14 @@ def check_only(*, cell: Cell, principal: Principal, body: ActivityCreate, activi
     draft = _checked(cell, principal, body)
     with cell.reading() as session:
         version = 1
-        if activity_id is not None:
+        if activity_id is not None:  # as amending would: one's own activity, in its own audience
             existing = _readable(cell, session, principal, activity_id)
+            if existing.delegation != principal.delegation:
+                raise Forbidden(f"activity {activity_id} is {existing.delegation}'s: only its own party may amend it")
+            if body.audience != existing.audience:
+                raise InvalidInput(
+                    f"an amendment keeps the activity's audience ({existing.audience!r})", field="audience"
+                )
             version = existing.version + 1
         return _find(cell, session, principal, draft, activity_id=activity_id or 0, version=version)
 

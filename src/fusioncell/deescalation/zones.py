@@ -16,7 +16,8 @@ from fusioncell.cell import Cell
 from fusioncell.charter.zones import Zone as CharterZone
 from fusioncell.db import UnitOfWork
 from fusioncell.deescalation.models import ZoneVersion
-from fusioncell.deescalation.service import ZoneState, _deescalation
+from fusioncell.deescalation.service import EPOCH, ZoneState, _deescalation
+from fusioncell.deescalation.service import _lock_theatre as lock_theatre
 from fusioncell.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fusioncell.policy import JOINT, DelegationKind, Permission, Principal, authorize, can_read, resolve_audience
 
@@ -36,9 +37,9 @@ def states(cell: Cell, session: Any, *, at: datetime) -> list[ZoneState]:
     """Every version of every zone and its status at `at`."""
     versions: dict[str, list[ZoneState]] = {}
     for zone in cell.charter.zones:
-        in_force = None if zone.proposed else zone.valid_from
+        # agreed in the charter: in force since the charter was (its rules apply from its own valid_from)
         versions.setdefault(zone.id, []).append(
-            ZoneState(zone, 1, "proposed" if zone.proposed else "in-force", in_force, _theatre_id(cell, zone))
+            ZoneState(zone, 1, "proposed" if zone.proposed else "chartered", None, _theatre_id(cell, zone))
         )
     for row in _proposed(cell, session):
         zone = CharterZone.model_validate(row.definition)
@@ -56,16 +57,20 @@ def states(cell: Cell, session: Any, *, at: datetime) -> list[ZoneState]:
         )
     out: list[ZoneState] = []
     for chain in versions.values():
-        started = [
-            s for s in chain if s.in_force_from is not None and s.in_force_from <= at and s.status != "withdrawn"
-        ]
-        current = max(started, key=lambda s: (s.in_force_from, s.version), default=None)
+
+        def began(s: ZoneState) -> bool:
+            if s.status == "chartered":
+                return True
+            return s.status != "withdrawn" and s.in_force_from is not None and s.in_force_from <= at
+
+        started = [s for s in chain if began(s)]
+        current = max(started, key=lambda s: (s.in_force_from or EPOCH, s.version), default=None)
         for s in chain:
             if current is not None and s is current:
                 status = "in-force"
             elif s.status == "withdrawn":
                 status = "withdrawn"
-            elif s.in_force_from is not None and s.in_force_from <= at:
+            elif began(s):
                 status = "superseded"
             else:
                 status = "proposed"
@@ -140,6 +145,7 @@ def propose(*, cell: Cell, uow: UnitOfWork, principal: Principal, definition: di
     if zone.proposed:
         raise InvalidInput("a proposal is proposed already: leave `proposed` out", field="zone.proposed")
     charter_ids = {z.id for z in cell.charter.zones}
+    lock_theatre(uow, "zones")  # two proposals at once would take the same version number
     latest = uow.session.execute(select(func.max(ZoneVersion.version)).where(ZoneVersion.zone_id == zone.id)).scalar()
     version = (latest or (1 if zone.id in charter_ids else 0)) + 1
     now = cell.clock.now()
@@ -172,7 +178,7 @@ def accept(*, cell: Cell, uow: UnitOfWork, principal: Principal, zone_id: str, v
     parties = cell.charter.roster.codes(DelegationKind.PARTY)
     if principal.delegation not in parties:
         raise Forbidden(f"{principal.username} may not accept a zone: only the parties' signatories may")
-    row = uow.session.get(ZoneVersion, (zone_id, version))
+    row = uow.session.get(ZoneVersion, (zone_id, version), with_for_update=True)  # two parties at once: both count
     if row is None:
         raise NotFound(f"no proposed version {version} of zone {zone_id!r}")
     if row.withdrawn_at is not None:

@@ -25,6 +25,11 @@
     return node;
   }
 
+  // Leaflet puts a tooltip's string in as HTML: every tooltip is a text node instead
+  function text(value) {
+    return el("span", { text: value });
+  }
+
   function row(label, value) {
     return el("div", { class: "row" }, [el("dt", { text: label }), el("dd", { text: value })]);
   }
@@ -94,7 +99,7 @@
         [t.caps, Object.entries(rules.caps || {}).map(([k, v]) => (config.equipment[k] || k) + " ≤ " + v).join(", ")],
         [t.notice, Object.entries(rules.notice || {}).map(([k, v]) => (config.types[k] || k) + ": " + v).join(", ")],
       ];
-      return L.geoJSON(f, { style: () => style }).bindPopup(() => popup(lines, name)).bindTooltip(name, { sticky: true });
+      return L.geoJSON(f, { style: () => style }).bindPopup(() => popup(lines, name)).bindTooltip(() => text(name), { sticky: true });
     }
 
     function circleOrShape(f, style) {
@@ -117,7 +122,7 @@
         [t.radius, p.radius_m + " m"],
         [t.forces, Object.entries(p.forces || {}).map(([k, v]) => (config.equipment[k] || k) + " " + v).join(", ")],
         ["", p.description],
-      ], title)).bindTooltip(title, { sticky: true });
+      ], title)).bindTooltip(() => text(title), { sticky: true });
       layer.feature = f;
       timed.push({ layer, start: Date.parse(p.start), end: Date.parse(p.end) });
       return layer;
@@ -126,7 +131,7 @@
     function conflictLayer(f) {
       const p = f.properties;
       const summary = p.kind === "withheld" ? t.withheld : p.summary;
-      return circleOrShape(f, STYLE.conflict).bindPopup(() => popup([["", summary]], t.conflicts)).bindTooltip(summary, { sticky: true });
+      return circleOrShape(f, STYLE.conflict).bindPopup(() => popup([["", summary]], t.conflicts)).bindTooltip(() => text(summary), { sticky: true });
     }
 
     function incidentLayer(f) {
@@ -135,7 +140,7 @@
         [t.occurred, utc(p.occurred_at)],
         ["", p.description],
         [t.evidence, String((p.evidence || []).length)],
-      ], p.delegation + " · " + p.kind)).bindTooltip(p.kind, { sticky: true });
+      ], p.delegation + " · " + p.kind)).bindTooltip(() => text(p.kind), { sticky: true });
     }
 
     function load() {
