@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
@@ -30,9 +31,15 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+# libyaml when PyYAML was built with it: the zones' coordinates make the pure-Python parser the slow part of a start
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@functools.lru_cache(maxsize=16)
 def parse_charter(text: str, source: str = "<charter>") -> Charter:
+    """The charter in `text`, checked (the same text again: the same immutable charter, parsed once)."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (C or Python)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
