@@ -58,7 +58,7 @@ def _operations(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_every_operation_says_what_it_does(client) -> None:
     operations = _operations(_document(client))
-    assert len(operations) == 40
+    assert len(operations) == 58
     for operation_id, operation in operations.items():
         assert operation.get("summary"), operation_id
         description = operation.get("description") or ""
@@ -170,6 +170,7 @@ MACHINE_FORMATS = [
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z",  # a UTC time
     r"[0-9a-f]{64}",  # a SHA-256 or a salt, hex
     r"[A-Za-z0-9+/]{43}=",  # a Merkle hash, base64
+    r"(?:[A-Za-z0-9+/]{4}){4,}(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?",  # a file, base64 (evidence)
     r"fct_[A-Za-z0-9_-]{43}",  # a bearer token
     r"[A-Za-z0-9_-]{50}",  # a page token
     r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",  # a UUID
@@ -308,6 +309,11 @@ def test_request_examples_succeed_for_the_member_they_name(client, cell, crew) -
     assert client.post(f"{at}/submit", headers=sy_analyst).status_code == 200
     execute("POST", f"{at}/release", "intel_release", "whole", us)
     execute("POST", f"{at}/revoke", "intel_revoke", "reason", us)
+
+    # de-escalation: Syria's air patrol checked, notified, then amended
+    execute("POST", "/api/v1/activities/check", "activity_check", "patrol", sy)
+    patrol = execute("POST", "/api/v1/activities", "activity_notify", "patrol", sy)
+    execute("PUT", f"/api/v1/activities/{patrol['id']}", "activity_amend", "patrol", sy)
 
     assert sent == documented, f"documented but not tried: {documented - sent}"
 

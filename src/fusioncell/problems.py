@@ -400,6 +400,10 @@ def _validation_example(schema: dict[str, Any], operation: dict[str, Any]) -> di
             reason, code = f"Input should be less than or equal to {limit}", "less_than_equal"
         elif limit := next((o["maxLength"] for o in options if "maxLength" in o), None):
             reason, code = f"String should have at most {limit} characters", "string_too_long"
+        elif choices := next((o["enum"] for o in options if "enum" in o), None):
+            reason, code = f"Input should be {' or '.join(repr(c) for c in choices)}", "literal_error"
+        elif any(o.get("format") == "date-time" for o in options):
+            reason, code = "Input should have timezone info", "timezone_aware"
         else:
             continue
         return {"pointer": where, "field": parameter["name"], "reason": reason, "code": code}

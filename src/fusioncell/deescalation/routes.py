@@ -192,7 +192,7 @@ def propose_zone(body: ZonePropose, cell: CellDep, principal: CurrentUser) -> Zo
 )
 def accept_zone(
     zone_id: ZoneId,
-    version: Annotated[int, Path(ge=1, le=1_000_000)],
+    version: Annotated[int, Path(ge=1, le=1_000_000, description="The version to accept")],
     cell: CellDep,
     principal: CurrentUser,
 ) -> ZoneRead:
@@ -257,11 +257,16 @@ def check(
 def list_activities(
     cell: CellDep,
     principal: CurrentUser,
-    state: Annotated[Literal["planned", "active", "ended", "cancelled"] | None, Query()] = None,
+    state: Annotated[
+        Literal["planned", "active", "ended", "cancelled"] | None,
+        Query(description="Only activities in this state, as the clock now makes it."),
+    ] = None,
     delegation: Annotated[str | None, Query(max_length=16, description="Only this party's.")] = None,
     after: Annotated[int | None, Query(ge=-1, le=2**62, description="After this ledger index (paging).")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many.")] = 100,
 ) -> ActivityPage:
+    """Every activity whose audience you read (a party's `mediated` ones are its own and the mediator's), in the
+    order notified; pass the last one's `ledger_index` as `after` for the next page."""
     items = service.list_activities(
         cell=cell, principal=principal, state=state, after=after, limit=limit, delegation=delegation
     )
@@ -276,6 +281,8 @@ def list_activities(
     responses={401: ERRORS[401], 404: ERRORS[404]},
 )
 def get_activity(activity_id: ActivityId, cell: CellDep, principal: CurrentUser) -> ActivityRead:
+    """The activity as it now stands, with the conflicts of its current version from your side. 404 for one you
+    may not read, as for one that does not exist."""
     activity = service.get_activity(cell=cell, principal=principal, activity_id=activity_id)
     conflicts = service.conflicts(cell=cell, principal=principal, activity_id=activity_id, current_only=True)
     return activity_read(cell, principal, activity, conflicts)
@@ -309,6 +316,8 @@ def amend(
     responses={**ERRORS, 409: {"description": "Already ended or cancelled"}},
 )
 def cancel(activity_id: ActivityId, body: ActivityClose, cell: CellDep, principal: CurrentUser) -> ActivityRead:
+    """Your party's liaison officers cancel one of its planned or active activities; it conflicts with nothing
+    from then on. 409 once it has ended or been cancelled."""
     with cell.command() as uow:
         activity = service.close(
             cell=cell, uow=uow, principal=principal, activity_id=activity_id, how="cancel", reason=body.reason
@@ -324,6 +333,8 @@ def cancel(activity_id: ActivityId, body: ActivityClose, cell: CellDep, principa
     responses={**ERRORS, 409: {"description": "Not started (cancel it), already ended or cancelled"}},
 )
 def end(activity_id: ActivityId, body: ActivityClose, cell: CellDep, principal: CurrentUser) -> ActivityRead:
+    """Your party's liaison officers end one of its active activities now (its window closes at this moment).
+    A planned one is cancelled instead (409)."""
     with cell.command() as uow:
         activity = service.close(
             cell=cell, uow=uow, principal=principal, activity_id=activity_id, how="end", reason=body.reason
@@ -339,6 +350,8 @@ def end(activity_id: ActivityId, body: ActivityClose, cell: CellDep, principal: 
     responses={401: ERRORS[401], 404: ERRORS[404]},
 )
 def list_versions(activity_id: ActivityId, cell: CellDep, principal: CurrentUser) -> list[ActivityVersionRead]:
+    """Each version exactly as notified, with its conflicts as the activity's audience may see them (the content
+    of its ledger entry), for whoever reads the activity."""
     rows = service.versions(cell=cell, principal=principal, activity_id=activity_id)
     return [
         ActivityVersionRead(version=r.version, recorded_at=r.recorded_at, ledger_index=r.ledger_index, record=r.record)
@@ -354,6 +367,8 @@ def list_versions(activity_id: ActivityId, cell: CellDep, principal: CurrentUser
     responses={401: ERRORS[401], 404: ERRORS[404]},
 )
 def list_conflicts(activity_id: ActivityId, cell: CellDep, principal: CurrentUser) -> list[ConflictRead]:
+    """Every conflict found on this activity (each version) or on another with it, from your side: another
+    activity's details only if you may read it, and nothing of one found on a plan withheld from you."""
     return [ConflictRead(**c) for c in service.conflicts(cell=cell, principal=principal, activity_id=activity_id)]
 
 
@@ -406,8 +421,10 @@ def list_incidents(
     cell: CellDep,
     principal: CurrentUser,
     after: Annotated[int | None, Query(ge=-1, le=2**62, description="After this ledger index (paging).")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    limit: Annotated[int, Query(ge=1, le=500, description="At most this many.")] = 100,
 ) -> IncidentPage:
+    """Every incident whose audience you read, in the order reported; pass the last one's `ledger_index` as
+    `after` for the next page."""
     items = incidents.list_incidents(cell=cell, principal=principal, after=after, limit=limit)
     return IncidentPage(items=[incident_read(i) for i in items])
 
@@ -420,6 +437,8 @@ def list_incidents(
     responses={401: ERRORS[401], 404: ERRORS[404]},
 )
 def get_incident(incident_id: IncidentId, cell: CellDep, principal: CurrentUser) -> IncidentRead:
+    """One incident with its evidence files' names, kinds, sizes and SHA-256, for its audience (404 otherwise,
+    as for one that does not exist)."""
     return incident_read(incidents.get_incident(cell=cell, principal=principal, incident_id=incident_id))
 
 
