@@ -84,9 +84,10 @@ class ActivityClose(InputModel):
     )
 
 
-def _f(description: str, example: Any) -> Any:
-    """A response field's description and example (the docs show every field with both)."""
-    return Field(description=description, examples=[example])
+def _f(description: str, example: Any, **default: Any) -> Any:
+    """A response field's description and example (the docs show every field with both); `default=` for one a
+    reader may not be given."""
+    return Field(description=description, examples=[example], **default)
 
 
 class ConflictRead(BaseModel):
@@ -98,19 +99,21 @@ class ConflictRead(BaseModel):
         "Its name, for `acknowledge`: it names the version it is about.", "zone:area-of-separation@1:forbidden"
     )
     summary: str = _f("What the conflict is, in a sentence.", "Ground exercise is forbidden in the area of separation")
-    zone: str | None = _f("The zone, for a zone rule.", "area-of-separation")
-    zone_version: int | None = _f("The zone's version.", 1)
-    other_activity: int | None = _f("The other activity, for an overlap you may read.", 1204587731)
-    other_version: int | None = _f("Its version.", 2)
-    other_delegation: str | None = _f("Whose it is.", "IL")
+    zone: str | None = _f("The zone, for a zone rule.", "area-of-separation", default=None)
+    zone_version: int | None = _f("The zone's version.", 1, default=None)
+    other_activity: int | None = _f("The other activity, for an overlap you may read.", 1204587731, default=None)
+    other_version: int | None = _f("Its version.", 2, default=None)
+    other_delegation: str | None = _f("Whose it is.", "IL", default=None)
     detail: dict[str, Any] = Field(
         default_factory=dict,
         description="The figures: distance and separation needed, or the cap and the total, or the notice.",
         examples=[{"distance_m": 467.0, "separation_m": 2000.0}],
     )
-    activity: int | None = _f("The activity the conflict was found on.", 1204587731)
-    version: int | None = _f("That activity's version.", 1)
-    found_at: datetime | None = _f("When it was found (when that version was notified).", "2026-03-02T06:00:00Z")
+    activity: int | None = _f("The activity the conflict was found on.", 1204587731, default=None)
+    version: int | None = _f("That activity's version.", 1, default=None)
+    found_at: datetime | None = _f(
+        "When it was found (when that version was notified).", "2026-03-02T06:00:00Z", default=None
+    )
 
 
 class ActivityRead(BaseModel):
