@@ -58,6 +58,10 @@ def test_an_observer_reports_an_incident_with_evidence_and_the_ledger_commits_to
         "/api/v1/incidents", json=incident(audience="mediated:SY", evidence=[]), headers=crew["sy"].headers
     ).json()
     assert client.get(f"/api/v1/incidents/{hidden['id']}", headers=crew["il"].headers).status_code == 404
+    secret = client.post("/api/v1/incidents", json=incident(audience="mediated:SY"), headers=crew["sy"].headers).json()
+    evidence = f"/api/v1/incidents/{secret['id']}/evidence/{secret['evidence'][0]['sha256']}"
+    assert client.get(evidence, headers=crew["il"].headers).status_code == 404
+    assert client.get(evidence, headers=crew["us"].headers).content == PNG
     assert client.get(f"/api/v1/incidents/{hidden['id']}", headers=crew["us"].headers).status_code == 200
     listed = [i["id"] for i in client.get("/api/v1/incidents", headers=crew["il"].headers).json()["items"]]
     assert listed == [made["id"]]

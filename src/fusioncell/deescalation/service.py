@@ -605,26 +605,8 @@ def _alerts(cell: Cell, uow: UnitOfWork, activity: Activity, checked: Checked, n
     told = []
     for target, role, audience in plans:
         reader = Principal(username=f"alert:{target}", delegation=target, roles=frozenset({_reader_role(target, cell)}))
-        view = _collapse(
-            [
-                _shown(
-                    cell,
-                    reader,
-                    kind=f.kind.value,
-                    rule=f.rule.value,
-                    ref=f.ref,
-                    zone=f.zone,
-                    zone_version=f.zone_version,
-                    other=checked.others.get(f.other_id) if f.other_id else None,
-                    detail=dict(f.detail),
-                    activity_type=activity.activity_type,
-                    delegation=activity.delegation,
-                )
-                for f in checked.findings
-            ]
-        )
-        if target != mediator:
-            view = [c for c in view if c["kind"] != WITHHELD]
+        # what this reader may see; a party is told nothing of a plan withheld from it (only the mediator is)
+        view = findings_for(cell, reader, checked, delegation=activity.delegation, withheld=target == mediator)
         if not view:
             continue
         lines = "; ".join(c["summary"] for c in view)
