@@ -47,8 +47,9 @@ install: $(STAMP) $(WEB_STAMP)
 run: $(STAMP) $(WEB_STAMP)
 	$(BIN)/fusioncell demo --data var/demo
 
+# One pytest worker per core (pytest-xdist), each module's tests on one worker (their module-wide fixtures built once).
 test: $(STAMP) $(WEB_STAMP) $(CHROMIUM)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadscope
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -110,7 +110,9 @@ def test_the_readmes_screenshots(chromium, served, cell, crew, tmp_path) -> None
         page.set_viewport_size({"width": width, "height": 900})
         page.goto(f"{served}{path.format(**ids)}?lang={lang}")
         page.wait_for_function("() => !document.querySelector('[data-live]') || document.documentElement.dataset.ready")
-        page.wait_for_function("() => !document.getElementById('map') || document.getElementById('map').dataset.basemap")  # noqa: E501
+        page.wait_for_function(
+            "() => !document.getElementById('map') || document.getElementById('map').dataset.basemap"
+        )
         page.screenshot(path=str(shots / name), full_page=True)
         assert (shots / name).stat().st_size > 10_000
         assert not problems, (name, problems)

@@ -174,6 +174,8 @@ def test_a_cut_connection_recovers_and_shows_every_message_once(chromium, served
     )
     assert sorted(int(m) for m in shown if int(m) in sent) == sorted(sent)  # each exactly once
     assert len(shown) == len(set(shown))
+    # each attempt to reconnect while cut was refused by the browser itself: the cut the test made, not a fault
+    il.problems[:] = [p for p in il.problems if "ERR_INTERNET_DISCONNECTED" not in p]
     close(il)
 
 

@@ -341,3 +341,26 @@ def test_the_check_answers_without_writing(client, cell, crew) -> None:
     assert r.json()["notice_required_s"] == 72 * 3600
     west = client.post("/api/v1/activities/check", json=activity(geometry=point(WEST)), headers=crew["il"].headers)
     assert west.json()["conflicts"] == []
+
+
+def test_an_amended_activity_is_found_where_and_when_it_now_is(client, cell, crew) -> None:
+    """The check's box index (an R*Tree kept by triggers on SQLite, GiST on PostgreSQL) follows each amendment."""
+    sy = notify(client, crew["sy"], activity())
+    moved = [36.65, 33.05]  # about 19 km east
+
+    def overlaps(**overrides: Any) -> list[int]:
+        r = client.post("/api/v1/activities/check", json=activity(**overrides), headers=crew["il"].headers)
+        assert r.status_code == 200, r.text
+        return [c["other_activity"] for c in r.json()["conflicts"] if c["kind"] == "activity"]
+
+    assert overlaps() == [sy["id"]] and overlaps(geometry=point(moved)) == []
+    amended = client.put(f"/api/v1/activities/{sy['id']}", json=activity(geometry=point(moved)),
+                         headers=crew["sy"].headers)  # fmt: skip
+    assert amended.status_code == 200, amended.text
+    assert overlaps() == [] and overlaps(geometry=point(moved)) == [sy["id"]]
+    later = at(24 * 6)  # two days after its first window
+    client.put(f"/api/v1/activities/{sy['id']}", json=activity(geometry=point(moved), **later),
+               headers=crew["sy"].headers).raise_for_status()  # fmt: skip
+    assert overlaps(geometry=point(moved)) == [] and overlaps(geometry=point(moved), **later) == [sy["id"]]
+    client.post(f"/api/v1/activities/{sy['id']}/cancel", json={}, headers=crew["sy"].headers).raise_for_status()
+    assert overlaps(geometry=point(moved), **later) == []

@@ -3,11 +3,29 @@ the mediator proposes (the charter's zones are version 1 of each, read from the 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from fusioncell.db import Base, UTCDateTime
 
@@ -22,6 +40,8 @@ class Activity(Base):
         # the deconfliction check's candidates: one theatre, live during a window, near a box
         Index("ix_activities_theatre_live_until", "theatre", "live_until"),
         Index("ix_activities_ledger_index", "ledger_index"),
+        # ... and, outside these declarations (migration 0014), the two-dimensional index on the grown box: GiST on
+        # `box(point(min_x, min_y), point(max_x, max_y))` on PostgreSQL, the `activity_boxes` R*Tree on SQLite
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -58,6 +78,44 @@ class Activity(Base):
     closed_by: Mapped[str | None] = mapped_column(String(64))
     close_reason: Mapped[str | None] = mapped_column(Text)
     ledger_index: Mapped[int] = mapped_column(BigInteger, nullable=False, doc="its latest entry")
+
+
+# SQLite's R*Tree over the activities' grown boxes and live windows (migration 0014; its triggers keep it): read, never
+# written here. Times are seconds since EPOCH.
+ACTIVITY_BOXES = Table(
+    "activity_boxes",
+    MetaData(),  # not the models' metadata: it is a virtual table, created by its migration on SQLite only
+    Column("id", Integer, primary_key=True),
+    *(Column(name, Float) for name in ("min_x", "max_x", "min_y", "max_y", "min_t", "max_t")),
+)
+EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+BOX_TABLES = ("activity_boxes", "activity_boxes_node", "activity_boxes_parent", "activity_boxes_rowid")
+BOX_INDEX = "ix_activities_box"
+
+
+def live_near(
+    dialect: str, theatre: str, box: tuple[float, float, float, float], start: datetime, end: datetime
+) -> list[ColumnElement[bool]]:
+    """The conditions for the activities of a theatre, not cancelled, live at some instant of [start, end), whose grown
+    box overlaps `box` (edges touching count): the box looked up in the dialect's two-dimensional index."""
+    x0, y0, x1, y1 = box
+    live: list[ColumnElement[bool]] = [Activity.theatre == theatre, Activity.live_until > start]
+    if dialect == "sqlite":
+        b = ACTIVITY_BOXES.c
+        # the R*Tree's 32-bit floats are rounded outwards, so these inclusive bounds never lose an activity
+        t0, t1 = (start - EPOCH).total_seconds(), (end - EPOCH).total_seconds()
+        ids = select(b.id).where(
+            b.min_x <= x1, b.max_x >= x0, b.min_y <= y1, b.max_y >= y0, b.min_t <= t1, b.max_t >= t0
+        )
+        box_term: ColumnElement[bool] = Activity.id.in_(ids)
+        # SQLite keeps no statistics here: told nothing, it walks (theatre, live_until)'s B-tree — half the table with
+        # every activity live — testing each row against the R*Tree's few ids. likelihood() says those terms hold for
+        # most rows, and the plan starts from the R*Tree.
+        live = [func.likelihood(term, literal_column("0.9")) for term in live]
+    else:
+        grown = func.box(func.point(Activity.min_x, Activity.min_y), func.point(Activity.max_x, Activity.max_y))
+        box_term = grown.op("&&")(func.box(func.point(x0, y0), func.point(x1, y1)))
+    return [box_term, *live, Activity.cancelled_at.is_(None), Activity.start_at < end]
 
 
 class ActivityVersion(Base):

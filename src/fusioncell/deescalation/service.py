@@ -22,7 +22,7 @@ from fusioncell.charter.zones import Theatre
 from fusioncell.charter.zones import Zone as CharterZone
 from fusioncell.db import UnitOfWork, fresh_id
 from fusioncell.deescalation import engine, geometry
-from fusioncell.deescalation.models import Activity, ActivityConflict, ActivityVersion
+from fusioncell.deescalation.models import Activity, ActivityConflict, ActivityVersion, live_near
 from fusioncell.deescalation.schemas import ActivityCreate
 from fusioncell.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fusioncell.policy import (
@@ -265,32 +265,23 @@ def _box(geom: Any, grow: float) -> tuple[float, float, float, float]:
     return x0 - grow, y0 - grow, x1 + grow, y1 + grow
 
 
-def _overlapping_box(box: tuple[float, float, float, float]) -> Any:
-    x0, y0, x1, y1 = box
-    return (Activity.min_x <= x1) & (Activity.max_x >= x0) & (Activity.min_y <= y1) & (Activity.max_y >= y0)
-
-
 def _candidates(
     session: Any, draft: Draft, delegation: str, zones: engine.ZoneSet, touched: Sequence[int], exclude: int | None
-) -> engine.ActivitySet:
+) -> tuple[engine.ActivitySet, dict[int, Activity]]:
     """The live activities that could conflict: in the theatre, live during the window, and either near the
     volume (any party) or, for the zones' caps, of the same party in a capped zone the volume is in."""
     b = draft.body
-    near = _overlapping_box(_box(draft.projected, b.radius_m))
+    dialect = session.get_bind().dialect.name
+    theatre = draft.theatre.id
+    queries = [select(Activity).where(*live_near(dialect, theatre, _box(draft.projected, b.radius_m), b.start, b.end))]
     capped = [zones.zones[i] for i in touched if zones.zones[i].caps]
     if capped:
         zone_box = _box(shapely.union_all([z.geometry for z in capped]), 0.0)
-        near = or_(near, (Activity.delegation == delegation) & _overlapping_box(zone_box))
-    query = select(Activity).where(
-        Activity.theatre == draft.theatre.id,
-        Activity.cancelled_at.is_(None),
-        Activity.live_until > b.start,
-        Activity.start_at < b.end,
-        near,
-    )
-    if exclude is not None:
-        query = query.where(Activity.id != exclude)
-    rows = session.execute(query).scalars().all()
+        where = live_near(dialect, theatre, zone_box, b.start, b.end)
+        queries.append(select(Activity).where(*where, Activity.delegation == delegation))
+    found = {row.id: row for query in queries for row in session.execute(query).scalars()}
+    found.pop(exclude, None)
+    rows = [found[i] for i in sorted(found)]
     return engine.ActivitySet([_engine_activity(r) for r in rows]), {r.id: r for r in rows}
 
 
