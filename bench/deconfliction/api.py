@@ -1,7 +1,7 @@
 """Through the API: a real `fusioncell serve` on SQLite holding the same activities, `POST /api/v1/activities/check`
-(which writes nothing) timed one request at a time, beside the bare HTTP round trip of the same server (`GET
-/healthz`) and the same check called in this process without HTTP (`service.check_only` + `findings_for`, what
-the route runs).
+(which writes nothing) timed one request at a time, beside the same server's floors (`GET /healthz`, no account; `GET
+/api/v1/me`, the least a signed-in request costs) and the same check called in this process without HTTP
+(`service.check_only` + `findings_for`, what the route runs).
 
 The activities are bulk-inserted as rows of the `activities` table, exactly as `service._fill` writes them
 (GeoJSON, the projected WKB, the box grown by the radius, `live_until` = end), all `joint`, rather than notified
@@ -126,28 +126,35 @@ def serve(data: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def over_http(url: str, acts: Activities, count: int) -> dict[str, Any]:
-    """`count` checks one at a time (after 10 unmeasured), then as many `GET /healthz` on the same connection."""
+    """`count` checks one at a time (after 10 unmeasured), each followed on the same connection by the server's two
+    floors, so that all three meet the same moments of the machine: `GET /healthz` (no account, no database) and
+    `GET /api/v1/me` (the least a signed-in request costs: the token read, the principal answered)."""
     token = httpx.post(f"{url}/api/v1/auth/token", json={"username": "sy.liaison", "password": PASSWORD})
     token.raise_for_status()
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    times, found, bare = [], [], []
+    times, found, bare, signed_in = [], [], [], []
+
+    def timed(call: Any) -> tuple[float, httpx.Response]:
+        t = time.perf_counter()
+        r = call()
+        return (time.perf_counter() - t) * 1000, r
+
     with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
         for i in range(-10, count):
             payload = body(acts, max(i, 0))
-            t = time.perf_counter()
-            r = client.post("/api/v1/activities/check", json=payload)
-            elapsed = (time.perf_counter() - t) * 1000
+            elapsed, r = timed(lambda: client.post("/api/v1/activities/check", json=payload))  # noqa: B023
             if r.status_code != 200:
                 raise RuntimeError(f"POST /api/v1/activities/check: {r.status_code} {r.text[:500]}")
+            health, h = timed(lambda: client.get("/healthz"))
+            me, m = timed(lambda: client.get("/api/v1/me"))
+            h.raise_for_status()
+            m.raise_for_status()
             if i >= 0:
                 times.append(elapsed)
                 found.append({c["other_activity"] for c in r.json()["conflicts"] if c["kind"] == "activity"})
-        for i in range(-10, count):
-            t = time.perf_counter()
-            client.get("/healthz").raise_for_status()
-            if i >= 0:
-                bare.append((time.perf_counter() - t) * 1000)
-    return {"times": times, "found": found, "bare": bare}
+                bare.append(health)
+                signed_in.append(me)
+    return {"times": times, "found": found, "bare": bare, "signed_in": signed_in}
 
 
 def summary(times: list[float]) -> dict[str, float]:

@@ -9,7 +9,8 @@ through the API.
    each. Beside them, a bare `SELECT 1` round trip (PostGIS's floor on this machine).
 3. Through the API: `fusioncell serve` (SQLite) holding the same 100,000 activities, 500 `POST
    /api/v1/activities/check` one at a time, as sy.liaison; the overlaps found must be the engine's. Beside them, the
-   bare HTTP round trip of the same server (`GET /healthz`) and the route's own work in this process.
+   same server's floors (`GET /healthz`; `GET /api/v1/me`, the least a signed-in request costs), each timed right
+   after a check, and the route's own work in this process.
 
 Any difference in a conflict set fails the bench (exit status 1), with the count of differences.
 """
@@ -230,6 +231,7 @@ def run_deconfliction(*, quick: bool = False, output: Path | None = None) -> int
     results["api_check"] = _ms(http["times"])
     results["api_in_process"] = _ms(inproc_times)
     results["api_bare_round_trip"] = _ms(http["bare"])
+    results["api_signed_in_round_trip"] = _ms(http["signed_in"])
     results["bare_wire_round_trip"] = _ms(wire)
     results["api_conflicts"] = {
         "overlaps": sum(len(o) for o in expected),
@@ -238,7 +240,8 @@ def run_deconfliction(*, quick: bool = False, output: Path | None = None) -> int
     }  # fmt: skip
     _say(
         f"  API: {results['api_check']}, in process {results['api_in_process']}, /healthz "
-        f"{results['api_bare_round_trip']}, bare wire {results['bare_wire_round_trip']}, {results['api_conflicts']}"
+        f"{results['api_bare_round_trip']}, /api/v1/me {results['api_signed_in_round_trip']}, "
+        f"bare wire {results['bare_wire_round_trip']}, {results['api_conflicts']}"
     )
     if results["api_conflicts"]["checks_differing_http"] or results["api_conflicts"]["checks_differing_in_process"]:
         failures.append(f"the API's overlaps differ from the engine's: {results['api_conflicts']}")
@@ -298,7 +301,9 @@ def print_table(r: dict[str, Any]) -> None:
         f"{bare['p50_ms']:.2f} / {bare['p99_ms']:.2f} ms GET /healthz", f"p99 ≤ {TARGET_API_P99_MS:g} ms",
         met(a["p99_ms"] <= TARGET_API_P99_MS),
     )  # fmt: skip
-    w = r["bare_wire_round_trip"]
+    me, w = r["api_signed_in_round_trip"], r["bare_wire_round_trip"]
+    table.add_row("  the same server's least signed-in request", "", "",
+                  f"{me['p50_ms']:.2f} / {me['p99_ms']:.2f} ms GET /api/v1/me", "", "")  # fmt: skip
     table.add_row("  the route's work in process (no HTTP)", f"{ip['p50_ms']:.2f} / {ip['p99_ms']:.2f} ms", "",
                   f"{w['p50_ms']:.2f} / {w['p99_ms']:.2f} ms bare wire", "", "")  # fmt: skip
     table.add_row(f"  overlaps the engine's ({ac['overlaps']:,})", "", "", "", "exactly",

@@ -175,6 +175,12 @@ class ActivitySet:
             self._tree = shapely.STRtree(self.boxes)
         return self._tree
 
+    def of_party(self, delegation: str) -> np.ndarray:
+        """Indices of one party's activities."""
+        if delegation not in self.party_names:
+            return np.empty(0, dtype=np.int64)
+        return np.flatnonzero(self.party == self.party_names.index(delegation))
+
     def near(self, volume: Volume) -> np.ndarray:
         """Indices whose grown boxes meet the volume's grown box: the first, cheap filter."""
         if not len(self):
@@ -270,8 +276,7 @@ def check(
 
     # (a) zone rules
     near = others.near(v)
-    # for the caps, the party's activities anywhere in the zone (not only near this one)
-    same_party = np.flatnonzero(others.delegations == activity.delegation) if len(others) else near
+    same_party: np.ndarray | None = None  # for the caps: the party's activities anywhere (not only near this one)
     for i in touched:
         zone = zones.zones[i]
         if not _binds(zone, activity.delegation):
@@ -289,6 +294,8 @@ def check(
                 )
             )
         if zone.caps:
+            if same_party is None:
+                same_party = others.of_party(activity.delegation)
             in_zone = same_party
             if len(in_zone):
                 mine = _time_overlap(v.start, v.end, others.start[in_zone], others.end[in_zone])

@@ -648,11 +648,6 @@ def _write(
     cell: Cell, uow: UnitOfWork, principal: Principal, body: ActivityCreate, *, existing: Activity | None
 ) -> tuple[Activity, list[dict[str, Any]]]:
     draft = _checked(cell, principal, body)
-    if existing is not None and body.audience != existing.audience:
-        raise InvalidInput(
-            f"an amendment keeps the activity's audience ({existing.audience!r}): cancel it and notify anew",
-            field="audience",
-        )
     _lock_theatre(uow, draft.theatre.id)
     now = cell.clock.now()
     activity_id = existing.id if existing else fresh_id(uow.session, Activity)
@@ -719,17 +714,30 @@ def notify(
     return _write(cell, uow, principal, body, existing=None)
 
 
-def _own_open(cell: Cell, uow: UnitOfWork, principal: Principal, activity_id: int) -> Activity:
-    activity = _readable(cell, uow.session, principal, activity_id)
+def _may_change(cell: Cell, principal: Principal, activity: Activity, body: ActivityCreate | None = None) -> None:
+    """Only its own party changes an activity, only while it is planned or active; an amendment keeps its audience."""
     if activity.delegation != principal.delegation:
-        raise Forbidden(f"activity {activity_id} is {activity.delegation}'s: only its own party may change it")
-    authorize(principal, Permission.NOTIFY_ACTIVITY, cell.charter.roster)
-    # decided on the row as it is once no other change to it (or its theatre) can be under way
-    _lock_theatre(uow, activity.theatre)
-    uow.session.refresh(activity, with_for_update=True)
+        raise Forbidden(f"activity {activity.id} is {activity.delegation}'s: only its own party may change it")
     state = state_of(activity, cell.clock.now())
     if state in ("ended", "cancelled"):
-        raise Conflict(f"activity {activity_id} is {state}: it can no longer change", state=state)
+        raise Conflict(f"activity {activity.id} is {state}: it can no longer change", state=state)
+    if body is not None and body.audience != activity.audience:
+        raise InvalidInput(
+            f"an amendment keeps the activity's audience ({activity.audience!r}): cancel it and notify anew",
+            field="audience",
+        )
+
+
+def _own_open(
+    cell: Cell, uow: UnitOfWork, principal: Principal, activity_id: int, body: ActivityCreate | None = None
+) -> Activity:
+    activity = _readable(cell, uow.session, principal, activity_id)
+    _may_change(cell, principal, activity, body)
+    authorize(principal, Permission.NOTIFY_ACTIVITY, cell.charter.roster)
+    # decided again on the row as it is once no other change to it (or its theatre) can be under way
+    _lock_theatre(uow, activity.theatre)
+    uow.session.refresh(activity, with_for_update=True)
+    _may_change(cell, principal, activity, body)
     return activity
 
 
@@ -737,7 +745,7 @@ def amend(
     *, cell: Cell, uow: UnitOfWork, principal: Principal, activity_id: int, body: ActivityCreate
 ) -> tuple[Activity, list[dict[str, Any]]]:
     """A new version of a planned or active activity, checked anew (its own earlier version aside)."""
-    existing = _own_open(cell, uow, principal, activity_id)
+    existing = _own_open(cell, uow, principal, activity_id, body)
     return _write(cell, uow, principal, body, existing=existing)
 
 
@@ -895,12 +903,7 @@ def check_only(*, cell: Cell, principal: Principal, body: ActivityCreate, activi
         version = 1
         if activity_id is not None:  # as amending would: one's own activity, in its own audience
             existing = _readable(cell, session, principal, activity_id)
-            if existing.delegation != principal.delegation:
-                raise Forbidden(f"activity {activity_id} is {existing.delegation}'s: only its own party may amend it")
-            if body.audience != existing.audience:
-                raise InvalidInput(
-                    f"an amendment keeps the activity's audience ({existing.audience!r})", field="audience"
-                )
+            _may_change(cell, principal, existing, body)
             version = existing.version + 1
         return _find(cell, session, principal, draft, activity_id=activity_id or 0, version=version)
 

@@ -29,6 +29,17 @@ def _theatre_id(cell: Cell, zone: CharterZone) -> str:
     return ""
 
 
+def _placed(cell: Cell, key: tuple[str, int], definition: Any) -> tuple[CharterZone, str]:
+    """A zone version's definition read and placed in its theatre once: a version, once proposed, never changes
+    (only its acceptances and dates, which are read from its row each time). `definition`: the charter's zone, or a
+    proposed version's stored definition."""
+    cache: dict[tuple[str, int], tuple[CharterZone, str]] = cell.derived("deescalation.zone_versions", dict)
+    if key not in cache:
+        zone = definition if isinstance(definition, CharterZone) else CharterZone.model_validate(definition)
+        cache[key] = zone, _theatre_id(cell, zone)
+    return cache[key]
+
+
 def _proposed(cell: Cell, session: Any) -> list[ZoneVersion]:
     return list(session.execute(select(ZoneVersion).order_by(ZoneVersion.zone_id, ZoneVersion.version)).scalars())
 
@@ -36,20 +47,21 @@ def _proposed(cell: Cell, session: Any) -> list[ZoneVersion]:
 def states(cell: Cell, session: Any, *, at: datetime) -> list[ZoneState]:
     """Every version of every zone and its status at `at`."""
     versions: dict[str, list[ZoneState]] = {}
-    for zone in cell.charter.zones:
+    for chartered in cell.charter.zones:
         # agreed in the charter: in force since the charter was (its rules apply from its own valid_from)
+        zone, theatre = _placed(cell, (chartered.id, 1), chartered)
         versions.setdefault(zone.id, []).append(
-            ZoneState(zone, 1, "proposed" if zone.proposed else "chartered", None, _theatre_id(cell, zone))
+            ZoneState(zone, 1, "proposed" if zone.proposed else "chartered", None, theatre)
         )
     for row in _proposed(cell, session):
-        zone = CharterZone.model_validate(row.definition)
+        zone, theatre = _placed(cell, (row.zone_id, row.version), row.definition)
         versions.setdefault(row.zone_id, []).append(
             ZoneState(
                 zone,
                 row.version,
                 "withdrawn" if row.withdrawn_at and row.withdrawn_at <= at else "proposed",
                 row.in_force_from,
-                _theatre_id(cell, zone),
+                theatre,
                 row.proposed_by,
                 dict(row.accepted),
                 row.note,
