@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.json_schema import models_json_schema
 from pydantic_core import PydanticCustomError, core_schema
 
@@ -186,6 +194,10 @@ def random_row_id() -> int:
     the caller retries on the rare id already taken."""
     return secrets.randbelow(ROW_ID_MAX) + 1
 
+
+# A client's own id for a request it may have to resend (a message, a notification): the same id from the same account
+# is the same request, answered from the record rather than carried out twice.
+TxnId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:\-]{1,100}$")]
 
 RowId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
 # A position in the ledger, as a list's cursor: the items after it (-1: from the start). Lists of what is recorded

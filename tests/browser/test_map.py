@@ -5,12 +5,14 @@ Arabic with the map itself left to right."""
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.browser.test_screens import _signed_in
+from tests.conftest import TEST_PASSWORD
 from tests.deescalation.helpers import activity
 
 pytestmark = [pytest.mark.browser]
@@ -73,6 +75,35 @@ def test_drawing_an_activity_across_the_area_of_separation_shows_the_conflict(ch
     il.context.close()
     # the refusal the page was shown (a 409, as designed) is the one line Chromium logs; nothing else may be
     assert [p for p in problems if "status of 409" not in p] == [], problems
+
+
+def test_a_session_that_ends_while_drawing_signs_in_again_and_keeps_the_drawing(chromium, served, crew, cell) -> None:  # type: ignore[no-untyped-def]
+    il, problems = _signed_in(chromium, served, "il.liaison")
+    il.set_viewport_size({"width": 1280, "height": 900})
+    il.goto(f"{served}/map")
+    _loaded(il)
+    il.locator(".leaflet-pm-icon-polyline").click()
+    start, end = _point(il, 33.0, 35.60), _point(il, 33.05, 35.65)
+    il.mouse.click(*start)
+    il.mouse.click(*end)
+    il.mouse.click(*end)
+    il.wait_for_function("() => document.getElementById('map').dataset.drawn === 'LineString'")
+    drawn = il.evaluate("document.getElementById('drawn').textContent")
+    cell.clock.advance(timedelta(hours=13))  # past the session's 12 hours
+    il.get_by_test_id("check").click()
+    il.wait_for_url(f"{served}/login?next=%2Fmap")
+    il.fill("input[name=username]", "il.liaison")
+    il.fill("input[name=password]", TEST_PASSWORD)
+    il.click("button[type=submit]")
+    il.wait_for_url(f"{served}/map")
+    _loaded(il)
+    il.wait_for_function("() => document.getElementById('map').dataset.drawn === 'LineString'")
+    assert il.evaluate("document.getElementById('drawn').textContent") == drawn
+    il.get_by_test_id("check").click()
+    il.get_by_test_id("result").locator(".ok").wait_for()  # west of the Alpha line, clear of every zone's rules
+    il.context.close()
+    # the one refused request (the session had ended) is the line Chromium logs; nothing else may be
+    assert [p for p in problems if "status of 401" not in p] == [], problems
 
 
 def test_the_map_reads_right_to_left_in_arabic_and_hebrew(chromium, served, crew, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -364,3 +364,30 @@ def test_an_amended_activity_is_found_where_and_when_it_now_is(client, cell, cre
     assert overlaps(geometry=point(moved)) == [] and overlaps(geometry=point(moved), **later) == [sy["id"]]
     client.post(f"/api/v1/activities/{sy['id']}/cancel", json={}, headers=crew["sy"].headers).raise_for_status()
     assert overlaps(geometry=point(moved), **later) == []
+
+
+def test_a_notification_sent_again_under_its_id_is_answered_from_the_record(client, cell, crew) -> None:
+    """A link that dropped the answer: the same notification sent again is the first one, written once."""
+    body = activity(client_txn_id="sy-night-0415")
+    made = notify(client, crew["sy"], body)
+    with Unchanged(cell):
+        again = client.post("/api/v1/activities", json=body, headers=crew["sy"].headers)
+        assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+        assert again.json()["id"] == made["id"] and again.json()["version"] == 1
+        # other content under the same id is a mistake, said so
+        other = client.post("/api/v1/activities", json=body | {"radius_m": 900}, headers=crew["sy"].headers)
+        assert other.status_code == 409 and other.json()["activity"] == made["id"]
+        assert "already used for a different notification" in other.json()["detail"]
+        bad = client.post("/api/v1/activities", json=body | {"client_txn_id": "a b"}, headers=crew["sy"].headers)
+        assert bad.status_code == 422
+        # amending and checking take no such id
+        amend = client.put(f"/api/v1/activities/{made['id']}", json=body, headers=crew["sy"].headers)
+        assert amend.status_code == 422
+        assert client.post("/api/v1/activities/check", json=body, headers=crew["sy"].headers).status_code == 422
+    # the id is the account's own: another account's notification under it is its own
+    il = client.post("/api/v1/activities", json=activity(geometry=point([36.65, 33.05]), client_txn_id="sy-night-0415"),
+                     headers=crew["il"].headers)  # fmt: skip
+    assert il.status_code == 201 and il.json()["id"] != made["id"]
+    # acknowledgements aside: the notification sent again knowing of more is still the same one
+    replay = client.post("/api/v1/activities", json=body | {"acknowledge": ["anything@1"]}, headers=crew["sy"].headers)
+    assert replay.status_code == 200 and replay.json()["id"] == made["id"]

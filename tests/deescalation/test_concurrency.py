@@ -68,3 +68,39 @@ def test_many_at_once_exactly_one_passes_unacknowledged(cell, crew) -> None:
         accepted = {o[1] for o in outcome if o[0] == "accepted"}
         refused = [o for o in outcome if o[0] == "refused"]
         assert len(outcome) == 4 and len(accepted) == 1 and len(refused) == 2, outcome
+
+
+def test_the_same_notification_sent_twice_at_once_is_written_once(cell, crew) -> None:
+    """A resend that arrives while the first is still being recorded (checked and inserted, not committed): it
+    waits, then answers with the first. One activity."""
+    from fusioncell.deescalation.models import Activity
+    from fusioncell.deescalation.schemas import ActivityNotify
+    from tests.conftest import table_count
+
+    sy = authenticate(cell=cell, raw_token=crew["sy"].token)
+    body = ActivityNotify.model_validate(activity(client_txn_id="sy-double-press"))
+    before = table_count(cell, Activity)
+    inserted, release = threading.Event(), threading.Event()
+    answers: dict[str, service.Notified] = {}
+
+    def first() -> None:
+        with cell.command() as uow:
+            answers["first"] = service.notify(cell=cell, uow=uow, principal=sy, body=body)
+            inserted.set()
+            release.wait(5)
+
+    def resend() -> None:
+        answers["resend"] = service.submit(cell=cell, principal=sy, body=body)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=resend)]
+    threads[0].start()
+    assert inserted.wait(5)
+    threads[1].start()
+    time.sleep(0.3)  # the resend is waiting for the first (the theatre's lock, or SQLite's one writer)
+    assert "resend" not in answers
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert table_count(cell, Activity) == before + 1
+    assert not answers["first"].replayed and answers["resend"].replayed
+    assert answers["resend"].activity.id == answers["first"].activity.id

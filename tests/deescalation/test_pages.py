@@ -50,6 +50,31 @@ def test_notifying_from_the_page_needs_its_csrf_token_and_answers_as_the_api(cli
                   headers={"X-CSRF-Token": token})  # fmt: skip
     assert bad.status_code == 422 and "swapped" in bad.json()["detail"]
     assert (ledger_size(cell), table_count(cell, Activity)) == before
-    made = il.post("/map/activities", json=body | {"acknowledge": ["zone:area-of-separation@1:forbidden"]},
-                   headers={"X-CSRF-Token": token})  # fmt: skip
+    sent = body | {"acknowledge": ["zone:area-of-separation@1:forbidden"], "client_txn_id": "map-0f3a"}
+    made = il.post("/map/activities", json=sent, headers={"X-CSRF-Token": token})
     assert made.status_code == 201 and table_count(cell, Activity) == before[1] + 1
+    # Notify pressed again (or the answer lost on the way): the page's id for the drawing notifies it once
+    again = il.post("/map/activities", json=sent, headers={"X-CSRF-Token": token})
+    assert again.status_code == 200 and again.json()["id"] == made.json()["id"]
+    assert table_count(cell, Activity) == before[1] + 1
+
+
+def test_the_maps_script_is_told_when_the_session_has_ended(client, cell, crew) -> None:
+    """A page's script asking for JSON gets a 401 problem it can act on (to sign in, then back), not the sign-in page
+    in place of its data; a browser's own navigation is still sent to sign in."""
+    from datetime import timedelta
+
+    il = signed_in(browser(client), "il.liaison")
+    token = CSRF.search(il.get("/map").text).group(1)
+    cell.clock.advance(timedelta(hours=13))
+    before = (ledger_size(cell), table_count(cell, Activity))
+    for r in (
+        il.get("/map/features.json", headers={"Accept": "application/json"}),
+        il.post("/map/check", json=activity(), headers={"X-CSRF-Token": token, "Accept": "application/json"}),
+        il.post("/map/activities", json=activity(), headers={"X-CSRF-Token": token, "Accept": "application/json"}),
+    ):
+        assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json", r.text
+        assert r.json()["title"] == "Sign in first" and r.headers["hx-redirect"].startswith("/login?next=")
+    assert (ledger_size(cell), table_count(cell, Activity)) == before
+    page = browser(client).get("/map", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Fmap"

@@ -40,6 +40,8 @@ class Activity(Base):
         # the deconfliction check's candidates: one theatre, live during a window, near a box
         Index("ix_activities_theatre_live_until", "theatre", "live_until"),
         Index("ix_activities_ledger_index", "ledger_index"),
+        # a notifier's own id for a notification names one (NULLs, notifications without one, never collide)
+        Index("ix_activities_notified_by_client_txn_id", "notified_by", "client_txn_id", unique=True),
         # ... and, outside these declarations (migration 0014), the two-dimensional index on the grown box: GiST on
         # `box(point(min_x, min_y), point(max_x, max_y))` on PostgreSQL, the `activity_boxes` R*Tree on SQLite
     )
@@ -78,6 +80,10 @@ class Activity(Base):
     closed_by: Mapped[str | None] = mapped_column(String(64))
     close_reason: Mapped[str | None] = mapped_column(Text)
     ledger_index: Mapped[int] = mapped_column(BigInteger, nullable=False, doc="its latest entry")
+    client_txn_id: Mapped[str | None] = mapped_column(String(100), doc="the notifier's own id for the notification")
+    request_digest: Mapped[str | None] = mapped_column(
+        String(64), doc="SHA-256 of the notification as sent (a resend under the same id must match it)"
+    )
 
 
 # SQLite's R*Tree over the activities' grown boxes and live windows (migration 0014; its triggers keep it): read, never

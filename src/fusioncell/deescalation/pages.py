@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from fusioncell.cell import Cell
 from fusioncell.deescalation import exports, service
-from fusioncell.deescalation.schemas import ActivityCreate
+from fusioncell.deescalation.schemas import ActivityCreate, ActivityNotify
 from fusioncell.deps import CellDep
 from fusioncell.errors import DomainError
 from fusioncell.policy import (
@@ -133,7 +133,7 @@ def static(name: str) -> Response:
     return FileResponse(HERE / "static" / name, media_type=STATIC[name], headers={"Cache-Control": "no-cache"})
 
 
-async def _activity(request: Request, session: Any) -> ActivityCreate:
+async def _activity(request: Request, session: Any, model: type[ActivityCreate] = ActivityCreate) -> ActivityCreate:
     check_csrf(request, request.headers.get("x-csrf-token"), session.csrf)
     try:
         body = await request.json()
@@ -142,7 +142,7 @@ async def _activity(request: Request, session: Any) -> ActivityCreate:
     if not isinstance(body, dict):
         raise _Refused(422, {"detail": "the request is not a JSON object"})
     try:
-        return ActivityCreate.model_validate(body)
+        return model.model_validate(body)
     except ValidationError as invalid:
         first = invalid.errors(include_url=False)[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -177,13 +177,14 @@ async def check(request: Request, cell: CellDep, session: SignedIn) -> JSONRespo
 
 @router.post("/map/activities", name="web_map_notify")
 async def notify(request: Request, cell: CellDep, session: SignedIn) -> JSONResponse:
-    """Notify the drawn activity (acknowledging the conflicts ticked); a 409 lists what is still unacknowledged."""
+    """Notify the drawn activity (acknowledging the conflicts ticked); a 409 lists what is still unacknowledged. The
+    page sends one client_txn_id per drawing: a second press, or a resend after a dropped answer, notifies once."""
     try:
-        body = await _activity(request, session)
-        with cell.command() as uow:
-            activity, _ = service.notify(cell=cell, uow=uow, principal=session.principal, body=body)
+        body = await _activity(request, session, ActivityNotify)
+        notified = service.submit(cell=cell, principal=session.principal, body=body)
     except _Refused as refused:
         return JSONResponse(refused.body, status_code=refused.status)
     except DomainError as refused:
         return _answer(refused)
-    return JSONResponse({"id": activity.id, "version": activity.version}, status_code=201)
+    activity = notified.activity
+    return JSONResponse({"id": activity.id, "version": activity.version}, status_code=200 if notified.replayed else 201)

@@ -13,6 +13,7 @@ from fusioncell.deescalation.models import Activity, Incident
 from fusioncell.deescalation.schemas import (
     ActivityClose,
     ActivityCreate,
+    ActivityNotify,
     ActivityPage,
     ActivityRead,
     ActivityVersionRead,
@@ -216,14 +217,21 @@ def accept_zone(
     responses=NOTIFY_ERRORS,
 )
 def notify(
-    body: Annotated[ActivityCreate, Body(openapi_examples=NOTIFY_EXAMPLES)], cell: CellDep, principal: CurrentUser
+    body: Annotated[ActivityNotify, Body(openapi_examples=NOTIFY_EXAMPLES)],
+    response: Response,
+    cell: CellDep,
+    principal: CurrentUser,
 ) -> ActivityRead:
     """Your party's liaison officers. A conflict answers 409 listing each with its `ref` and nothing is stored;
     send again with those refs in `acknowledge` (and a `justification` for a short notice) to notify it knowing
-    of them: the mediator and the other party (where it reads the activity) are alerted."""
-    with cell.command() as uow:
-        activity, conflicts = service.notify(cell=cell, uow=uow, principal=principal, body=body)
-    return activity_read(cell, principal, activity, conflicts)
+    of them: the mediator and the other party (where it reads the activity) are alerted. With a `client_txn_id`,
+    sending it again returns the activity notified with it (200, `Idempotent-Replayed: true`) and writes nothing;
+    other content under the same id is 409."""
+    notified = service.submit(cell=cell, principal=principal, body=body)
+    if notified.replayed:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    return activity_read(cell, principal, notified.activity, notified.conflicts)
 
 
 @router.post(

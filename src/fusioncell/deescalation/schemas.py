@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
 
-from fusioncell.schemas import LINES, InputModel
+from fusioncell.schemas import LINES, InputModel, TxnId
 
 Slug = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Note = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), LINES]
@@ -73,6 +73,18 @@ class ActivityCreate(InputModel):
         "awareness). A ref names the version it is about: a conflict with a since-amended activity must be "
         "acknowledged again.",
         examples=[["zone:area-of-separation@1:forbidden"]],
+    )
+
+
+class ActivityNotify(ActivityCreate):
+    """A new activity, with the notifier's own id for it so that it can be sent again safely."""
+
+    client_txn_id: TxnId | None = Field(
+        default=None,
+        description="Your own id for this notification, to send it again safely (a link that dropped before the "
+        "answer): the same id from the same account returns the activity notified with it (200, "
+        "`Idempotent-Replayed: true`) and writes nothing; other content under the same id is 409.",
+        examples=["sy-night-2026-03-02-0415"],
     )
 
 

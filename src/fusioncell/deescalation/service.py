@@ -9,6 +9,7 @@ no time, place or detail — and the mediator is alerted with both."""
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from typing import Any
 
 import shapely
 from sqlalchemy import or_, select, text
+from sqlalchemy.exc import IntegrityError
 
 from fusioncell.cell import Cell
 from fusioncell.charter.zones import Theatre
@@ -23,7 +25,7 @@ from fusioncell.charter.zones import Zone as CharterZone
 from fusioncell.db import UnitOfWork, fresh_id
 from fusioncell.deescalation import engine, geometry
 from fusioncell.deescalation.models import Activity, ActivityConflict, ActivityVersion, live_near
-from fusioncell.deescalation.schemas import ActivityCreate
+from fusioncell.deescalation.schemas import ActivityCreate, ActivityNotify
 from fusioncell.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fusioncell.policy import (
     MEDIATED_PREFIX,
@@ -670,8 +672,14 @@ def _write(
             notified_at=now,
             ledger_index=index,
         )
+        if isinstance(body, ActivityNotify):
+            activity.client_txn_id, activity.request_digest = body.client_txn_id, request_digest(body)
         _fill(activity, draft, checked, now)
         uow.session.add(activity)
+        try:
+            uow.session.flush()
+        except IntegrityError:  # the only unique key a new row can meet: its notifier's client_txn_id
+            raise ConcurrentResend(activity.client_txn_id) from None
     else:
         activity = existing
         activity.version, activity.amended_at, activity.ledger_index = version, now, index
@@ -706,12 +714,65 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def notify(
-    *, cell: Cell, uow: UnitOfWork, principal: Principal, body: ActivityCreate
-) -> tuple[Activity, list[dict[str, Any]]]:
+class ConcurrentResend(Exception):
+    """A notification with the same client_txn_id was committed while this one was on its way."""
+
+
+def request_digest(body: ActivityCreate) -> str:
+    """What a resend under the same client_txn_id must match: the notification as sent, its acknowledgements aside
+    (the same notification sent again may know of more conflicts)."""
+    sent = body.model_dump(mode="json", exclude={"client_txn_id", "acknowledge"})
+    return hashlib.sha256(json.dumps(sent, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def find_replay(cell: Cell, principal: Principal, body: ActivityCreate) -> Activity | None:
+    """The activity already notified under this client_txn_id by this account, or None; 409 if it was other content."""
+    txn = body.client_txn_id if isinstance(body, ActivityNotify) else None
+    if txn is None:
+        return None
+    with cell.reading() as session:
+        existing = session.execute(
+            select(Activity).where(Activity.notified_by == principal.username, Activity.client_txn_id == txn)
+        ).scalar_one_or_none()
+    if existing is not None and existing.request_digest != request_digest(body):
+        raise Conflict(
+            f"client_txn_id {txn!r} was already used for a different notification "
+            f"(activity {existing.id}): use a new id for a new notification",
+            activity=existing.id,
+        )
+    return existing
+
+
+@dataclass(frozen=True)
+class Notified:
+    activity: Activity
+    conflicts: list[dict[str, Any]]  # as the notifier sees them (for a replay: read again from the record)
+    replayed: bool = False
+
+
+def notify(*, cell: Cell, uow: UnitOfWork, principal: Principal, body: ActivityCreate) -> Notified:
     """A new activity, checked and inserted under the theatre's lock; 409 listing the conflicts the notifier has
-    not acknowledged (nothing written)."""
-    return _write(cell, uow, principal, body, existing=None)
+    not acknowledged (nothing written). Sent again under its client_txn_id: the activity notified with it."""
+    existing = find_replay(cell, principal, body)
+    if existing is not None:
+        shown = conflicts(cell=cell, principal=principal, activity_id=existing.id, current_only=True)
+        return Notified(existing, shown, replayed=True)
+    activity, view = _write(cell, uow, principal, body, existing=None)
+    return Notified(activity, view)
+
+
+def submit(*, cell: Cell, principal: Principal, body: ActivityCreate) -> Notified:
+    """`notify` in a unit of work of its own, as the API and the map call it: sent again under its client_txn_id,
+    even while the first is still being recorded, it answers with the first."""
+    try:
+        with cell.command() as uow:
+            return notify(cell=cell, uow=uow, principal=principal, body=body)
+    except ConcurrentResend:
+        again = find_replay(cell, principal, body)
+        if again is None:  # pragma: no cover - the unique index said it is there
+            raise
+        shown = conflicts(cell=cell, principal=principal, activity_id=again.id, current_only=True)
+        return Notified(again, shown, replayed=True)
 
 
 def _may_change(cell: Cell, principal: Principal, activity: Activity, body: ActivityCreate | None = None) -> None:

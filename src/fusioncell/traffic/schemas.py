@@ -10,12 +10,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from fusioncell import examples as ex
 from fusioncell.charter.model import Precedence
-from fusioncell.schemas import LINES, InputModel, RowId
+from fusioncell.schemas import LINES, InputModel, RowId, TxnId
 
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Body = Annotated[str, StringConstraints(min_length=1, max_length=20_000), LINES]
 Lang = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")]
-TxnId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:\-]{1,100}$")]
 DelegationCode = Annotated[str, StringConstraints(min_length=1, max_length=16)]
 Readback = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000), LINES]
 

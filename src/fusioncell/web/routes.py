@@ -24,6 +24,7 @@ from fusioncell.ledger import log
 from fusioncell.ledger import service as ledger_service
 from fusioncell.ledger.note import LAST_TIMESTAMP
 from fusioncell.policy import readable_audiences
+from fusioncell.problems import problem
 from fusioncell.web import i18n
 from fusioncell.web.pages import (
     STATIC,
@@ -289,6 +290,14 @@ def install(app: FastAPI) -> None:
         target = "/login?" + urlencode({"next": exc.next_path})
         if request.headers.get("hx-request"):  # htmx follows HX-Redirect, not a 303 into its swap target
             response: Response = Response(status_code=401, headers={"HX-Redirect": target})
+        elif "application/json" in request.headers.get("accept", ""):  # a page's script (the map): it says so
+            response = problem(
+                Unauthorized.status,
+                slug=Unauthorized.slug,
+                title="Sign in first",
+                detail="Your session has ended: sign in again to go on.",
+                headers={"HX-Redirect": target},
+            )
         else:
             response = RedirectResponse(target, status_code=303)
         if SESSION_COOKIE in request.cookies:  # a session that has ended: the browser forgets it

@@ -5,6 +5,7 @@
   "use strict";
 
   const HOUR = 3600 * 1000;
+  const DRAFT = "fusioncell.map.draft";  // sessionStorage: the drawing kept across signing in again
   const STYLE = {
     zone: { color: "#b3261e", weight: 2, fillOpacity: 0.12 },
     proposed: { color: "#b3261e", weight: 2, dashArray: "6 6", fillOpacity: 0.04 },
@@ -143,9 +144,17 @@
       ], p.delegation + " · " + p.kind)).bindTooltip(() => text(p.kind), { sticky: true });
     }
 
+    // A session that has ended: to sign in, then back to this page (what the drawing held is kept for it).
+    function signedOut(r) {
+      if (r.status !== 401) return false;
+      if (drawn) sessionStorage.setItem(DRAFT, JSON.stringify(drawn.toGeoJSON().geometry));
+      location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
+      return true;
+    }
+
     function load() {
       return fetch("/map/features.json", { credentials: "same-origin", headers: { Accept: "application/json" } })
-        .then((r) => r.json())
+        .then((r) => (signedOut(r) ? new Promise(() => {}) : r.json()))
         .then((collection) => {
           for (const group of Object.values(layers)) group.clearLayers();
           timed.length = 0;
@@ -191,6 +200,9 @@
     // drawing and notifying
     const form = document.getElementById("notify");
     let drawn = null;
+    // one id per drawing: a second press of Notify, or a resend after an answer lost on the way, notifies it once
+    let txn = null;
+    const newTxn = () => "map-" + Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
     if (form && map.pm) {
       map.pm.setLang(config.lang === "he" ? "he" : config.lang === "ar" ? "ar" : "en");
       map.pm.addControls({ position: "topleft", drawMarker: true, drawPolyline: true, drawPolygon: true, drawRectangle: true,
@@ -198,14 +210,22 @@
       // while drawing, a click places a vertex: the shapes below do not take it (nor open their popups)
       map.on("pm:drawstart", () => { map.closePopup(); node.classList.add("drawing"); });
       map.on("pm:drawend", () => node.classList.remove("drawing"));
-      map.on("pm:create", (e) => {
+      const keep = (layer) => {
         if (drawn) map.removeLayer(drawn);
-        drawn = e.layer;
+        drawn = layer;
+        txn = newTxn();
         drawn.setStyle && drawn.setStyle(STYLE.drawn);
         document.getElementById("drawn").textContent = JSON.stringify(drawn.toGeoJSON().geometry.coordinates).slice(0, 120);
         node.dataset.drawn = drawn.toGeoJSON().geometry.type;
-      });
+      };
+      map.on("pm:create", (e) => keep(e.layer));
       map.on("pm:remove", (e) => { if (e.layer === drawn) { drawn = null; delete node.dataset.drawn; } });
+      // what was drawn when the session ended, back after signing in again
+      const draft = sessionStorage.getItem(DRAFT);
+      sessionStorage.removeItem(DRAFT);
+      if (draft) {
+        try { keep(L.geoJSON(JSON.parse(draft)).getLayers()[0].addTo(map)); } catch (e) { /* not a shape: dropped */ }
+      }
       const soon = new Date(base + 96 * HOUR);
       form.elements.start.value = soon.toISOString().slice(0, 16);
       form.elements.end.value = new Date(soon.getTime() + 6 * HOUR).toISOString().slice(0, 16);
@@ -241,7 +261,7 @@
     function show(answer, status) {
       result.replaceChildren();
       result.className = status >= 400 && status !== 409 ? "error" : "";
-      if (status === 201) {
+      if (status === 201 || (status === 200 && answer.id)) {  // notified (200: it had been, the answer lost)
         result.append(el("p", { class: "ok", text: t.notified }));
         if (drawn) { map.removeLayer(drawn); drawn = null; }
         load();
@@ -269,14 +289,16 @@
 
     function send(path) {
       if (!drawn) { result.replaceChildren(el("p", { class: "warning", text: t.draw_first })); return; }
-      const payload = JSON.stringify(body());  // before the list of conflicts (and what was ticked) is replaced
+      const sent = body();  // before the list of conflicts (and what was ticked) is replaced
+      if (path === "/map/activities") sent.client_txn_id = txn;
+      const payload = JSON.stringify(sent);
       result.replaceChildren(el("p", { class: "muted", text: t.checking }));
       fetch(path, {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": form.dataset.csrf, Accept: "application/json" },
         body: payload,
-      }).then((r) => r.json().then((answer) => show(answer, r.status)))
+      }).then((r) => signedOut(r) || r.json().then((answer) => show(answer, r.status)))
         .catch(() => result.replaceChildren(el("p", { class: "error", text: t.failed })));
     }
 

@@ -1,4 +1,5 @@
-"""de-escalation: a two-dimensional index on each activity's grown box, for the deconfliction check's first filter
+"""de-escalation: a two-dimensional index on each activity's grown box, for the deconfliction check's first filter;
+the notifier's own id for a notification, to send it again safely
 
 Revision ID: 0014
 Revises: 0013
@@ -9,10 +10,14 @@ answers one side of that range at most, so with 100,000 activities stored SQLite
 check. SQLite gets an R*Tree (`activity_boxes`, kept by triggers on `activities`) over the box and the live window
 (`start_at` to `live_until`, as seconds since 2020-01-01); PostgreSQL a GiST index on the box (the window is the
 B-tree `ix_activities_theatre_live_until`'s, which the planner combines with it).
+
+`client_txn_id` (unique per notifier) and `request_digest` let a notification be sent again after a dropped answer
+and be answered from the record.
 """
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
@@ -30,6 +35,11 @@ ROW = f"new.id, new.min_x, new.max_x, new.min_y, new.max_y, {FIRST}, {LAST}"
 
 
 def upgrade() -> None:
+    op.add_column("activities", sa.Column("client_txn_id", sa.String(length=100), nullable=True))
+    op.add_column("activities", sa.Column("request_digest", sa.String(length=64), nullable=True))
+    op.create_index(
+        "ix_activities_notified_by_client_txn_id", "activities", ["notified_by", "client_txn_id"], unique=True
+    )
     if op.get_bind().dialect.name != "sqlite":
         op.execute(f"CREATE INDEX ix_activities_box ON activities USING gist (({BOX}))")
         return
@@ -56,7 +66,11 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         op.execute("DROP INDEX IF EXISTS ix_activities_box")
-        return
-    for name in ("insert", "update", "delete"):
-        op.execute(f"DROP TRIGGER IF EXISTS activity_boxes_{name}")
-    op.execute("DROP TABLE IF EXISTS activity_boxes")
+    else:
+        for name in ("insert", "update", "delete"):
+            op.execute(f"DROP TRIGGER IF EXISTS activity_boxes_{name}")
+        op.execute("DROP TABLE IF EXISTS activity_boxes")
+    op.drop_index("ix_activities_notified_by_client_txn_id", table_name="activities")
+    with op.batch_alter_table("activities", schema=None) as batch_op:  # SQLite: the table copied without them
+        batch_op.drop_column("request_digest")
+        batch_op.drop_column("client_txn_id")
