@@ -166,3 +166,24 @@ def test_an_agreed_zone_not_yet_valid_is_in_force_and_applies_from_its_start(cli
     huge = _definition(_charter_zone(client, crew["us"], "limitation-10km"))
     huge["rules"]["caps"]["tanks"] = 10**30
     assert client.post("/api/v1/zones", json={"zone": huge}, headers=crew["us"].headers).status_code == 422
+
+
+def test_a_zone_the_mediator_proposed_can_be_named_in_an_incident(client, cell, crew) -> None:
+    corridor = _definition(_charter_zone(client, crew["us"], "area-of-separation"))
+    corridor["id"] = "humanitarian-corridor"
+    corridor["names"] = {"en": "Humanitarian corridor", "ar": "ممر إنساني", "he": "מסדרון הומניטרי"}
+    r = client.post("/api/v1/zones", json={"zone": corridor}, headers=crew["us"].headers)
+    assert r.status_code == 201, r.text
+    report = {
+        "audience": "joint",
+        "kind": "airspace-violation",
+        "occurred_at": (START - timedelta(hours=1)).isoformat(),
+        "place": {"type": "Point", "coordinates": [35.824, 33.125]},
+        "description": "A drone over the corridor.",
+    }
+    made = client.post("/api/v1/incidents", json=report | {"zone": "humanitarian-corridor"},
+                       headers=crew["undof"].headers)  # fmt: skip
+    assert made.status_code == 201, made.text
+    assert made.json()["zone"] == "humanitarian-corridor"
+    unknown = client.post("/api/v1/incidents", json=report | {"zone": "atlantis"}, headers=crew["undof"].headers)
+    assert unknown.status_code == 422 and unknown.json()["field"] == "zone"

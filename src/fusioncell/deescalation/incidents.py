@@ -14,7 +14,7 @@ from fusioncell.db import UnitOfWork, fresh_id
 from fusioncell.deescalation import evidence, geometry
 from fusioncell.deescalation.models import Activity, EvidenceFile, Incident
 from fusioncell.deescalation.schemas import IncidentCreate
-from fusioncell.deescalation.service import theatre_of
+from fusioncell.deescalation.service import theatre_of, zone_states
 from fusioncell.errors import InvalidInput, NotFound
 from fusioncell.policy import (
     MEDIATED_PREFIX,
@@ -68,8 +68,8 @@ def report(*, cell: Cell, uow: UnitOfWork, principal: Principal, body: IncidentC
         where = "place" + ("." + exc.path if exc.path else "")
         raise InvalidInput(f"{where}: {exc.reason}", field=where) from None
     theatre = theatre_of(cell, shape, field="place")
-    if body.zone is not None and body.zone not in {z.id for z in cell.charter.zones}:
-        raise InvalidInput(f"no zone {body.zone!r}", field="zone")
+    if body.zone is not None and body.zone not in {s.zone.id for s in zone_states(cell, uow.session, at=now)}:
+        raise InvalidInput(f"no zone {body.zone!r}: the charter's, or one the mediator proposed", field="zone")
     if body.activity is not None:
         related = uow.session.get(Activity, body.activity)
         if related is None or not can_read(principal, resolve_audience(related.audience, roster)):

@@ -498,7 +498,14 @@ def export_map(
     format: Annotated[Literal["geojson", "kml"], Query(description="geojson (RFC 7946) or kml (Google Earth)")] = (
         "geojson"
     ),
-    at: At = None,
+    at: Annotated[
+        AwareDatetime | None,
+        Query(
+            description="The zones as they were in force at this instant (default: now), ISO 8601 with its offset. "
+            "Activities and incidents are all exported, each with its window or time (KML TimeSpans, for Google "
+            "Earth's time slider)."
+        ),
+    ] = None,
 ) -> Response:
     """Exactly what you may read, for a GIS or Google Earth: each feature carries its layer (zones, activities,
     conflicts, incidents); a conflict with an activity you may not read is placed on your own activity."""
