@@ -391,3 +391,20 @@ def test_a_notification_sent_again_under_its_id_is_answered_from_the_record(clie
     # acknowledgements aside: the notification sent again knowing of more is still the same one
     replay = client.post("/api/v1/activities", json=body | {"acknowledge": ["anything@1"]}, headers=crew["sy"].headers)
     assert replay.status_code == 200 and replay.json()["id"] == made["id"]
+
+
+def test_the_box_index_is_built_for_activities_notified_before_it(client, cell, crew) -> None:
+    """Migration 0014 on a cell that already holds activities: each is found through the new index (and a
+    notification sent under the earlier schema is not taken for a resend)."""
+    from alembic import command
+
+    from fusioncell.migrate import alembic_config, upgrade
+
+    sy = notify(client, crew["sy"], activity())
+    cell.db.dispose()
+    command.downgrade(alembic_config(str(cell.db.url)), "0013")
+    upgrade(cell.db)
+    r = client.post("/api/v1/activities/check", json=activity(), headers=crew["il"].headers)
+    assert [c["other_activity"] for c in r.json()["conflicts"] if c["kind"] == "activity"] == [sy["id"]]
+    again = notify(client, crew["sy"], activity(geometry=point([36.65, 33.05]), client_txn_id="after-0014"))
+    assert again["id"] != sy["id"]
