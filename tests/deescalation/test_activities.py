@@ -408,3 +408,21 @@ def test_the_box_index_is_built_for_activities_notified_before_it(client, cell, 
     assert [c["other_activity"] for c in r.json()["conflicts"] if c["kind"] == "activity"] == [sy["id"]]
     again = notify(client, crew["sy"], activity(geometry=point([36.65, 33.05]), client_txn_id="after-0014"))
     assert again["id"] != sy["id"]
+
+
+def test_an_activity_ended_a_fraction_of_a_millisecond_into_a_window_still_meets_it(client, cell, crew) -> None:
+    """The box index keeps times to the millisecond; the window it is asked about is widened so that the exact
+    comparison, to the microsecond, decides."""
+    sy = notify(client, crew["sy"], activity())
+    start = START + timedelta(days=4)
+    cell.clock.advance(start + timedelta(hours=1, microseconds=400) - cell.clock.now())
+    crew = {key: Member(m.username, m.delegation, login(client, m.username)) for key, m in crew.items()}
+    client.post(f"/api/v1/activities/{sy['id']}/end", json={}, headers=crew["sy"].headers).raise_for_status()
+    after = start + timedelta(hours=1, microseconds=200)  # 0.2 ms before it ended
+    window = {"start": after.isoformat(), "end": (after + timedelta(hours=2)).isoformat()}
+    r = client.post("/api/v1/activities/check", json=activity(**window), headers=crew["il"].headers)
+    assert [c["other_activity"] for c in r.json()["conflicts"] if c["kind"] == "activity"] == [sy["id"]]
+    later = start + timedelta(hours=1, microseconds=400)  # the instant it ended: the window is half-open
+    window = {"start": later.isoformat(), "end": (later + timedelta(hours=2)).isoformat()}
+    r = client.post("/api/v1/activities/check", json=activity(**window), headers=crew["il"].headers)
+    assert [c for c in r.json()["conflicts"] if c["kind"] == "activity"] == []

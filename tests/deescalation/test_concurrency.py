@@ -72,13 +72,15 @@ def test_many_at_once_exactly_one_passes_unacknowledged(cell, crew) -> None:
 
 def test_the_same_notification_sent_twice_at_once_is_written_once(cell, crew) -> None:
     """A resend that arrives while the first is still being recorded (checked and inserted, not committed): it
-    waits, then answers with the first. One activity."""
+    waits, then answers with the first, before it could be checked against it. One activity."""
     from fusioncell.deescalation.models import Activity
     from fusioncell.deescalation.schemas import ActivityNotify
     from tests.conftest import table_count
 
     sy = authenticate(cell=cell, raw_token=crew["sy"].token)
-    body = ActivityNotify.model_validate(activity(client_txn_id="sy-double-press"))
+    # in the 10 km belt with 50 of its 75 tanks: the two copies together would break the cap, one does not
+    belt = {"type": "Point", "coordinates": [35.98, 33.0]}
+    body = ActivityNotify.model_validate(activity(geometry=belt, forces={"tanks": 50}, client_txn_id="sy-double-press"))
     before = table_count(cell, Activity)
     inserted, release = threading.Event(), threading.Event()
     answers: dict[str, service.Notified] = {}

@@ -108,8 +108,9 @@ def live_near(
     live: list[ColumnElement[bool]] = [Activity.theatre == theatre, Activity.live_until > start]
     if dialect == "sqlite":
         b = ACTIVITY_BOXES.c
-        # the R*Tree's 32-bit floats are rounded outwards, so these inclusive bounds never lose an activity
-        t0, t1 = (start - EPOCH).total_seconds(), (end - EPOCH).total_seconds()
+        # The R*Tree's 32-bit floats are rounded outwards, but julianday() keeps milliseconds only: a second's margin
+        # on the window, and these inclusive bounds never lose an activity (the exact terms below decide).
+        t0, t1 = (start - EPOCH).total_seconds() - 1.0, (end - EPOCH).total_seconds() + 1.0
         ids = select(b.id).where(
             b.min_x <= x1, b.max_x >= x0, b.min_y <= y1, b.max_y >= y0, b.min_t <= t1, b.max_t >= t0
         )

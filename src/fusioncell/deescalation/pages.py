@@ -101,6 +101,7 @@ def map_page(request: Request, cell: CellDep, session: SignedIn) -> Response:
         "types": {t.id: display_name(t.names, cell, lang) for t in section.activity_types},
         "equipment": {k: display_name(v, cell, lang) for k, v in section.equipment.items()},
         "delegation": principal.delegation,
+        "username": principal.username,  # whose drawing the page keeps across signing in again
     }
     audiences = []
     if _notifies(cell, principal):

@@ -651,6 +651,16 @@ def _write(
 ) -> tuple[Activity, list[dict[str, Any]]]:
     draft = _checked(cell, principal, body)
     _lock_theatre(uow, draft.theatre.id)
+    txn = body.client_txn_id if existing is None and isinstance(body, ActivityNotify) else None
+    if (
+        txn is not None
+        and uow.session.execute(
+            select(Activity.id).where(Activity.notified_by == principal.username, Activity.client_txn_id == txn)
+        ).first()
+    ):
+        # the same notification, committed while this one waited for the theatre: answered as a resend, before
+        # its own copy could be checked against it (and refused for a cap the two would break together)
+        raise ConcurrentResend(txn)
     now = cell.clock.now()
     activity_id = existing.id if existing else fresh_id(uow.session, Activity)
     version = existing.version + 1 if existing else 1
@@ -672,14 +682,17 @@ def _write(
             notified_at=now,
             ledger_index=index,
         )
-        if isinstance(body, ActivityNotify):
-            activity.client_txn_id, activity.request_digest = body.client_txn_id, request_digest(body)
+        if txn is not None:
+            activity.client_txn_id, activity.request_digest = txn, request_digest(body)
         _fill(activity, draft, checked, now)
         uow.session.add(activity)
         try:
             uow.session.flush()
-        except IntegrityError:  # the only unique key a new row can meet: its notifier's client_txn_id
-            raise ConcurrentResend(activity.client_txn_id) from None
+        except IntegrityError:
+            if txn is None:
+                raise
+            # the same id from another theatre's notification, committed meanwhile (each theatre has its own lock)
+            raise ConcurrentResend(txn) from None
     else:
         activity = existing
         activity.version, activity.amended_at, activity.ledger_index = version, now, index
@@ -721,7 +734,8 @@ class ConcurrentResend(Exception):
 def request_digest(body: ActivityCreate) -> str:
     """What a resend under the same client_txn_id must match: the notification as sent, its acknowledgements aside
     (the same notification sent again may know of more conflicts)."""
-    sent = body.model_dump(mode="json", exclude={"client_txn_id", "acknowledge"})
+    same = body.model_copy(update={"start": body.start.astimezone(UTC), "end": body.end.astimezone(UTC)})
+    sent = same.model_dump(mode="json", exclude={"client_txn_id", "acknowledge"})
     return hashlib.sha256(json.dumps(sent, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
@@ -793,8 +807,8 @@ def _own_open(
     cell: Cell, uow: UnitOfWork, principal: Principal, activity_id: int, body: ActivityCreate | None = None
 ) -> Activity:
     activity = _readable(cell, uow.session, principal, activity_id)
-    _may_change(cell, principal, activity, body)
     authorize(principal, Permission.NOTIFY_ACTIVITY, cell.charter.roster)
+    _may_change(cell, principal, activity, body)
     # decided again on the row as it is once no other change to it (or its theatre) can be under way
     _lock_theatre(uow, activity.theatre)
     uow.session.refresh(activity, with_for_update=True)

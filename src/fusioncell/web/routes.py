@@ -296,7 +296,7 @@ def install(app: FastAPI) -> None:
                 slug=Unauthorized.slug,
                 title="Sign in first",
                 detail="Your session has ended: sign in again to go on.",
-                headers={"HX-Redirect": target},
+                headers={"HX-Redirect": target, "Vary": "Accept"},
             )
         else:
             response = RedirectResponse(target, status_code=303)

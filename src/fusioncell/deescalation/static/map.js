@@ -147,7 +147,7 @@
     // A session that has ended: to sign in, then back to this page (what the drawing held is kept for it).
     function signedOut(r) {
       if (r.status !== 401) return false;
-      if (drawn) sessionStorage.setItem(DRAFT, JSON.stringify(drawn.toGeoJSON().geometry));
+      if (drawn) sessionStorage.setItem(DRAFT, JSON.stringify({ user: config.username, geometry: drawn.toGeoJSON().geometry }));
       location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
       return true;
     }
@@ -221,10 +221,14 @@
       map.on("pm:create", (e) => keep(e.layer));
       map.on("pm:remove", (e) => { if (e.layer === drawn) { drawn = null; delete node.dataset.drawn; } });
       // what was drawn when the session ended, back after signing in again
+      // (only for the same person: another signing in on this tab does not get it)
       const draft = sessionStorage.getItem(DRAFT);
       sessionStorage.removeItem(DRAFT);
       if (draft) {
-        try { keep(L.geoJSON(JSON.parse(draft)).getLayers()[0].addTo(map)); } catch (e) { /* not a shape: dropped */ }
+        try {
+          const kept = JSON.parse(draft);
+          if (kept.user === config.username) keep(L.geoJSON(kept.geometry).getLayers()[0].addTo(map));
+        } catch (e) { /* not a shape: dropped */ }
       }
       const soon = new Date(base + 96 * HOUR);
       form.elements.start.value = soon.toISOString().slice(0, 16);

@@ -43,8 +43,8 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != "sqlite":
         op.execute(f"CREATE INDEX ix_activities_box ON activities USING gist (({BOX}))")
         return
-    # An R*Tree stores 32-bit floats rounded outwards: a box it returns may be a little larger, never smaller, and the
-    # query keeps the exact comparisons on the table's own columns.
+    # An R*Tree stores 32-bit floats rounded outwards: a box it returns may be a little larger, never smaller. It is a
+    # prefilter: the query keeps the exact time terms on the table's columns, and the engine measures distances.
     op.execute("CREATE VIRTUAL TABLE activity_boxes USING rtree(id, min_x, max_x, min_y, max_y, min_t, max_t)")
     op.execute(f"INSERT INTO activity_boxes SELECT {ROW.replace('new.', '')} FROM activities")
     op.execute(
