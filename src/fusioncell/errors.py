@@ -7,6 +7,11 @@ from typing import Any
 PROBLEM_BASE = "https://fusioncell.dev/problems/"
 
 
+class ConcurrentResend(Exception):
+    """A request under a client's own id (`client_txn_id`) that is already on the record, or was committed while
+    this one was on its way: the caller answers with what was recorded (or 409 if it differs)."""
+
+
 class DomainError(Exception):
     status: int = 400
     slug: str = "bad-request"

@@ -111,7 +111,8 @@ def test_the_readmes_screenshots(chromium, served, cell, crew, tmp_path) -> None
         page.goto(f"{served}{path.format(**ids)}?lang={lang}")
         page.wait_for_function("() => !document.querySelector('[data-live]') || document.documentElement.dataset.ready")
         page.wait_for_function(
-            "() => !document.getElementById('map') || document.getElementById('map').dataset.basemap"
+            "() => !document.getElementById('map') || (document.getElementById('map').dataset.basemap"
+            " && document.getElementById('map').dataset.loaded)"
         )
         page.screenshot(path=str(shots / name), full_page=True)
         assert (shots / name).stat().st_size > 10_000

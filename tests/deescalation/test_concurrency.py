@@ -87,7 +87,7 @@ def test_the_same_notification_sent_twice_at_once_is_written_once(cell, crew) ->
 
     def first() -> None:
         with cell.command() as uow:
-            answers["first"] = service.notify(cell=cell, uow=uow, principal=sy, body=body)
+            answers["first"] = service.Notified(*service.notify(cell=cell, uow=uow, principal=sy, body=body))
             inserted.set()
             release.wait(5)
 

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from fusioncell.cell import Cell
 from fusioncell.deescalation import exports, service
@@ -164,14 +165,15 @@ async def check(request: Request, cell: CellDep, session: SignedIn) -> JSONRespo
     """The conflicts the drawn activity would meet, from the reader's side; nothing written."""
     try:
         body = await _activity(request, session)
-        checked = service.check_only(cell=cell, principal=session.principal, body=body)
+        checked = await run_in_threadpool(service.check_only, cell=cell, principal=session.principal, body=body)
     except _Refused as refused:
         return JSONResponse(refused.body, status_code=refused.status)
     except DomainError as refused:
         return _answer(refused)
-    conflicts = service.findings_for(
-        cell, session.principal, checked, delegation=session.principal.delegation or "", withheld=False
-    )
+    conflicts = await run_in_threadpool(
+        service.findings_for, cell, session.principal, checked, delegation=session.principal.delegation or "",
+        withheld=False,
+    )  # fmt: skip
     return JSONResponse({"conflicts": [service.as_wire(c) for c in conflicts],
                          "notice_required_s": checked.required_notice // 1_000_000})  # fmt: skip
 
@@ -182,7 +184,8 @@ async def notify(request: Request, cell: CellDep, session: SignedIn) -> JSONResp
     page sends one client_txn_id per drawing: a second press, or a resend after a dropped answer, notifies once."""
     try:
         body = await _activity(request, session, ActivityNotify)
-        notified = service.submit(cell=cell, principal=session.principal, body=body)
+        # off the event loop: it may wait for the theatre's lock while another notification is checked
+        notified = await run_in_threadpool(service.submit, cell=cell, principal=session.principal, body=body)
     except _Refused as refused:
         return JSONResponse(refused.body, status_code=refused.status)
     except DomainError as refused:

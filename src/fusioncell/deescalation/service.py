@@ -26,7 +26,7 @@ from fusioncell.db import UnitOfWork, fresh_id
 from fusioncell.deescalation import engine, geometry
 from fusioncell.deescalation.models import Activity, ActivityConflict, ActivityVersion, live_near
 from fusioncell.deescalation.schemas import ActivityCreate, ActivityNotify
-from fusioncell.errors import Conflict, Forbidden, InvalidInput, NotFound
+from fusioncell.errors import ConcurrentResend, Conflict, Forbidden, InvalidInput, NotFound
 from fusioncell.policy import (
     MEDIATED_PREFIX,
     Audience,
@@ -727,10 +727,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-class ConcurrentResend(Exception):
-    """A notification with the same client_txn_id was committed while this one was on its way."""
-
-
 def request_digest(body: ActivityCreate) -> str:
     """What a resend under the same client_txn_id must match: the notification as sent, its acknowledgements aside
     (the same notification sent again may know of more conflicts)."""
@@ -757,6 +753,16 @@ def find_replay(cell: Cell, principal: Principal, body: ActivityCreate) -> Activ
     return existing
 
 
+def notify(
+    *, cell: Cell, uow: UnitOfWork, principal: Principal, body: ActivityCreate
+) -> tuple[Activity, list[dict[str, Any]]]:
+    """A new activity, checked and inserted under the theatre's lock; 409 listing the conflicts the notifier has
+    not acknowledged (nothing written). One already notified under its client_txn_id: ConcurrentResend."""
+    if find_replay(cell, principal, body) is not None:
+        raise ConcurrentResend(body.client_txn_id)  # type: ignore[attr-defined]
+    return _write(cell, uow, principal, body, existing=None)
+
+
 @dataclass(frozen=True)
 class Notified:
     activity: Activity
@@ -764,23 +770,12 @@ class Notified:
     replayed: bool = False
 
 
-def notify(*, cell: Cell, uow: UnitOfWork, principal: Principal, body: ActivityCreate) -> Notified:
-    """A new activity, checked and inserted under the theatre's lock; 409 listing the conflicts the notifier has
-    not acknowledged (nothing written). Sent again under its client_txn_id: the activity notified with it."""
-    existing = find_replay(cell, principal, body)
-    if existing is not None:
-        shown = conflicts(cell=cell, principal=principal, activity_id=existing.id, current_only=True)
-        return Notified(existing, shown, replayed=True)
-    activity, view = _write(cell, uow, principal, body, existing=None)
-    return Notified(activity, view)
-
-
 def submit(*, cell: Cell, principal: Principal, body: ActivityCreate) -> Notified:
     """`notify` in a unit of work of its own, as the API and the map call it: sent again under its client_txn_id,
-    even while the first is still being recorded, it answers with the first."""
+    even while the first is still being recorded, it answers with the first (409 if the content differs)."""
     try:
         with cell.command() as uow:
-            return notify(cell=cell, uow=uow, principal=principal, body=body)
+            return Notified(*notify(cell=cell, uow=uow, principal=principal, body=body))
     except ConcurrentResend:
         again = find_replay(cell, principal, body)
         if again is None:  # pragma: no cover - the unique index said it is there

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, raiseload
 from fusioncell.cell import Cell
 from fusioncell.charter.model import Precedence, count_words
 from fusioncell.db import UnitOfWork, fresh_id
-from fusioncell.errors import Conflict, Forbidden, InvalidInput, NotFound
+from fusioncell.errors import ConcurrentResend, Conflict, Forbidden, InvalidInput, NotFound
 from fusioncell.policy import (
     Audience,
     DelegationKind,
@@ -38,10 +38,6 @@ from fusioncell.traffic.models import Alert, Clarification, Delivery, Message
 from fusioncell.traffic.schemas import MessageCreate, Verdict
 
 ACK_OVERDUE = "traffic.ack_overdue"
-
-
-class ConcurrentResend(Exception):
-    """A resend with the same client_txn_id committed while this one was on its way."""
 
 
 OPEN_STATES = ("pending", "delivered")

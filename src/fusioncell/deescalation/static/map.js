@@ -80,7 +80,8 @@
       }
       for (let y = Math.ceil(b.getSouth() / step) * step; y <= b.getNorth(); y += step) {
         graticule.addLayer(L.polyline([[y, b.getWest()], [y, b.getEast()]], { color: "#9aa3b5", weight: 0.6, interactive: false, pane: "basemap" }));
-        graticule.addLayer(L.marker([y, b.getWest()], { interactive: false, pane: "basemap", icon: L.divIcon({ className: "graticule-label", html: "", iconSize: null }) }).bindTooltip(fmt(y) + "°N", { permanent: true, direction: "right", className: "graticule-tip" }));
+        // on the east edge: the west edge holds the zoom and drawing tools, which would cover them
+        graticule.addLayer(L.marker([y, b.getEast()], { interactive: false, pane: "basemap", icon: L.divIcon({ className: "graticule-label", html: "", iconSize: null }) }).bindTooltip(fmt(y) + "°N", { permanent: true, direction: "left", className: "graticule-tip" }));
       }
     }
     map.on("moveend", drawGraticule);
@@ -166,7 +167,7 @@
             else if (layer === "incidents") layers.incidents.addLayer(incidentLayer(f));
           }
           if (!node.dataset.loaded && layers.zones.getLayers().length) {  // the first time, frame the zones
-            map.fitBounds(L.featureGroup(layers.zones.getLayers()).getBounds(), { padding: [24, 24] });
+            map.fitBounds(L.featureGroup(layers.zones.getLayers()).getBounds(), { padding: [24, 24], animate: false });
           }
           node.dataset.zones = String(layers.zones.getLayers().length);
           node.dataset.activities = String(layers.activities.getLayers().length);
