@@ -56,6 +56,9 @@ EXPECTED_PERMISSION_ROLES: dict[str, set[str]] = {
     "zones.propose": {"mediator"},
     "incidents.report": {"liaison", "observer"},
     "zones.accept": {"signatory"},
+    "disputes.open": {"liaison", "observer", "mediator"},
+    "disputes.answer": {"liaison"},
+    "disputes.statement": {"liaison", "observer", "mediator"},
     "disputes.decide": {"mediator"},
     "agreements.sign": {"signatory"},
 }

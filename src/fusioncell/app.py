@@ -27,6 +27,8 @@ from fusioncell.db import Database
 from fusioncell.deescalation import pages as deescalation_pages
 from fusioncell.deescalation.routes import router as deescalation_router
 from fusioncell.deps import refuse_bad_text
+from fusioncell.disputes import service as dispute_service
+from fusioncell.disputes.routes import router as disputes_router
 from fusioncell.events import EventBus
 from fusioncell.intel import pages as intel_pages
 from fusioncell.intel.routes import router as intel_router
@@ -104,6 +106,11 @@ OPENAPI_TAGS = [
         "description": "The agreed zones and their rules, activity pre-notified as 4D volumes and checked at once "
         "against zones, notice periods, suspension commitments and every other party's activity.",
     },
+    {
+        "name": "disputes",
+        "description": "One shared case per dispute: every side's statements and evidence on one record, a "
+        "deadline for each stage, the mediator's finding; a stage overdue is escalated to the diplomatic track.",
+    },
     {"name": "operations", "description": "Health and metrics for those who run the cell."},
 ]
 
@@ -153,6 +160,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     start_loop = settings.scheduler_enabled if run_scheduler is None else run_scheduler
 
     scheduler.register(traffic_service.ACK_OVERDUE, escalation.handle_ack_overdue)
+    scheduler.register(dispute_service.STAGE_OVERDUE, dispute_service.handle_stage_overdue)
     hub = StreamHub(cell)
     receipts = ReceiptRecorder(cell)
     install_traffic_metrics(cell, metrics)
@@ -217,6 +225,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     app.include_router(ledger_router)
     app.include_router(intel_router)
     app.include_router(deescalation_router)
+    app.include_router(disputes_router)
     app.include_router(taxii_router)
     app.include_router(stream_router)
     app.include_router(ops_router)

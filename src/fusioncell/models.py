@@ -10,6 +10,7 @@ from fusioncell.deescalation.models import (
     Incident,
     ZoneVersion,
 )
+from fusioncell.disputes.models import Dispute, DisputeEvidence, DisputeStatement
 from fusioncell.intel.models import IntelItem, IntelObject, IntelOwner, IntelStatus, IntelVersion
 from fusioncell.ledger.models import (
     LedgerCheckpoint,
@@ -34,6 +35,9 @@ __all__ = [
     "EvidenceFile",
     "Incident",
     "Delivery",
+    "Dispute",
+    "DisputeEvidence",
+    "DisputeStatement",
     "IntelItem",
     "IntelObject",
     "IntelStatus",

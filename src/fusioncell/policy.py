@@ -57,6 +57,9 @@ class Permission(StrEnum):
     PROPOSE_ZONE = "zones.propose"
     REPORT_INCIDENT = "incidents.report"
     ACCEPT_ZONE = "zones.accept"
+    OPEN_DISPUTE = "disputes.open"
+    ANSWER_DISPUTE = "disputes.answer"
+    STATE_CASE = "disputes.statement"
     DECIDE_DISPUTE = "disputes.decide"
     SIGN = "agreements.sign"
 
@@ -73,6 +76,9 @@ PERMISSION_ROLES: Mapping[Permission, frozenset[Role]] = {
     Permission.PROPOSE_ZONE: frozenset({Role.MEDIATOR}),
     Permission.REPORT_INCIDENT: frozenset({Role.LIAISON, Role.OBSERVER}),
     Permission.ACCEPT_ZONE: frozenset({Role.SIGNATORY}),
+    Permission.OPEN_DISPUTE: frozenset({Role.LIAISON, Role.OBSERVER, Role.MEDIATOR}),
+    Permission.ANSWER_DISPUTE: frozenset({Role.LIAISON}),
+    Permission.STATE_CASE: frozenset({Role.LIAISON, Role.OBSERVER, Role.MEDIATOR}),
     Permission.DECIDE_DISPUTE: frozenset({Role.MEDIATOR}),
     Permission.SIGN: frozenset({Role.SIGNATORY}),
 }
@@ -91,7 +97,10 @@ ACTS: Mapping[Permission, str] = {
     Permission.PROPOSE_ZONE: "propose a zone",
     Permission.REPORT_INCIDENT: "report an incident",
     Permission.ACCEPT_ZONE: "accept a zone for their party",
-    Permission.DECIDE_DISPUTE: "decide a dispute",
+    Permission.OPEN_DISPUTE: "open a dispute",
+    Permission.ANSWER_DISPUTE: "acknowledge or answer a dispute for their party",
+    Permission.STATE_CASE: "add a statement to a dispute",
+    Permission.DECIDE_DISPUTE: "take up, decide or escalate a dispute",
     Permission.SIGN: "sign an agreement",
 }
 ROLE_NAMES: Mapping[Role, str] = {

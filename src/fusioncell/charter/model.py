@@ -165,6 +165,30 @@ class LedgerRules(_Closed):
         return value
 
 
+class DisputeDeadlines(_Closed):
+    """How long each stage of a dispute may last before the scheduler alerts and escalates it."""
+
+    acknowledge: timedelta = Field(default=timedelta(hours=24), description="the respondent acknowledges the case")
+    respond: timedelta = Field(default=timedelta(days=3), description="the respondent answers, from acknowledging")
+    review: timedelta = Field(default=timedelta(days=2), description="the mediator takes it up, from the response")
+    decide: timedelta = Field(default=timedelta(days=14), description="the mediator's finding, from taking it up")
+
+
+class DisputeRules(_Closed):
+    deadlines: DisputeDeadlines = Field(default_factory=DisputeDeadlines)
+    information: timedelta = Field(
+        default=timedelta(days=2), description="the time to answer the mediator's request for information"
+    )
+
+    @model_validator(mode="after")
+    def _positive(self) -> DisputeRules:
+        periods = {**self.deadlines.model_dump(), "information": self.information}
+        for name, period in periods.items():
+            if not timedelta(minutes=1) <= period <= timedelta(days=366):
+                raise ValueError(f"{name}: a dispute's period runs from one minute to 366 days")
+        return self
+
+
 class Charter(_Closed):
     charter_version: int = Field(ge=1)
     mechanism: Mechanism
@@ -178,6 +202,7 @@ class Charter(_Closed):
     ledger: LedgerRules = Field(default_factory=LedgerRules)
     deescalation: Deescalation | None = None
     zones: list[Zone] = Field(default_factory=list)
+    disputes: DisputeRules = Field(default_factory=DisputeRules)
 
     @model_validator(mode="after")
     def _consistent(self) -> Charter:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from fusioncell import text
+from fusioncell.errors import InvalidInput
 
 MAX_FILES = 5
 MAX_FILE_BYTES = 512 * 1024  # each, decoded; the request body's own limit bounds them together
@@ -63,3 +68,28 @@ def check(filename: str, declared: str, data: bytes) -> Checked:
     if declared != found:
         raise EvidenceError(f"declared {declared} but its bytes are {found}")
     return Checked(filename, found, len(data), hashlib.sha256(data).hexdigest(), data)
+
+
+class Upload(Protocol):
+    filename: str
+    content_type: str
+    content_base64: str
+
+
+def decode(uploads: Sequence[Upload], *, field: str = "evidence") -> list[Checked]:
+    """The files of a request body, each decoded and checked, or InvalidInput naming the one that fails (and a file
+    attached twice)."""
+    out = []
+    for i, upload in enumerate(uploads):
+        try:
+            data = base64.b64decode(upload.content_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput(f"{field}: content_base64 is not base64", field=f"{field}[{i}].content_base64") from None
+        try:
+            out.append(check(upload.filename, upload.content_type, data))
+        except EvidenceError as exc:
+            raise InvalidInput(f"{field}[{i}] ({upload.filename}): {exc}", field=f"{field}[{i}]") from None
+    hashes = [f.sha256 for f in out]
+    if len(set(hashes)) != len(hashes):
+        raise InvalidInput("the same file is attached twice", field=field)
+    return out

@@ -3,8 +3,6 @@ SHA-256 of every evidence file in its content; the files themselves for the audi
 
 from __future__ import annotations
 
-import base64
-import binascii
 from typing import Any
 
 from sqlalchemy import select
@@ -27,25 +25,6 @@ from fusioncell.policy import (
 )
 
 INCIDENT_TYPES = (*geometry.ACTIVITY_TYPES, "MultiPoint", "MultiLineString", "MultiPolygon")
-
-
-def _files(body: IncidentCreate) -> list[evidence.Checked]:
-    out = []
-    for i, upload in enumerate(body.evidence):
-        try:
-            data = base64.b64decode(upload.content_base64, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidInput(
-                "evidence: content_base64 is not base64", field=f"evidence[{i}].content_base64"
-            ) from None
-        try:
-            out.append(evidence.check(upload.filename, upload.content_type, data))
-        except evidence.EvidenceError as exc:
-            raise InvalidInput(f"evidence[{i}] ({upload.filename}): {exc}", field=f"evidence[{i}]") from None
-    hashes = [f.sha256 for f in out]
-    if len(set(hashes)) != len(hashes):
-        raise InvalidInput("the same file is attached twice", field="evidence")
-    return out
 
 
 def report(*, cell: Cell, uow: UnitOfWork, principal: Principal, body: IncidentCreate) -> Incident:
@@ -80,7 +59,7 @@ def report(*, cell: Cell, uow: UnitOfWork, principal: Principal, body: IncidentC
                 "narrower one",
                 field="activity",
             )
-    files = _files(body)
+    files = evidence.decode(body.evidence)
     index = uow.next_ledger_index()
     incident = Incident(
         id=fresh_id(uow.session, Incident),

@@ -465,9 +465,14 @@ def get_evidence(
 ) -> Response:
     """The bytes as reported, for the incident's audience; downloaded, never shown in place."""
     found = incidents.evidence_file(cell=cell, principal=principal, incident_id=incident_id, sha256=sha256)
+    return evidence_download(found.data, found.content_type, sha256)
+
+
+def evidence_download(data: bytes, content_type: str, sha256: str) -> Response:
+    """An evidence file as an attachment named by its hash: downloaded, never shown in place, never sniffed."""
     return Response(
-        found.data,
-        media_type=found.content_type,
+        data,
+        media_type=content_type,
         headers={
             "Content-Disposition": f'attachment; filename="{sha256}"',
             "X-Content-Type-Options": "nosniff",

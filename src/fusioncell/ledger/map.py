@@ -73,14 +73,24 @@ def _recalled_release(content: dict[str, object]) -> set[str]:
     return {f"intel-release:{release}"} if isinstance(release, str) else set()
 
 
+def _disputed_incident(content: dict[str, object]) -> set[str]:
+    source = content.get("source")
+    if isinstance(source, dict) and source.get("kind") == "incident" and type(source.get("id")) is int:
+        return {f"incident:{source['id']}"}
+    return set()
+
+
 # Entries about other subjects besides their own, by the prefix of their own subject: a batch of receipts
 # (`deliveries:<delegation>`) is about each message it names; a recall (`intel-recall:<uuid>`) about the release
-# it recalls. The evidence about a message accounts for every receipt of it, and about a release for its recall.
+# it recalls; a case's opening (`dispute:<id>`) about the incident it arises from. The evidence about a message
+# accounts for every receipt of it, about a release for its recall, about an incident for each case opened on it.
 ALSO_ABOUT: dict[str, Callable[[dict[str, object]], set[str]]] = {
     "deliveries:": _named_messages,
     "intel-recall:": _recalled_release,
+    "dispute:": _disputed_incident,
 }
-_NAMED_BY = {"message:": "deliveries:", "intel-release:": "intel-recall:"}  # the subjects those entries name
+# the subjects those entries name
+_NAMED_BY = {"message:": "deliveries:", "intel-release:": "intel-recall:", "incident:": "dispute:"}
 
 
 def subjects_of(subject: str, content: dict[str, object] | None) -> list[str]:
