@@ -27,6 +27,7 @@ from fusioncell.db import Database
 from fusioncell.deescalation import pages as deescalation_pages
 from fusioncell.deescalation.routes import router as deescalation_router
 from fusioncell.deps import refuse_bad_text
+from fusioncell.disputes import pages as dispute_pages
 from fusioncell.disputes import service as dispute_service
 from fusioncell.disputes.routes import router as disputes_router
 from fusioncell.events import EventBus
@@ -234,6 +235,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     app.include_router(account_pages.router)
     app.include_router(intel_pages.router)
     app.include_router(deescalation_pages.router)
+    app.include_router(dispute_pages.router)
     web.install(app)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, formats=error_formats)

@@ -46,7 +46,7 @@ from fusioncell.policy import (
 )
 from fusioncell.schemas import LedgerAfter, RowId
 from fusioncell.traffic import alerts, screen, service, watch
-from fusioncell.traffic.models import Message
+from fusioncell.traffic.models import Alert, Message
 from fusioncell.traffic.schemas import (
     AckCreate,
     AlertHandle,
@@ -58,7 +58,16 @@ from fusioncell.traffic.schemas import (
     WatchTake,
 )
 from fusioncell.traffic.views import glossary_terms
-from fusioncell.web.pages import NavItem, add_nav, add_templates, display_name, msg, reader_language, render
+from fusioncell.web.pages import (
+    NavItem,
+    add_nav,
+    add_templates,
+    display_name,
+    live_context,
+    msg,
+    reader_language,
+    render,
+)
 from fusioncell.web.session import SignedIn, WebSession, check_csrf
 
 router = APIRouter(include_in_schema=False)
@@ -76,7 +85,21 @@ DELIVERY_STATES = {
 ALERT_KINDS = {
     "ack_overdue": msg("Overdue"),
     "readback_negative": msg("Read-back rejected"),
+    "activity_conflict": msg("Activity conflict"),
+    "dispute_opened": msg("Dispute opened"),
+    "dispute_overdue": msg("Dispute overdue"),
+    "dispute_information": msg("Information requested"),
 }
+# where an alert's subject is shown (an alert about a message links to the message)
+SUBJECT_PAGES = {"dispute": "/disputes/{}"}
+
+
+def alert_link(alert: Alert) -> str | None:
+    kind, _, ident = alert.subject.partition(":")
+    page = SUBJECT_PAGES.get(kind)
+    return page.format(ident) if page and ident.isdigit() else None
+
+
 FIELD_LABELS = {
     "track": msg("Track"),
     "audience": msg("Audience"),
@@ -153,6 +176,7 @@ def _names(cell: Cell, request: Request, session: WebSession) -> dict[str, Any]:
         "track_names": {t.id: display_name(t.names, cell, lang) for t in cell.charter.tracks},
         "state_labels": DELIVERY_STATES,
         "alert_kinds": ALERT_KINDS,
+        "alert_link": alert_link,
         "marker_labels": MARKERS,
     }
 
@@ -186,12 +210,6 @@ def _live_context(request: Request, cell: Cell, session: WebSession, before: int
     }
 
 
-def _head_index(cell: Cell) -> int:
-    from fusioncell.ledger import service as ledger_service
-
-    return ledger_service.size(cell) - 1
-
-
 def _colleagues(cell: Cell, session: WebSession) -> list[str]:
     """Who the watch may be handed over to: the delegation's other active liaison (or mediator's) officers."""
     principal = session.principal
@@ -223,8 +241,7 @@ def _live_page(
     """A page that follows the stream: where its stream starts (the ledger's head as the page is drawn), the
     heartbeat its watchdog waits for, and the names in the reader's language."""
     return render(request, template, cell=cell, session=session, status=status, error=error,
-                  after=_head_index(cell), heartbeat=cell.settings.stream_heartbeat_seconds,
-                  **_names(cell, request, session), **context)  # fmt: skip
+                  **live_context(cell), **_names(cell, request, session), **context)  # fmt: skip
 
 
 def _watch(

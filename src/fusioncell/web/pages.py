@@ -190,6 +190,14 @@ def render(
     return response
 
 
+def live_context(cell: Cell) -> dict[str, Any]:
+    """What a page that follows the stream (`_live_shell.html`) needs: where its stream starts (the ledger's head as
+    the page is drawn) and the heartbeat its watchdog waits for."""
+    from fusioncell.ledger import service as ledger_service
+
+    return {"after": ledger_service.size(cell) - 1, "heartbeat": cell.settings.stream_heartbeat_seconds}
+
+
 # ---- errors as pages -------------------------------------------------------------------------------------------
 
 NOT_PAGES = ("/api/", "/taxii2/", "/static/", "/healthz", "/metrics")
