@@ -28,6 +28,7 @@ def test_demo_initialises_once_and_prints_the_accounts(tmp_path) -> None:
     # demo traffic in every track, through the real commands: a negative read-back alerted the mediator
     from fusioncell.app import open_cell
     from fusioncell.deescalation.models import Activity, ActivityConflict, Incident
+    from fusioncell.disputes.models import Dispute
     from fusioncell.settings import Settings
     from fusioncell.traffic.models import Alert, Message
 
@@ -38,14 +39,21 @@ def test_demo_initialises_once_and_prints_the_accounts(tmp_path) -> None:
         activities = session.query(Activity).all()
         conflicts = session.query(ActivityConflict).all()
         incidents = session.query(Incident).all()
-    cell.db.dispose()
     assert {m.track for m in messages} == {"intelligence", "de-escalation", "diplomatic", "commercial", "humanitarian"}
     # the ground picture: activities on the map, one of them knowingly in conflict, and an incident
     assert len(activities) == 4 and len(incidents) == 1
     assert len({c.activity_id for c in conflicts}) == 1
     assert {c.kind for c in conflicts} >= {"zone", "activity"}
-    assert sorted(a.kind for a in alerts) == ["activity_conflict", "activity_conflict", "readback_negative"]
-    assert "Seeded" in first.output
+    # and the cases: one under review (a request for information to IL), one resolved, one awaiting acknowledgement
+    assert sorted(a.kind for a in alerts if not a.kind.startswith("dispute_")) == [
+        "activity_conflict", "activity_conflict", "readback_negative"]  # fmt: skip
+    assert sorted(a.kind for a in alerts if a.kind.startswith("dispute_")) == ["dispute_information"] + [
+        "dispute_opened"] * 6  # fmt: skip
+    with cell.reading() as session:
+        cases = sorted(d.state for d in session.query(Dispute).all())
+    assert cases == ["open", "resolved", "under-review"]
+    assert "Seeded" in first.output and "Opened 3 demo disputes" in first.output
+    cell.db.dispose()
     # a second run keeps the same data and accounts
     second = runner.invoke(cli, ["demo", "--data", str(data), "--no-serve"])
     assert second.exit_code == 0, second.output

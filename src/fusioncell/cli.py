@@ -241,7 +241,7 @@ def demo(
         console.print(f"Notified {notified} demo activities on the map (one in conflict) and an observer's incident.")
         from fusioncell.disputes.demo import seed_cases
 
-        cases = seed_cases(cell)
+        cases = len(seed_cases(cell))
         console.print(f"Opened {cases} demo disputes (one under review, one resolved, one awaiting acknowledgement).")
     else:
         cell = open_cell(settings)

@@ -67,7 +67,7 @@ def test_every_page_fits_every_width_both_ways(chromium, served, crew) -> None: 
     ids = _night(served, crew)
     il, problems = _signed_in(chromium, served, "il.liaison")
     pages = ["/watch", f"/messages/{ids['flash']}", "/compose", "/alerts", "/account", "/intel/released", "/ledger",
-             "/map"]  # fmt: skip
+             "/map", "/disputes"]  # fmt: skip
     for lang in ("en", "ar"):
         for path in pages:
             # each page loaded once and laid out again at every width (no script reads the width: the layout is
@@ -92,14 +92,17 @@ SCREENS = [  # (file, who, path, language, width)
     ("compose-he-phone.png", "sy.liaison", "/compose", "he", 390),
     ("alerts-en.png", "us.mediator", "/alerts", "en", 1280),
     ("map-ar.png", "sy.liaison", "/map", "ar", 1280),
+    ("dispute-ar.png", "us.mediator", "/disputes/{dispute}", "ar", 1280),
 ]
 
 
 def test_the_readmes_screenshots(chromium, served, cell, crew, tmp_path) -> None:  # type: ignore[no-untyped-def]
     from fusioncell.deescalation.demo import seed_ground_picture
+    from fusioncell.disputes.demo import seed_cases
 
     ids = _night(served, crew)
     seed_ground_picture(cell)  # the map's activities, one in conflict, and an incident
+    ids["dispute"] = seed_cases(cell)[0]  # a case on that incident, under review
     shots = Path(os.environ.get("FUSIONCELL_SHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
     signed: dict[str, tuple] = {}  # one browser for each person, signed in once

@@ -26,8 +26,8 @@ IL = Principal("il.liaison", "IL", frozenset({Role.LIAISON}))
 US = Principal("us.mediator", "US", frozenset({Role.MEDIATOR, Role.LIAISON}))
 
 
-def seed_cases(cell: Cell) -> int:
-    """Open the demo's cases and take each as far as its story goes; returns how many."""
+def seed_cases(cell: Cell) -> list[int]:
+    """Open the demo's cases and take each as far as its story goes; returns their ids, the one under review first."""
     with cell.reading() as session:
         incident = session.execute(select(Incident.id).order_by(Incident.ledger_index).limit(1)).scalar()
         clarification = session.execute(select(Clarification.id).limit(1)).scalar()
@@ -111,9 +111,9 @@ def seed_cases(cell: Cell) -> int:
             remedy="No live-fire exercises within 10 km of the Alpha line for 30 days; report the inquiry's outcome.",
         ),
     )
-    opened = 2
+    opened = [drone.id, shelling.id]
     if clarification is not None:
-        run(
+        misread = run(
             service.open_case,
             SY,
             body=DisputeCreate(
@@ -124,5 +124,5 @@ def seed_cases(cell: Cell) -> int:
                 clarification=clarification,
             ),
         )
-        opened += 1
+        opened.append(misread.id)
     return opened
