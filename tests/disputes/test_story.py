@@ -65,8 +65,9 @@ def test_incident_to_finding_proved_offline(client, cell, crew, tmp_path: Path) 
     r = cli_verify(bad, *pins)
     assert r.returncode == 1 and f"entry {index}: the content does not match its commitment" in flat(r.stderr)
 
-    # the bundle about the incident accounts for the case opened on it
+    # the bundle about the incident accounts for the case opened on it and each change of its state (not its words)
     about_incident = export(client, crew["il"], f"incident:{reported}")
     assert [json.loads(e["content"])["@action"] for e in about_incident["entries"][1:]] == [
-        "incident.reported", "dispute.opened"]  # fmt: skip
+        "incident.reported", "dispute.opened", "dispute.acknowledged", "dispute.responded", "dispute.review_started",
+        "dispute.resolved"]  # fmt: skip
     assert verify(about_incident, witness_keys=[str(sy.verifier), str(il.verifier)]).complete

@@ -37,6 +37,10 @@ class Dispute(Base):
     )
     source_kind: Mapped[str | None] = mapped_column(String(16), doc="incident | clarification | milestone")
     source_id: Mapped[int | None] = mapped_column(BigInteger)
+    about: Mapped[str | None] = mapped_column(
+        String(160),
+        doc="the ledger subject it arose from (incident:…, message:…, agreement:…): its entries are about it too",
+    )
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     review_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

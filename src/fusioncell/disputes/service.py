@@ -55,6 +55,7 @@ class Opening:
     lang: str
     source_kind: str | None = None
     source_id: int | None = None
+    about: str | None = None  # the ledger subject of the source: the case's entries are about it too
     files: Sequence[evidence.Checked] = ()
 
 
@@ -199,7 +200,9 @@ def _check_respondent(cell: Cell, audience: Audience, complainant: str, responde
         )
 
 
-def _source(cell: Cell, uow: UnitOfWork, principal: Principal, body: Any, audience: Audience) -> tuple[str, int] | None:
+def _source(
+    cell: Cell, uow: UnitOfWork, principal: Principal, body: Any, audience: Audience
+) -> tuple[str, int, str] | None:
     """The incident or clarification the case arises from, which the opener must read; the case reaches no one
     its source does not."""
     if body.incident is not None and body.clarification is not None:
@@ -208,13 +211,13 @@ def _source(cell: Cell, uow: UnitOfWork, principal: Principal, body: Any, audien
         incident = uow.session.get(Incident, body.incident)
         if incident is None or not can_read(principal, _audience(cell, incident.audience)):
             raise InvalidInput(f"no incident {body.incident} that you may read", field="incident")
-        source_audience, source = incident.audience, ("incident", incident.id)
+        source_audience, source = incident.audience, ("incident", incident.id, f"incident:{incident.id}")
     elif body.clarification is not None:
         found = uow.session.get(Clarification, body.clarification)
         message = uow.session.get(Message, found.message_id) if found is not None else None
         if message is None or not can_read(principal, _audience(cell, message.audience)):
             raise InvalidInput(f"no clarification {body.clarification} that you may read", field="clarification")
-        source_audience, source = message.audience, ("clarification", found.id)  # type: ignore[union-attr]
+        source_audience, source = message.audience, ("clarification", found.id, f"message:{message.id}")  # type: ignore[union-attr]
     else:
         return None
     if not audience.members <= _audience(cell, source_audience).members:
@@ -238,7 +241,7 @@ def open_case(*, cell: Cell, uow: UnitOfWork, principal: Principal, body: Any) -
     lang = _lang(cell, body.lang)
     source = _source(cell, uow, principal, body, audience)
     if source is not None:
-        _refuse_second_case(cell, uow, principal, *source)
+        _refuse_second_case(cell, uow, principal, source[0], source[1])
     files = evidence.decode(body.evidence)
     return open_for(
         cell=cell,
@@ -253,6 +256,7 @@ def open_case(*, cell: Cell, uow: UnitOfWork, principal: Principal, body: Any) -
             lang=lang,
             source_kind=source[0] if source else None,
             source_id=source[1] if source else None,
+            about=source[2] if source else None,
             files=files,
         ),
     )
@@ -302,6 +306,7 @@ def open_for(*, cell: Cell, uow: UnitOfWork, actor: Principal, opening: Opening)
         round=0,
         source_kind=opening.source_kind,
         source_id=opening.source_id,
+        about=opening.about,
         ledger_index=index,
     )
     uow.session.add(case)
@@ -340,6 +345,7 @@ def open_for(*, cell: Cell, uow: UnitOfWork, actor: Principal, opening: Opening)
             "complainant": case.complainant,
             "respondent": case.respondent,
             "source": {"kind": case.source_kind, "id": case.source_id} if case.source_kind else None,
+            "about": case.about,
             "stage": "acknowledge",
             "stage_due_at": case.stage_due_at,
             "statement": _statement_content(complaint),
@@ -589,6 +595,7 @@ def handle_stage_overdue(cell: Cell, uow: UnitOfWork, job: Any) -> None:
             "overdue": deadline,
             "owed_by": debtor,
             "due_at": due_at,
+            "about": case.about,
             "alerted": alerted,
         },
     )
@@ -668,6 +675,7 @@ def _record(cell: Cell, uow: UnitOfWork, principal: Principal, case: Dispute, ac
             "state": case.state,
             "stage": stage[0] if stage else None,
             "stage_due_at": case.stage_due_at,
+            "about": case.about,
             **extra,
         },
     )

@@ -62,9 +62,9 @@ def related(cell: Cell, principal: Principal, subject: str) -> list[LedgerEntry]
                 )
             ).scalars()
         )
-        if naming is not None and readable:
+        for prefix in naming if readable else ():
             candidates = session.execute(
-                select(LedgerEntry).where(LedgerEntry.subject.like(naming + "%"), LedgerEntry.audience.in_(readable))
+                select(LedgerEntry).where(LedgerEntry.subject.like(prefix + "%"), LedgerEntry.audience.in_(readable))
             ).scalars()
             rows += [e for e in candidates if subject in ledger_map.subjects_of(e.subject, json.loads(e.content))]
     rows.sort(key=lambda e: e.index)

@@ -73,24 +73,29 @@ def _recalled_release(content: dict[str, object]) -> set[str]:
     return {f"intel-release:{release}"} if isinstance(release, str) else set()
 
 
-def _disputed_incident(content: dict[str, object]) -> set[str]:
-    source = content.get("source")
-    if isinstance(source, dict) and source.get("kind") == "incident" and type(source.get("id")) is int:
-        return {f"incident:{source['id']}"}
-    return set()
+def _case_about(content: dict[str, object]) -> set[str]:
+    about = content.get("about")
+    return {about} if isinstance(about, str) and about.startswith(DISPUTE_SOURCES) else set()
 
 
+DISPUTE_SOURCES = ("incident:", "agreement:", "message:")  # what a case may arise from
 # Entries about other subjects besides their own, by the prefix of their own subject: a batch of receipts
 # (`deliveries:<delegation>`) is about each message it names; a recall (`intel-recall:<uuid>`) about the release
-# it recalls; a case's opening (`dispute:<id>`) about the incident it arises from. The evidence about a message
-# accounts for every receipt of it, about a release for its recall, about an incident for each case opened on it.
+# it recalls; a case's opening and each change of its state (`dispute:<id>`) about what it arose from (an incident,
+# an agreement's milestone, a message's rejected read-back). The evidence about a message accounts for every receipt
+# of it and every case on it, about a release for its recall, about an incident or an agreement for each case on it.
 ALSO_ABOUT: dict[str, Callable[[dict[str, object]], set[str]]] = {
     "deliveries:": _named_messages,
     "intel-recall:": _recalled_release,
-    "dispute:": _disputed_incident,
+    "dispute:": _case_about,
 }
-# the subjects those entries name
-_NAMED_BY = {"message:": "deliveries:", "intel-release:": "intel-recall:", "incident:": "dispute:"}
+# the subjects those entries name, and the prefixes of the entries that may name them
+_NAMED_BY: dict[str, tuple[str, ...]] = {
+    "message:": ("deliveries:", "dispute:"),
+    "intel-release:": ("intel-recall:",),
+    "incident:": ("dispute:",),
+    "agreement:": ("dispute:",),
+}
 
 
 def subjects_of(subject: str, content: dict[str, object] | None) -> list[str]:
@@ -101,9 +106,9 @@ def subjects_of(subject: str, content: dict[str, object] | None) -> list[str]:
     return [subject]
 
 
-def named_by(subject: str) -> str | None:
-    """The prefix of the subjects of entries that may be about `subject` too (see ALSO_ABOUT), if any."""
-    return next((by for prefix, by in _NAMED_BY.items() if subject.startswith(prefix)), None)
+def named_by(subject: str) -> tuple[str, ...]:
+    """The prefixes of the subjects of entries that may be about `subject` too (see ALSO_ABOUT)."""
+    return next((by for prefix, by in _NAMED_BY.items() if subject.startswith(prefix)), ())
 
 
 def subject_key(subject: str) -> bytes:

@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("round", sa.Integer(), nullable=False),
         sa.Column("source_kind", sa.String(length=16), nullable=True),
         sa.Column("source_id", sa.BigInteger(), nullable=True),
+        sa.Column("about", sa.String(length=160), nullable=True),
         sa.Column("acknowledged_at", UTCDateTime(timezone=True), nullable=True),
         sa.Column("responded_at", UTCDateTime(timezone=True), nullable=True),
         sa.Column("review_started_at", UTCDateTime(timezone=True), nullable=True),
