@@ -123,9 +123,27 @@ DISPUTE_OPERATIONS = {
     "dispute_evidence": {404, 422},
 }
 TRAFFIC_OPERATIONS |= DISPUTE_OPERATIONS
+AGREEMENT_OPERATIONS = {
+    # keys and agreements: the fuzz user signs nothing, proposes nothing, attests nothing; it reads
+    "key_register": {403, 422},
+    "keys_list": {200, 422},
+    "key_read": {200, 404, 422},
+    "key_approve": {403, 422},
+    "key_revoke": {403, 404, 422},
+    "agreement_propose": {403, 422},
+    "agreement_propose_timeline": {403, 404, 422},  # 404: a timeline the charter does not have
+    "agreements_list": {200},
+    "agreement_read": {200, 404},
+    "agreement_amend": {403, 422},
+    "agreement_version": {200, 404, 422},
+    "agreement_sign": {403, 422},
+    "milestone_attest": {403, 422},
+    "attestation_evidence": {404, 422},
+}
+TRAFFIC_OPERATIONS |= AGREEMENT_OPERATIONS
 # bodies that carry evidence files (base64, up to five of 512 KiB): made-up invalid ones run past the body limit (413,
 # rightly); the dispute tests send every kind of bad file by hand
-EVIDENCE_BODIES = {"dispute_open", "dispute_respond", "dispute_statement"}
+EVIDENCE_BODIES = {"dispute_open", "dispute_respond", "dispute_statement", "milestone_attest"}
 # (me_update: a language of the charter, a time zone the server's tz database knows)
 CHARTER_RULED = {
     "messages_send",
@@ -149,7 +167,8 @@ CHARTER_RULED = {
 # free text held to the text rule (fusioncell.text: no control characters, no bidirectional overrides), which a
 # JSON Schema does not state: schema-valid notes made of such characters are rightly 422
 TEXT_RULED = {"alerts_handle", "watch_take", "watch_hand_over", "activity_cancel", "activity_end",
-              "dispute_acknowledge", "dispute_review", "dispute_escalate", "dispute_withdraw"}  # fmt: skip
+              "dispute_acknowledge", "dispute_review", "dispute_escalate", "dispute_withdraw",
+              "agreement_propose", "agreement_amend", "key_revoke"}  # fmt: skip
 STATE_RULED = {
     "ledger_inclusion_proof",
     "ledger_consistency_proof",

@@ -61,8 +61,12 @@ EXPECTED_PERMISSION_ROLES: dict[str, set[str]] = {
     "disputes.statement": {"liaison", "observer", "mediator"},
     "disputes.decide": {"mediator"},
     "agreements.sign": {"signatory"},
+    "keys.approve": {"mediator"},
+    "agreements.propose": {"mediator"},
+    "milestones.attest": {"mediator", "observer"},
 }
-EXPECTED_MEDIATOR_DELEGATION_ONLY = {"messages.instruction", "intel.release", "disputes.decide", "zones.propose"}
+EXPECTED_MEDIATOR_DELEGATION_ONLY = {"messages.instruction", "intel.release", "disputes.decide", "zones.propose",
+                                     "keys.approve", "agreements.propose"}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from fusioncell import __version__
+from fusioncell.agreements import service as agreement_service
+from fusioncell.agreements.routes import router as agreements_router
 from fusioncell.auth import pages as account_pages
 from fusioncell.auth.routes import BODY_MODELS as AUTH_BODY_MODELS
 from fusioncell.auth.routes import router as auth_router
@@ -46,6 +48,7 @@ from fusioncell.proxies import ForwardedHeaders
 from fusioncell.scheduler.service import Scheduler, SchedulerLoop
 from fusioncell.schemas import document_models, document_text_rule
 from fusioncell.settings import Settings
+from fusioncell.signing.routes import router as keys_router
 from fusioncell.stream.frames import stream_description
 from fusioncell.stream.hub import StreamHub
 from fusioncell.stream.routes import router as stream_router
@@ -112,6 +115,11 @@ OPENAPI_TAGS = [
         "description": "One shared case per dispute: every side's statements and evidence on one record, a "
         "deadline for each stage, the mediator's finding; a stage overdue is escalated to the diplomatic track.",
     },
+    {
+        "name": "agreements",
+        "description": "Binding timelines: versioned text co-signed offline by every signatory it names with keys "
+        "the mediator approved, milestones whose status follows from the verifier's attestations and the clock.",
+    },
     {"name": "operations", "description": "Health and metrics for those who run the cell."},
 ]
 
@@ -162,6 +170,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
 
     scheduler.register(traffic_service.ACK_OVERDUE, escalation.handle_ack_overdue)
     scheduler.register(dispute_service.STAGE_OVERDUE, dispute_service.handle_stage_overdue)
+    scheduler.register(agreement_service.MILESTONE_OVERDUE, agreement_service.handle_milestone_overdue)
     hub = StreamHub(cell)
     receipts = ReceiptRecorder(cell)
     install_traffic_metrics(cell, metrics)
@@ -227,6 +236,8 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     app.include_router(intel_router)
     app.include_router(deescalation_router)
     app.include_router(disputes_router)
+    app.include_router(keys_router)
+    app.include_router(agreements_router)
     app.include_router(taxii_router)
     app.include_router(stream_router)
     app.include_router(ops_router)

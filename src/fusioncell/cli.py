@@ -23,6 +23,7 @@ from fusioncell.deescalation import commands as deescalation_commands
 from fusioncell.ledger import commands as ledger_commands
 from fusioncell.policy import Principal
 from fusioncell.settings import Settings, load_settings
+from fusioncell.signing import commands as signing_commands
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="fusioncell: the mediated joint coordination cell.")
 users_app = typer.Typer(no_args_is_help=True, help="Manage accounts (run on the server host).")
@@ -430,6 +431,7 @@ def users_totp(name: str, data: DataOpt = None) -> None:
 
 terminal.register(app)
 deescalation_commands.register(app)
+signing_commands.register(ledger_commands.keys_app, app)
 
 
 def main() -> None:

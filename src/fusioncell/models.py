@@ -1,5 +1,13 @@
 """Every table, imported once so the metadata (and Alembic) sees the whole schema."""
 
+from fusioncell.agreements.models import (
+    Agreement,
+    AgreementSignature,
+    AgreementVersion,
+    Attestation,
+    AttestationEvidence,
+    Milestone,
+)
 from fusioncell.auth.models import AccessToken, LoginAttempt, TokenRevocations, User
 from fusioncell.db import Base
 from fusioncell.deescalation.models import (
@@ -21,12 +29,18 @@ from fusioncell.ledger.models import (
     LedgerNode,
 )
 from fusioncell.scheduler.models import Job
+from fusioncell.signing.models import SigningKey
 from fusioncell.traffic.models import Alert, Clarification, Delivery, Message
 
 metadata = Base.metadata
 
 __all__ = [
     "AccessToken",
+    "Agreement",
+    "AgreementSignature",
+    "AgreementVersion",
+    "Attestation",
+    "AttestationEvidence",
     "Activity",
     "ActivityConflict",
     "ActivityVersion",
@@ -52,6 +66,8 @@ __all__ = [
     "LedgerNode",
     "LoginAttempt",
     "Message",
+    "Milestone",
+    "SigningKey",
     "TokenRevocations",
     "User",
     "ZoneVersion",

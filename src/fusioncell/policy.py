@@ -62,6 +62,9 @@ class Permission(StrEnum):
     STATE_CASE = "disputes.statement"
     DECIDE_DISPUTE = "disputes.decide"
     SIGN = "agreements.sign"
+    APPROVE_KEY = "keys.approve"
+    PROPOSE_AGREEMENT = "agreements.propose"
+    ATTEST = "milestones.attest"
 
 
 PERMISSION_ROLES: Mapping[Permission, frozenset[Role]] = {
@@ -81,6 +84,9 @@ PERMISSION_ROLES: Mapping[Permission, frozenset[Role]] = {
     Permission.STATE_CASE: frozenset({Role.LIAISON, Role.OBSERVER, Role.MEDIATOR}),
     Permission.DECIDE_DISPUTE: frozenset({Role.MEDIATOR}),
     Permission.SIGN: frozenset({Role.SIGNATORY}),
+    Permission.APPROVE_KEY: frozenset({Role.MEDIATOR}),
+    Permission.PROPOSE_AGREEMENT: frozenset({Role.MEDIATOR}),
+    Permission.ATTEST: frozenset({Role.MEDIATOR, Role.OBSERVER}),
 }
 
 # Each act as a refusal names it, and who may do it, in a sentence a duty officer reads (the permission's code
@@ -102,6 +108,9 @@ ACTS: Mapping[Permission, str] = {
     Permission.STATE_CASE: "add a statement to a dispute",
     Permission.DECIDE_DISPUTE: "take up, decide or escalate a dispute",
     Permission.SIGN: "sign an agreement",
+    Permission.APPROVE_KEY: "approve a signatory's key",
+    Permission.PROPOSE_AGREEMENT: "propose an agreement or an amendment",
+    Permission.ATTEST: "attest a milestone",
 }
 ROLE_NAMES: Mapping[Role, str] = {
     Role.LIAISON: "liaison officers",
@@ -114,7 +123,14 @@ ROLE_NAMES: Mapping[Role, str] = {
 
 # Acts reserved to the mediator's delegation whatever roles a person elsewhere were given.
 MEDIATOR_DELEGATION_ONLY: frozenset[Permission] = frozenset(
-    {Permission.SEND_INSTRUCTION, Permission.RELEASE_INTEL, Permission.DECIDE_DISPUTE, Permission.PROPOSE_ZONE}
+    {
+        Permission.SEND_INSTRUCTION,
+        Permission.RELEASE_INTEL,
+        Permission.DECIDE_DISPUTE,
+        Permission.PROPOSE_ZONE,
+        Permission.APPROVE_KEY,
+        Permission.PROPOSE_AGREEMENT,
+    }
 )
 
 

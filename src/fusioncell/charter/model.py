@@ -11,6 +11,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from fusioncell.charter.agreements import AgreementRules, check_agreements
 from fusioncell.charter.zones import Deescalation, Zone, check_sections
 from fusioncell.policy import DelegationInfo, DelegationKind, Roster
 
@@ -203,6 +204,7 @@ class Charter(_Closed):
     deescalation: Deescalation | None = None
     zones: list[Zone] = Field(default_factory=list)
     disputes: DisputeRules = Field(default_factory=DisputeRules)
+    agreements: AgreementRules = Field(default_factory=AgreementRules)
 
     @model_validator(mode="after")
     def _consistent(self) -> Charter:
@@ -254,6 +256,14 @@ class Charter(_Closed):
             self.deescalation,
             self.zones,
             party_codes={d.code for d in self.delegations if d.kind is DelegationKind.PARTY},
+            need_all=need_all,
+        )
+
+        problems += check_agreements(
+            self.agreements,
+            parties={d.code for d in self.delegations if d.kind is DelegationKind.PARTY},
+            verifiers={d.code for d in self.delegations if d.kind is not DelegationKind.PARTY},
+            zones={z.id for z in self.zones},
             need_all=need_all,
         )
 

@@ -288,9 +288,9 @@ def _refuse_second_case(cell: Cell, uow: UnitOfWork, principal: Principal, kind:
         )
 
 
-def open_for(*, cell: Cell, uow: UnitOfWork, actor: Principal, opening: Opening) -> Dispute:
-    """Open a case (its complaint as the first statement), alert the respondent's duty officer and the mediator,
-    and start the acknowledgement's clock."""
+def open_for(*, cell: Cell, uow: UnitOfWork, actor: Principal, opening: Opening, alert: bool = True) -> Dispute:
+    """Open a case (its complaint as the first statement), alert the respondent's duty officer and the mediator
+    (unless the caller raises alerts of its own in the same entry), and start the acknowledgement's clock."""
     now = cell.clock.now()
     audience = _audience(cell, opening.audience)
     index = uow.next_ledger_index()
@@ -323,17 +323,19 @@ def open_for(*, cell: Cell, uow: UnitOfWork, actor: Principal, opening: Opening)
         files=opening.files,
         delegation=opening.complainant,
     )
-    alerted = _alert(
-        cell,
-        uow,
-        case,
-        kind="dispute_opened",
-        targets=[(case.respondent, "duty_officer"), (cell.charter.mediator_code, "mediator")],
-        summary=f"{case.complainant} opened dispute {case.id} against {case.respondent}: {case.title} "
-        f"(to acknowledge by {_when(case.stage_due_at)})",
-        now=now,
-        index=index,
-    )
+    alerted = []
+    if alert:
+        alerted = _alert(
+            cell,
+            uow,
+            case,
+            kind="dispute_opened",
+            targets=[(case.respondent, "duty_officer"), (cell.charter.mediator_code, "mediator")],
+            summary=f"{case.complainant} opened dispute {case.id} against {case.respondent}: {case.title} "
+            f"(to acknowledge by {_when(case.stage_due_at)})",
+            now=now,
+            index=index,
+        )
     uow.record(
         action="dispute.opened",
         actor=actor,

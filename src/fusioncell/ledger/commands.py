@@ -38,7 +38,9 @@ def entries_progress(label: str, *, every: int = 1) -> Iterator[Callable[[int, i
         yield step
 
 
-keys_app = typer.Typer(no_args_is_help=True, help="Signing keys: the log's, and each party's witness's.")
+keys_app = typer.Typer(
+    no_args_is_help=True, help="Signing keys: the log's, each party's witness's, and each signatory's."
+)
 witness_app = typer.Typer(no_args_is_help=True, help="A party's witness of the log (C2SP tlog-witness).")
 
 
@@ -51,6 +53,14 @@ def keys_new(
         typer.Option(help="Key name: the log's origin for a log key, a URL-like name for a witness key."),
     ] = None,
     witness: Annotated[bool, typer.Option("--witness", help="A witness's cosigning key (type 0x04).")] = False,
+    signatory: Annotated[
+        bool,
+        typer.Option(
+            "--signatory",
+            help="A signatory's key for signing agreements, named for your username (default: the one "
+            "you logged in as).",
+        ),
+    ] = False,
     data: Annotated[
         Path | None, typer.Option("--data", help="Data directory whose charter names the origin (log keys).")
     ] = None,
@@ -59,6 +69,17 @@ def keys_new(
     from fusioncell.ledger.log import write_private_key
     from fusioncell.ledger.note import ALG_COSIGNATURE_V1, ALG_ED25519, NoteError, Signer
 
+    if signatory and witness:
+        err.print("[bold red]a key is a witness's or a signatory's[/]: give --witness or --signatory, not both")
+        raise typer.Exit(2)
+    if name is None and signatory:
+        from fusioncell.client import ClientError, Credentials
+
+        try:
+            name = Credentials.load().username
+        except ClientError as exc:
+            err.print(f"[bold red]{plain(str(exc))}[/] (or give --name YOUR_USERNAME)")
+            raise typer.Exit(2) from None
     if name is None:
         if witness:
             err.print("[bold red]a witness key needs --name[/] (for example --name sy.witness.example)")
@@ -84,6 +105,12 @@ def keys_new(
     write_private_key(out, signer)
     console.print(f"[green]Wrote[/] {plain(str(out))} (readable by you only). Verifier key:", highlight=False)
     print(signer.verifier)
+    if signatory:
+        console.print(
+            "Keep the private key on this machine. Next: `fusioncell keys register --key "
+            f"{plain(shlex.quote(str(out)))}`; it signs once the mediator has approved it.",
+            highlight=False,
+        )
 
 
 @witness_app.command("serve")

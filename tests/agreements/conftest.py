@@ -1,0 +1,1 @@
+from tests.agreements.helpers import signatories  # noqa: F401  (the fixture)
