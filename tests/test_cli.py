@@ -45,14 +45,17 @@ def test_demo_initialises_once_and_prints_the_accounts(tmp_path) -> None:
     assert len({c.activity_id for c in conflicts}) == 1
     assert {c.kind for c in conflicts} >= {"zone", "activity"}
     # and the cases: one under review (a request for information to IL), one resolved, one awaiting acknowledgement
-    assert sorted(a.kind for a in alerts if not a.kind.startswith("dispute_")) == [
+    kinds = sorted(a.kind for a in alerts)
+    assert [k for k in kinds if not k.startswith(("dispute_", "milestone_"))] == [
         "activity_conflict", "activity_conflict", "readback_negative"]  # fmt: skip
-    assert sorted(a.kind for a in alerts if a.kind.startswith("dispute_")) == ["dispute_information"] + [
-        "dispute_opened"] * 6  # fmt: skip
+    assert [k for k in kinds if k.startswith("dispute_")] == ["dispute_information"] + ["dispute_opened"] * 6
+    # the timeline binds; its second phase is overdue: both parties and the mediator alerted, a case opened
+    assert [k for k in kinds if k.startswith("milestone_")] == ["milestone_overdue"] * 3
     with cell.reading() as session:
-        cases = sorted(d.state for d in session.query(Dispute).all())
-    assert cases == ["open", "resolved", "under-review"]
-    assert "Seeded" in first.output and "Opened 3 demo disputes" in first.output
+        cases = sorted((d.state, d.source_kind or "") for d in session.query(Dispute).all())
+    assert cases == [("open", "clarification"), ("open", "milestone"), ("resolved", ""), ("under-review", "incident")]
+    assert "Seeded" in first.output and "Opened 3 demo disputes" in first.output and "phased-withdrawal" in first.output
+    assert stat.S_IMODE((data / "keys" / "sy.signatory.key").stat().st_mode) == 0o600
     cell.db.dispose()
     # a second run keeps the same data and accounts
     second = runner.invoke(cli, ["demo", "--data", str(data), "--no-serve"])

@@ -244,6 +244,13 @@ def demo(
 
         cases = len(seed_cases(cell))
         console.print(f"Opened {cases} demo disputes (one under review, one resolved, one awaiting acknowledgement).")
+        from fusioncell.agreements.demo import seed_timeline
+
+        seed_timeline(cell, settings.data / "keys")
+        console.print(
+            "Signed the illustrative phased-withdrawal timeline (both signatories' keys under keys/): one phase "
+            "verified, one overdue with its case opened, one due this week."
+        )
     else:
         cell = open_cell(settings)
         upgrade(cell.db)
