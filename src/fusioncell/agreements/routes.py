@@ -247,6 +247,33 @@ def attest(
 
 
 @router.get(
+    "/agreements/{agreement_id}/evidence",
+    name="agreement_evidence",
+    summary="The evidence that an agreement binds: bundles about it and about each key that signed it",
+    responses={
+        200: {"content": {"application/json": {}}},
+        401: ERRORS[401],
+        404: ERRORS[404],
+        409: {"description": "No final checkpoint yet covers its latest entry: try again once the witnesses cosign"},
+    },
+)
+def agreement_evidence(agreement_id: AgreementId, cell: CellDep, principal: CurrentUser) -> Response:
+    """Each bundle complete for its subject (the agreement; each key that signed it), checked offline by
+    `fusioncell verify`, which then computes from them alone which version binds."""
+    import json
+
+    from fusioncell.agreements import evidence
+
+    service.get_view(cell=cell, principal=principal, agreement_id=agreement_id)  # 404 for one you may not read
+    body = json.dumps(evidence.export(cell, principal, agreement_id), ensure_ascii=False)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="evidence-agreement-{agreement_id}.json"'},
+    )
+
+
+@router.get(
     "/agreements/{agreement_id}/attestations/{attestation_id}/evidence/{sha256}",
     name="attestation_evidence",
     summary="An attestation's evidence file, by its SHA-256",

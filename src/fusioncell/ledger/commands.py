@@ -236,10 +236,15 @@ def export_evidence(
             err.print(f"[bold red]{plain(str(exc))}[/] (or give --server and --token)")
             raise typer.Exit(2) from None
         token, server = token or saved.access_token, server or saved.server
+    # an agreement's evidence is several bundles: about it, and about each key that signed it
+    agreement = subject.removeprefix("agreement:") if subject.startswith("agreement:") else None
+    path = (
+        f"/api/v1/agreements/{agreement}/evidence" if agreement and agreement.isdigit() else "/api/v1/ledger/evidence"
+    )
     try:
         r = httpx.get(
-            server.rstrip("/") + "/api/v1/ledger/evidence",
-            params={"subject": subject},
+            server.rstrip("/") + path,
+            params={} if path.startswith("/api/v1/agreements") else {"subject": subject},
             headers={"Authorization": f"Bearer {token}"},
             timeout=120,
         )
@@ -251,6 +256,10 @@ def export_evidence(
         raise typer.Exit(1)
     write_owner_only(out, r.content.decode("utf-8"))  # what it holds is for its audiences: readable by you only
     bundle = r.json()
+    if "bundles" in bundle:
+        subjects = ", ".join(b["subject"] for b in bundle["bundles"])
+        console.print(f"[green]Wrote[/] {plain(str(out))} (readable by you only): bundles about {plain(subjects)}.")
+        bundle = bundle["bundles"][0]
     console.print(
         f"[green]Wrote[/] {plain(str(out))} (readable by you only): {len(bundle['entries'])} entries about "
         f"{plain(subject)}, {sum('content' in e for e in bundle['entries'])} with their content, proven to a "
@@ -306,6 +315,11 @@ def verify_bundle(
         except OSError as exc:
             err.print(f"[bold red]cannot read {plain(str(charter))}[/]: {plain(exc.strerror or str(exc))}")
             raise typer.Exit(2) from None
+    from fusioncell.agreements import evidence as agreement_evidence
+
+    if data.get("format") == agreement_evidence.FORMAT:
+        _verify_agreement(data, log_key=log_key, witness_keys=witness_key, charter_sha256=digest)
+        return
     with entries_progress("verify", every=256) as step:
         try:
             result = verify(data, log_key=log_key, witness_keys=witness_key, charter_sha256=digest, progress=step)
@@ -331,6 +345,47 @@ def verify_bundle(
             "proves that its entries are in the log, not that no other entry about its subject is.",
             highlight=False,
         )
+
+
+def _verify_agreement(data: dict, **pins: object) -> None:
+    """The evidence that an agreement binds: every bundle checked, then the binding state computed from them."""
+    from fusioncell.agreements.evidence import verify as verify_agreement
+    from fusioncell.ledger.evidence import EvidenceError
+
+    with err.status("Checking the bundles…"):
+        try:
+            checked = verify_agreement(data, **pins)  # type: ignore[arg-type]
+        except EvidenceError as exc:
+            err.print(f"[bold red]verification failed:[/] {plain(str(exc))}")
+            raise typer.Exit(1) from None
+    for found in checked.bundles:
+        console.print(
+            f"[green]Verified[/]: {found.entries} entries about {plain(found.subject)} at the final checkpoint of "
+            f"{found.size} entries, cosigned by {', '.join(found.cosigned_by)}"
+            + ("; complete" if found.complete else ""),
+            highlight=False,
+        )
+    for state in checked.assessment.versions:
+        title = plain(checked.titles.get(state.version, ""))
+        if state.binds:
+            last = state.bound_at.isoformat() if state.bound_at else "?"
+            console.print(f"Version {state.version} ({title}) [green]binds[/]: every signatory signed it validly, the "
+                          f"last at {last}.", highlight=False)  # fmt: skip
+        else:
+            console.print(f"Version {state.version} ({title}) does not bind: {', '.join(state.missing)} "
+                          "have no valid signature.", highlight=False)  # fmt: skip
+        for signature, reason in state.invalid:
+            console.print(
+                f"  {plain(signature.delegation)}'s signature does not count: {plain(reason)}", highlight=False
+            )
+    in_force = checked.assessment.in_force
+    console.print(
+        f"[green]In force[/]: version {in_force} of agreement {checked.agreement}."
+        if in_force is not None
+        else f"[yellow]Agreement {checked.agreement} does not bind[/]: no version has every signatory's valid "
+        "signature.",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:
