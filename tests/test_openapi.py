@@ -169,7 +169,7 @@ CHARTER_RULED = {
 # JSON Schema does not state: schema-valid notes made of such characters are rightly 422
 TEXT_RULED = {"alerts_handle", "watch_take", "watch_hand_over", "activity_cancel", "activity_end",
               "dispute_acknowledge", "dispute_review", "dispute_escalate", "dispute_withdraw",
-              "agreement_propose", "agreement_amend", "key_revoke"}  # fmt: skip
+              "agreement_propose", "agreement_amend", "key_revoke", "milestone_attest"}  # fmt: skip
 STATE_RULED = {
     "ledger_inclusion_proof",
     "ledger_consistency_proof",

@@ -81,10 +81,11 @@ def key_id(signer: Signer) -> str:
 
 def signature(client: Any, member: Member, signer: Signer, agreement: int, version: int) -> str:
     """As `fusioncell sign` makes it: the version fetched, its digest recomputed, the message signed."""
-    fetched = client.get(f"/api/v1/agreements/{agreement}/versions/{version}", headers=member.headers).json()
+    fetched = client.get(f"/api/v1/agreements/{agreement}/versions/{version}", params={"key_id": key_id(signer)},
+                         headers=member.headers).json()  # fmt: skip
     computed = digest(fetched["document"])
     assert computed == fetched["digest"]
-    message = signing_message(fetched["document"]["origin"], agreement, version, computed)
+    message = signing_message(fetched["document"]["origin"], agreement, version, computed, key_id(signer))
     assert message.decode() == fetched["signing_message"]
     return base64.b64encode(signer.sign(message)).decode()
 

@@ -50,7 +50,7 @@ def test_binds_exactly_as_the_rule_says(keys, signatures, versions) -> None:  # 
     made = []
     for version, delegation, maker, kind, at in signatures:
         signed_over = version if kind != "other-version" else version % 3 + 1
-        message = binding.signing_message(ORIGIN, AGREEMENT, signed_over, DIGESTS[signed_over])
+        message = binding.signing_message(ORIGIN, AGREEMENT, signed_over, DIGESTS[signed_over], f"{maker}-key")
         raw = SIGNERS[maker].sign(message) if kind != "forged" else bytes(64)
         made.append(binding.Signature(version, delegation, f"{maker}-key", raw, hours(at)))  # type: ignore[arg-type]
     found = binding.assess(
@@ -83,17 +83,18 @@ def test_binds_exactly_as_the_rule_says(keys, signatures, versions) -> None:  # 
             assert s.bound_at == max(s.signed.values())
 
 
-def test_the_signing_message_names_the_log_the_agreement_the_version_and_the_text() -> None:
-    one = binding.signing_message(ORIGIN, 1, 1, "a" * 64)
+def test_the_signing_message_names_the_log_the_agreement_the_version_the_text_and_the_key() -> None:
+    one = binding.signing_message(ORIGIN, 1, 1, "a" * 64, "k+00000001")
     head = b"fusioncell agreement signature\nfusioncell.example/test\nagreement 1 version 1\nsha256 "
-    assert one == head + b"a" * 64 + b"\n"
+    assert one == head + b"a" * 64 + b"\nkey k+00000001\n"
     changed = [
-        ("other/log", 1, 1, "a" * 64),
-        (ORIGIN, 2, 1, "a" * 64),
-        (ORIGIN, 1, 2, "a" * 64),
-        (ORIGIN, 1, 1, "b" * 64),
+        ("other/log", 1, 1, "a" * 64, "k+00000001"),
+        (ORIGIN, 2, 1, "a" * 64, "k+00000001"),
+        (ORIGIN, 1, 2, "a" * 64, "k+00000001"),
+        (ORIGIN, 1, 1, "b" * 64, "k+00000001"),
+        (ORIGIN, 1, 1, "a" * 64, "k+00000002"),
     ]
-    others = {binding.signing_message(o, a, v, d) for o, a, v, d in changed}
-    assert one not in others and len(others) == 4
+    others = {binding.signing_message(*c) for c in changed}
+    assert one not in others and len(others) == 5
     # the digest is of the RFC 8785 canonical form: key order and spacing do not change it
     assert binding.digest({"b": 1, "a": [1, "x"]}) == binding.digest({"a": [1, "x"], "b": 1})

@@ -80,6 +80,16 @@ def test_binding_recomputed_offline(client, cell, crew, signatories, clock, tmp_
 
     assert "is missing from the bundle" in tampered(drop_revocation)
 
+    def without_a_key(b):  # type: ignore[no-untyped-def]
+        b["bundles"] = [x for x in b["bundles"] if x["subject"] != f"signing-key:{key_id(sy)}"]
+
+    assert f"missing: {key_id(sy)}" in tampered(without_a_key)
+
+    def twice(b):  # type: ignore[no-untyped-def]
+        b["bundles"].append(b["bundles"][1])
+
+    assert "given twice" in tampered(twice)
+
     def other_agreement(b):  # type: ignore[no-untyped-def]
         b["agreement"] = a + 1
 

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from fusioncell.ledger.models import LedgerEntry
-from fusioncell.ledger.note import ALG_COSIGNATURE_V1, Signer
+from fusioncell.ledger.note import ALG_COSIGNATURE_V1, Signer, Verifier
 from fusioncell.signing.models import SigningKey
 from tests.agreements.helpers import approved_key, key_id
 from tests.conftest import START, ledger_size, table_count
@@ -34,16 +34,19 @@ def test_register_approve_revoke(client, cell, crew, signatories, clock) -> None
     r = client.post(f"/api/v1/keys/{key['key_id']}/approve", headers=crew["us"].headers)
     assert r.status_code == 200 and r.json()["state"] == "approved" and r.json()["approved_by"] == "us.mediator"
     assert client.post(f"/api/v1/keys/{key['key_id']}/approve", headers=crew["us"].headers).status_code == 409
-    # another signatory may not revoke it; its owner may, from an instant in the past (not before it existed)
-    body = {"reason": "The laptop holding it was lost", "revoked_from": (START - timedelta(days=1)).isoformat()}
-    r = client.post(f"/api/v1/keys/{key['key_id']}/revoke", json=body, headers=signatories["sy"].headers)
-    assert r.status_code == 422 and r.json()["field"] == "revoked_from"
-    body["revoked_from"] = (START + timedelta(minutes=1)).isoformat()
+    # another signatory may not revoke it; its owner may, from now, never from the past (that would unsign on its
+    # word alone what it signed since); the mediator may backdate it, never to before the key existed
+    body = {"reason": "The laptop holding it was lost", "revoked_from": (START + timedelta(minutes=1)).isoformat()}
     r = client.post(f"/api/v1/keys/{key['key_id']}/revoke", json=body, headers=signatories["il"].headers)
     assert r.status_code == 403
     r = client.post(f"/api/v1/keys/{key['key_id']}/revoke", json=body, headers=signatories["sy"].headers)
+    assert r.status_code == 403 and "mediator" in r.json()["detail"]
+    early = {**body, "revoked_from": (START - timedelta(days=1)).isoformat()}
+    r = client.post(f"/api/v1/keys/{key['key_id']}/revoke", json=early, headers=crew["us"].headers)
+    assert r.status_code == 422 and r.json()["field"] == "revoked_from"
+    r = client.post(f"/api/v1/keys/{key['key_id']}/revoke", json={"reason": "Lost"}, headers=signatories["sy"].headers)
     assert r.status_code == 200 and r.json()["state"] == "revoked"
-    assert r.json()["revoked_from"].startswith("2026-03-02T06:01:00")
+    assert r.json()["revoked_from"].startswith("2026-03-02T06:05:00")
     assert client.post(f"/api/v1/keys/{key['key_id']}/revoke", json=body, headers=crew["us"].headers).status_code == 409
     with cell.reading() as session:
         actions = (
@@ -94,5 +97,9 @@ def test_the_same_key_twice_is_409(client, cell, crew, signatories) -> None:
     size = ledger_size(cell)
     r = client.post("/api/v1/keys", json={"verifier": str(signer.verifier)}, headers=signatories["sy"].headers)
     assert r.status_code == 409 and ledger_size(cell) == size
+    # Syria's public key under Syria's deputy's name: one person's signatures would pass for another's
+    copy = Verifier("sy.deputy", signer.verifier.alg, signer.verifier.public)
+    r = client.post("/api/v1/keys", json={"verifier": str(copy)}, headers=signatories["sy2"].headers)
+    assert r.status_code == 409 and "another name" in r.json()["detail"] and ledger_size(cell) == size
     assert client.post("/api/v1/keys/nobody+00000000/approve", headers=crew["us"].headers).status_code == 404
     assert client.get("/api/v1/keys/bad key", headers=crew["us"].headers).status_code == 422

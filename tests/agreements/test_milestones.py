@@ -126,3 +126,27 @@ def test_an_amended_date_moves_the_deadline(client, cell, crew, signatories, clo
     client.app.state.scheduler.run_due()
     with cell.reading() as session:
         assert len(session.execute(select(Dispute)).scalars().all()) == 1
+
+
+def test_an_amended_milestone_must_be_attested_again(client, cell, crew, signatories, clock) -> None:
+    from tests.agreements.helpers import amendment
+
+    a = bound(client, crew, signatories, milestones=[milestone("north", days=10)])
+    r = client.post(f"/api/v1/agreements/{a}/milestones/north/attestations",
+                    json={"verdict": "verified", "note": "OP-73 vacated."}, headers=crew["undof"].headers)  # fmt: skip
+    assert statuses(client, crew["us"], a) == {"north": "verified"}
+    # version 2 moves the date and changes the criterion: version 1's verification does not carry over
+    moved = milestone("north", days=20, criterion={"en": "No forces north of Quneitra or on Mount Hermon."})
+    r = client.post(f"/api/v1/agreements/{a}/versions", json=amendment(milestones=[moved]), headers=crew["us"].headers)
+    assert r.status_code == 201
+    for k in ("sy", "il"):
+        sign(client, signatories[k], approved_key(client, crew, signatories[k]), a, 2)
+    assert statuses(client, crew["us"], a) == {"north": "pending"}
+    # a text-only amendment keeps the milestone's terms, and with them its verification
+    again = {"verdict": "verified", "note": "Hermon posts vacated too."}
+    client.post(f"/api/v1/agreements/{a}/milestones/north/attestations", json=again, headers=crew["undof"].headers)
+    r = client.post(f"/api/v1/agreements/{a}/versions", json=amendment(milestones=[moved], text={"en": "Reworded."}),
+                    headers=crew["us"].headers)  # fmt: skip
+    for k in ("sy", "il"):
+        sign(client, signatories[k], approved_key(client, crew, signatories[k]), a, 3)
+    assert statuses(client, crew["us"], a) == {"north": "verified"}

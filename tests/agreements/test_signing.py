@@ -36,7 +36,7 @@ def test_every_bad_signature_is_refused_and_binding_changes_only_on_the_last_val
                     headers=crew["us"].headers)  # fmt: skip
     assert r.status_code == 201, r.text
     fetched = client.get(f"/api/v1/agreements/{a}/versions/1", headers=crew["us"].headers).json()
-    changed = signing_message(fetched["document"]["origin"], a, 1, "0" * 64)
+    changed = signing_message(fetched["document"]["origin"], a, 1, "0" * 64, key_id(il))
 
     first = sign(client, signatories["sy"], sy, a)
     assert first["binds"] is False and first["versions"][0]["missing"] == ["IL"]
@@ -109,3 +109,21 @@ def test_an_amendment_binds_only_once_signed_again_and_a_revocation_unbinds(clie
     # a new key, approved, signs version 2 again: it binds again
     fresh = approved_key(client, crew, signatories["il"])
     assert sign(client, signatories["il"], fresh, a, 2)["in_force"] == 2
+
+
+def test_an_amendment_keeps_every_signatory_of_the_version_in_force(client, cell, crew, signatories) -> None:
+    a = propose(client, crew)["id"]
+    size = ledger_size(cell)
+    # nothing binds yet: the mediator may still change who signs
+    r = client.post(f"/api/v1/agreements/{a}/versions", json=amendment(signatories=["SY"], milestones=[]),
+                    headers=crew["us"].headers)  # fmt: skip
+    assert r.status_code == 201 and ledger_size(cell) == size + 1
+    r = client.post(f"/api/v1/agreements/{a}/versions", json=amendment(), headers=crew["us"].headers)
+    for k in ("sy", "il"):
+        sign(client, signatories[k], approved_key(client, crew, signatories[k]), a, 3)
+    size = ledger_size(cell)
+    # version 3, in force, binds Israel: an amendment signed by Syria alone would unbind it
+    r = client.post(f"/api/v1/agreements/{a}/versions", json=amendment(signatories=["SY"], milestones=[]),
+                    headers=crew["us"].headers)  # fmt: skip
+    assert r.status_code == 422 and r.json()["field"] == "signatories" and "IL" in r.json()["detail"]
+    assert ledger_size(cell) == size

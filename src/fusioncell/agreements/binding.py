@@ -28,10 +28,14 @@ def digest(document: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical(dict(document))).hexdigest()
 
 
-def signing_message(origin: str, agreement: int, version: int, version_digest: str) -> bytes:
-    """What a signatory signs: the log it belongs to, the agreement, the version and the digest of its text, so a
-    signature over one version (or one cell's agreement) is never one over another."""
-    return f"{SIGNATURE_DOMAIN}\n{origin}\nagreement {agreement} version {version}\nsha256 {version_digest}\n".encode()
+def signing_message(origin: str, agreement: int, version: int, version_digest: str, key_id: str) -> bytes:
+    """What a signatory signs: the log it belongs to, the agreement, the version, the digest of its text and the key
+    it signs with — so a signature over one version (or one cell's agreement) is never one over another, and one
+    person's signature never passes for another's under a copy of their public key."""
+    return (
+        f"{SIGNATURE_DOMAIN}\n{origin}\nagreement {agreement} version {version}\nsha256 {version_digest}\n"
+        f"key {key_id}\n"
+    ).encode()
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ def check(
         return f"key {signature.key_id} was not approved when it signed"
     if key.revoked_from is not None and key.revoked_from <= signature.signed_at:
         return f"key {signature.key_id} is revoked from {key.revoked_from.isoformat()}, before it signed"
-    message = signing_message(origin, agreement, version.version, version.digest)
+    message = signing_message(origin, agreement, version.version, version.digest, signature.key_id)
     if not (verify or Verifier())(key.public, message, signature.signature):
         return f"the signature does not verify with key {signature.key_id} over version {version.version}"
     return None

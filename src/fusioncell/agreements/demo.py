@@ -46,9 +46,9 @@ def seed_timeline(cell: Cell, key_dir: Path) -> int:
     with cell.reading() as session:
         version = session.get(service.AgreementVersion, (agreement.id, 1))
     assert version is not None
-    message = binding.signing_message(cell.charter.mechanism.log_origin, agreement.id, 1, version.digest)
     for person in SIGNATORIES:
         signer, key_id = signers[person.username]
+        message = binding.signing_message(cell.charter.mechanism.log_origin, agreement.id, 1, version.digest, key_id)
         signature = base64.b64encode(signer.sign(message)).decode()
         run(service.sign, person, agreement_id=agreement.id, version=1,
             body=SignatureCreate(key_id=key_id, signature=signature))  # fmt: skip

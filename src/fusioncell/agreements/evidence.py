@@ -23,8 +23,12 @@ FORMAT = "fusioncell-agreement-evidence/1"
 
 
 def export(cell: Cell, principal: Principal, agreement_id: int) -> dict[str, Any]:
-    """The bundles about the agreement and about every key that signed it, as the principal may read them."""
-    main = evidence.export(cell, principal, f"agreement:{agreement_id}")
+    """The bundles about the agreement and about every key that signed it, as the principal may read them, all
+    proven to one final checkpoint."""
+    from fusioncell.ledger import log
+
+    final = log.latest_final(cell)
+    main = evidence.export(cell, principal, f"agreement:{agreement_id}", final=final)
     key_ids = sorted(
         {
             content["key_id"]
@@ -35,7 +39,7 @@ def export(cell: Cell, principal: Principal, agreement_id: int) -> dict[str, Any
     return {
         "format": FORMAT,
         "agreement": agreement_id,
-        "bundles": [main, *(evidence.export(cell, principal, f"signing-key:{k}") for k in key_ids)],
+        "bundles": [main, *(evidence.export(cell, principal, f"signing-key:{k}", final=final) for k in key_ids)],
     }
 
 
@@ -80,8 +84,24 @@ def verify(
     origins = {c.origin for c in checked}
     if len(origins) != 1:
         raise evidence.EvidenceError(f"the bundles come from different logs: {', '.join(sorted(origins))}")
+    # one checkpoint for all: a key's bundle from before its revocation beside a later agreement's would tell a story
+    # the log never told at any one time
+    sizes = {c.size for c in checked}
+    if len(sizes) != 1:
+        raise evidence.EvidenceError(
+            f"the bundles are proven to different checkpoints ({', '.join(map(str, sorted(sizes)))} entries): export "
+            "them together again"
+        )
+    subjects = [c.subject for c in checked]
+    if len(set(subjects)) != len(subjects):
+        raise evidence.EvidenceError("a bundle is given twice")
     if checked[0].subject != f"agreement:{agreement}":
         raise evidence.EvidenceError(f"the first bundle is about {checked[0].subject}, not agreement:{agreement}")
+    for found in checked:
+        if not found.complete:
+            raise evidence.EvidenceError(f"the bundle about {found.subject} does not prove it is complete")
+    if any(not c.subject.startswith("signing-key:") for c in checked[1:]):
+        raise evidence.EvidenceError("after the agreement's own bundle, each is about a signing key")
     contents = [_contents(b) for b in bundles]
     versions, signatures, titles = [], [], {}
     for c in contents[0]:
@@ -123,6 +143,11 @@ def verify(
             keys[key_id] = binding.Key(
                 key_id, facts["delegation"], facts["public"], facts.get("approved_at"), facts.get("revoked_from")
             )
+    named = {s.key_id for s in signatures}
+    missing = sorted(named - {c.subject.removeprefix("signing-key:") for c in checked[1:]})
+    if missing:
+        # without a key's own bundle its signatures would not count, and an earlier version would seem in force
+        raise evidence.EvidenceError(f"the bundle about each key that signed is missing: {', '.join(missing)}")
     assessment = binding.assess(
         origin=checked[0].origin, agreement=agreement, versions=versions, signatures=signatures, keys=keys
     )

@@ -80,6 +80,7 @@ class Attestation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     milestone_id: Mapped[int] = mapped_column(ForeignKey("agreement_milestones.id", ondelete="CASCADE"), nullable=False)
     agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id", ondelete="CASCADE"), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, doc="the version in force, whose terms it attests")
     verdict: Mapped[str] = mapped_column(String(16), nullable=False, doc="verified | not-verified")
     note: Mapped[str] = mapped_column(Text, nullable=False)
     delegation: Mapped[str] = mapped_column(String(16), nullable=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from fusioncell.agreements import service
 from fusioncell.agreements.schemas import (
@@ -195,17 +195,24 @@ def amend(agreement_id: AgreementId, body: AgreementDraft, cell: CellDep, princi
     responses={401: ERRORS[401], 404: ERRORS[404]},
 )
 def get_version(
-    agreement_id: AgreementId, version: VersionNumber, cell: CellDep, principal: CurrentUser
+    agreement_id: AgreementId,
+    version: VersionNumber,
+    cell: CellDep,
+    principal: CurrentUser,
+    key_id: Annotated[
+        str | None,
+        Query(max_length=200, description="Your key's id: the answer then holds the exact message to sign with it."),
+    ] = None,
 ) -> VersionDocument:
     """What `fusioncell sign` fetches, shows and signs offline: check the digest against the document's RFC 8785
-    canonical form yourself before signing."""
+    canonical form yourself before signing. The message signed names the key that signs it."""
     row = service.version_of(cell=cell, principal=principal, agreement_id=agreement_id, version=version)
     return VersionDocument(
         agreement=agreement_id,
         version=version,
         document=row.document,
         digest=row.digest,
-        signing_message=service.message_of(cell, row).decode(),
+        signing_message=service.message_of(cell, row, key_id).decode() if key_id else None,
     )
 
 

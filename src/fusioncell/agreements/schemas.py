@@ -191,4 +191,8 @@ class VersionDocument(BaseModel):
     digest: str = _f(
         "SHA-256 of the canonical document, hex.", "52c92bbb90562475d7ce68934b7c5c9cb898f5edd17ec1c7b4ae2e99594469a8"
     )
-    signing_message: str = _f("The exact text a signatory signs (Ed25519), UTF-8.", "fusioncell agreement signature\n…")
+    signing_message: str | None = _f(
+        "The exact text to sign (Ed25519), UTF-8, with the key asked for (`key_id`).",
+        "fusioncell agreement signature\nfusioncell.example/paris-2026\nagreement 1544093317 version 1\nsha256 "
+        "52c92bbb90562475d7ce68934b7c5c9cb898f5edd17ec1c7b4ae2e99594469a8\nkey sy.signatory+e7bce6f6\n",
+    )

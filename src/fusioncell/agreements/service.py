@@ -150,9 +150,15 @@ def view(cell: Cell, session: Any, agreement: Agreement, now: datetime | None = 
             live[d.source_id] = d.id
     moment = now or cell.clock.now()
     window = cell.charter.agreements.due_window
+    terms = {v.version: {m["key"]: m for m in v.document["milestones"]} for v in versions}
     for spec in shown.document["milestones"]:
         row = rows.get(spec["key"])
-        said = attestations.get(row.id, []) if row else []
+        # what the verifier attested of these very terms: an amended date or criterion must be attested again
+        said = (
+            [a for a in attestations.get(row.id, []) if terms.get(a.version, {}).get(spec["key"]) == spec]
+            if row
+            else []
+        )
         in_force = assessment.in_force is not None
         result.milestones.append(
             MilestoneView(
@@ -198,10 +204,10 @@ def version_of(*, cell: Cell, principal: Principal, agreement_id: int, version: 
     return found
 
 
-def message_of(cell: Cell, version: AgreementVersion) -> bytes:
-    return binding.signing_message(
-        cell.charter.mechanism.log_origin, version.agreement_id, version.version, version.digest
-    )
+def message_of(cell: Cell, version: AgreementVersion, key_id: str) -> bytes:
+    """The exact message a signatory signs over this version with this key."""
+    origin = cell.charter.mechanism.log_origin
+    return binding.signing_message(origin, version.agreement_id, version.version, version.digest, key_id)
 
 
 # -- the text -----------------------------------------------------------------------------------------------------
@@ -390,6 +396,17 @@ def amend(*, cell: Cell, uow: UnitOfWork, principal: Principal, agreement_id: in
     """The mediator proposes a new version: it must be signed again; until it binds, the one in force stays so."""
     authorize(principal, Permission.PROPOSE_AGREEMENT, cell.charter.roster)
     agreement = _for_update(uow, cell, principal, agreement_id)
+    versions, assessment = assess(cell, uow.session, agreement)
+    if assessment.in_force is not None:
+        bound = next(v for v in versions if v.version == assessment.in_force)
+        dropped = [c for c in bound.document["signatories"] if c not in body.signatories]
+        if dropped:
+            # an amendment binds only on its own signatories: leaving one out would let the others unbind it alone
+            raise InvalidInput(
+                f"version {bound.version}, in force, binds {', '.join(dropped)} too: an amendment names every "
+                "signatory of the version in force",
+                field="signatories",
+            )
     return _add_version(cell, uow, principal, agreement, _audience(cell, agreement.audience), body)
 
 
@@ -429,7 +446,7 @@ def sign(
         raise InvalidInput("the signature is not base64", field="signature") from None
     if len(raw) != 64:
         raise InvalidInput(f"an Ed25519 signature is 64 bytes, not {len(raw)}", field="signature")
-    if not binding.Verifier()(Verifier.parse(key.verifier).public, message_of(cell, row), raw):
+    if not binding.Verifier()(Verifier.parse(key.verifier).public, message_of(cell, row, key.key_id), raw):
         raise InvalidInput(
             f"the signature does not verify with key {key.key_id} over version {version} of agreement {agreement_id}: "
             "sign exactly this version (`fusioncell sign`)",
@@ -521,6 +538,7 @@ def attest(*, cell: Cell, uow: UnitOfWork, principal: Principal, agreement_id: i
         id=fresh_id(uow.session, Attestation),
         milestone_id=found.row.id,
         agreement_id=agreement_id,
+        version=current.shown_version.version,
         verdict=body.verdict,
         note=body.note,
         delegation=principal.delegation or "",
@@ -629,6 +647,7 @@ def handle_milestone_overdue(cell: Cell, uow: UnitOfWork, job: Any) -> None:
             about=f"agreement:{agreement.id}",
         ),
         alert=False,
+        alerted=[t for t, _ in targets],
     )
     _alerts(uow, agreement, targets, summary + f"; dispute {case.id} opened", now, case.ledger_index)
 

@@ -140,17 +140,16 @@ def _opening_choices(cell: Cell, principal: Principal) -> dict[str, Any]:
     roster = cell.charter.roster
     own = principal.delegation or ""
     parties = sorted(roster.codes(DelegationKind.PARTY) - {own})
+    # a party's case is joint (the one it is against must read it); the mediator may put one to a party alone
     audiences = ["joint"]
-    if roster.kind(own) is DelegationKind.PARTY:
-        audiences.append(f"mediated:{own}")
-    elif roster.kind(own) is DelegationKind.MEDIATOR:
+    if roster.kind(own) is DelegationKind.MEDIATOR:
         audiences += [f"mediated:{p}" for p in parties]
     return {"respondents": parties, "opening_audiences": audiences}
 
 
 def _list_context(cell: Cell, session: WebSession, shown: str) -> dict[str, Any]:
     principal = session.principal
-    cases = service.list_cases(cell=cell, principal=principal, limit=500)
+    cases = service.list_cases(cell=cell, principal=principal, limit=500, newest_first=True)
     if shown == "live":
         cases = [c for c in cases if states.is_live(c.state)]
     elif shown == "closed":

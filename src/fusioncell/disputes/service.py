@@ -109,9 +109,11 @@ def list_cases(
     respondent: str | None = None,
     after: int | None = None,
     limit: int = 100,
+    newest_first: bool = False,
 ) -> list[Dispute]:
     """The cases whose audience the principal reads, in the order of their latest entry (a case moves to the end
-    of the list each time it changes: `after` asks for what changed since)."""
+    of the list each time it changes: `after` asks for what changed since); `newest_first` for a page that shows the
+    latest `limit`."""
     audiences = readable_audiences(principal, cell.charter.roster)
     if not audiences:
         return []
@@ -122,8 +124,9 @@ def list_cases(
         query = query.where(Dispute.respondent == respondent)
     if after is not None:
         query = query.where(Dispute.ledger_index > after)
+    order = Dispute.ledger_index.desc() if newest_first else Dispute.ledger_index
     with cell.reading() as session:
-        return list(session.execute(query.order_by(Dispute.ledger_index).limit(limit)).scalars())
+        return list(session.execute(query.order_by(order).limit(limit)).scalars())
 
 
 def evidence_file(*, cell: Cell, principal: Principal, dispute_id: int, statement_id: int, sha256: str) -> Any:
@@ -288,9 +291,18 @@ def _refuse_second_case(cell: Cell, uow: UnitOfWork, principal: Principal, kind:
         )
 
 
-def open_for(*, cell: Cell, uow: UnitOfWork, actor: Principal, opening: Opening, alert: bool = True) -> Dispute:
+def open_for(
+    *,
+    cell: Cell,
+    uow: UnitOfWork,
+    actor: Principal,
+    opening: Opening,
+    alert: bool = True,
+    alerted: list[str] | None = None,
+) -> Dispute:
     """Open a case (its complaint as the first statement), alert the respondent's duty officer and the mediator
-    (unless the caller raises alerts of its own in the same entry), and start the acknowledgement's clock."""
+    (unless the caller raises alerts of its own in the same entry, naming whom in `alerted`), and start the
+    acknowledgement's clock."""
     now = cell.clock.now()
     audience = _audience(cell, opening.audience)
     index = uow.next_ledger_index()
@@ -323,7 +335,7 @@ def open_for(*, cell: Cell, uow: UnitOfWork, actor: Principal, opening: Opening,
         files=opening.files,
         delegation=opening.complainant,
     )
-    alerted = []
+    alerted = list(alerted or [])
     if alert:
         alerted = _alert(
             cell,

@@ -75,8 +75,8 @@ def related(cell: Cell, principal: Principal, subject: str) -> list[LedgerEntry]
     return rows
 
 
-def _final_with_map(cell: Cell, newest: int) -> log.SignedCheckpoint:
-    final = log.latest_final(cell)
+def _final_with_map(cell: Cell, newest: int, final: log.SignedCheckpoint | None = None) -> log.SignedCheckpoint:
+    final = final or log.latest_final(cell)
     if final is None or final.size <= newest:
         have = f"the newest final checkpoint has {final.size} entries" if final else "no checkpoint is final yet"
         raise Conflict(
@@ -91,9 +91,13 @@ def _final_with_map(cell: Cell, newest: int) -> log.SignedCheckpoint:
     return final
 
 
-def export(cell: Cell, principal: Principal, subject: str) -> dict[str, Any]:
+def export(
+    cell: Cell, principal: Principal, subject: str, *, final: log.SignedCheckpoint | None = None
+) -> dict[str, Any]:
+    """The bundle about `subject`, proven to `final` (default: the latest final checkpoint), which must hold every
+    entry about it."""
     entries = related(cell, principal, subject)
-    final = _final_with_map(cell, entries[-1].index)
+    final = _final_with_map(cell, entries[-1].index, final)
     readable = readable_audiences(principal, cell.charter.roster)
     keys = [(a, subject) for a in readable]
     entries = [e for e in entries if e.index < final.size]

@@ -64,7 +64,12 @@ def schedule_many(uow: UnitOfWork, jobs: list[dict[str, Any]]) -> None:
 
 
 def cancel(uow: UnitOfWork, *, key: str) -> bool:
-    job = uow.session.execute(select(Job).where(Job.key == key, Job.status == "pending")).scalar_one_or_none()
+    """Cancel a pending job. One the scheduler holds at this moment (firing it) is left alone rather than waited for:
+    its handler finds what it acts on changed and does nothing (waiting could deadlock against a handler that waits
+    for a row this command holds)."""
+    job = uow.session.execute(
+        select(Job).where(Job.key == key, Job.status == "pending").with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
     if job is None:
         return False
     job.status = "cancelled"

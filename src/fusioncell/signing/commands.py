@@ -89,11 +89,11 @@ def register(keys_app: typer.Typer, app: typer.Typer) -> None:
         if not yes and not typer.confirm(f"Sign version {version} of agreement {agreement} as {signer.name}?"):
             err.print("Nothing signed.")
             raise typer.Exit(1)
-        message = signing_message(document["origin"], agreement, version, computed)
         import base64
 
-        signature = base64.b64encode(signer.sign(message)).decode()
         key_id = f"{signer.name}+{signer.verifier.id:08x}"
+        message = signing_message(document["origin"], agreement, version, computed, key_id)
+        signature = base64.b64encode(signer.sign(message)).decode()
         try:
             r = api.request(
                 "POST",

@@ -27,8 +27,8 @@ class KeyRevoke(InputModel):
 
     revoked_from: AwareDatetime | None = Field(
         default=None,
-        description="From when (default: now); may be in the past, as when a key is found to have been taken, "
-        "never before the key was registered.",
+        description="From when (default: now). Its owner revokes it from now or later; the mediator also from a "
+        "past instant (a key found to have been taken), never before the key was registered.",
         examples=["2026-03-02T06:00:00Z"],
     )
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000), LINES] = Field(

@@ -62,6 +62,11 @@ def register(*, cell: Cell, uow: UnitOfWork, principal: Principal, verifier: str
     key_id = key_name(parsed)
     if uow.session.get(SigningKey, key_id) is not None:
         raise Conflict(f"key {key_id} is registered already", key_id=key_id)
+    public = parsed.public
+    for other in uow.session.execute(select(SigningKey.verifier)).scalars():
+        if Verifier.parse(other).public == public:
+            # the same public key under two names would let one person's signature pass for another's
+            raise Conflict("this public key is registered already, under another name: make a key of your own")
     now = cell.clock.now()
     key = SigningKey(
         key_id=key_id,
@@ -117,8 +122,8 @@ def approve(*, cell: Cell, uow: UnitOfWork, principal: Principal, key_id: str) -
 def revoke(
     *, cell: Cell, uow: UnitOfWork, principal: Principal, key_id: str, revoked_from: datetime | None, reason: str
 ) -> SigningKey:
-    """Its owner or the mediator revokes a key from an instant (default now, perhaps past): from then on it signs
-    nothing, and what it signed from then on binds no one."""
+    """Its owner revokes a key from now (or later); the mediator, from any instant since it was registered (a key
+    found to have been taken): from then on it signs nothing, and what it signed from then on binds no one."""
     key = _for_update(uow, key_id)
     roster = cell.charter.roster
     if principal.username != key.username and not has_permission(principal, Permission.APPROVE_KEY, roster):
@@ -127,6 +132,13 @@ def revoke(
         raise Conflict(f"key {key_id} is revoked from {key.revoked_from.isoformat()}", state="revoked")
     now = cell.clock.now()
     start = revoked_from or now
+    mediator = has_permission(principal, Permission.APPROVE_KEY, roster)
+    if start < now and not mediator:
+        # a party backdating its own revocation would unsign what it signed since, on its word alone
+        raise Forbidden(
+            "only the mediator revokes a key from a past instant (a key found to have been taken): ask the mediator, "
+            "or revoke it from now",
+        )
     if start < key.registered_at:
         raise InvalidInput(
             f"the key was registered at {key.registered_at.isoformat()}: it cannot be revoked from before",

@@ -89,6 +89,7 @@ ALERT_KINDS = {
     "dispute_opened": msg("Dispute opened"),
     "dispute_overdue": msg("Dispute overdue"),
     "dispute_information": msg("Information requested"),
+    "milestone_overdue": msg("Milestone overdue"),
 }
 # where an alert's subject is shown (an alert about a message links to the message)
 SUBJECT_PAGES = {"dispute": "/disputes/{}"}
