@@ -140,6 +140,7 @@ AGREEMENT_OPERATIONS = {
     "milestone_attest": {403, 422},
     "attestation_evidence": {404, 422},
     "agreement_evidence": {404, 422},
+    "agreement_report": {404, 422},
 }
 TRAFFIC_OPERATIONS |= AGREEMENT_OPERATIONS
 # bodies that carry evidence files (base64, up to five of 512 KiB): made-up invalid ones run past the body limit (413,

@@ -3,7 +3,7 @@ signed, upload a signature made offline, attest a milestone; each agreement read
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 
@@ -251,6 +251,45 @@ def attest(
     with cell.command() as uow:
         service.attest(cell=cell, uow=uow, principal=principal, agreement_id=agreement_id, key=key, body=body)
     return _read(cell, principal, agreement_id)
+
+
+REPORT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8"}
+
+
+@router.get(
+    "/agreements/{agreement_id}/report",
+    name="agreement_report",
+    summary="The compliance report: each milestone's status and the figures, computed from the ledger",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/json": {}, "text/csv": {}}},
+        401: ERRORS[401],
+        404: ERRORS[404],
+        422: ERRORS[422],
+    },  # fmt: skip
+)
+def agreement_report(
+    agreement_id: AgreementId,
+    cell: CellDep,
+    principal: CurrentUser,
+    format: Annotated[
+        Literal["json", "csv"], Query(description="json (the whole report) or csv (a row a milestone)")
+    ] = ("json"),
+    lang: Annotated[
+        str | None, Query(max_length=16, description="The language of titles (default: authoritative).")
+    ] = None,
+) -> Response:
+    """From the entries about the agreement and its signing keys below the newest signed checkpoint, which the report
+    names (size, root): the version in force, each milestone's status, when verified, how late, and the figures."""
+    from fusioncell.agreements import report
+
+    found = report.compute(cell=cell, principal=principal, agreement_id=agreement_id, lang=lang)
+    body = found.csv() if format == "csv" else found.json()
+    return Response(
+        body,
+        media_type=REPORT_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="compliance-{agreement_id}.{format}"'},
+    )
 
 
 @router.get(
