@@ -46,6 +46,7 @@ def test_a_mediated_agreement_never_reaches_the_other_party(client, cell, crew, 
         assert private["id"] not in {a["id"] for a in client.get("/api/v1/agreements", headers=h).json()["items"]}
         assert joint["id"] in {a["id"] for a in client.get("/api/v1/agreements", headers=h).json()["items"]}
         for path in (f"/api/v1/agreements/{private['id']}", f"/api/v1/agreements/{private['id']}/versions/1",
+                     f"/api/v1/agreements/{private['id']}/evidence", f"/api/v1/agreements/{private['id']}/report",
                      f"/api/v1/agreements/{private['id']}/attestations/{attestation['id']}/evidence/"
                      f"{attestation['evidence'][0]['sha256']}"):  # fmt: skip
             assert client.get(path, headers=h).status_code == 404, path

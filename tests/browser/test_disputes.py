@@ -91,14 +91,18 @@ def test_the_dispute_pages_read_right_to_left_wide_and_narrow(chromium, served, 
                    headers=crew["sy"].headers)  # fmt: skip
     assert r.status_code == 201, r.text
     us, problems = _signed_in(chromium, served, "us.mediator")
-    for lang, width in (("ar", 1280), ("ar", 360), ("he", 1280), ("en", 1280), ("en", 360)):
+    for lang, width in (("ar", 1280), ("ar", 360), ("he", 1280), ("he", 360), ("en", 1280), ("en", 360)):
         us.set_viewport_size({"width": width, "height": 900})
-        for name, path in (("list", "/disputes"), ("case", f"/disputes/{d['id']}")):
+        # the case's pages, and the alerts and watch that link to it
+        for name, path in (("list", "/disputes"), ("case", f"/disputes/{d['id']}"), ("alerts", "/alerts"),
+                           ("watch", "/watch")):  # fmt: skip
             us.goto(f"{served}{path}?lang={lang}")
             assert us.evaluate("document.documentElement.dir") == ("ltr" if lang == "en" else "rtl")
             assert us.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0, (lang, width, path)
             if lang == "ar" and name == "case":
                 assert us.inner_text("[data-testid=case-state]") == "تم الرد"
+            if name == "alerts":
+                assert us.locator(f'a[href="/disputes/{d["id"]}"]').count() >= 1  # the alert opens its case
             us.screenshot(path=str(shots / f"disputes-{name}-{lang}-{width}.png"), full_page=True)
     us.context.close()
     assert not problems, problems

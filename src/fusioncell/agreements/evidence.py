@@ -48,7 +48,7 @@ def _contents(bundle: dict[str, Any]) -> list[dict[str, Any]]:
     for item in bundle.get("entries", []):
         if "content" in item:
             content = json.loads(item["content"])
-            content["@recorded_at"] = json.loads(item["leaf"])["recorded_at"]
+            content["@recorded_at"] = datetime.fromisoformat(json.loads(item["leaf"])["recorded_at"])
             out.append(content)
     return out
 
@@ -103,46 +103,16 @@ def verify(
     if any(not c.subject.startswith("signing-key:") for c in checked[1:]):
         raise evidence.EvidenceError("after the agreement's own bundle, each is about a signing key")
     contents = [_contents(b) for b in bundles]
-    versions, signatures, titles = [], [], {}
     for c in contents[0]:
-        action = c.get("@action")
-        if action in ("agreement.proposed", "agreement.amended"):
-            document = c["document"]
-            if binding.digest(document) != c["digest"]:
-                raise evidence.EvidenceError(f"version {c['version']}: its digest is not its document's")
-            versions.append(binding.Version(c["version"], c["digest"], tuple(document["signatories"])))
-            titles[c["version"]] = document["title"][document["authoritative"]]
-        elif action == "agreement.signed":
-            signatures.append(
-                binding.Signature(
-                    c["version"],
-                    c["delegation"],
-                    c["key_id"],
-                    _b64(c["signature"]),
-                    datetime.fromisoformat(c["@recorded_at"]),
-                )
-            )
-    keys: dict[str, binding.Key] = {}
-    for found, holding in zip(checked[1:], contents[1:], strict=True):
-        key_id = found.subject.removeprefix("signing-key:")
-        facts: dict[str, Any] = {}
-        for c in holding:
-            if c.get("key_id") != key_id:
-                continue
-            if c["@action"] == "key.registered":
-                try:
-                    facts["public"] = Verifier.parse(c["verifier"]).public
-                except NoteError as exc:
-                    raise evidence.EvidenceError(f"key {key_id}: {exc}") from None
-                facts["delegation"] = c["delegation"]
-            elif c["@action"] == "key.approved":
-                facts["approved_at"] = datetime.fromisoformat(c["@recorded_at"])
-            elif c["@action"] == "key.revoked":
-                facts["revoked_from"] = datetime.fromisoformat(c["revoked_from"])
-        if "public" in facts:
-            keys[key_id] = binding.Key(
-                key_id, facts["delegation"], facts["public"], facts.get("approved_at"), facts.get("revoked_from")
-            )
+        if c.get("@action") in VERSION_ACTIONS and binding.digest(c["document"]) != c["digest"]:
+            raise evidence.EvidenceError(f"version {c['version']}: its digest is not its document's")
+    try:
+        facts = read_facts(contents[0], [c for held in contents[1:] for c in held])
+    except NoteError as exc:
+        raise evidence.EvidenceError(f"a signing key: {exc}") from None
+    signatures, keys = facts.signatures, facts.keys
+    titles = {v: d["title"][d["authoritative"]] for v, d in facts.documents.items()}
+    versions = facts.versions()
     named = {s.key_id for s in signatures}
     missing = sorted(named - {c.subject.removeprefix("signing-key:") for c in checked[1:]})
     if missing:
@@ -152,6 +122,58 @@ def verify(
         origin=checked[0].origin, agreement=agreement, versions=versions, signatures=signatures, keys=keys
     )
     return Checked(agreement, checked[0].origin, checked, assessment, titles)
+
+
+VERSION_ACTIONS = ("agreement.proposed", "agreement.amended")
+
+
+@dataclass
+class Facts:
+    """What the ledger's entries say of an agreement and its keys, as the binding rule and the report read them."""
+
+    documents: dict[int, dict[str, Any]]
+    signatures: list[binding.Signature]
+    keys: dict[str, binding.Key]
+    attestations: list[dict[str, Any]]  # the `milestone.attested` contents, in ledger order
+    cases: list[dict[str, Any]]  # the contents of the entries of the cases about it, in ledger order
+
+    def versions(self) -> list[binding.Version]:
+        return [binding.Version(v, binding.digest(d), tuple(d["signatories"])) for v, d in self.documents.items()]
+
+
+def read_facts(agreement: list[dict[str, Any]], keys: list[dict[str, Any]]) -> Facts:
+    """From entry contents (each with its `@action` and `@recorded_at`): the agreement's own and its cases', and its
+    signing keys'. A key registered, approved (when its entry was recorded), revoked (from the instant it names)."""
+    facts = Facts({}, [], {}, [], [])
+    for c in agreement:
+        action = c.get("@action", "")
+        if action in VERSION_ACTIONS:
+            facts.documents[c["version"]] = c["document"]
+        elif action == "agreement.signed":
+            facts.signatures.append(
+                binding.Signature(c["version"], c["delegation"], c["key_id"], _b64(c["signature"]), c["@recorded_at"])
+            )
+        elif action == "milestone.attested":
+            facts.attestations.append(c)
+        elif action.startswith("dispute."):
+            facts.cases.append(c)
+    found: dict[str, dict[str, Any]] = {}
+    for c in keys:
+        if not str(c.get("@action", "")).startswith("key."):
+            continue  # a bundle's entry 0, the adopted charter
+        one = found.setdefault(c["key_id"], {})
+        if c["@action"] == "key.registered":
+            one.update(public=Verifier.parse(c["verifier"]).public, delegation=c["delegation"])
+        elif c["@action"] == "key.approved":
+            one["approved_at"] = c["@recorded_at"]
+        elif c["@action"] == "key.revoked":
+            one["revoked_from"] = datetime.fromisoformat(c["revoked_from"])
+    facts.keys = {
+        k: binding.Key(k, f["delegation"], f["public"], f.get("approved_at"), f.get("revoked_from"))
+        for k, f in found.items()
+        if "public" in f
+    }
+    return facts
 
 
 def _b64(text: str) -> bytes:

@@ -14,15 +14,15 @@ from typing import Any
 from sqlalchemy import select
 
 from fusioncell.agreements import binding
+from fusioncell.agreements.evidence import Facts, read_facts
 from fusioncell.agreements.milestones import STATUSES, status_of
 from fusioncell.agreements.models import Milestone
 from fusioncell.agreements.service import readable_agreement
 from fusioncell.cell import Cell
 from fusioncell.disputes import states as dispute_states
-from fusioncell.ledger import log
+from fusioncell.ledger import evidence, log
 from fusioncell.ledger.models import LedgerEntry
-from fusioncell.ledger.note import Verifier
-from fusioncell.policy import Principal, readable_audiences
+from fusioncell.policy import Principal
 
 CSV_COLUMNS = ("key", "title", "obligor", "verifier", "zone", "starts", "due", "status", "verified_at",
                "days_overdue", "dispute")  # fmt: skip
@@ -44,107 +44,61 @@ class Report:
         return out.getvalue().encode("utf-8")
 
 
-def _contents(rows: list[LedgerEntry]) -> list[dict[str, Any]]:
+def _contents(rows: list[LedgerEntry], below: int) -> list[dict[str, Any]]:
     out = []
     for row in rows:
-        content = json.loads(row.content)
-        content["@index"] = row.index
-        content["@recorded_at"] = row.recorded_at
-        out.append(content)
+        if 0 < row.index < below:
+            content = json.loads(row.content)
+            content["@recorded_at"] = row.recorded_at
+            out.append(content)
     return out
 
 
 def compute(*, cell: Cell, principal: Principal, agreement_id: int, lang: str | None = None) -> Report:
     """The report as of the newest signed checkpoint (signed now if the log has grown since): every figure from the
-    entries below it that the reader may read."""
+    entries below it about the agreement (its cases' included) and its signing keys that the reader may read — those
+    an evidence bundle about them would hold."""
     checkpoint = log.sign_checkpoint(cell)
-    readable = readable_audiences(principal, cell.charter.roster)
     with cell.reading() as session:
         agreement = readable_agreement(cell, session, principal, agreement_id)
-        subject = f"agreement:{agreement_id}"
-        main = _contents(
-            list(
-                session.execute(
-                    select(LedgerEntry)
-                    .where(
-                        LedgerEntry.index < checkpoint.size,
-                        LedgerEntry.audience.in_(readable),
-                        (LedgerEntry.subject == subject) | LedgerEntry.subject.like("dispute:%"),
-                    )
-                    .order_by(LedgerEntry.index)
-                ).scalars()
-            )
-        )
-        main = [c for c in main if c["@subject"] == subject or c.get("about") == subject]
-        key_ids = {c["key_id"] for c in main if c["@action"] == "agreement.signed"}
-        key_rows = _contents(
-            list(
-                session.execute(
-                    select(LedgerEntry)
-                    .where(
-                        LedgerEntry.index < checkpoint.size,
-                        LedgerEntry.subject.in_([f"signing-key:{k}" for k in sorted(key_ids)]),
-                    )
-                    .order_by(LedgerEntry.index)
-                ).scalars()
-            )
-        )
         milestone_keys = {
             m.id: m.key
             for m in session.execute(select(Milestone).where(Milestone.agreement_id == agreement_id)).scalars()
         }
-    return Report(_assemble(cell, agreement, checkpoint, main, key_rows, milestone_keys, lang))
+    main = _contents(evidence.related(cell, principal, f"agreement:{agreement_id}"), checkpoint.size)
+    key_ids = sorted({c["key_id"] for c in main if c["@action"] == "agreement.signed"})
+    keys = [
+        c for k in key_ids for c in _contents(evidence.related(cell, principal, f"signing-key:{k}"), checkpoint.size)
+    ]
+    return Report(_assemble(cell, agreement, checkpoint, read_facts(main, keys), milestone_keys, lang))
 
 
 def _assemble(
     cell: Cell,
     agreement: Any,
     checkpoint: log.SignedCheckpoint,
-    main: list[dict[str, Any]],
-    key_rows: list[dict[str, Any]],
+    facts: Facts,
     milestone_keys: dict[int, str],
     lang: str | None,
 ) -> dict[str, Any]:
-    documents: dict[int, dict[str, Any]] = {}
-    signatures = []
-    attestations: list[dict[str, Any]] = []
     live_cases: dict[int, str] = {}  # case → milestone key, while live
-    for c in main:
-        action = c["@action"]
-        if action in ("agreement.proposed", "agreement.amended"):
-            documents[c["version"]] = c["document"]
-        elif action == "agreement.signed":
-            signatures.append(
-                binding.Signature(c["version"], c["delegation"], c["key_id"], _b64(c["signature"]), c["@recorded_at"])
-            )
-        elif action == "milestone.attested":
-            attestations.append(c)
-        elif action.startswith("dispute.") and c["@subject"].startswith("dispute:"):
-            case = c["dispute"]
-            source = c.get("source") or {}
-            if action == "dispute.opened" and source.get("kind") == "milestone" and source.get("id") in milestone_keys:
-                live_cases[case] = milestone_keys[source["id"]]
-            elif c.get("state") in [s.value for s in dispute_states.CLOSED]:
-                live_cases.pop(case, None)
-    keys: dict[str, dict[str, Any]] = {}
-    for c in key_rows:
-        facts = keys.setdefault(c["key_id"], {})
-        if c["@action"] == "key.registered":
-            facts.update(public=Verifier.parse(c["verifier"]).public, delegation=c["delegation"])
-        elif c["@action"] == "key.approved":
-            facts["approved_at"] = c["@recorded_at"]
-        elif c["@action"] == "key.revoked":
-            facts["revoked_from"] = datetime.fromisoformat(c["revoked_from"])
+    for c in facts.cases:
+        case, source = c["dispute"], c.get("source") or {}
+        if (
+            c["@action"] == "dispute.opened"
+            and source.get("kind") == "milestone"
+            and source.get("id") in milestone_keys
+        ):
+            live_cases[case] = milestone_keys[source["id"]]
+        elif c.get("state") in [s.value for s in dispute_states.CLOSED]:
+            live_cases.pop(case, None)
+    documents, attestations = facts.documents, facts.attestations
     assessment = binding.assess(
         origin=cell.charter.mechanism.log_origin,
         agreement=agreement.id,
-        versions=[binding.Version(v, binding.digest(d), tuple(d["signatories"])) for v, d in documents.items()],
-        signatures=signatures,
-        keys={
-            k: binding.Key(k, f["delegation"], f["public"], f.get("approved_at"), f.get("revoked_from"))
-            for k, f in keys.items()
-            if "public" in f
-        },
+        versions=facts.versions(),
+        signatures=facts.signatures,
+        keys=facts.keys,
     )
     shown = assessment.in_force or max(documents, default=None)
     document = documents.get(shown) if shown is not None else None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -47,7 +46,7 @@ from fusioncell.policy import (
 )
 from fusioncell.scheduler import service as scheduler
 from fusioncell.signing.models import SigningKey
-from fusioncell.traffic.models import Alert
+from fusioncell.traffic import alerts
 
 MILESTONE_OVERDUE = "milestone.overdue"
 SYSTEM = Principal.system("scheduler")
@@ -607,14 +606,13 @@ def handle_milestone_overdue(cell: Cell, uow: UnitOfWork, job: Any) -> None:
     authoritative = current.shown_version.document["authoritative"]
     title = spec["title"][authoritative]
     audience = _audience(cell, agreement.audience)
-    now = cell.clock.now()
     mediator = cell.charter.mediator_code
     parties = [c for c in current.shown_version.document["signatories"] if c in audience.members]
     targets = [(p, "duty_officer") for p in parties] + [(mediator, "mediator")]
     summary = f"milestone {title!r} of agreement {agreement.id} was due at {spec['due']}: {spec['obligor']} owes it"
     if found.dispute is not None:
         index = uow.next_ledger_index()
-        _alerts(uow, agreement, targets, summary + f" (dispute {found.dispute} is open on it)", now, index)
+        _alerts(uow, agreement, targets, summary + f" (dispute {found.dispute} is open on it)", index)
         uow.record(
             action="milestone.overdue",
             actor=SYSTEM,
@@ -649,24 +647,9 @@ def handle_milestone_overdue(cell: Cell, uow: UnitOfWork, job: Any) -> None:
         alert=False,
         alerted=[t for t, _ in targets],
     )
-    _alerts(uow, agreement, targets, summary + f"; dispute {case.id} opened", now, case.ledger_index)
+    _alerts(uow, agreement, targets, summary + f"; dispute {case.id} opened", case.ledger_index)
 
 
-def _alerts(
-    uow: UnitOfWork, agreement: Agreement, targets: Sequence[tuple[str, str]], summary: str, now: datetime, index: int
-) -> None:
-    for target, role in targets:
-        uow.session.add(
-            Alert(
-                id=fresh_id(uow.session, Alert),
-                kind="milestone_overdue",
-                target=target,
-                role=role,
-                audience=agreement.audience,
-                subject=f"agreement:{agreement.id}",
-                message_id=None,
-                summary=summary,
-                created_at=now,
-                ledger_index=index,
-            )
-        )
+def _alerts(uow: UnitOfWork, agreement: Agreement, targets: list[tuple[str, str]], summary: str, index: int) -> None:
+    alerts.raise_alerts(uow, kind="milestone_overdue", targets=targets, audience=agreement.audience,
+                        subject=f"agreement:{agreement.id}", summary=summary, index=index)  # fmt: skip

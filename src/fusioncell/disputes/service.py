@@ -36,7 +36,8 @@ from fusioncell.policy import (
     resolve_audience,
 )
 from fusioncell.scheduler import service as scheduler
-from fusioncell.traffic.models import Alert, Clarification, Message
+from fusioncell.traffic import alerts
+from fusioncell.traffic.models import Clarification, Message
 
 STAGE_OVERDUE = "dispute.stage_overdue"
 SYSTEM = Principal.system("scheduler")
@@ -338,14 +339,12 @@ def open_for(
     alerted = list(alerted or [])
     if alert:
         alerted = _alert(
-            cell,
             uow,
             case,
             kind="dispute_opened",
             targets=[(case.respondent, "duty_officer"), (cell.charter.mediator_code, "mediator")],
             summary=f"{case.complainant} opened dispute {case.id} against {case.respondent}: {case.title} "
             f"(to acknowledge by {_when(case.stage_due_at)})",
-            now=now,
             index=index,
         )
     uow.record(
@@ -532,14 +531,12 @@ def request_information(
     index = statement.ledger_index
     _touch(case, audience, index)
     _alert(
-        cell,
         uow,
         case,
         kind="dispute_information",
         targets=[(body.addressed_to, "duty_officer")],
         summary=f"the mediator asks {body.addressed_to} for information on dispute {case.id} ({case.title}), due by "
         f"{_when(statement.due_at)}",
-        now=now,
         index=index,
         audience=audience.label,
     )
@@ -588,13 +585,11 @@ def handle_stage_overdue(cell: Cell, uow: UnitOfWork, job: Any) -> None:
     if debtor != mediator:
         targets.append((mediator, "mediator"))
     alerted = _alert(
-        cell,
         uow,
         case,
         kind="dispute_overdue",
         targets=targets,
         summary=f"dispute {case.id} ({case.title}): {case.reasons}; escalated to the diplomatic track",
-        now=now,
         index=index,
     )
     uow.record(
@@ -752,34 +747,18 @@ def _statement_content(statement: DisputeStatement) -> dict[str, Any]:
 
 
 def _alert(
-    cell: Cell,
     uow: UnitOfWork,
     case: Dispute,
     *,
     kind: str,
     targets: list[tuple[str, str]],
     summary: str,
-    now: datetime,
     index: int,
     audience: str | None = None,
 ) -> list[str]:
     """Alerts about the case, readable by its audience (or the narrower one given); the delegations alerted."""
-    for target, role in targets:
-        uow.session.add(
-            Alert(
-                id=fresh_id(uow.session, Alert),
-                kind=kind,
-                target=target,
-                role=role,
-                audience=audience or case.audience,
-                subject=f"dispute:{case.id}",
-                message_id=None,
-                summary=summary,
-                created_at=now,
-                ledger_index=index,
-            )
-        )
-    return [target for target, _ in targets]
+    return alerts.raise_alerts(uow, kind=kind, targets=targets, audience=audience or case.audience,
+                               subject=f"dispute:{case.id}", summary=summary, index=index)  # fmt: skip
 
 
 def _when(moment: datetime | None) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, false, func, select
 
 from fusioncell.cell import Cell
-from fusioncell.db import UnitOfWork
+from fusioncell.db import UnitOfWork, fresh_id
 from fusioncell.errors import Conflict, Forbidden, NotFound
 from fusioncell.policy import Principal, Role, can_read, home_audience, readable_audiences, resolve_audience
 from fusioncell.traffic import watch
@@ -22,6 +22,38 @@ from fusioncell.traffic.models import Alert
 from fusioncell.traffic.service import visible_page
 
 MEDIATOR_ROLE, DUTY_OFFICER_ROLE = "mediator", "duty_officer"
+
+
+def raise_alerts(
+    uow: UnitOfWork,
+    *,
+    kind: str,
+    targets: list[tuple[str, str]],
+    audience: str,
+    subject: str,
+    summary: str,
+    index: int,
+    message_id: int | None = None,
+) -> list[str]:
+    """One alert for each (delegation, role) target, readable by `audience`, about `subject`, under the command's
+    ledger entry `index` (the caller records it); returns the delegations alerted, for that entry's content."""
+    now = uow.clock.now()
+    for target, role in targets:
+        uow.session.add(
+            Alert(
+                id=fresh_id(uow.session, Alert),
+                kind=kind,
+                target=target,
+                role=role,
+                audience=audience,
+                subject=subject,
+                message_id=message_id,
+                summary=summary,
+                created_at=now,
+                ledger_index=index,
+            )
+        )
+    return [target for target, _ in targets]
 
 
 def list_alerts(
