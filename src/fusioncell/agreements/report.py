@@ -31,6 +31,7 @@ CSV_COLUMNS = ("key", "title", "obligor", "verifier", "zone", "starts", "due", "
 @dataclass
 class Report:
     data: dict[str, Any]
+    now: datetime
 
     def json(self) -> bytes:
         return json.dumps(self.data, ensure_ascii=False, indent=1).encode()
@@ -42,6 +43,11 @@ class Report:
         for m in self.data["milestones"]:
             writer.writerow(["" if m[c] is None else m[c] for c in CSV_COLUMNS])
         return out.getvalue().encode("utf-8")
+
+    def pdf(self) -> bytes:
+        from fusioncell.agreements import pdf
+
+        return pdf.render(self.data, self.now)
 
 
 def _contents(rows: list[LedgerEntry], below: int) -> list[dict[str, Any]]:
@@ -70,7 +76,7 @@ def compute(*, cell: Cell, principal: Principal, agreement_id: int, lang: str | 
     keys = [
         c for k in key_ids for c in _contents(evidence.related(cell, principal, f"signing-key:{k}"), checkpoint.size)
     ]
-    return Report(_assemble(cell, agreement, checkpoint, read_facts(main, keys), milestone_keys, lang))
+    return Report(_assemble(cell, agreement, checkpoint, read_facts(main, keys), milestone_keys, lang), cell.clock.now())
 
 
 def _assemble(
@@ -165,12 +171,6 @@ def _assemble(
         },
         "milestones": milestones,
     }
-
-
-def _b64(text: str) -> bytes:
-    import base64
-
-    return base64.b64decode(text)
 
 
 def _iso(moment: datetime | None) -> str | None:

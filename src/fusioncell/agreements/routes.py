@@ -253,7 +253,7 @@ def attest(
     return _read(cell, principal, agreement_id)
 
 
-REPORT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8"}
+REPORT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "pdf": "application/pdf"}
 
 
 @router.get(
@@ -262,10 +262,11 @@ REPORT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8"}
     summary="The compliance report: each milestone's status and the figures, computed from the ledger",
     response_class=Response,
     responses={
-        200: {"content": {"application/json": {}, "text/csv": {}}},
+        200: {"content": {"application/json": {}, "text/csv": {}, "application/pdf": {}}},
         401: ERRORS[401],
         404: ERRORS[404],
         422: ERRORS[422],
+        503: {"description": "The PDF's font is not installed (make install)"},
     },  # fmt: skip
 )
 def agreement_report(
@@ -273,7 +274,8 @@ def agreement_report(
     cell: CellDep,
     principal: CurrentUser,
     format: Annotated[
-        Literal["json", "csv"], Query(description="json (the whole report) or csv (a row a milestone)")
+        Literal["json", "csv", "pdf"],
+        Query(description="json (the whole report), csv (a row a milestone) or pdf (with the timeline's Gantt chart)"),
     ] = ("json"),
     lang: Annotated[
         str | None, Query(max_length=16, description="The language of titles (default: authoritative).")
@@ -284,7 +286,7 @@ def agreement_report(
     from fusioncell.agreements import report
 
     found = report.compute(cell=cell, principal=principal, agreement_id=agreement_id, lang=lang)
-    body = found.csv() if format == "csv" else found.json()
+    body = {"json": found.json, "csv": found.csv, "pdf": found.pdf}[format]()
     return Response(
         body,
         media_type=REPORT_TYPES[format],
