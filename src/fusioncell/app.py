@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 
 from fusioncell import __version__
+from fusioncell.agreements import pages as agreement_pages
 from fusioncell.agreements import service as agreement_service
 from fusioncell.agreements.routes import router as agreements_router
 from fusioncell.auth import pages as account_pages
@@ -247,6 +248,7 @@ def create_app(cell: Cell, *, run_scheduler: bool | None = None) -> FastAPI:
     app.include_router(intel_pages.router)
     app.include_router(deescalation_pages.router)
     app.include_router(dispute_pages.router)
+    app.include_router(agreement_pages.router)
     web.install(app)
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes, formats=error_formats)

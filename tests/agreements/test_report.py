@@ -7,8 +7,11 @@ import csv
 import io
 from datetime import timedelta
 
+from pypdf import PdfReader
+from pypdf.generic import ContentStream
 from sqlalchemy import delete
 
+from fusioncell.agreements.gantt import COLOURS
 from fusioncell.agreements.models import Attestation
 from tests.agreements.helpers import approved_key, milestone, propose, sign
 from tests.conftest import ledger_size
@@ -48,6 +51,22 @@ def test_the_report_from_the_ledger(client, cell, crew, signatories, clock) -> N
     assert [(row["key"], row["status"]) for row in rows] == list(shown.items())
     assert rows[0]["verified_at"].startswith("2026-03-06")
 
+    # the PDF opens, names its checkpoint, and draws the timeline: a bar a milestone in its status's colour, today
+    r = client.get(f"/api/v1/agreements/{a}/report?format=pdf", headers=crew["il"].headers)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"] == f'attachment; filename="compliance-{a}.pdf"'
+    pdf = PdfReader(io.BytesIO(r.content))
+    assert str(report["checkpoint"]["root"]) in pdf.metadata.subject
+    text = "".join(page.extract_text() for page in pdf.pages)
+    for m in report["milestones"]:
+        assert f"{m['key']} · Phase {m['key']}" in text  # the chart's row names
+    assert "Today" in text and "2026-03" in text and "Compliance report of agreement" in text
+    assert {status: n - 1 for status, n in _filled(pdf).items()} == {  # less the legend's swatch
+        "pending": 1, "due": 1, "verified": 1, "overdue": 1, "disputed": 0}  # fmt: skip
+    arabic = PdfReader(io.BytesIO(client.get(f"/api/v1/agreements/{a}/report?format=pdf&lang=ar",
+                                             headers=crew["sy"].headers).content))  # fmt: skip
+    assert arabic.trailer["/Root"]["/Lang"] == "ar" and _filled(arabic)["overdue"] == 2
+
     # the figures are the ledger's: a verification erased from the tables behind the ledger's back is still counted
     with cell.db.write_engine.begin() as conn:  # around the write path, as a tampering operator would
         conn.execute(delete(Attestation))
@@ -66,3 +85,19 @@ def test_the_report_is_for_the_agreements_audience(client, cell, crew, signatori
         assert client.get(path, headers=crew["sy"].headers).status_code == 200
     bad = client.get(f"/api/v1/agreements/{private['id']}/report?format=docx", headers=crew["sy"].headers)
     assert bad.status_code == 422
+
+
+def _filled(pdf: PdfReader) -> dict[str, int]:
+    """How many rectangles each status's colour fills, on every page."""
+    wanted = {status: tuple(int(hex_[i : i + 2], 16) / 255 for i in (1, 3, 5)) for status, hex_ in COLOURS.items()}
+    counted = dict.fromkeys(COLOURS, 0)
+    for page in pdf.pages:
+        fill: tuple[float, ...] = ()
+        for operands, operator in ContentStream(page.get_contents(), pdf).operations:
+            if operator == b"rg":
+                fill = tuple(float(x) for x in operands)
+            elif operator == b"re":
+                for status, colour in wanted.items():
+                    if fill and all(abs(a - b) < 0.005 for a, b in zip(fill, colour, strict=True)):
+                        counted[status] += 1
+    return counted

@@ -23,7 +23,7 @@ def templates() -> list[Path]:
 
 
 def source_strings() -> set[str]:
-    files = [*templates(), *WEB.glob("*.py"), *SRC.glob("*/pages.py")]
+    files = [*templates(), *WEB.glob("*.py"), *SRC.glob("*/pages.py"), *SRC.glob("*/pdf.py")]
     found = {m.group(2) for f in files for m in CALL.finditer(f.read_text(encoding="utf-8"))}
     assert len(found) > 20, found  # the pattern still finds the calls
     return found | set(STATES)  # shown through _(item.state)

@@ -14,8 +14,8 @@ from typing import Any
 
 # a status's colour: the pages' CSS (agreements.css) names the same five
 COLOURS = {
-    "pending": "#8a94a6",
-    "due": "#b86e00",
+    "pending": "#6b7585",
+    "due": "#9a5b00",
     "verified": "#2e7d32",
     "overdue": "#c62828",
     "disputed": "#6a3d9a",

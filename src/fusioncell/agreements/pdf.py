@@ -45,6 +45,13 @@ STATUS = {
     "overdue": msg("overdue"),
     "disputed": msg("disputed"),
 }
+REPORT_OF = msg("Compliance report of agreement %(id)s")
+COMPUTED = msg("Computed at %(at)s from the ledger's %(size)s entries below its checkpoint signed at %(signed)s.")
+SIGNER = msg("The checkpoint's signer: %(origin)s; its root: %(root)s.")
+BINDS = msg("Version %(version)s binds %(signatories)s since %(at)s.")
+NOT_BINDING = msg("Not binding: no version is signed by every signatory (%(signatories)s).")
+FOOTER = msg("fusioncell · agreement %(id)s · checkpoint %(size)s · page %(page)s")
+TODAY = msg("Today")
 COLUMNS = (
     ("key", msg("Milestone"), 0.09),
     ("title", msg("Title"), 0.27),
@@ -99,10 +106,12 @@ def _day(value: str | None) -> str:
     return "" if not value else datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M")
 
 
-def render(data: dict[str, Any], now: datetime) -> bytes:
-    """The report `report.compute` made, as PDF bytes."""
+def render(data: dict[str, Any], now: datetime, reader: str | None = None) -> bytes:
+    """The report `report.compute` made, as PDF bytes: its words in the reader's language (else the report's), the
+    agreement's own text in the language the report chose."""
     _fonts()
-    lang = i18n.language(data["language"] if data["language"] in i18n.LANGUAGES else i18n.SOURCE)
+    chosen = next((c for c in (reader, data["language"]) if c in i18n.LANGUAGES), i18n.SOURCE)
+    lang = i18n.language(chosen)
     rtl = lang.direction == "rtl"
     _ = lang.gettext
 
@@ -115,13 +124,16 @@ def render(data: dict[str, Any], now: datetime) -> bytes:
     cp = data["checkpoint"]
     story: list[Any] = [
         Paragraph(_esc(v(data["title"])), heading),
-        Paragraph(_esc(v(_("Compliance report of agreement %(id)s") % {"id": data["agreement"]})), body),
+        Paragraph(_esc(v(_(REPORT_OF) % {"id": data["agreement"]})), body),
         Spacer(1, 4),
         Paragraph(_esc(v(_binding_line(data, _))), body),
-        Paragraph(_esc(v(_("Computed at %(at)s from the ledger's %(size)s entries below the checkpoint signed at "
-                           "%(signed)s by %(origin)s, root %(root)s.")
-                         % {"at": _day(data["computed_at"]), "size": cp["size"], "signed": _day(cp["signed_at"]),
-                            "origin": cp["origin"], "root": cp["root"]})), body),  # fmt: skip
+        Paragraph(
+            _esc(
+                v(_(COMPUTED) % {"at": _day(data["computed_at"]), "size": cp["size"], "signed": _day(cp["signed_at"])})
+            ),
+            body,
+        ),  # fmt: skip
+        Paragraph(_esc(v(_(SIGNER) % {"origin": cp["origin"], "root": cp["root"]})), body),
         Spacer(1, 6),
         _figures(data, _, v, rtl),
         Spacer(1, 8),
@@ -133,7 +145,7 @@ def render(data: dict[str, Any], now: datetime) -> bytes:
     story += [_legend(_, v, rtl), Spacer(1, 10), _table(milestones, _, v, rtl)]
 
     out = io.BytesIO()
-    footer = v(_("fusioncell · agreement %(id)s · checkpoint %(size)s · page %(page)s"))
+    footer = v(_(FOOTER))
 
     def on_page(canvas: Any, doc: Any) -> None:
         canvas.saveState()
@@ -141,9 +153,7 @@ def render(data: dict[str, Any], now: datetime) -> bytes:
         canvas.setFillColor(colors.HexColor("#5b6473"))
         text = footer.replace("%(id)s", str(data["agreement"])).replace("%(size)s", str(cp["size"]))
         text = text.replace("%(page)s", str(doc.page))
-        (canvas.drawString if rtl else canvas.drawRightString)(
-            MARGIN if rtl else PAGE[0] - MARGIN, MARGIN / 2, text
-        )
+        (canvas.drawString if rtl else canvas.drawRightString)(MARGIN if rtl else PAGE[0] - MARGIN, MARGIN / 2, text)
         canvas.restoreState()
 
     document = SimpleDocTemplate(
@@ -169,20 +179,20 @@ def _esc(text: str) -> str:
 def _binding_line(data: dict[str, Any], _: Any) -> str:
     signatories = ", ".join(data["signatories"])
     if data["binds"]:
-        return _("Version %(version)s binds %(signatories)s since %(at)s.") % {
+        return _(BINDS) % {
             "version": data["in_force"], "signatories": signatories, "at": _day(data["bound_at"])}  # fmt: skip
-    return _("Not binding: no version is signed by every signatory (%(signatories)s).") % {"signatories": signatories}
+    return _(NOT_BINDING) % {"signatories": signatories}
 
 
 def _figures(data: dict[str, Any], _: Any, v: Any, rtl: bool) -> Table:
     f = data["figures"]
     share = "" if f["share_verified_on_time"] is None else f"{f['share_verified_on_time'] * 100:.1f} %"
     cells = [
-        (_("Milestones"), str(f["milestones"])),
+        (_(msg("Milestones")), str(f["milestones"])),
         *((_(STATUS[s]), str(n)) for s, n in f["by_status"].items()),
-        (_("Verified on time"), str(f["verified_on_time"])),
-        (_("Verified late"), str(f["verified_late"])),
-        (_("Share verified on time"), share),
+        (_(msg("Verified on time")), str(f["verified_on_time"])),
+        (_(msg("Verified late")), str(f["verified_late"])),
+        (_(msg("Share verified on time")), share),
     ]
     if rtl:
         cells.reverse()
@@ -232,7 +242,7 @@ def _chart(shown: gantt.Layout, first: int, _: Any, v: Any, rtl: bool) -> Drawin
     if today is not None:
         x = today
         d.add(Line(x, 0, x, top + 2, strokeColor=colors.HexColor("#0b57d0"), strokeWidth=1.2))
-        d.add(String(x, top + 4, v(_("Today")), fontName=BOLD, fontSize=6.5, fillColor=colors.HexColor("#0b57d0"),
+        d.add(String(x, top + 4, v(_(TODAY)), fontName=BOLD, fontSize=6.5, fillColor=colors.HexColor("#0b57d0"),
                      textAnchor="middle"))  # fmt: skip
     return d
 

@@ -44,10 +44,10 @@ class Report:
             writer.writerow(["" if m[c] is None else m[c] for c in CSV_COLUMNS])
         return out.getvalue().encode("utf-8")
 
-    def pdf(self) -> bytes:
+    def pdf(self, reader: str | None = None) -> bytes:
         from fusioncell.agreements import pdf
 
-        return pdf.render(self.data, self.now)
+        return pdf.render(self.data, self.now, reader)
 
 
 def _contents(rows: list[LedgerEntry], below: int) -> list[dict[str, Any]]:
@@ -76,7 +76,9 @@ def compute(*, cell: Cell, principal: Principal, agreement_id: int, lang: str | 
     keys = [
         c for k in key_ids for c in _contents(evidence.related(cell, principal, f"signing-key:{k}"), checkpoint.size)
     ]
-    return Report(_assemble(cell, agreement, checkpoint, read_facts(main, keys), milestone_keys, lang), cell.clock.now())
+    return Report(
+        _assemble(cell, agreement, checkpoint, read_facts(main, keys), milestone_keys, lang), cell.clock.now()
+    )
 
 
 def _assemble(

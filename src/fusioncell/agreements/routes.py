@@ -278,7 +278,8 @@ def agreement_report(
         Query(description="json (the whole report), csv (a row a milestone) or pdf (with the timeline's Gantt chart)"),
     ] = ("json"),
     lang: Annotated[
-        str | None, Query(max_length=16, description="The language of titles (default: authoritative).")
+        str | None,
+        Query(max_length=16, description="The language of titles (default: authoritative), and of the PDF's words."),
     ] = None,
 ) -> Response:
     """From the entries about the agreement and its signing keys below the newest signed checkpoint, which the report
@@ -286,7 +287,7 @@ def agreement_report(
     from fusioncell.agreements import report
 
     found = report.compute(cell=cell, principal=principal, agreement_id=agreement_id, lang=lang)
-    body = {"json": found.json, "csv": found.csv, "pdf": found.pdf}[format]()
+    body = found.pdf(lang) if format == "pdf" else found.csv() if format == "csv" else found.json()
     return Response(
         body,
         media_type=REPORT_TYPES[format],

@@ -92,7 +92,7 @@ ALERT_KINDS = {
     "milestone_overdue": msg("Milestone overdue"),
 }
 # where an alert's subject is shown (an alert about a message links to the message)
-SUBJECT_PAGES = {"dispute": "/disputes/{}"}
+SUBJECT_PAGES = {"dispute": "/disputes/{}", "agreement": "/agreements/{}"}
 
 
 def alert_link(alert: Alert) -> str | None:
