@@ -50,6 +50,10 @@ class Layout:
     ticks: list[Tick]
     today: float | None  # None when today lies outside the chart
 
+    def labelled(self, gap: float) -> list[Tick]:
+        """The ticks whose date may be written: those not within `gap` (a fraction of the width) of today's label."""
+        return [t for t in self.ticks if self.today is None or abs(t.at - self.today) > gap]
+
 
 def _moment(value: Any) -> datetime:
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
+from babel import Locale as BabelLocale
 from fastapi import APIRouter, Form, Path, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import ValidationError
@@ -71,6 +72,7 @@ def _names(cell: Cell, lang: Language) -> dict[str, Any]:
         "delegation_names": names,
         "names_of": lambda codes: ("، " if lang.code == "ar" else ", ").join(names.get(c, c) for c in codes),
         "moment": lambda iso: datetime.fromisoformat(iso),
+        "language_name": lambda code: BabelLocale.parse(code).get_display_name(lang.locale) or code,
         "status_labels": STATUS_LABELS,
         "verdict_labels": VERDICTS,
         "text_in": lambda texts: _in(texts, cell, lang),

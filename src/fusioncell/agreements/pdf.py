@@ -225,8 +225,9 @@ def _chart(shown: gantt.Layout, first: int, _: Any, v: Any, rtl: bool) -> Drawin
     for tick in shown.ticks:
         x = x0 + tick.at * chart_width
         d.add(Line(x, 0, x, top, strokeColor=RULE, strokeWidth=0.4))
-        if today is None or abs(x - today) > 34:  # today's label in its place
-            d.add(String(x, top + 4, tick.label, fontName=FONT, fontSize=6.5, fillColor=INK, textAnchor="middle"))
+    for tick in shown.labelled(34 / chart_width):  # today's label in its place
+        x = x0 + tick.at * chart_width
+        d.add(String(x, top + 4, tick.label, fontName=FONT, fontSize=6.5, fillColor=INK, textAnchor="middle"))
     for i, bar in enumerate(bars):
         y = top - (i + 1) * ROW
         colour = colors.HexColor(bar.colour)

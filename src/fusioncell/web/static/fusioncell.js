@@ -56,8 +56,9 @@ function serverNow() {
 
 function clockText(seconds) {
   const s = Math.abs(Math.trunc(seconds));
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
   const two = (n) => String(n).padStart(2, "0");
+  if (d) return `${d}d ${two(h)}:${two(m)}:${two(r)}`; // a milestone's weeks, not a thousand hours
   return h ? `${h}:${two(m)}:${two(r)}` : `${two(m)}:${two(r)}`;
 }
 
