@@ -2,7 +2,7 @@
 
 python -m bench                 # the full run (about 20 minutes): prints the table, writes bench/results/
 python -m bench --quick         # a short smoke run of the same shape
-python -m bench --only traffic  # just one benchmark (traffic, ledger, intel, web, deconfliction)
+python -m bench --only traffic  # just one benchmark (traffic, ledger, intel, web, deconfliction, agreements)
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-BENCHMARKS = ("traffic", "ledger", "intel", "web", "deconfliction")
+BENCHMARKS = ("traffic", "ledger", "intel", "web", "deconfliction", "agreements")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench.deconfliction.run import run_deconfliction
 
         status |= run_deconfliction(quick=args.quick)
+    if "agreements" in chosen:
+        from bench.agreements.run import run_agreements
+
+        status |= run_agreements(quick=args.quick)
     return status
 
 
