@@ -63,6 +63,9 @@ def test_the_agreement_page_shows_binding_timeline_and_signatures(client, cell, 
     assert versions.count("signed") >= 2 and "awaited" not in versions
     digest = client.get(f"/api/v1/agreements/{a}", headers=crew["il"].headers).json()["versions"][0]["digest"]
     assert digest in versions
+    client.app.state.scheduler.run_due()  # north's deadline: the alert opens the agreement
+    alerts = il.get("/alerts").text
+    assert "Milestone overdue" in alerts and f'href="/agreements/{a}"' in alerts
 
 
 def test_the_verifier_attests_from_the_page(client, cell, crew, signatories) -> None:

@@ -80,7 +80,11 @@ def test_the_report_from_the_ledger(client, cell, crew, signatories, clock) -> N
 def test_the_report_is_for_the_agreements_audience(client, cell, crew, signatories) -> None:
     private = propose(client, crew, audience="mediated:SY", signatories=["SY"],
                       milestones=[milestone("report", obligor="SY", verifier="US", zone=None)])  # fmt: skip
-    for path in (f"/api/v1/agreements/{private['id']}/report", f"/api/v1/agreements/{private['id']}/report?format=csv"):
+    for path in (
+        f"/api/v1/agreements/{private['id']}/report",
+        f"/api/v1/agreements/{private['id']}/report?format=csv",
+        f"/api/v1/agreements/{private['id']}/report?format=pdf",
+    ):
         assert client.get(path, headers=crew["il"].headers).status_code == 404
         assert client.get(path, headers=crew["sy"].headers).status_code == 200
     bad = client.get(f"/api/v1/agreements/{private['id']}/report?format=docx", headers=crew["sy"].headers)

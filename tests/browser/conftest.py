@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fusioncell.app import create_app
+from tests.agreements.helpers import signatories  # noqa: F401  (the fixture, for the agreement pages)
 from tests.server import serving
 
 CHROMIUM_FLAGS = [

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.agreements.helpers import approved_key, milestone, sign, signatories  # noqa: F401  (the fixture)
+from tests.agreements.helpers import approved_key, milestone, sign
 from tests.browser.test_screens import _signed_in
 
 pytestmark = [pytest.mark.browser]
