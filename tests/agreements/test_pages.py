@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from tests.agreements.helpers import approved_key, milestone, propose, sign
+from tests.agreements.helpers import amendment, approved_key, milestone, propose, sign
 from tests.conftest import ledger_size
 from tests.disputes.helpers import signed_in_again
 from tests.web.pages import browser, csrf_of, signed_in
@@ -66,6 +66,14 @@ def test_the_agreement_page_shows_binding_timeline_and_signatures(client, cell, 
     client.app.state.scheduler.run_due()  # north's deadline: the alert opens the agreement
     alerts = il.get("/alerts").text
     assert "Milestone overdue" in alerts and f'href="/agreements/{a}"' in alerts
+
+    # an amendment: a signatory is asked to sign the new version only, never a superseded one
+    r = client.post(f"/api/v1/agreements/{a}/versions", json=amendment(milestones=[milestone("north", days=30)]),
+                    headers=crew["us"].headers)  # fmt: skip
+    assert r.status_code == 201, r.text
+    page = signed_in(browser(client), signatories["sy"].username).get(f"/agreements/{a}").text
+    assert f"--agreement {a} --version 2 --key" in page and "--version 1 --key" not in page
+    assert "Version 2 is proposed and awaits signatures; version 1 stays in force until it binds." in page
 
 
 def test_the_verifier_attests_from_the_page(client, cell, crew, signatories) -> None:

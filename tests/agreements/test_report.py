@@ -66,6 +66,7 @@ def test_the_report_from_the_ledger(client, cell, crew, signatories, clock) -> N
     arabic = PdfReader(io.BytesIO(client.get(f"/api/v1/agreements/{a}/report?format=pdf&lang=ar",
                                              headers=crew["sy"].headers).content))  # fmt: skip
     assert arabic.trailer["/Root"]["/Lang"] == "ar" and _filled(arabic)["overdue"] == 2
+    assert "%(" not in "".join(page.extract_text() for page in arabic.pages)  # every placeholder filled in
 
     # the figures are the ledger's: a verification erased from the tables behind the ledger's back is still counted
     with cell.db.write_engine.begin() as conn:  # around the write path, as a tampering operator would

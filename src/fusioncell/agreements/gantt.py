@@ -109,4 +109,5 @@ def layout(milestones: Iterable[Mapping[str, Any]], now: datetime, *, rtl: bool 
         verified = at(_moment(m["verified_at"])) if m.get("verified_at") else None
         bars.append(Bar(m["key"], m["title"], m["status"], min(a, b), max(a, b), verified))
     today = at(now) if begin <= now <= end else None
-    return Layout(begin, end, bars, [Tick(at(t), label) for t, label in _ticks(begin, end)], today)
+    ticks = [Tick(at(t), label) for t, label in _ticks(begin, end) if begin <= t <= end]
+    return Layout(begin, end, bars, ticks, today)

@@ -102,8 +102,7 @@ def _summary(view: service.AgreementView) -> dict[str, Any]:
 
 def _list_context(cell: Cell, session: WebSession, lang: Language) -> dict[str, Any]:
     principal = session.principal
-    views = sorted(service.list_views(cell=cell, principal=principal, limit=500),
-                   key=lambda v: v.agreement.ledger_index, reverse=True)  # fmt: skip
+    views = service.list_views(cell=cell, principal=principal, limit=200, newest_first=True)
     proposes = has_permission(principal, Permission.PROPOSE_AGREEMENT, cell.charter.roster)
     return {
         "views": [(v, _summary(v)) for v in views],
@@ -125,11 +124,8 @@ def _agreement_context(cell: Cell, session: WebSession, lang: Language, agreemen
     view = service.get_view(cell=cell, principal=principal, agreement_id=agreement_id)
     states = {s.version: s for s in view.assessment.versions}
     shown = view.shown_version
-    unsigned = [
-        v.version
-        for v in view.versions
-        if principal.delegation in states[v.version].missing and v.version >= (view.assessment.in_force or 0)
-    ]
+    latest = view.agreement.latest_version  # the one to sign: never a superseded draft
+    unsigned = [latest] if principal.delegation in states[latest].missing and latest != view.assessment.in_force else []
     return {
         "view": view,
         "agreement": view.agreement,
@@ -279,6 +275,8 @@ async def from_timeline(
 
     try:
         created = await run_in_threadpool(run)
+    except OverflowError:
+        return failed(422, f"start: {start!r} puts the timeline's dates past the calendar")
     except ValidationError as invalid:
         return failed(422, _invalid(invalid))
     except DomainError as refused:

@@ -9,7 +9,7 @@ are shaped and put in visual order (arabic-reshaper, python-bidi) and set in Dej
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
@@ -54,15 +55,15 @@ FOOTER = msg("fusioncell · agreement %(id)s · checkpoint %(size)s · page %(pa
 TODAY = msg("Today")
 COLUMNS = (
     ("key", msg("Milestone"), 0.09),
-    ("title", msg("Title"), 0.27),
+    ("title", msg("Title"), 0.22),
     ("obligor", msg("Obligor"), 0.06),
-    ("verifier", msg("Verifier"), 0.06),
-    ("due", msg("Due"), 0.10),
+    ("verifier", msg("Verifier"), 0.09),
+    ("due", msg("Due"), 0.12),
     ("status", msg("Status"), 0.08),
-    ("verified_at", msg("Verified"), 0.14),
+    ("verified_at", msg("Verified"), 0.12),
     ("days_overdue", msg("Days late"), 0.07),
-    ("dispute", msg("Case"), 0.05),
-    ("zone", msg("Zone"), 0.08),
+    ("dispute", msg("Case"), 0.06),
+    ("zone", msg("Zone"), 0.09),
 )
 
 
@@ -103,7 +104,8 @@ def _fit(text: str, width: float, size: float, font: str = FONT) -> str:
 
 
 def _day(value: str | None) -> str:
-    return "" if not value else datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M")
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def render(data: dict[str, Any], now: datetime, reader: str | None = None) -> bytes:
@@ -122,18 +124,24 @@ def render(data: dict[str, Any], now: datetime, reader: str | None = None) -> by
     heading = ParagraphStyle("heading", fontName=BOLD, fontSize=15, leading=19, alignment=align, textColor=INK)
     body = ParagraphStyle("body", fontName=FONT, fontSize=8.5, leading=11.5, alignment=align, textColor=INK)
     cp = data["checkpoint"]
+
+    def para(text: str, style: ParagraphStyle) -> Paragraph:
+        """A paragraph; right-to-left text broken into lines first and each line put in visual order (broken after
+        reordering, its lines would come out last first)."""
+        if text.isascii():
+            return Paragraph(_esc(text), style)
+        lines = simpleSplit(text, style.fontName, style.fontSize, WIDTH)
+        return Paragraph("<br/>".join(_esc(v(line)) for line in lines), style)
+
     story: list[Any] = [
-        Paragraph(_esc(v(data["title"])), heading),
-        Paragraph(_esc(v(_(REPORT_OF) % {"id": data["agreement"]})), body),
+        para(data["title"], heading),
+        para(_(REPORT_OF) % {"id": data["agreement"]}, body),
         Spacer(1, 4),
-        Paragraph(_esc(v(_binding_line(data, _))), body),
-        Paragraph(
-            _esc(
-                v(_(COMPUTED) % {"at": _day(data["computed_at"]), "size": cp["size"], "signed": _day(cp["signed_at"])})
-            ),
-            body,
+        para(_binding_line(data, _), body),
+        para(
+            _(COMPUTED) % {"at": _day(data["computed_at"]), "size": cp["size"], "signed": _day(cp["signed_at"])}, body
         ),  # fmt: skip
-        Paragraph(_esc(v(_(SIGNER) % {"origin": cp["origin"], "root": cp["root"]})), body),
+        para(_(SIGNER) % {"origin": cp["origin"], "root": cp["root"]}, body),
         Spacer(1, 6),
         _figures(data, _, v, rtl),
         Spacer(1, 8),
@@ -145,14 +153,13 @@ def render(data: dict[str, Any], now: datetime, reader: str | None = None) -> by
     story += [_legend(_, v, rtl), Spacer(1, 10), _table(milestones, _, v, rtl)]
 
     out = io.BytesIO()
-    footer = v(_(FOOTER))
+    footer = _(FOOTER)
 
     def on_page(canvas: Any, doc: Any) -> None:
         canvas.saveState()
         canvas.setFont(FONT, 7)
         canvas.setFillColor(colors.HexColor("#5b6473"))
-        text = footer.replace("%(id)s", str(data["agreement"])).replace("%(size)s", str(cp["size"]))
-        text = text.replace("%(page)s", str(doc.page))
+        text = v(footer % {"id": data["agreement"], "size": cp["size"], "page": doc.page})  # filled, then ordered
         (canvas.drawString if rtl else canvas.drawRightString)(MARGIN if rtl else PAGE[0] - MARGIN, MARGIN / 2, text)
         canvas.restoreState()
 
@@ -196,7 +203,7 @@ def _figures(data: dict[str, Any], _: Any, v: Any, rtl: bool) -> Table:
     ]
     if rtl:
         cells.reverse()
-    rows = [[v(label) for label, _n in cells], [n for _l, n in cells]]
+    rows = [[v(_fit(label, WIDTH / len(cells) - 4, 7.5)) for label, _n in cells], [n for _l, n in cells]]
     table = Table(rows, colWidths=[WIDTH / len(cells)] * len(cells), hAlign="CENTER")
     table.setStyle(TableStyle([
         ("FONT", (0, 0), (-1, 0), FONT, 7.5),
@@ -265,7 +272,9 @@ def _legend(_: Any, v: Any, rtl: bool) -> Drawing:
 def _table(milestones: list[dict[str, Any]], _: Any, v: Any, rtl: bool) -> Table:
     columns = list(reversed(COLUMNS)) if rtl else list(COLUMNS)
     widths = [WIDTH * share for _k, _l, share in columns]
-    rows: list[list[str]] = [[v(_(label)) for _k, label, _s in columns]]
+    rows: list[list[str]] = [
+        [v(_fit(_(label), w - 6, 7.5, BOLD)) for (_k, label, _s), w in zip(columns, widths, strict=True)]
+    ]
     for m in milestones:
         cells = {
             "key": m["key"],

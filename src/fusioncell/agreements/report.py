@@ -8,7 +8,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -128,7 +128,7 @@ def _assemble(
         status = status_of(due=due, verified=verified, disputed=spec["key"] in disputed, now=now, window=window,
                            binding=assessment.in_force is not None)  # fmt: skip
         verified_at = said[-1]["@recorded_at"] if verified else None
-        late = (verified_at or now) - due
+        late = (verified_at or now) - due if assessment.in_force is not None else timedelta(0)  # owed once it binds
         milestones.append(
             {
                 "key": spec["key"],

@@ -183,13 +183,18 @@ def get_view(*, cell: Cell, principal: Principal, agreement_id: int) -> Agreemen
         return view(cell, session, readable_agreement(cell, session, principal, agreement_id))
 
 
-def list_views(*, cell: Cell, principal: Principal, limit: int = 100) -> list[AgreementView]:
+def list_views(
+    *, cell: Cell, principal: Principal, limit: int = 100, newest_first: bool = False
+) -> list[AgreementView]:
+    """The agreements the principal reads, by the ledger's order of their last change (the newest first, for a
+    page that shows the most recently active)."""
     audiences = readable_audiences(principal, cell.charter.roster)
     if not audiences:
         return []
+    order = Agreement.ledger_index.desc() if newest_first else Agreement.ledger_index
     with cell.reading() as session:
         rows = session.execute(
-            select(Agreement).where(Agreement.audience.in_(audiences)).order_by(Agreement.ledger_index).limit(limit)
+            select(Agreement).where(Agreement.audience.in_(audiences)).order_by(order).limit(limit)
         ).scalars()
         return [view(cell, session, a) for a in rows]
 
