@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import os
 import shutil
 import sqlite3
@@ -32,10 +31,9 @@ from pypdf import PdfReader
 from rich.console import Console
 from rich.table import Table
 
-from bench.shared import progress
+from bench.shared import progress, save_results
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-RESULTS = ROOT / "bench" / "results"
 console = Console()
 
 TARGET_SHARE = 0.80
@@ -248,10 +246,7 @@ def run_agreements(*, quick: bool, output: Path | None = None) -> int:
         if "error" not in results:
             shutil.rmtree(directory, ignore_errors=True)
     print_table(results)
-    path = output or RESULTS / ("agreements.json" if not quick else "agreements-quick.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n")
-    console.print(f"Results: {path} — total {results['seconds']} s")
+    save_results(results, "agreements", quick=quick, output=output, console=console)
     return 0
 
 

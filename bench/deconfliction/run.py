@@ -17,7 +17,6 @@ Any difference in a conflict set fails the bench (exit status 1), with the count
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -34,10 +33,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.deconfliction import api, data, postgis
-from bench.shared import percentile, progress
+from bench.shared import percentile, progress, save_results
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-RESULTS = ROOT / "bench" / "results"
 console = Console()
 
 TARGET_SWEEP_S = 5.0
@@ -251,10 +249,7 @@ def run_deconfliction(*, quick: bool = False, output: Path | None = None) -> int
     print_table(results)
     for failure in failures:
         console.print(f"[red]FAILED:[/] {failure}")
-    path = output or RESULTS / ("deconfliction-quick.json" if quick else "deconfliction.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n")
-    console.print(f"Results: {path} — total {results['seconds']} s")
+    save_results(results, "deconfliction", quick=quick, output=output, console=console)
     return 1 if failures else 0
 
 

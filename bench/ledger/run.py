@@ -26,10 +26,9 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from bench.shared import percentile, progress
+from bench.shared import percentile, progress, save_results
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-RESULTS = ROOT / "bench" / "results"
 console = Console()
 
 TARGET_APPENDS = 20_000.0
@@ -307,10 +306,7 @@ def run_ledger(*, quick: bool, output: Path | None = None) -> int:
         if "error" not in results:
             shutil.rmtree(directory, ignore_errors=True)
     print_table(results)
-    path = output or RESULTS / ("ledger.json" if not quick else "ledger-quick.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n")
-    console.print(f"Results: {path} — total {results['seconds']} s")
+    save_results(results, "ledger", quick=quick, output=output, console=console)
     return 0
 
 
